@@ -1,0 +1,280 @@
+"""Canonical CRM events (EVENTS.md v1): typed models and their validation.
+
+One `decode_event` call parses and validates a raw line; what cannot be an
+event raises `Rejection` with the reason of EVENTS.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, ClassVar, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+NonEmpty = Annotated[str, Meta(min_length=1)]
+EventId = Annotated[str, Meta(min_length=1, max_length=128)]
+Money = Annotated[float, Meta(ge=0)]
+EventTime = Annotated[datetime, Meta(tz=True)]
+Priority = Literal["low", "normal", "high", "urgent"]
+Author = Literal["agent", "customer"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+FUTURE_TOLERANCE_US = 3_600_000_000  # EVENTS.md: more than 1 hour after the wall clock
+
+REJECTION_REASONS = (
+    "invalid_json",
+    "schema",
+    "future_timestamp",
+    "duplicate",
+    "unknown_entity",
+    "invalid_transition",
+)
+
+
+class Rejection(Exception):
+    """An event the monitor refuses, with its EVENTS.md reason and a one-line detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Envelope(Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Fields every canonical event carries."""
+
+    entity_key: ClassVar[str]
+    domain: ClassVar[str]
+
+    event_id: EventId
+    occurred_at: EventTime
+    source: str | None = None
+    schema_version: int = 1
+
+    @property
+    def entity_id(self) -> str:
+        """The value of this event's entity key: its Kafka key and state key."""
+        value: str = getattr(self, self.entity_key)
+        return value
+
+
+class LeadCreated(Envelope, frozen=True, kw_only=True, tag="lead.created"):
+    entity_key = "lead_id"
+    domain = "leads"
+    lead_id: NonEmpty
+    channel: NonEmpty
+    campaign_id: NonEmpty | None = None
+
+
+class LeadContacted(Envelope, frozen=True, kw_only=True, tag="lead.contacted"):
+    entity_key = "lead_id"
+    domain = "leads"
+    lead_id: NonEmpty
+    rep: NonEmpty
+    team: NonEmpty
+
+
+class LeadQualified(Envelope, frozen=True, kw_only=True, tag="lead.qualified"):
+    entity_key = "lead_id"
+    domain = "leads"
+    lead_id: NonEmpty
+
+
+class LeadConverted(Envelope, frozen=True, kw_only=True, tag="lead.converted"):
+    entity_key = "lead_id"
+    domain = "leads"
+    lead_id: NonEmpty
+    customer_id: NonEmpty | None = None
+
+
+class OpportunityCreated(Envelope, frozen=True, kw_only=True, tag="opportunity.created"):
+    entity_key = "opportunity_id"
+    domain = "opportunities"
+    opportunity_id: NonEmpty
+    amount: Money
+    stage: NonEmpty
+    rep: NonEmpty
+    team: NonEmpty
+    channel: NonEmpty | None = None
+    lead_id: NonEmpty | None = None
+
+
+class OpportunityStageChanged(Envelope, frozen=True, kw_only=True, tag="opportunity.stage_changed"):
+    entity_key = "opportunity_id"
+    domain = "opportunities"
+    opportunity_id: NonEmpty
+    stage: NonEmpty
+    amount: Money | None = None
+
+
+class OpportunityWon(Envelope, frozen=True, kw_only=True, tag="opportunity.won"):
+    entity_key = "opportunity_id"
+    domain = "opportunities"
+    opportunity_id: NonEmpty
+    amount: Money | None = None
+
+
+class OpportunityLost(Envelope, frozen=True, kw_only=True, tag="opportunity.lost"):
+    entity_key = "opportunity_id"
+    domain = "opportunities"
+    opportunity_id: NonEmpty
+    reason: NonEmpty | None = None
+
+
+class ActivityLogged(Envelope, frozen=True, kw_only=True, tag="activity.logged"):
+    entity_key = "activity_id"
+    domain = "activities"
+    activity_id: NonEmpty
+    kind: NonEmpty
+    rep: NonEmpty
+    team: NonEmpty
+    lead_id: NonEmpty | None = None
+    opportunity_id: NonEmpty | None = None
+
+
+class CustomerSubscribed(Envelope, frozen=True, kw_only=True, tag="customer.subscribed"):
+    entity_key = "customer_id"
+    domain = "customers"
+    customer_id: NonEmpty
+    segment: NonEmpty
+    channel: NonEmpty
+    mrr: Money
+
+
+class CustomerRenewed(Envelope, frozen=True, kw_only=True, tag="customer.renewed"):
+    entity_key = "customer_id"
+    domain = "customers"
+    customer_id: NonEmpty
+    mrr: Money | None = None
+
+
+class CustomerChurned(Envelope, frozen=True, kw_only=True, tag="customer.churned"):
+    entity_key = "customer_id"
+    domain = "customers"
+    customer_id: NonEmpty
+    reason: NonEmpty | None = None
+
+
+class TicketOpened(Envelope, frozen=True, kw_only=True, tag="ticket.opened"):
+    entity_key = "ticket_id"
+    domain = "tickets"
+    ticket_id: NonEmpty
+    team: NonEmpty
+    priority: Priority
+    customer_id: NonEmpty | None = None
+
+
+class TicketReplied(Envelope, frozen=True, kw_only=True, tag="ticket.replied"):
+    entity_key = "ticket_id"
+    domain = "tickets"
+    ticket_id: NonEmpty
+    author: Author
+
+
+class TicketResolved(Envelope, frozen=True, kw_only=True, tag="ticket.resolved"):
+    entity_key = "ticket_id"
+    domain = "tickets"
+    ticket_id: NonEmpty
+
+
+class TicketReopened(Envelope, frozen=True, kw_only=True, tag="ticket.reopened"):
+    entity_key = "ticket_id"
+    domain = "tickets"
+    ticket_id: NonEmpty
+
+
+class SurveyCsat(Envelope, frozen=True, kw_only=True, tag="survey.csat"):
+    entity_key = "response_id"
+    domain = "surveys"
+    response_id: NonEmpty
+    score: Annotated[int, Meta(ge=1, le=5)]
+    team: NonEmpty
+    customer_id: NonEmpty | None = None
+    ticket_id: NonEmpty | None = None
+
+
+class SurveyNps(Envelope, frozen=True, kw_only=True, tag="survey.nps"):
+    entity_key = "response_id"
+    domain = "surveys"
+    response_id: NonEmpty
+    score: Annotated[int, Meta(ge=0, le=10)]
+    segment: NonEmpty
+    customer_id: NonEmpty | None = None
+
+
+class MarketingSpend(Envelope, frozen=True, kw_only=True, tag="marketing.spend"):
+    entity_key = "spend_id"
+    domain = "marketing"
+    spend_id: NonEmpty
+    channel: NonEmpty
+    amount: Money
+    campaign_id: NonEmpty | None = None
+
+
+Event = (
+    LeadCreated
+    | LeadContacted
+    | LeadQualified
+    | LeadConverted
+    | OpportunityCreated
+    | OpportunityStageChanged
+    | OpportunityWon
+    | OpportunityLost
+    | ActivityLogged
+    | CustomerSubscribed
+    | CustomerRenewed
+    | CustomerChurned
+    | TicketOpened
+    | TicketReplied
+    | TicketResolved
+    | TicketReopened
+    | SurveyCsat
+    | SurveyNps
+    | MarketingSpend
+)
+
+EVENT_TYPES: tuple[type[Envelope], ...] = Event.__args__
+DOMAINS: tuple[str, ...] = tuple(dict.fromkeys(t.domain for t in EVENT_TYPES))
+
+_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
+
+
+def decode_event(raw: bytes | str) -> Event:
+    """Parse and validate one canonical event, or raise `Rejection` (invalid_json or schema)."""
+    try:
+        event: Event = _decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        raise Rejection("schema", str(error)) from None
+    except msgspec.DecodeError as error:
+        raise Rejection("invalid_json", str(error)) from None
+    return event
+
+
+def to_micros(moment: datetime) -> int:
+    """Exact integer microseconds since the Unix epoch."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    """The UTC datetime of an integer count of microseconds since the epoch."""
+    return EPOCH + micros * MICROSECOND
+
+
+def format_time(micros: int) -> str:
+    """RFC 3339 in UTC with a `Z`, seconds precision unless the time has a fraction."""
+    moment = from_micros(micros)
+    text = moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def check_not_future(event: Envelope, now_us: int) -> int:
+    """The event time in microseconds; `future_timestamp` if it is over 1 h past the wall clock."""
+    occurred_us = to_micros(event.occurred_at)
+    if occurred_us > now_us + FUTURE_TOLERANCE_US:
+        raise Rejection(
+            "future_timestamp",
+            f"occurred_at {event.occurred_at.isoformat()} is more than 1 hour after the wall clock",
+        )
+    return occurred_us

@@ -1,0 +1,96 @@
+"""The additive parts of every KPI for one source partition.
+
+Every KPI is a formula over integer parts (counts, micro-units of money,
+microseconds), so the parts of several partitions simply add up, in any
+order, exactly. A part is keyed `(part, dimension value, x, y)`: for a
+windowed part `x` is the bucket size in microseconds and `y` the bucket; for
+a point part (`x == 0`) `y` is a minute that never expires (0 for gauges).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from kpis.windows import HOUR_US, MINUTE_US, RETAINED_BUCKETS
+
+PartKey = tuple[str, str, int, int]
+POINT = 0  # `x` of a part that is not bucketed by a window
+
+
+class Ledger:
+    """Integer parts with change tracking, so a checkpoint carries only what changed."""
+
+    def __init__(self) -> None:
+        self.values: dict[PartKey, int] = {}
+        self.dirty: set[PartKey] = set()
+        self.watermark_us: int | None = None
+
+    def add(self, key: PartKey, amount: int) -> None:
+        """Add `amount` to one part; a part that reaches zero is dropped."""
+        value = self.values.get(key, 0) + amount
+        if value:
+            self.values[key] = value
+        else:
+            self.values.pop(key, None)
+        self.dirty.add(key)
+
+    def add_gauge(self, part: str, dimension: str, amount: int) -> None:
+        """Add to a current-state part (not windowed)."""
+        self.add((part, dimension, POINT, 0), amount)
+
+    def add_point(self, part: str, dimension: str, minute: int, amount: int) -> None:
+        """Add to a part keyed by a minute that stays readable forever (retention cohorts)."""
+        self.add((part, dimension, POINT, minute), amount)
+
+    def add_windowed(self, part: str, dimension: str, t_us: int, amount: int) -> None:
+        """Add to the minute and hour buckets of event time `t_us` that a window can still read."""
+        for bucket_us in (MINUTE_US, HOUR_US):
+            bucket = t_us // bucket_us
+            if not self._expired(bucket_us, bucket):
+                self.add((part, dimension, bucket_us, bucket), amount)
+
+    def advance_watermark(self, t_us: int) -> None:
+        """Record an accepted event's time; the partition's watermark only grows."""
+        if self.watermark_us is None or t_us > self.watermark_us:
+            self.watermark_us = t_us
+
+    def prune(self) -> None:
+        """Drop buckets older than the longest window of their size: no window reads them again."""
+        expired = [key for key in self.values if key[2] and self._expired(key[2], key[3])]
+        for key in expired:
+            del self.values[key]
+            self.dirty.add(key)
+
+    def take_changes(self) -> list[tuple[PartKey, int]]:
+        """The current value of every part changed since the last call (0 = removed)."""
+        changes = [(key, self.values.get(key, 0)) for key in self.dirty]
+        self.dirty.clear()
+        return changes
+
+    def restore(self, changes: Iterable[tuple[PartKey, int]]) -> None:
+        """Apply changes taken from another ledger (recovery from a checkpoint)."""
+        for key, value in changes:
+            if value:
+                self.values[key] = value
+            else:
+                self.values.pop(key, None)
+
+    def _expired(self, bucket_us: int, bucket: int) -> bool:
+        retained = RETAINED_BUCKETS.get(bucket_us)
+        if retained is None or self.watermark_us is None:
+            return False
+        return bucket <= self.watermark_us // bucket_us - retained
+
+
+def combine(ledgers: Iterable[dict[PartKey, int]]) -> dict[PartKey, int]:
+    """Sum the parts of several partitions."""
+    total: dict[PartKey, int] = {}
+    for values in ledgers:
+        for key, value in values.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def iter_part(values: dict[PartKey, int], part: str) -> Iterator[tuple[PartKey, int]]:
+    """The entries of one part."""
+    return ((key, value) for key, value in values.items() if key[0] == part)

@@ -1,0 +1,68 @@
+"""Topic names (EVENTS.md "Topics and keys") and their creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from kpis.events import DOMAINS, Envelope
+from streams.config import Settings
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The names of every topic crmkpi reads or writes, under one prefix."""
+
+    prefix: str = "crm."
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """One topic per event domain: `crm.leads`, `crm.opportunities`, ..."""
+        return tuple(self.prefix + domain for domain in DOMAINS)
+
+    @property
+    def dlq(self) -> str:
+        return self.prefix + "dlq"
+
+    @property
+    def churn_signals(self) -> str:
+        return self.prefix + "churn_signals"
+
+    @property
+    def checkpoints(self) -> str:
+        """Where each source partition's state changes are written, atomically with its offset."""
+        return self.prefix + "state_checkpoints"
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """What the worker consumes: the domain topics and the dead-letter topic."""
+        return (*self.domains, self.dlq)
+
+    def for_event(self, event: Envelope) -> str:
+        """The topic of an event's domain."""
+        return self.prefix + event.domain
+
+
+async def ensure_topics(settings: Settings) -> Topics:
+    """Create every topic that does not exist yet, with the configured partition count."""
+    topics = Topics(settings.topic_prefix)
+    names = (*topics.sources, topics.churn_signals, topics.checkpoints)
+    admin = AIOKafkaAdminClient(**settings.kafka_options())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=settings.partitions, replication_factor=1)
+            for name in names
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+    finally:
+        await admin.close()
+    return topics
