@@ -28,6 +28,13 @@ class Kpi:
     parts: tuple[str, ...]
     formula: f.Formula
 
+    @property
+    def metric(self) -> str:
+        """Prometheus family name: unit-suffixed (`_ratio`, `_score`, `_days`, ...)."""
+        suffix = {"ratio": "_ratio", "nps": "_score"}.get(self.unit, "")
+        base = self.name.removesuffix("_rate").removesuffix("_ratio") if suffix else self.name
+        return f"crmkpi_{base}{suffix}"
+
 
 SALES_PIPELINE = "Sales pipeline"
 SALES_TEAM = "Sales team"

@@ -1,0 +1,193 @@
+"""The Faust application: one agent applies every source topic in batches.
+
+State is not kept in Faust tables: a table's changelog is not written
+atomically with the source offset, and without broker transactions a crash
+would double-apply. Each source partition's state is checkpointed by the
+`Processor` in one record together with its offset instead (see
+`streams.processor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import faust
+import mode
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from streams.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointLog
+from streams.config import Settings
+from streams.http import HttpServer, build_app
+from streams.processor import Processor, SourceRecord
+from streams.readers import LagProbe, Snapshot, read_snapshot
+from streams.store import Store, open_store
+from streams.topics import Topics, ensure_topics
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 2000
+BATCH_WITHIN_SECONDS = 0.05
+MAX_BACKOFF_SECONDS = 10.0
+
+StartHook = Callable[[Settings], Awaitable[None]]
+
+
+class Runtime(mode.Service):  # type: ignore[misc]
+    """The clients and servers a worker owns besides Faust's consumer (a Faust app service).
+
+    Kafka clients need a running loop, so they are made in `on_start`; the
+    agent waits for `ready` before it hands over the first batch.
+    """
+
+    producer: AIOKafkaProducer
+    processor: Processor
+    probe: LagProbe
+
+    def __init__(
+        self, settings: Settings, store: Store, serve_http: bool, on_started: StartHook | None
+    ) -> None:
+        super().__init__()
+        self.on_started_hook = on_started
+        self.datadir = Path(tempfile.mkdtemp(prefix="crmkpi-faust-"))
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        self.store = store
+        self.serve_http = serve_http
+        self.ready = asyncio.Event()
+        self.http: HttpServer | None = None
+        self.assigned: set[str] = set()
+
+    async def on_start(self) -> None:
+        started = time.monotonic()
+        settings = self.settings
+        await ensure_topics(settings)
+        self.producer = AIOKafkaProducer(
+            **settings.kafka_options(), acks="all", max_request_size=MAX_CHECKPOINT_BYTES
+        )
+        checkpoints = CheckpointLog(settings, self.topics.checkpoints, self.producer)
+        self.processor = Processor(self.topics, self.store, self.producer, checkpoints)
+        self.probe = LagProbe(settings, self.topics.sources)
+        await self.producer.start()
+        await self.probe.start()
+        if self.serve_http:
+            app = build_app(self.snapshot, self.readiness)
+            self.http = HttpServer(app, self.settings.http_host, self.settings.http_port)
+            await self.http.start()
+        self.ready.set()
+        if self.on_started_hook is not None:
+            await self.on_started_hook(self.settings)
+        log.info("runtime started in %.1fs", time.monotonic() - started)
+
+    async def on_stop(self) -> None:
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        if self.http is not None:
+            await self.http.stop()
+        await self.probe.stop()
+        await self.producer.stop()
+        await self.store.close()
+
+    async def snapshot(self) -> tuple[Snapshot, dict[str, int]]:
+        return await read_snapshot(
+            self.store, self.probe, self.settings.gross_margin, self.processor.store_stale_since
+        )
+
+    async def readiness(self) -> list[str]:
+        problems = []
+        if not await self.store.ping():
+            problems.append("store unreachable")
+        if self.processor.store_stale_since is not None:
+            problems.append("store is behind (it was unreachable)")
+        try:
+            await self.probe.end_offsets()
+        except Exception as error:
+            problems.append(f"broker unreachable: {error}")
+        if not self.assigned:
+            problems.append("no partitions assigned yet")
+        return problems
+
+    async def process(self, records: list[SourceRecord]) -> None:
+        """Process a batch, retrying with back-off while the broker or store is failing."""
+        await self.ready.wait()
+        backoff = 0.1
+        while True:
+            try:
+                await self.processor.process(records)
+                return
+            except KafkaError as error:
+                log.warning("broker error, retrying in %.1fs: %s", backoff, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+def create_app(
+    settings: Settings, *, serve_http: bool = True, on_started: StartHook | None = None
+) -> tuple[faust.App, Runtime]:
+    """The Faust app and its runtime for the given settings."""
+    runtime = Runtime(settings, open_store(settings.redis_url), serve_http, on_started)
+    app = faust.App(
+        settings.group_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        datadir=runtime.datadir,
+        web_enabled=False,
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_max_request_size=MAX_CHECKPOINT_BYTES,
+        stream_buffer_maxsize=BATCH_SIZE * 2,
+        broker_max_poll_records=BATCH_SIZE,
+        # A SIGKILLed worker's partitions move after this long, not Kafka's default minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=10.0,
+    )
+    app.service(runtime)
+    source = app.topic(
+        *runtime.topics.sources,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+
+    @app.agent(source, name="crmkpi-apply")  # type: ignore[untyped-decorator]
+    async def apply_events(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_SECONDS):
+            records = [
+                SourceRecord(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.value,
+                    e.message.headers,
+                )
+                for e in events
+            ]
+            await runtime.process(records)
+
+    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
+    async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
+        names = {f"{tp.topic}:{tp.partition}" for tp in revoked}
+        runtime.assigned -= names
+        if runtime.ready.is_set():
+            runtime.processor.forget(names)
+
+    @app.on_partitions_assigned.connect  # type: ignore[untyped-decorator]
+    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        runtime.assigned = {f"{tp.topic}:{tp.partition}" for tp in assigned}
+
+    @app.timer(1.0)  # type: ignore[untyped-decorator]
+    async def republish() -> None:
+        if runtime.ready.is_set():
+            await runtime.processor.republish()
+
+    return app, runtime

@@ -1,0 +1,65 @@
+"""Reading and writing partition checkpoints on the checkpoint topic.
+
+Checkpoints of source partition `topic:p` live on partition `p % N` of the
+checkpoint topic, keyed by `topic:p`; each record is one `kpis.checkpoint`.
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from kpis import checkpoint as cp
+from kpis.engine import PartitionState
+from streams.config import Settings
+
+MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024
+
+
+class CheckpointLog:
+    """The checkpoint topic: append a partition's changes, read them all back to recover."""
+
+    def __init__(self, settings: Settings, topic: str, producer: AIOKafkaProducer) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.producer = producer
+        self.partitions = settings.partitions
+
+    def partition_of(self, source_partition: int) -> int:
+        return source_partition % self.partitions
+
+    async def append(self, name: str, source_partition: int, checkpoint: cp.Checkpoint) -> None:
+        """Write one checkpoint and wait until the broker has it."""
+        await self.producer.send_and_wait(
+            self.topic,
+            cp.encode(checkpoint),
+            key=name.encode(),
+            partition=self.partition_of(source_partition),
+        )
+
+    async def recover(self, name: str, source_partition: int) -> PartitionState:
+        """Rebuild a source partition's state from every checkpoint written for it."""
+        state = PartitionState()
+        tp = TopicPartition(self.topic, self.partition_of(source_partition))
+        consumer = AIOKafkaConsumer(
+            **self.settings.kafka_options(),
+            enable_auto_commit=False,
+            fetch_max_bytes=MAX_CHECKPOINT_BYTES * 4,
+            max_partition_fetch_bytes=MAX_CHECKPOINT_BYTES,
+        )
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            end = (await consumer.end_offsets([tp]))[tp]
+            wanted = name.encode()
+            while await consumer.position(tp) < end:
+                batches = await consumer.getmany(tp, timeout_ms=1000)
+                for record in batches.get(tp, []):
+                    if record.key == wanted and record.value is not None:
+                        cp.restore(state, cp.decode(record.value))
+        finally:
+            await consumer.stop()
+        state.changed_entities.clear()
+        state.new_event_ids.clear()
+        state.ledger.dirty.clear()
+        return state

@@ -1,0 +1,137 @@
+"""The `crmkpi` command line (INTERFACES.md): up, worker, produce, simulate, snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from streams.config import Settings
+from streams.errors import CliError
+
+cli = typer.Typer(
+    name="crmkpi",
+    help="Streaming, real-time KPI monitor for CRM data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _settings(bootstrap: str | None = None, redis: str | None = None) -> Settings:
+    overrides: dict[str, object] = {}
+    if bootstrap:
+        overrides["kafka_bootstrap"] = bootstrap
+    if redis:
+        overrides["redis_url"] = redis
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+Bootstrap = Annotated[
+    str | None, typer.Option("--bootstrap", help="Kafka bootstrap HOST:PORT (no embedded broker).")
+]
+Redis = Annotated[str | None, typer.Option("--redis", help="Redis URL for the shared KPI store.")]
+
+
+@cli.command()
+def up(
+    demo: Annotated[bool, typer.Option("--demo", help="Feed simulated live CRM traffic.")] = False,
+    bootstrap: Bootstrap = None,
+    redis: Redis = None,
+    rate: Annotated[float, typer.Option(help="Demo events per second.")] = 20.0,
+) -> None:
+    """Run the whole monitor: embedded broker (unless --bootstrap), worker, HTTP server."""
+    from streams.up import run_up
+
+    settings = _settings(bootstrap, redis)
+    raise typer.Exit(
+        run_up(settings, embedded_broker=bootstrap is None, demo_rate=rate if demo else None)
+    )
+
+
+@cli.command()
+def worker(bootstrap: Bootstrap = None, redis: Redis = None) -> None:
+    """Run only the stream worker (start more to scale out), with its HTTP server."""
+    from streams.runner import run_worker
+
+    settings = _settings(bootstrap, redis)
+    out.print(
+        f"worker: broker {settings.kafka_bootstrap}, http://{settings.http_host}:{settings.http_port}"
+    )
+    raise typer.Exit(run_worker(settings))
+
+
+@cli.command()
+def produce(
+    file: Annotated[str, typer.Argument(help="JSONL file of canonical events, or - for stdin.")],
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Validate canonical events and send each to its topic; exit 1 if any was rejected."""
+    from streams.produce_command import produce_file
+
+    settings = _settings(bootstrap)
+    report = asyncio.run(produce_file(settings, file, out, err))
+    raise typer.Exit(1 if report.rejected else 0)
+
+
+@cli.command()
+def simulate(
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same history.")] = 1,
+    days: Annotated[int, typer.Option(help="Days of history.")] = 30,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write JSONL here.")] = None,
+    anomalies: Annotated[bool, typer.Option(help="Add duplicates, late and bad events.")] = False,
+    scale: Annotated[float, typer.Option(help="Volume multiplier.")] = 1.0,
+    live: Annotated[bool, typer.Option(help="Send live traffic to the broker instead.")] = False,
+    rate: Annotated[float, typer.Option(help="Live events per second.")] = 20.0,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """A realistic CRM event history (JSONL), or live traffic with --live."""
+    from streams.simulate_command import simulate_history_to, simulate_live
+
+    if live:
+        asyncio.run(simulate_live(_settings(bootstrap), seed, rate, err))
+    else:
+        simulate_history_to(out_file, seed, days, anomalies, scale, err)
+
+
+@cli.command()
+def snapshot(
+    url: Annotated[str, typer.Option(help="Monitor URL.")] = "http://127.0.0.1:8000",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
+    wait_idle: Annotated[
+        bool, typer.Option("--wait-idle", help="First wait until the consumer lag is 0.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait-idle.")] = 120.0,
+) -> None:
+    """Current KPIs from a running monitor."""
+    from streams.snapshot_command import fetch_snapshot, print_snapshot
+
+    document = fetch_snapshot(url, wait_idle, timeout, err)
+    print_snapshot(document, as_json, out)
+
+
+def main() -> None:
+    """Entry point: errors are one line on stderr, not a traceback."""
+    try:
+        cli(standalone_mode=False)
+    except typer.Exit as stop:
+        sys.exit(stop.exit_code)
+    except (CliError, OSError) as error:
+        err.print(f"crmkpi: error: {error}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # click usage errors and the like
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        err.print(f"crmkpi: error: {type(error).__name__}: {error}")
+        sys.exit(1)

@@ -1,0 +1,65 @@
+"""The one HTTP server: /metrics, /kpis, /healthz, /readyz."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from streams.exporter import render
+from streams.readers import Snapshot
+
+SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
+ReadinessCheck = Callable[[], Awaitable[list[str]]]
+
+
+def _json(document: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(document), status=status, content_type="application/json")
+
+
+def build_app(read_snapshot: SnapshotReader, readiness: ReadinessCheck) -> web.Application:
+    """The aiohttp application serving the readers' endpoints."""
+
+    async def kpis(request: web.Request) -> web.Response:
+        snapshot, _ = await read_snapshot()
+        return _json(snapshot.to_json())
+
+    async def metrics(request: web.Request) -> web.Response:
+        snapshot, lag = await read_snapshot()
+        response = web.Response(body=render(snapshot, lag))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def healthz(request: web.Request) -> web.Response:
+        return _json({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        problems = await readiness()
+        if problems:
+            return _json({"status": "not ready", "problems": problems}, status=503)
+        return _json({"status": "ready"})
+
+    app = web.Application()
+    app.router.add_get("/kpis", kpis)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+class HttpServer:
+    """Runs the application on host:port inside the worker's event loop."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self.runner = web.AppRunner(app, access_log=None)
+        self.host = host
+        self.port = port
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, self.host, self.port).start()
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()

@@ -1,0 +1,187 @@
+"""Applying batches of source records exactly once, without broker transactions.
+
+For each batch: apply every record to its partition's state (skipping what
+the state already covers), send the batch's dead letters, then write one
+checkpoint per touched partition — its changes together with the last
+offset they cover, in one record — and only then publish to the store and
+let the consumer commit. A crash anywhere replays records that the
+recovered state either covers (skipped) or does not (applied once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+
+from kpis import checkpoint as cp
+from kpis.engine import PartitionState
+from kpis.events import Rejection, format_time
+from kpis.windows import MINUTE_US
+from streams.checkpoints import CheckpointLog
+from streams.dlq import WORKER, DeadLetter
+from streams.store import Store
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+PRUNE_EVERY_US = 10 * MINUTE_US
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """The parts of a consumed record the processor needs."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    headers: object = ()
+
+    @property
+    def partition_name(self) -> str:
+        return f"{self.topic}:{self.partition}"
+
+
+class Processor:
+    """Owns the state of the source partitions assigned to this worker."""
+
+    def __init__(
+        self, topics: Topics, store: Store, producer: AIOKafkaProducer, checkpoints: CheckpointLog
+    ) -> None:
+        self.topics = topics
+        self.store = store
+        self.producer = producer
+        self.checkpoints = checkpoints
+        self.states: dict[str, PartitionState] = {}
+        self.pending: dict[str, int] = {}  # partitions with changes not yet checkpointed
+        self.pending_checkpoints: dict[str, cp.Checkpoint] = {}
+        self.pending_letters: list[DeadLetter] = []
+        self.unpublished: set[str] = set()
+        self.pruned_at: dict[str, int] = {}
+        self.store_stale_since: float | None = None
+        self.last_flush: float | None = None
+        self.processing_errors = 0
+
+    async def process(self, records: Sequence[SourceRecord]) -> None:
+        """Apply one batch, then make it durable and visible.
+
+        Safe to call again with the same batch after a failure (broker or
+        store down): applied records are skipped, pending output is retried.
+        """
+        now_us = time.time_ns() // 1000
+        for record in records:
+            name = record.partition_name
+            state = self.states.get(name) or await self._recover(name, record.partition)
+            if record.offset <= state.offset:
+                continue  # already in the recovered state
+            letter = self._apply(state, record, now_us)
+            if letter is not None:
+                self.pending_letters.append(letter)
+            state.offset = record.offset
+            self.pending[name] = record.partition
+        await self._flush()
+
+    async def _flush(self) -> None:
+        if self.pending_letters:
+            await self._send_dead_letters(self.pending_letters)
+            self.pending_letters = []
+        for name, partition in list(self.pending.items()):
+            state = self.states.get(name)
+            if state is None:
+                del self.pending[name]
+                continue
+            checkpoint = self.pending_checkpoints.get(name)
+            if checkpoint is None:
+                self._maybe_prune(name, state)
+                checkpoint = self.pending_checkpoints[name] = cp.take_checkpoint(state)
+            await self.checkpoints.append(name, partition, checkpoint)
+            del self.pending_checkpoints[name], self.pending[name]
+            await self._publish(name, state, checkpoint)
+        self.last_flush = time.time()
+
+    def forget(self, names: set[str]) -> None:
+        """Drop the state of partitions this worker no longer owns."""
+        for name in names:
+            self.states.pop(name, None)
+            self.pending.pop(name, None)
+            self.pending_checkpoints.pop(name, None)
+            self.unpublished.discard(name)
+
+    def _apply(self, state: PartitionState, record: SourceRecord, now_us: int) -> DeadLetter | None:
+        value = record.value or b""
+        if record.topic == self.topics.dlq:
+            letter = DeadLetter.from_record(value, record.headers)
+            if letter.origin != WORKER:  # the worker counted its own rejections already
+                state.count_rejection(letter.reason)
+            return None
+        source = f"{record.partition_name}:{record.offset}"
+        try:
+            _, rejection = state.apply_raw(value, now_us)
+        except Exception as error:  # a bug must not stop the stream: count it and dead-letter
+            log.exception("processing error at %s", source)
+            self.processing_errors += 1
+            rejection = Rejection("processing_error", repr(error))
+            state.count_rejection(rejection.reason)
+        if rejection is None:
+            return None
+        return DeadLetter(
+            value, rejection.reason, rejection.detail, format_time(now_us), WORKER, source
+        )
+
+    async def _send_dead_letters(self, letters: list[DeadLetter]) -> None:
+        sends = [
+            await self.producer.send(self.topics.dlq, letter.value, headers=letter.headers())
+            for letter in letters
+        ]
+        if sends:
+            await asyncio.gather(*sends)
+
+    def _maybe_prune(self, name: str, state: PartitionState) -> None:
+        watermark = state.ledger.watermark_us
+        if watermark is None:
+            return
+        if watermark - self.pruned_at.get(name, watermark - PRUNE_EVERY_US) >= PRUNE_EVERY_US:
+            state.ledger.prune()
+            self.pruned_at[name] = watermark
+
+    async def republish(self) -> None:
+        """Retry partitions the store missed (it was down); readers catch up when it returns."""
+        for name in list(self.unpublished):
+            state = self.states.get(name)
+            if state is not None:
+                await self._publish(name, state, None)
+
+    async def _recover(self, name: str, partition: int) -> PartitionState:
+        state = await self.checkpoints.recover(name, partition)
+        self.states[name] = state
+        self.unpublished.add(name)  # readers get the whole recovered state
+        await self._publish(name, state, None)
+        log.info("recovered %s at offset %d", name, state.offset)
+        return state
+
+    async def _publish(
+        self, name: str, state: PartitionState, checkpoint: cp.Checkpoint | None
+    ) -> None:
+        full = checkpoint is None or name in self.unpublished
+        changes = (
+            list(state.ledger.values.items())
+            if full or checkpoint is None
+            else [((k0, k1, k2, k3), value) for k0, k1, k2, k3, value in checkpoint.parts]
+        )
+        try:
+            await self.store.publish(
+                name, state.offset, state.ledger.watermark_us, changes, full=full
+            )
+        except Exception as error:  # the store is down: keep consuming, republish later
+            if self.store_stale_since is None:
+                log.warning("store unreachable, readers see stale KPIs: %s", error)
+                self.store_stale_since = time.time()
+            self.unpublished.add(name)
+            return
+        self.unpublished.discard(name)
+        if self.store_stale_since is not None and not self.unpublished:
+            self.store_stale_since = None

@@ -1,0 +1,111 @@
+"""The KPI snapshot readers see: every partition's parts combined once, plus the lag."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from kpis import parts as p
+from kpis.events import format_time
+from kpis.ledger import PartKey, combine
+from kpis.snapshot import KpiValue, evaluate
+from streams.config import Settings
+from streams.store import PartitionView, Store
+
+
+@dataclass
+class Snapshot:
+    """Combined state of all partitions at one read."""
+
+    watermark_us: int | None
+    lag: int | None
+    accepted: int
+    rejected: dict[str, int]
+    kpis: list[KpiValue]
+    values: dict[PartKey, int] = field(repr=False)
+    stale_since: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The snapshot JSON of INTERFACES.md."""
+        document: dict[str, object] = {
+            "watermark": None if self.watermark_us is None else format_time(self.watermark_us),
+            "lag": self.lag,
+            "events": {"accepted": self.accepted, "rejected": self.rejected},
+            "kpis": [
+                {"kpi": v.kpi, "window": v.window, "labels": v.labels, "value": v.value}
+                for v in self.kpis
+            ],
+        }
+        if self.stale_since is not None:
+            document["stale_since"] = format_time(int(self.stale_since * 1_000_000))
+        return document
+
+
+class LagProbe:
+    """Asks the broker for the end offsets of the source topics."""
+
+    def __init__(self, settings: Settings, topics: tuple[str, ...]) -> None:
+        self.topics = topics
+        self.consumer = AIOKafkaConsumer(**settings.kafka_options(), enable_auto_commit=False)
+        self.last_success: float | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def end_offsets(self) -> dict[str, int]:
+        """`topic:partition` -> offset of the next record to be written."""
+        await self.consumer.topics()  # refresh metadata
+        tps = [
+            TopicPartition(topic, partition)
+            for topic in self.topics
+            for partition in sorted(self.consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = await self.consumer.end_offsets(tps) if tps else {}
+        self.last_success = time.time()
+        return {f"{tp.topic}:{tp.partition}": offset for tp, offset in ends.items()}
+
+
+def consumer_lag(ends: dict[str, int], views: dict[str, PartitionView]) -> dict[str, int]:
+    """Records not yet reflected in the store, per source partition."""
+    lag = {}
+    for name, end in ends.items():
+        view = views.get(name)
+        applied_next = view.offset + 1 if view else 0
+        lag[name] = max(0, end - applied_next)
+    return lag
+
+
+async def read_snapshot(
+    store: Store, probe: LagProbe | None, gross_margin: float, stale_since: float | None = None
+) -> tuple[Snapshot, dict[str, int]]:
+    """The current snapshot and the lag per partition (empty when the broker did not answer)."""
+    views = await store.read()
+    lag_by_partition: dict[str, int] = {}
+    lag: int | None = None
+    if probe is not None:
+        try:
+            lag_by_partition = consumer_lag(await probe.end_offsets(), views)
+            lag = sum(lag_by_partition.values())
+        except Exception:  # the broker is down: report unknown lag, keep serving
+            lag = None
+    values = combine(view.values for view in views.values())
+    watermarks = [view.watermark_us for view in views.values() if view.watermark_us is not None]
+    watermark = max(watermarks) if watermarks else None
+    rejected = {
+        key[1]: value for key, value in values.items() if key[0] == p.EVENTS_REJECTED and value
+    }
+    snapshot = Snapshot(
+        watermark_us=watermark,
+        lag=lag,
+        accepted=values.get((p.EVENTS_ACCEPTED, "", 0, 0), 0),
+        rejected=dict(sorted(rejected.items())),
+        kpis=evaluate(values, watermark, gross_margin),
+        values=values,
+        stale_since=stale_since,
+    )
+    return snapshot, lag_by_partition

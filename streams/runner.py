@@ -1,0 +1,30 @@
+"""Running a worker in the foreground, alone or with the embedded broker and demo traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+import faust
+
+from streams.app import create_app
+from streams.config import Settings
+
+StartHook = Callable[[Settings], Awaitable[None]]
+
+
+def run_worker(settings: Settings, on_started: StartHook | None = None) -> int:
+    """Run the Faust worker until Ctrl-C or SIGTERM; returns the exit status."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app, _ = create_app(settings, on_started=on_started)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 0
+    finally:
+        sys.stdout.flush()
+    return 0

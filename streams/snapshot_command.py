@@ -1,0 +1,62 @@
+"""`crmkpi snapshot`: read /kpis from a running monitor, optionally once the lag is 0."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from streams.errors import CliError
+
+POLL_SECONDS = 0.25
+
+
+def _get(url: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/kpis", timeout=10) as response:
+            document: dict[str, Any] = orjson.loads(response.read())
+            return document
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        raise CliError(f"no monitor answers at {url}: {error}") from None
+
+
+def fetch_snapshot(url: str, wait_idle: bool, timeout: float, err: Console) -> dict[str, Any]:
+    """The snapshot JSON; with `wait_idle`, the first one whose lag is 0."""
+    document = _get(url)
+    if not wait_idle:
+        return document
+    deadline = time.monotonic() + timeout
+    with err.status("waiting for the consumer lag to reach 0") as status:
+        while document.get("lag") != 0:
+            if time.monotonic() > deadline:
+                raise CliError(f"lag still {document.get('lag')} after {timeout:.0f}s at {url}")
+            status.update(f"waiting for the consumer lag to reach 0 (lag {document.get('lag')})")
+            time.sleep(POLL_SECONDS)
+            document = _get(url)
+    return document
+
+
+def _format(value: float | None) -> str:
+    return "null" if value is None else f"{value:,.4f}".rstrip("0").rstrip(".")
+
+
+def print_snapshot(document: dict[str, Any], as_json: bool, out: Console) -> None:
+    """Print the snapshot as JSON or as a table of the overall series."""
+    if as_json:
+        out.print_json(orjson.dumps(document).decode())
+        return
+    events = document.get("events", {})
+    out.print(
+        f"watermark {document.get('watermark')}  lag {document.get('lag')}  "
+        f"accepted {events.get('accepted')}  rejected {events.get('rejected')}"
+    )
+    table = Table("kpi", "window", "value")
+    for series in document.get("kpis", []):
+        if not series["labels"]:
+            table.add_row(series["kpi"], series["window"], _format(series["value"]))
+    out.print(table)

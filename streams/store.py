@@ -1,0 +1,156 @@
+"""Where readers find the current parts of every source partition.
+
+One small interface, two implementations: in-process for the single-process
+embedded default, Redis (`CRMKPI_REDIS_URL`) for several workers and readers.
+A partition's entry only moves forward: a write with an older offset than the
+stored one (a worker that lost the partition) is ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import orjson
+import redis.asyncio as redis
+
+from kpis.ledger import PartKey
+
+Changes = list[tuple[PartKey, int]]
+
+
+@dataclass
+class PartitionView:
+    """What readers know of one source partition."""
+
+    offset: int = -1
+    watermark_us: int | None = None
+    values: dict[PartKey, int] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    async def publish(
+        self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
+    ) -> None:
+        """Record a partition's changed parts (or, with `full`, all of them) up to `offset`."""
+        ...
+
+    async def read(self) -> dict[str, PartitionView]:
+        """Every partition's current view."""
+        ...
+
+    async def ping(self) -> bool:
+        """Whether the store answers."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """The in-process store of the single-process embedded default."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[str, PartitionView] = {}
+
+    async def publish(
+        self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
+    ) -> None:
+        view = self.partitions.setdefault(partition, PartitionView())
+        if offset < view.offset:
+            return
+        if full:
+            view.values = {}
+        for key, value in changes:
+            if value:
+                view.values[key] = value
+            else:
+                view.values.pop(key, None)
+        view.offset = offset
+        view.watermark_us = watermark_us
+
+    async def read(self) -> dict[str, PartitionView]:
+        return self.partitions
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+# KEYS[1] meta hash, KEYS[2] the partition's parts hash; ARGV: partition, offset,
+# meta json, full flag, then field/value pairs (value "0" deletes the field).
+_PUBLISH = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored and tonumber(cjson.decode(stored)['offset']) > tonumber(ARGV[2]) then
+  return 0
+end
+if ARGV[4] == '1' then redis.call('DEL', KEYS[2]) end
+for i = 5, #ARGV, 2 do
+  if ARGV[i + 1] == '0' then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+  else
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+
+class RedisStore:
+    """Partitions' parts in Redis hashes, one per partition, written atomically by a script."""
+
+    def __init__(self, url: str, namespace: str = "crmkpi") -> None:
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.meta_key = f"{namespace}:partitions"
+        self.parts_prefix = f"{namespace}:parts:"
+        self._publish = self.client.register_script(_PUBLISH)
+
+    async def publish(
+        self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
+    ) -> None:
+        meta = orjson.dumps({"offset": offset, "watermark_us": watermark_us})
+        args: list[bytes | str | int] = [partition, offset, meta, "1" if full else "0"]
+        for key, value in changes:
+            args += (orjson.dumps(key), value)
+        await self._publish(keys=[self.meta_key, self.parts_prefix + partition], args=args)
+
+    async def read(self) -> dict[str, PartitionView]:
+        names = [_text(name) for name in await self.client.hkeys(self.meta_key)]
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self.meta_key)
+            for partition in names:
+                pipe.hgetall(self.parts_prefix + partition)
+            metas, *all_parts = await pipe.execute()
+        views: dict[str, PartitionView] = {}
+        for partition, parts in zip(names, all_parts, strict=True):
+            meta = orjson.loads(metas[partition.encode()])
+            values: dict[PartKey, int] = {
+                _part_key(field): int(value) for field, value in parts.items()
+            }
+            views[partition] = PartitionView(meta["offset"], meta["watermark_us"], values)
+        return views
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except redis.RedisError:
+            return False
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _part_key(field: bytes) -> PartKey:
+    part, dimension, x, y = orjson.loads(field)
+    return (part, dimension, x, y)
+
+
+def open_store(redis_url: str | None) -> Store:
+    """Redis when a URL is configured, else the in-process store."""
+    return RedisStore(redis_url) if redis_url else MemoryStore()
