@@ -1,0 +1,60 @@
+"""`crmkpi up`: the whole monitor in the foreground, on the embedded broker by default."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from rich.console import Console
+
+from streams.broker import EmbeddedBroker
+from streams.config import Settings
+from streams.runner import run_worker
+
+log = logging.getLogger(__name__)
+out = Console(highlight=False)
+DEMO_SEED = 7
+
+
+async def feed_demo(settings: Settings, rate: float) -> None:
+    """Send simulated live CRM traffic at `rate` events/s until cancelled."""
+    from streams.simulate_command import send_live
+
+    try:
+        await send_live(settings, DEMO_SEED, rate)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # the demo must never take the monitor down
+        log.warning("demo traffic stopped: %s", error)
+
+
+def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None) -> int:
+    """Start broker (unless external), worker, HTTP server and demo; stop all on Ctrl-C/SIGTERM."""
+    broker = EmbeddedBroker(settings.kafka_bootstrap) if embedded_broker else None
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def on_started(settings: Settings) -> None:
+        url = f"http://{settings.http_host}:{settings.http_port}"
+        out.print(f"http: {url}/kpis  {url}/metrics  {url}/healthz  {url}/readyz")
+        if demo_rate is not None:
+            task = asyncio.get_running_loop().create_task(feed_demo(settings, demo_rate))
+            tasks.add(task)
+            out.print(f"demo: simulated CRM traffic at {demo_rate:g} events/s")
+        out.print("crmkpi is ready (Ctrl-C to stop)")
+
+    if broker is not None:
+        broker.start()
+        out.print(f"broker: embedded Kafka-compatible broker on {broker.bootstrap}")
+    else:
+        out.print(f"broker: {settings.kafka_bootstrap}")
+    out.print(f"store: {'redis ' + settings.redis_url if settings.redis_url else 'in-process'}")
+    try:
+        return run_worker(settings, on_started)
+    finally:
+        for task in tasks:
+            task.cancel()
+        if broker is not None:
+            with contextlib.suppress(Exception):
+                broker.stop()
+        out.print("crmkpi stopped")

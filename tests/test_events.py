@@ -1,0 +1,106 @@
+"""Canonical event validation (EVENTS.md): what is accepted and each rejection reason."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from kpis.events import EVENT_TYPES, Rejection, check_not_future, decode_event, to_micros
+
+CSAT = {
+    "event_id": "e-1",
+    "type": "survey.csat",
+    "occurred_at": "2026-03-01T09:30:00+02:00",
+    "response_id": "r-1",
+    "score": 4,
+    "team": "emea",
+}
+
+
+def reason_of(raw: bytes) -> str:
+    with pytest.raises(Rejection) as caught:
+        decode_event(raw)
+    return caught.value.reason
+
+
+def with_(**changes: object) -> bytes:
+    return orjson.dumps({**CSAT, **changes})
+
+
+def without(field: str) -> bytes:
+    return orjson.dumps({k: v for k, v in CSAT.items() if k != field})
+
+
+def test_a_valid_event_decodes_with_its_offset_and_ignores_unknown_fields() -> None:
+    event = decode_event(with_(extra={"kept": True}))
+    assert event.entity_id == "r-1"
+    assert to_micros(event.occurred_at) == 1_772_350_200_000_000  # 07:30 UTC
+
+
+def test_nineteen_event_types_each_with_a_domain() -> None:
+    assert len(EVENT_TYPES) == 19
+    assert {t.domain for t in EVENT_TYPES} == {
+        "leads",
+        "opportunities",
+        "activities",
+        "customers",
+        "tickets",
+        "surveys",
+        "marketing",
+    }
+
+
+@pytest.mark.parametrize("raw", [b"{", b"", b"not json", b"\xff\xfe", b'{"a":1'])
+def test_malformed_json_is_invalid_json(raw: bytes) -> None:
+    assert reason_of(raw) == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[1, 2]",
+        b'"a string"',
+        without("event_id"),
+        without("team"),
+        with_(type="survey.unknown"),
+        with_(score=6),
+        with_(score=0),
+        with_(score=4.0),
+        with_(score=True),
+        with_(event_id=""),
+        with_(event_id="x" * 129),
+        with_(occurred_at="2026-03-01T09:30:00"),
+        with_(occurred_at="yesterday"),
+        with_(team=None),
+        with_(team=7),
+    ],
+)
+def test_schema_violations_are_schema(raw: bytes) -> None:
+    assert reason_of(raw) == "schema"
+
+
+def test_negative_amount_is_schema() -> None:
+    spend = {
+        "event_id": "s",
+        "type": "marketing.spend",
+        "occurred_at": "2026-03-01T00:00:00Z",
+        "spend_id": "s",
+        "channel": "web",
+        "amount": -1,
+    }
+    assert reason_of(orjson.dumps(spend)) == "schema"
+    assert decode_event(orjson.dumps({**spend, "amount": 0})).entity_id == "s"
+
+
+def test_optional_null_counts_as_absent() -> None:
+    event = decode_event(with_(customer_id=None))
+    assert event.entity_id == "r-1"
+
+
+def test_more_than_an_hour_after_the_wall_clock_is_future_timestamp() -> None:
+    event = decode_event(with_(occurred_at="2026-03-01T10:00:00Z"))
+    wall_clock = to_micros(event.occurred_at) - 3_600_000_000
+    assert check_not_future(event, wall_clock) == to_micros(event.occurred_at)
+    with pytest.raises(Rejection) as caught:
+        check_not_future(event, wall_clock - 1)
+    assert caught.value.reason == "future_timestamp"
