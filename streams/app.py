@@ -47,6 +47,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
     """
 
     producer: AIOKafkaProducer
+    checkpoints: CheckpointLog
     processor: Processor
     probe: LagProbe
 
@@ -71,8 +72,8 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.producer = AIOKafkaProducer(
             **settings.kafka_options(), acks="all", max_request_size=MAX_CHECKPOINT_BYTES
         )
-        checkpoints = CheckpointLog(settings, self.topics.checkpoints, self.producer)
-        self.processor = Processor(self.topics, self.store, self.producer, checkpoints)
+        self.checkpoints = CheckpointLog(settings, self.topics.checkpoints, self.producer)
+        self.processor = Processor(self.topics, self.store, self.producer, self.checkpoints)
         self.probe = LagProbe(settings, self.topics.sources)
         await self.producer.start()
         await self.probe.start()
@@ -90,6 +91,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         if self.http is not None:
             await self.http.stop()
         await self.probe.stop()
+        await self.checkpoints.close()
         await self.producer.stop()
         await self.store.close()
 

@@ -23,6 +23,7 @@ class CheckpointLog:
         self.topic = topic
         self.producer = producer
         self.partitions = settings.partitions
+        self._consumer: AIOKafkaConsumer | None = None
 
     def partition_of(self, source_partition: int) -> int:
         return source_partition % self.partitions
@@ -40,26 +41,33 @@ class CheckpointLog:
         """Rebuild a source partition's state from every checkpoint written for it."""
         state = PartitionState()
         tp = TopicPartition(self.topic, self.partition_of(source_partition))
-        consumer = AIOKafkaConsumer(
-            **self.settings.kafka_options(),
-            enable_auto_commit=False,
-            fetch_max_bytes=MAX_CHECKPOINT_BYTES * 4,
-            max_partition_fetch_bytes=MAX_CHECKPOINT_BYTES,
-        )
-        await consumer.start()
-        try:
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            wanted = name.encode()
-            while await consumer.position(tp) < end:
-                batches = await consumer.getmany(tp, timeout_ms=1000)
-                for record in batches.get(tp, []):
-                    if record.key == wanted and record.value is not None:
-                        cp.restore(state, cp.decode(record.value))
-        finally:
-            await consumer.stop()
+        consumer = await self._reader()
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        wanted = name.encode()
+        while await consumer.position(tp) < end:
+            batches = await consumer.getmany(tp, timeout_ms=1000)
+            for record in batches.get(tp, []):
+                if record.key == wanted and record.value is not None:
+                    cp.restore(state, cp.decode(record.value))
         state.changed_entities.clear()
         state.new_event_ids.clear()
         state.ledger.dirty.clear()
         return state
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def _reader(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(
+                **self.settings.kafka_options(),
+                enable_auto_commit=False,
+                fetch_max_bytes=MAX_CHECKPOINT_BYTES * 4,
+                max_partition_fetch_bytes=MAX_CHECKPOINT_BYTES,
+            )
+            await self._consumer.start()
+        return self._consumer

@@ -1,0 +1,102 @@
+"""End to end on the real broker and Redis: simulated history in, exact KPIs out."""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from streams.simulate import Anomalies, simulate_history
+
+from tests.processes import crmkpi_env, get_json, run_crmkpi, wait_idle, worker
+from tests.reference import compare_snapshot, compute_reference
+
+pytestmark = pytest.mark.integration
+
+
+def write_history(path: Path, seed: int, days: int, anomalies: Anomalies) -> list[str]:
+    lines = list(simulate_history(seed, days, anomalies=anomalies))
+    path.write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def produce(bootstrap: str, path: Path) -> str:
+    result = run_crmkpi(["produce", str(path)], crmkpi_env(bootstrap, 0))
+    return result.stdout + result.stderr
+
+
+def test_simulated_history_with_anomalies_equals_the_reference(
+    broker: str, redis_url: str, tmp_path: Path
+) -> None:
+    history = tmp_path / "history.jsonl"
+    lines = write_history(history, seed=11, days=14, anomalies=Anomalies.default())
+    reference = compute_reference(lines, now=datetime.now(UTC))
+    with worker(broker, tmp_path, CRMKPI_REDIS_URL=redis_url) as (url, _):
+        produce(broker, history)
+        snapshot = wait_idle(url, accepted_at_least=reference.accepted)
+    assert compare_snapshot(reference, snapshot) == []
+    assert sum(reference.rejected.values()) > 0
+
+
+async def dead_letters(bootstrap: str) -> list[tuple[bytes, dict[str, bytes]]]:
+    consumer = AIOKafkaConsumer(
+        "crm.dlq", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=3000)
+        return [
+            (record.value or b"", dict(record.headers))
+            for records in batches.values()
+            for record in records
+        ]
+    finally:
+        await consumer.stop()
+
+
+async def test_bad_lines_are_named_counted_and_dead_lettered(broker: str, tmp_path: Path) -> None:
+    good = (
+        '{"event_id":"a","type":"survey.csat","occurred_at":"2026-03-01T09:00:00Z",'
+        '"response_id":"r1","score":5,"team":"emea"}'
+    )
+    schema = good.replace('"score":5', '"score":9').replace('"a"', '"b"')
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join([good, "{not json", schema, good]) + "\n")
+    with worker(broker, tmp_path) as (url, _):
+        result = run_crmkpi(["produce", str(path)], crmkpi_env(broker, 0))
+        snapshot = wait_idle(url, accepted_at_least=1)
+        while sum(snapshot["events"]["rejected"].values()) < 3:
+            time.sleep(0.2)
+            snapshot = wait_idle(url)
+    assert result.returncode != 0
+    report = result.stdout + result.stderr
+    assert "line 2: invalid_json" in report
+    assert "line 3: schema" in report
+    assert "line 4: duplicate" in report
+    assert snapshot["events"]["rejected"] == {"invalid_json": 1, "schema": 1, "duplicate": 1}
+    letters = await dead_letters(broker)
+    assert sorted(headers["reason"] for _, headers in letters) == [
+        b"duplicate",
+        b"invalid_json",
+        b"schema",
+    ]
+    assert b"{not json" in [value for value, _ in letters]
+
+
+def test_sigkill_and_restart_gives_the_same_snapshot(broker: str, tmp_path: Path) -> None:
+    history = tmp_path / "history.jsonl"
+    lines = write_history(history, seed=5, days=10, anomalies=Anomalies.default())
+    reference = compute_reference(lines, now=datetime.now(UTC))
+    with worker(broker, tmp_path, "first") as (url, process):
+        produce(broker, history)
+        time.sleep(1.0)  # let it get part of the way, then kill it mid-stream
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    with worker(broker, tmp_path, "second") as (url, _):
+        snapshot = wait_idle(url, accepted_at_least=reference.accepted)
+        again = get_json(f"{url}/kpis")
+    assert compare_snapshot(reference, snapshot) == []
+    assert again["kpis"] == snapshot["kpis"]
