@@ -118,7 +118,15 @@ def evaluate(
     catalogue: tuple[Kpi, ...] = CATALOGUE,
 ) -> list[KpiValue]:
     """Every KPI of the catalogue in each of its windows, overall and per dimension value."""
-    sums_by_window = window_sums(values, watermark_us)
+    return evaluate_sums(window_sums(values, watermark_us), gross_margin, catalogue)
+
+
+def evaluate_sums(
+    sums_by_window: dict[str, PartSums],
+    gross_margin: float = 1.0,
+    catalogue: tuple[Kpi, ...] = CATALOGUE,
+) -> list[KpiValue]:
+    """`evaluate` from parts already summed per window."""
     month_sums = sums_by_window["30d"]
     series: list[KpiValue] = []
     for kpi in catalogue:

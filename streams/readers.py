@@ -9,8 +9,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kpis import parts as p
 from kpis.events import format_time
-from kpis.ledger import PartKey, combine
-from kpis.snapshot import KpiValue, evaluate
+from kpis.ledger import combine
+from kpis.snapshot import KpiValue, PartSums, evaluate_sums, window_sums
 from streams.config import Settings
 from streams.store import PartitionView, Store
 
@@ -24,7 +24,7 @@ class Snapshot:
     accepted: int
     rejected: dict[str, int]
     kpis: list[KpiValue]
-    values: dict[PartKey, int] = field(repr=False)
+    sums_by_window: dict[str, PartSums] = field(repr=False)
     stale_since: float | None = None
 
     def to_json(self) -> dict[str, object]:
@@ -96,6 +96,7 @@ async def read_snapshot(
     values = combine(view.values for view in views.values())
     watermarks = [view.watermark_us for view in views.values() if view.watermark_us is not None]
     watermark = max(watermarks) if watermarks else None
+    sums_by_window = window_sums(values, watermark)
     rejected = {
         key[1]: value for key, value in values.items() if key[0] == p.EVENTS_REJECTED and value
     }
@@ -104,8 +105,8 @@ async def read_snapshot(
         lag=lag,
         accepted=values.get((p.EVENTS_ACCEPTED, "", 0, 0), 0),
         rejected=dict(sorted(rejected.items())),
-        kpis=evaluate(values, watermark, gross_margin),
-        values=values,
+        kpis=evaluate_sums(sums_by_window, gross_margin),
+        sums_by_window=sums_by_window,
         stale_since=stale_since,
     )
     return snapshot, lag_by_partition

@@ -1,0 +1,75 @@
+"""Prometheus export: every KPI appears, and summing parts over a dimension gives the overall."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from kpis.catalogue import CATALOGUE
+from kpis.engine import PartitionState
+from streams.exporter import render
+from streams.readers import read_snapshot
+from streams.store import MemoryStore
+from tests.test_properties import NOW_US
+
+LINES = [
+    b'{"event_id":"1","type":"survey.csat","occurred_at":"2026-03-01T09:00:00Z",'
+    b'"response_id":"a","score":5,"team":"emea"}',
+    b'{"event_id":"2","type":"survey.csat","occurred_at":"2026-03-01T09:10:00Z",'
+    b'"response_id":"b","score":2,"team":"amer"}',
+    b'{"event_id":"3","type":"survey.csat","occurred_at":"2026-03-01T09:20:00Z",'
+    b'"response_id":"c","score":4,"team":"amer"}',
+    b'{"event_id":"4","type":"ticket.opened","occurred_at":"2026-03-01T08:00:00Z",'
+    b'"ticket_id":"t","team":"amer","priority":"low"}',
+    b'{"event_id":"5","type":"ticket.resolved","occurred_at":"2026-03-01T09:30:00Z",'
+    b'"ticket_id":"t"}',
+]
+
+
+async def exported() -> tuple[dict[str, list[tuple[dict[str, str], float]]], str]:
+    state = PartitionState()
+    for raw in LINES:
+        state.apply_raw(raw, NOW_US)
+    store = MemoryStore()
+    await store.publish(
+        "p:0", 4, state.ledger.watermark_us, list(state.ledger.values.items()), True
+    )
+    snapshot, _ = await read_snapshot(store, None, 1.0)
+    text = render(snapshot, {}).decode()
+    families: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            families.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return families, text
+
+
+async def test_every_kpi_has_a_family_even_when_its_value_is_null() -> None:
+    _, text = await exported()
+    for kpi in CATALOGUE:
+        assert f"# TYPE {kpi.metric} gauge" in text
+
+
+async def test_summing_parts_over_the_dimension_gives_the_overall_ratio() -> None:
+    families, _ = await exported()
+
+    def total(name: str) -> float:
+        return sum(v for labels, v in families[name] if labels["window"] == "30d")
+
+    overall = next(
+        v
+        for labels, v in families["crmkpi_csat_ratio"]
+        if labels["window"] == "30d" and not labels.get("team")
+    )
+    assert total("crmkpi_csat_satisfied_responses") / total("crmkpi_csat_responses") == overall
+    assert overall == 2 / 3
+
+
+async def test_resolution_histogram_has_cumulative_buckets_in_seconds() -> None:
+    families, _ = await exported()
+    buckets = {
+        labels["le"]: v
+        for labels, v in families["crmkpi_ticket_resolution_seconds_bucket"]
+        if labels["window"] == "30d"
+    }
+    # 1.5 h: above the 1 h bound, within 4 h and every larger bound.
+    assert buckets["3600"] == 0
+    assert buckets["14400"] == buckets["+Inf"] == 1
