@@ -1,0 +1,309 @@
+"""The producer SDK: validate canonical events and send each to its topic, keyed by entity.
+
+Valid events go to their domain topic with their original bytes; rejected
+lines go to the dead-letter topic with the reason (EVENTS.md), never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeVar
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from kpis.events import Rejection, check_not_future, decode_event, format_time
+from streams.config import Settings
+from streams.dlq import DeadLetter
+from streams.errors import CliError
+from streams.topics import Topics, ensure_topics
+
+CHUNK = 10_000  # sends in flight before waiting for their delivery: bounds memory
+LINGER_MS = 20
+T = TypeVar("T")
+
+
+class ProducerError(CliError):
+    """The broker could not be reached or did not confirm a delivery."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one line: sent to its domain topic, or rejected to the dead-letter topic."""
+
+    topic: str
+    event_id: str | None
+    reason: str | None = None  # None when the event was sent
+    detail: str = ""
+
+    @property
+    def sent(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A rejected line of a batch: its 1-based line number, why, and its event id if known."""
+
+    line: int
+    reason: str
+    detail: str
+    event_id: str | None = None
+
+
+@dataclass
+class ProduceReport:
+    """Counts of one `send_lines` call, and every rejected line."""
+
+    sent: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def total_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+
+class CrmProducer:
+    """An async context manager that validates and sends canonical events in batches."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        origin: str = "producer",
+        request_timeout: float = 30.0,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.origin = origin
+        self.request_timeout = request_timeout
+        self.topics = Topics(self.settings.topic_prefix)
+        self.sent_ids: set[str] = set()  # only sent events consume an id (EVENTS.md)
+        self._pending: list[asyncio.Future[Any]] = []
+        self._kafka: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Create missing topics and connect; `ProducerError` if the broker is unreachable."""
+        kafka = AIOKafkaProducer(
+            **self.settings.kafka_options(),
+            acks="all",
+            linger_ms=LINGER_MS,
+            enable_idempotence=False,  # the embedded broker has no transactions
+            request_timeout_ms=int(self.request_timeout * 1000),
+        )
+        try:
+            await self._guard(ensure_topics(self.settings), "cannot reach")
+            await self._guard(kafka.start(), "cannot reach")
+        except ProducerError:
+            await kafka.stop()
+            raise
+        self._kafka = kafka
+
+    async def stop(self) -> None:
+        """Wait for every pending delivery, then disconnect."""
+        if self._kafka is None:
+            return
+        try:
+            await self.flush()
+        finally:
+            await self._kafka.stop()
+            self._kafka = None
+
+    async def __aenter__(self) -> CrmProducer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def send_line(self, raw: bytes) -> Outcome:
+        """Validate and send one raw event, waiting for the broker to confirm it."""
+        outcome = await self._submit(raw, _now_us())
+        await self.flush()
+        return outcome
+
+    async def send_event(self, event: Mapping[str, object]) -> Outcome:
+        """Serialise a dict event with orjson, then `send_line` it."""
+        return await self.send_line(orjson.dumps(event))
+
+    async def send_lines(
+        self,
+        lines: Iterable[bytes] | AsyncIterable[bytes],
+        progress: Callable[[int], None] | None = None,
+    ) -> ProduceReport:
+        """Validate and send JSONL lines, confirmed in chunks; blank lines are skipped.
+
+        `progress` is called with the number of lines handled so far, after each chunk.
+        """
+        report = ProduceReport()
+        rejected: Counter[str] = Counter()
+        number = reported = 0
+        async for raw in _aiter(lines):
+            number += 1
+            line = raw.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            outcome = await self._submit(line, _now_us())
+            if outcome.reason is None:
+                report.sent += 1
+            else:
+                rejected[outcome.reason] += 1
+                report.problems.append(
+                    Problem(number, outcome.reason, outcome.detail, outcome.event_id)
+                )
+            if len(self._pending) >= CHUNK:
+                await self.flush()
+                if progress is not None:
+                    progress(number)
+                    reported = number
+        await self.flush()
+        if progress is not None and number != reported:
+            progress(number)
+        report.rejected = dict(rejected)
+        return report
+
+    async def flush(self) -> None:
+        """Wait until the broker confirmed every send so far; `ProducerError` if one failed."""
+        pending, self._pending = self._pending, []
+        if pending:
+            await self._guard(asyncio.gather(*pending), "delivery failed to")
+
+    async def _submit(self, raw: bytes, now_us: int) -> Outcome:
+        """Queue one line on its domain topic or the dead-letter topic, without waiting."""
+        kafka = self._kafka
+        if kafka is None:
+            raise ProducerError("producer not started: use `async with CrmProducer(...)`")
+        try:
+            event = decode_event(raw)
+            check_not_future(event, now_us)
+            if event.event_id in self.sent_ids:
+                raise Rejection("duplicate", f"event_id {event.event_id!r} was already sent")
+        except Rejection as rejection:
+            letter = DeadLetter.of(raw, rejection, format_time(now_us), self.origin)
+            await self._queue(kafka.send(self.topics.dlq, raw, headers=letter.headers()))
+            return Outcome(self.topics.dlq, _event_id(raw), rejection.reason, rejection.detail)
+        topic = self.topics.for_event(event)
+        await self._queue(kafka.send(topic, raw, key=event.entity_id.encode()))
+        self.sent_ids.add(event.event_id)
+        return Outcome(topic, event.event_id)
+
+    async def _queue(self, sending: Awaitable[asyncio.Future[Any]]) -> None:
+        # aiokafka's send only waits while its buffer is full, up to its request timeout
+        try:
+            self._pending.append(await sending)
+        except KafkaError as error:
+            raise self._error("cannot send to", error) from None
+
+    async def _guard(self, step: Awaitable[T], what: str) -> T:
+        """Await a broker step for at most the request timeout, or raise `ProducerError`."""
+        try:
+            return await asyncio.wait_for(step, self.request_timeout)
+        except (KafkaError, OSError, TimeoutError) as error:
+            raise self._error(what, error) from None
+
+    def _error(self, what: str, error: BaseException) -> ProducerError:
+        if isinstance(error, TimeoutError):
+            reason = f"no answer within {self.request_timeout:g} s"
+        else:
+            reason = str(error) or type(error).__name__
+        return ProducerError(
+            f"{what} the Kafka broker at {self.settings.kafka_bootstrap}: {reason} "
+            "(is it running? set CRMKPI_KAFKA_BOOTSTRAP or --bootstrap)"
+        )
+
+
+class SyncCrmProducer:
+    """`CrmProducer` for synchronous code: runs it on a private event loop in a thread."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        origin: str = "producer",
+        request_timeout: float = 30.0,
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="crmkpi-producer", daemon=True
+        )
+        self._thread.start()
+        self._producer = CrmProducer(settings, origin=origin, request_timeout=request_timeout)
+        try:
+            self._run(self._producer.start())
+        except BaseException:
+            self._shutdown()
+            raise
+
+    def send_line(self, raw: bytes) -> Outcome:
+        return self._run(self._producer.send_line(raw))
+
+    def send_event(self, event: Mapping[str, object]) -> Outcome:
+        return self._run(self._producer.send_event(event))
+
+    def send_lines(
+        self, lines: Iterable[bytes], progress: Callable[[int], None] | None = None
+    ) -> ProduceReport:
+        return self._run(self._producer.send_lines(lines, progress))
+
+    def close(self) -> None:
+        """Wait for pending deliveries, disconnect and stop the loop thread."""
+        if self._loop.is_closed():
+            return
+        try:
+            self._run(self._producer.stop())
+        finally:
+            self._shutdown()
+
+    def __enter__(self) -> SyncCrmProducer:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self, step: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(step, self._loop).result()
+
+    def _shutdown(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
+async def _aiter(lines: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterable[bytes]:
+    if isinstance(lines, AsyncIterable):
+        async for line in lines:
+            yield line
+    else:
+        for line in lines:
+            yield line
+
+
+def _event_id(raw: bytes) -> str | None:
+    """The `event_id` of a rejected line, when it is a JSON object with a string one."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    event_id = value.get("event_id") if isinstance(value, dict) else None
+    return event_id if isinstance(event_id, str) else None
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
