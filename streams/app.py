@@ -147,9 +147,9 @@ def create_app(
         stream_buffer_maxsize=BATCH_SIZE * 2,
         broker_max_poll_records=BATCH_SIZE,
         # A SIGKILLed worker's partitions move after this long, not Kafka's default minute.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=1.0,
-        broker_rebalance_timeout=10.0,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(1.0, settings.session_timeout / 3),
+        broker_rebalance_timeout=settings.session_timeout,
     )
     app.service(runtime)
     source = app.topic(

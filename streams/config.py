@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     gross_margin: float = Field(default=1.0, gt=0)
     thresholds_file: Path | None = None
     group_id: str = "crmkpi"
+    session_timeout: float = Field(
+        default=10.0, gt=0
+    )  # seconds before a dead worker's partitions move
 
     @classmethod
     def settings_customise_sources(

@@ -21,6 +21,7 @@ def run_worker(settings: Settings, on_started: StartHook | None = None) -> int:
     asyncio.set_event_loop(asyncio.new_event_loop())
     app, _ = create_app(settings, on_started=on_started)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # its cursor codes garble our own progress lines
     try:
         worker.execute_from_commandline()
     except SystemExit as stop:

@@ -13,7 +13,7 @@ from streams.config import Settings
 from streams.runner import run_worker
 
 log = logging.getLogger(__name__)
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 DEMO_SEED = 7
 
 

@@ -24,6 +24,7 @@ def crmkpi_env(bootstrap: str, http_port: int, **extra: str) -> dict[str, str]:
         CRMKPI_KAFKA_BOOTSTRAP=bootstrap,
         CRMKPI_HTTP_PORT=str(http_port),
         PYTHONUNBUFFERED="1",
+        CRMKPI_SESSION_TIMEOUT="6",
         **extra,
     )
     return env

@@ -1,0 +1,33 @@
+# Entry points: `make test` (what CI runs), `make demo`, `make lint`.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint demo
+
+venv: $(STAMP)
+
+# Re-installed only when pyproject.toml changes. ensure-services also installs
+# python3-venv, which Debian needs for `python3 -m venv`.
+$(STAMP): pyproject.toml
+	scripts/ensure-services.sh
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: venv
+	scripts/ensure-services.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -q
+
+demo: venv
+	scripts/ensure-services.sh
+	$(VENV)/bin/crmkpi up --demo
