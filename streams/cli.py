@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -118,8 +119,10 @@ def snapshot(
 
 def main() -> None:
     """Entry point: errors are one line on stderr, not a traceback."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # we report connection errors
     try:
-        cli(standalone_mode=False)
+        status = cli(standalone_mode=False)  # returns the code of a typer.Exit
+        sys.exit(status if isinstance(status, int) else 0)
     except typer.Exit as stop:
         sys.exit(stop.exit_code)
     except (CliError, OSError) as error:
@@ -127,11 +130,10 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as error:  # click usage errors and the like
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+    except Exception as error:
+        show = getattr(error, "show", None)
+        if callable(show):  # a usage error: click prints it with a hint
+            show()
+            sys.exit(getattr(error, "exit_code", 2))
         err.print(f"crmkpi: error: {type(error).__name__}: {error}")
         sys.exit(1)

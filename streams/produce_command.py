@@ -19,15 +19,14 @@ def _lines(file: str) -> Iterator[bytes]:
     if file == "-":
         yield from sys.stdin.buffer
         return
-    path = Path(file)
-    if not path.is_file():
-        raise CliError(f"{file}: no such file")
-    with path.open("rb") as handle:
+    with Path(file).open("rb") as handle:
         yield from handle
 
 
 async def produce_file(settings: Settings, file: str, out: Console, err: Console) -> ProduceReport:
     """Send every line of `file` (or stdin for `-`), printing progress and a summary."""
+    if file != "-" and not Path(file).is_file():
+        raise CliError(f"{file}: no such file")
     lines = _lines(file)
     with err.status(f"sending {file} to {settings.kafka_bootstrap}") as status:
 

@@ -101,7 +101,7 @@ class CrmProducer:
         try:
             await self._guard(ensure_topics(self.settings), "cannot reach")
             await self._guard(kafka.start(), "cannot reach")
-        except ProducerError:
+        except CliError:  # ProducerError, or ensure_topics' own one-line error
             await kafka.stop()
             raise
         self._kafka = kafka

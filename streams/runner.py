@@ -11,6 +11,7 @@ import faust
 
 from streams.app import create_app
 from streams.config import Settings
+from streams.topics import ensure_topics
 
 StartHook = Callable[[Settings], Awaitable[None]]
 
@@ -18,6 +19,8 @@ StartHook = Callable[[Settings], Awaitable[None]]
 def run_worker(settings: Settings, on_started: StartHook | None = None) -> int:
     """Run the Faust worker until Ctrl-C or SIGTERM; returns the exit status."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Before Faust subscribes: a broker that auto-creates topics would pick its own count.
+    asyncio.run(ensure_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
     app, _ = create_app(settings, on_started=on_started)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)

@@ -26,19 +26,31 @@ def _get(url: str) -> dict[str, Any]:
 
 
 def fetch_snapshot(url: str, wait_idle: bool, timeout: float, err: Console) -> dict[str, Any]:
-    """The snapshot JSON; with `wait_idle`, the first one whose lag is 0."""
-    document = _get(url)
+    """The snapshot JSON; with `wait_idle`, the first one whose lag is 0.
+
+    While waiting, a monitor that does not answer yet (still starting) is asked again.
+    """
     if not wait_idle:
-        return document
+        return _get(url)
     deadline = time.monotonic() + timeout
+    document: dict[str, Any] = {}
     with err.status("waiting for the consumer lag to reach 0") as status:
-        while document.get("lag") != 0:
-            if time.monotonic() > deadline:
-                raise CliError(f"lag still {document.get('lag')} after {timeout:.0f}s at {url}")
-            status.update(f"waiting for the consumer lag to reach 0 (lag {document.get('lag')})")
+        while True:
+            try:
+                document = _get(url)
+            except CliError as error:
+                if time.monotonic() > deadline:
+                    raise
+                status.update(f"waiting for the monitor: {error}")
+            else:
+                if document.get("lag") == 0:
+                    return document
+                if time.monotonic() > deadline:
+                    raise CliError(f"lag still {document.get('lag')} after {timeout:.0f}s at {url}")
+                status.update(
+                    f"waiting for the consumer lag to reach 0 (lag {document.get('lag')})"
+                )
             time.sleep(POLL_SECONDS)
-            document = _get(url)
-    return document
 
 
 def _format(value: float | None) -> str:

@@ -6,10 +6,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from kpis.events import DOMAINS, Envelope
 from streams.config import Settings
+from streams.errors import CliError
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,13 @@ async def ensure_topics(settings: Settings) -> Topics:
     topics = Topics(settings.topic_prefix)
     names = (*topics.sources, topics.churn_signals, topics.checkpoints)
     admin = AIOKafkaAdminClient(**settings.kafka_options())
-    await admin.start()
+    try:
+        await admin.start()
+    except KafkaError as error:
+        raise CliError(
+            f"cannot reach the Kafka broker at {settings.kafka_bootstrap}: {error} "
+            "(is it running? set CRMKPI_KAFKA_BOOTSTRAP or --bootstrap)"
+        ) from None
     try:
         existing = set(await admin.list_topics())
         missing = [
