@@ -6,6 +6,8 @@ checkpoint topic, keyed by `topic:p`; each record is one `kpis.checkpoint`.
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from kpis import checkpoint as cp
@@ -28,14 +30,18 @@ class CheckpointLog:
     def partition_of(self, source_partition: int) -> int:
         return source_partition % self.partitions
 
-    async def append(self, name: str, source_partition: int, checkpoint: cp.Checkpoint) -> None:
-        """Write one checkpoint and wait until the broker has it."""
-        await self.producer.send_and_wait(
-            self.topic,
-            cp.encode(checkpoint),
-            key=name.encode(),
-            partition=self.partition_of(source_partition),
-        )
+    async def append(self, checkpoints: list[tuple[str, int, cp.Checkpoint]]) -> None:
+        """Write checkpoints (name, source partition, changes) and wait until the broker has all."""
+        sent = [
+            await self.producer.send(
+                self.topic,
+                cp.encode(checkpoint),
+                key=name.encode(),
+                partition=self.partition_of(source_partition),
+            )
+            for name, source_partition, checkpoint in checkpoints
+        ]
+        await asyncio.gather(*sent)
 
     async def recover(self, name: str, source_partition: int) -> PartitionState:
         """Rebuild a source partition's state from every checkpoint written for it."""

@@ -89,18 +89,21 @@ class Processor:
         if self.pending_letters:
             await self._send_dead_letters(self.pending_letters)
             self.pending_letters = []
-        for name, partition in list(self.pending.items()):
+        batch: list[tuple[str, int, cp.Checkpoint]] = []
+        for name, partition in self.pending.items():
             state = self.states.get(name)
             if state is None:
-                del self.pending[name]
                 continue
             checkpoint = self.pending_checkpoints.get(name)
             if checkpoint is None:
                 self._maybe_prune(name, state)
                 checkpoint = self.pending_checkpoints[name] = cp.take_checkpoint(state)
-            await self.checkpoints.append(name, partition, checkpoint)
-            del self.pending_checkpoints[name], self.pending[name]
-            await self._publish(name, state, checkpoint)
+            batch.append((name, partition, checkpoint))
+        await self.checkpoints.append(batch)
+        self.pending.clear()
+        self.pending_checkpoints.clear()
+        for name, _, checkpoint in batch:
+            await self._publish(name, self.states[name], checkpoint)
         self.last_flush = time.time()
 
     def forget(self, names: set[str]) -> None:
