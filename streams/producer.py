@@ -99,9 +99,12 @@ class CrmProducer:
             request_timeout_ms=int(self.request_timeout * 1000),
         )
         try:
-            await self._guard(ensure_topics(self.settings), "cannot reach")
+            try:
+                await self._guard(ensure_topics(self.settings), "cannot reach")
+            except CliError as error:  # ensure_topics' own one-line error
+                raise ProducerError(str(error)) from None
             await self._guard(kafka.start(), "cannot reach")
-        except CliError:  # ProducerError, or ensure_topics' own one-line error
+        except ProducerError:
             await kafka.stop()
             raise
         self._kafka = kafka
