@@ -14,7 +14,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ BATCH_SIZE = 2000
 BATCH_WITHIN_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 10.0
 
-StartHook = Callable[[Settings], Awaitable[None]]
+StartHook = Callable[["Runtime"], Awaitable[None]]
 
 
 class Runtime(mode.Service):  # type: ignore[misc]
@@ -56,6 +56,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
     ) -> None:
         super().__init__()
         self.on_started_hook = on_started
+        self.background: set[asyncio.Task[None]] = set()
         self.datadir = Path(tempfile.mkdtemp(prefix="crmkpi-faust-"))
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
@@ -83,10 +84,19 @@ class Runtime(mode.Service):  # type: ignore[misc]
             await self.http.start()
         self.ready.set()
         if self.on_started_hook is not None:
-            await self.on_started_hook(self.settings)
+            await self.on_started_hook(self)
         log.info("runtime started in %.1fs", time.monotonic() - started)
 
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` beside the worker; it is cancelled when the worker stops."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
     async def on_stop(self) -> None:
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         shutil.rmtree(self.datadir, ignore_errors=True)
         if self.http is not None:
             await self.http.stop()

@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 
 import faust
 
-from streams.app import create_app
+from streams.app import StartHook, create_app
 from streams.config import Settings
 from streams.topics import ensure_topics
-
-StartHook = Callable[[Settings], Awaitable[None]]
 
 
 def run_worker(settings: Settings, on_started: StartHook | None = None) -> int:

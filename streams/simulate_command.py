@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,14 +39,17 @@ def simulate_history_to(
     return count
 
 
+async def _paced(seed: int, rate: float) -> AsyncIterator[bytes]:
+    for delay, line in live_events(seed, rate, lambda: datetime.now(UTC)):
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield line.encode()
+
+
 async def send_live(settings: Settings, seed: int, rate: float) -> None:
     """Send live simulated traffic at about `rate` events/s until cancelled."""
     async with CrmProducer(settings, origin="simulator") as producer:
-        for delay, line in live_events(seed, rate, lambda: datetime.now(UTC)):
-            if delay > 0:
-                await producer.flush()
-                await asyncio.sleep(delay)
-            await producer.send_line(line.encode())
+        await producer.send_lines(_paced(seed, rate))
 
 
 async def simulate_live(settings: Settings, seed: int, rate: float, err: Console) -> None:

@@ -8,6 +8,7 @@ import logging
 
 from rich.console import Console
 
+from streams.app import Runtime
 from streams.broker import EmbeddedBroker
 from streams.config import Settings
 from streams.runner import run_worker
@@ -32,14 +33,12 @@ async def feed_demo(settings: Settings, rate: float) -> None:
 def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None) -> int:
     """Start broker (unless external), worker, HTTP server and demo; stop all on Ctrl-C/SIGTERM."""
     broker = EmbeddedBroker(settings.kafka_bootstrap) if embedded_broker else None
-    tasks: set[asyncio.Task[None]] = set()
 
-    async def on_started(settings: Settings) -> None:
+    async def on_started(runtime: Runtime) -> None:
         url = f"http://{settings.http_host}:{settings.http_port}"
         out.print(f"http: {url}/kpis  {url}/metrics  {url}/healthz  {url}/readyz")
         if demo_rate is not None:
-            task = asyncio.get_running_loop().create_task(feed_demo(settings, demo_rate))
-            tasks.add(task)
+            runtime.spawn(feed_demo(settings, demo_rate))
             out.print(f"demo: simulated CRM traffic at {demo_rate:g} events/s")
         out.print("crmkpi is ready (Ctrl-C to stop)")
 
@@ -52,8 +51,6 @@ def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None
     try:
         return run_worker(settings, on_started)
     finally:
-        for task in tasks:
-            task.cancel()
         if broker is not None:
             with contextlib.suppress(Exception):
                 broker.stop()

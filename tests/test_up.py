@@ -1,0 +1,68 @@
+"""`crmkpi up --demo`: the whole monitor from one command, and a clean stop."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.processes import crmkpi_env, crmkpi_process, get_json
+
+pytestmark = pytest.mark.integration
+THREE = ("open_pipeline_value", "csat", "rep_activities")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not a listener
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def values_of_three(url: str) -> dict[tuple[str, str], float | None]:
+    snapshot = get_json(f"{url}/kpis")
+    return {
+        (s["kpi"], s["window"]): s["value"]
+        for s in snapshot["kpis"]
+        if s["kpi"] in THREE and not s["labels"]
+    }
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_up_demo_shows_the_kpis_within_30s_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    broker_port, http_port = free_port(), free_port()
+    env = crmkpi_env(f"127.0.0.1:{broker_port}", http_port)
+    url = f"http://127.0.0.1:{http_port}"
+    log = tmp_path / "up.log"
+    with crmkpi_process(["up", "--demo", "--rate", "200"], env, log) as process:
+        started = time.monotonic()
+        values: dict[tuple[str, str], float | None] = {}
+        while time.monotonic() - started < 30:
+            try:
+                values = values_of_three(url)
+                if len(values) == 9 and all(v is not None for v in values.values()):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert len(values) == 9 and all(v is not None for v in values.values()), values
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        for family in ("crmkpi_open_pipeline_value", "crmkpi_csat_ratio", "crmkpi_rep_activities"):
+            assert f"\n{family}{{" in metrics
+        process.send_signal(stop_signal)
+        assert process.wait(30) in (0, 130, -stop_signal)
+    output = log.read_text()
+    assert "Traceback" not in output, output
+    assert "crmkpi is ready" in output
+    assert port_is_free(broker_port) and port_is_free(http_port)
