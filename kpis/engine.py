@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kpis import churn
 from kpis import events as ev
 from kpis import parts as p
 from kpis.entities import Customer, Entity, Lead, Opportunity, Ticket
@@ -30,6 +31,7 @@ class PartitionState:
     entities: dict[str, Entity] = field(default_factory=dict)
     event_ids: set[str] = field(default_factory=set)
     ledger: Ledger = field(default_factory=Ledger)
+    churn_rules: churn.ChurnRules = field(default_factory=churn.ChurnRules)
     offset: int = -1
     changed_entities: set[str] = field(default_factory=set)
     new_event_ids: list[str] = field(default_factory=list)
@@ -54,6 +56,12 @@ class PartitionState:
         self.new_event_ids.append(event.event_id)
         self.ledger.advance_watermark(t_us)
         self.ledger.add_gauge(p.EVENTS_ACCEPTED, "", 1)
+
+    def churn_signal(self, customer_id: str | None, signal: str, t_us: int) -> None:
+        """Record one churn-signal occurrence for a customer (events may not name one)."""
+        if customer_id is not None:
+            part = churn.signal_part(signal)
+            self.ledger.add_windowed(part, customer_id, t_us, 1, churn.SIGNAL_BUCKETS)
 
     def count_rejection(self, reason: str) -> None:
         """Count one rejected event by reason."""
@@ -190,6 +198,8 @@ def _survey_csat(state: PartitionState, event: ev.SurveyCsat, t_us: int) -> None
     state.ledger.add_windowed(p.CSAT_RESPONSES, event.team, t_us, 1)
     if event.score >= 4:
         state.ledger.add_windowed(p.CSAT_SATISFIED, event.team, t_us, 1)
+    if event.score <= state.churn_rules.low_csat_max_score:
+        state.churn_signal(event.customer_id, churn.LOW_CSAT, t_us)
 
 
 def _survey_nps(state: PartitionState, event: ev.SurveyNps, t_us: int) -> None:
@@ -198,6 +208,8 @@ def _survey_nps(state: PartitionState, event: ev.SurveyNps, t_us: int) -> None:
         state.ledger.add_windowed(p.NPS_PROMOTERS, event.segment, t_us, 1)
     elif event.score <= 6:
         state.ledger.add_windowed(p.NPS_DETRACTORS, event.segment, t_us, 1)
+    if event.score <= state.churn_rules.detractor_max_score:
+        state.churn_signal(event.customer_id, churn.DETRACTOR_NPS, t_us)
 
 
 def _marketing_spend(state: PartitionState, event: ev.MarketingSpend, t_us: int) -> None:
@@ -223,6 +235,7 @@ def _customer_subscribed(state: PartitionState, event: ev.CustomerSubscribed, t_
     ledger = state.ledger
     ledger.add_gauge(p.ACTIVE_CUSTOMERS, event.segment, 1)
     ledger.add_gauge(p.MRR_MICRO, event.segment, mrr)
+    ledger.add_gauge(churn.segment_part(event.segment), event.customer_id, 1)
     ledger.add_point(p.CUSTOMERS_ACQUIRED, event.segment, t_us // MINUTE_US, 1)
     ledger.add_windowed(p.CUSTOMERS_SUBSCRIBED, event.channel, t_us, 1)
 
@@ -243,6 +256,7 @@ def _customer_churned(state: PartitionState, event: ev.CustomerChurned, t_us: in
     ledger = state.ledger
     ledger.add_gauge(p.ACTIVE_CUSTOMERS, customer.segment, -1)
     ledger.add_gauge(p.MRR_MICRO, customer.segment, -customer.mrr_micro)
+    ledger.add_gauge(churn.segment_part(customer.segment), event.customer_id, -1)
     acquired_minute = customer.acquired_us // MINUTE_US
     churned_minute = t_us // MINUTE_US
     ledger.add_point(p.CHURNED_BY_ACQUISITION, customer.segment, acquired_minute, 1)
@@ -259,6 +273,10 @@ def _ticket_opened(state: PartitionState, event: ev.TicketOpened, t_us: int) -> 
         team=event.team, priority=event.priority, customer_id=event.customer_id, opened_us=t_us
     )
     state.create(event, ticket)
+    if event.customer_id is not None:
+        state.ledger.add_windowed(
+            churn.TICKETS_OPENED_PART, event.customer_id, t_us, 1, churn.SIGNAL_BUCKETS
+        )
 
 
 def _ticket_replied(state: PartitionState, event: ev.TicketReplied, t_us: int) -> None:
@@ -289,6 +307,8 @@ def _count_first_resolution(state: PartitionState, ticket: Ticket, t_us: int) ->
     for bound in p.RESOLUTION_BOUNDS_HOURS:
         if took_us <= bound * HOUR_US:
             ledger.add_windowed(p.resolved_within(bound), ticket.team, t_us, 1)
+    if state.churn_rules.breaches_sla(ticket.priority, took_us):
+        state.churn_signal(ticket.customer_id, churn.SLOW_RESOLUTION, t_us)
     if ticket.agent_replies <= 1:
         ticket.first_contact_resolved = True
         ledger.add_windowed(p.TICKETS_FIRST_CONTACT_RESOLVED, ticket.team, t_us, 1)
@@ -300,6 +320,7 @@ def _ticket_reopened(state: PartitionState, event: ev.TicketReopened, t_us: int)
         raise Rejection("invalid_transition", f"ticket {event.ticket_id!r} is not resolved")
     ticket.resolved = False
     ticket.reopened = True
+    state.churn_signal(ticket.customer_id, churn.REOPENED_TICKET, t_us)
     if ticket.first_contact_resolved and ticket.first_resolved_us is not None:
         # "never reopened (up to T)": the first resolution no longer counts as first-contact.
         ticket.first_contact_resolved = False

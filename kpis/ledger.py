@@ -42,9 +42,16 @@ class Ledger:
         """Add to a part keyed by a minute that stays readable forever (retention cohorts)."""
         self.add((part, dimension, POINT, minute), amount)
 
-    def add_windowed(self, part: str, dimension: str, t_us: int, amount: int) -> None:
-        """Add to the minute and hour buckets of event time `t_us` that a window can still read."""
-        for bucket_us in (MINUTE_US, HOUR_US):
+    def add_windowed(
+        self,
+        part: str,
+        dimension: str,
+        t_us: int,
+        amount: int,
+        bucket_sizes: tuple[int, ...] = (MINUTE_US, HOUR_US),
+    ) -> None:
+        """Add to the buckets of event time `t_us` that a window can still read."""
+        for bucket_us in bucket_sizes:
             bucket = t_us // bucket_us
             if not self._expired(bucket_us, bucket):
                 self.add((part, dimension, bucket_us, bucket), amount)

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from streams.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointLog
+from streams.churn_signals import ChurnAnnouncer
 from streams.config import Settings
 from streams.http import HttpServer, build_app
 from streams.processor import Processor, SourceRecord
@@ -50,6 +51,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
     checkpoints: CheckpointLog
     processor: Processor
     probe: LagProbe
+    announcer: ChurnAnnouncer
 
     def __init__(
         self, settings: Settings, store: Store, serve_http: bool, on_started: StartHook | None
@@ -57,6 +59,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         super().__init__()
         self.on_started_hook = on_started
         self.background: set[asyncio.Task[None]] = set()
+        self.churn_rules = settings.churn_rules()
         self.datadir = Path(tempfile.mkdtemp(prefix="crmkpi-faust-"))
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
@@ -76,6 +79,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.checkpoints = CheckpointLog(settings, self.topics.checkpoints, self.producer)
         self.processor = Processor(self.topics, self.store, self.producer, self.checkpoints)
         self.probe = LagProbe(settings, self.topics.sources)
+        self.announcer = ChurnAnnouncer(self.producer, self.topics.churn_signals)
         await self.producer.start()
         await self.probe.start()
         if self.serve_http:
@@ -107,8 +111,19 @@ class Runtime(mode.Service):  # type: ignore[misc]
 
     async def snapshot(self) -> tuple[Snapshot, dict[str, int]]:
         return await read_snapshot(
-            self.store, self.probe, self.settings.gross_margin, self.processor.store_stale_since
+            self.store,
+            self.probe,
+            self.settings.gross_margin,
+            self.processor.store_stale_since,
+            self.churn_rules,
         )
+
+    async def announce_churn_risk(self) -> None:
+        """The owner of the first customers partition announces churn-risk changes."""
+        if f"{self.topics.prefix}customers:0" not in self.assigned:
+            return
+        snapshot, _ = await self.snapshot()
+        await self.announcer.announce(snapshot.churn_risks, snapshot.watermark_us)
 
     async def readiness(self) -> list[str]:
         problems = []
@@ -198,8 +213,13 @@ def create_app(
         runtime.assigned = {f"{tp.topic}:{tp.partition}" for tp in assigned}
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]
-    async def republish() -> None:
-        if runtime.ready.is_set():
-            await runtime.processor.republish()
+    async def housekeeping() -> None:
+        if not runtime.ready.is_set():
+            return
+        await runtime.processor.republish()
+        try:
+            await runtime.announce_churn_risk()
+        except KafkaError as error:  # announced on the next tick instead
+            log.warning("churn-risk announcement failed: %s", error)
 
     return app, runtime

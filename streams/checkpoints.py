@@ -45,7 +45,7 @@ class CheckpointLog:
 
     async def recover(self, name: str, source_partition: int) -> PartitionState:
         """Rebuild a source partition's state from every checkpoint written for it."""
-        state = PartitionState()
+        state = PartitionState(churn_rules=self.settings.churn_rules())
         tp = TopicPartition(self.topic, self.partition_of(source_partition))
         consumer = await self._reader()
         consumer.assign([tp])

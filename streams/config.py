@@ -17,6 +17,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from kpis.churn import ChurnRules
+
 
 class Settings(BaseSettings):
     """Everything a crmkpi process can be told."""
@@ -36,6 +38,11 @@ class Settings(BaseSettings):
     gross_margin: float = Field(default=1.0, gt=0)
     thresholds_file: Path | None = None
     group_id: str = "crmkpi"
+    churn_min_signals: int = Field(default=2, ge=1)
+    churn_tickets_opened: int = Field(default=3, ge=1)
+    churn_sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"urgent": 4.0, "high": 24.0, "normal": 48.0, "low": 72.0}
+    )
     session_timeout: float = Field(
         default=10.0, gt=0
     )  # seconds before a dead worker's partitions move
@@ -54,6 +61,14 @@ class Settings(BaseSettings):
         if config_file:
             sources += (YamlConfigSettingsSource(settings_cls, yaml_file=config_file),)
         return sources
+
+    def churn_rules(self) -> ChurnRules:
+        """The churn-signal rules and SLAs of this configuration."""
+        return ChurnRules(
+            min_signals=self.churn_min_signals,
+            tickets_opened=self.churn_tickets_opened,
+            sla_hours=dict(self.churn_sla_hours),
+        )
 
     def kafka_options(self) -> dict[str, object]:
         """Connection options shared by every aiokafka client."""

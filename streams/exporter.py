@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from kpis import formulas as f
 from kpis import parts as p
 from kpis.catalogue import CATALOGUE
+from kpis.churn import at_risk_by_segment
 from kpis.snapshot import PartSums
 from kpis.windows import NOW, WINDOWS
 from streams.readers import Snapshot
@@ -111,6 +112,14 @@ def _event_families(snapshot: Snapshot, lag_by_partition: dict[str, int]) -> Ite
         )
         watermark.add_metric([], snapshot.watermark_us / 1_000_000)
         yield watermark
+    risk = GaugeMetricFamily(
+        "crmkpi_customers_at_risk",
+        "Active customers with at least two distinct churn signals in the last 30 days.",
+        labels=["segment"],
+    )
+    for segment, count in at_risk_by_segment(snapshot.churn_risks).items():
+        risk.add_metric([segment], count)
+    yield risk
     lag = GaugeMetricFamily(
         "crmkpi_consumer_lag_records",
         "Source records not yet reflected in the KPIs, per partition.",

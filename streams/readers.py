@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kpis import parts as p
+from kpis.churn import ChurnRisk, ChurnRules, at_risk, at_risk_by_segment
 from kpis.events import format_time
 from kpis.ledger import combine
 from kpis.snapshot import KpiValue, PartSums, evaluate_sums, window_sums
@@ -24,6 +25,7 @@ class Snapshot:
     accepted: int
     rejected: dict[str, int]
     kpis: list[KpiValue]
+    churn_risks: list[ChurnRisk]
     sums_by_window: dict[str, PartSums] = field(repr=False)
     stale_since: float | None = None
 
@@ -37,6 +39,13 @@ class Snapshot:
                 {"kpi": v.kpi, "window": v.window, "labels": v.labels, "value": v.value}
                 for v in self.kpis
             ],
+            "churn_risk": {
+                "at_risk_by_segment": at_risk_by_segment(self.churn_risks),
+                "customers": [
+                    {"customer_id": r.customer_id, "segment": r.segment, "signals": r.signals}
+                    for r in self.churn_risks
+                ],
+            },
         }
         if self.stale_since is not None:
             document["stale_since"] = format_time(int(self.stale_since * 1_000_000))
@@ -81,7 +90,11 @@ def consumer_lag(ends: dict[str, int], views: dict[str, PartitionView]) -> dict[
 
 
 async def read_snapshot(
-    store: Store, probe: LagProbe | None, gross_margin: float, stale_since: float | None = None
+    store: Store,
+    probe: LagProbe | None,
+    gross_margin: float,
+    stale_since: float | None = None,
+    churn_rules: ChurnRules | None = None,
 ) -> tuple[Snapshot, dict[str, int]]:
     """The current snapshot and the lag per partition (empty when the broker did not answer)."""
     views = await store.read()
@@ -106,6 +119,7 @@ async def read_snapshot(
         accepted=values.get((p.EVENTS_ACCEPTED, "", 0, 0), 0),
         rejected=dict(sorted(rejected.items())),
         kpis=evaluate_sums(sums_by_window, gross_margin),
+        churn_risks=at_risk(values, watermark, churn_rules or ChurnRules()),
         sums_by_window=sums_by_window,
         stale_since=stale_since,
     )

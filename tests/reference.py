@@ -934,9 +934,13 @@ def _equal(expected: Value, got: object, rel: float, abs_tol: float) -> bool:
     return math.isclose(expected, got, rel_tol=rel, abs_tol=abs_tol)
 
 
-def _snapshot_series(snapshot: Mapping[str, Any], problems: list[str]) -> dict[SeriesKey, object]:
+def _snapshot_series(
+    snapshot: Mapping[str, Any], kpis: set[str] | None, problems: list[str]
+) -> dict[SeriesKey, object]:
     found: dict[SeriesKey, object] = {}
     for entry in snapshot.get("kpis") or []:
+        if kpis is not None and entry.get("kpi") not in kpis:
+            continue
         labels = entry.get("labels") or {}
         key = (entry.get("kpi"), entry.get("window"), tuple(sorted(labels.items())))
         if key in found:
@@ -978,7 +982,7 @@ def compare_snapshot(
         if got_count != expected_count:
             problems.append(f"rejected {reason}: expected {expected_count}, got {got_count!r}")
 
-    got_series = _snapshot_series(snapshot, problems)
+    got_series = _snapshot_series(snapshot, kpis, problems)
     for key, expected_value in sorted(reference.series.items()):
         if kpis is not None and key[0] not in kpis:
             continue
@@ -988,8 +992,6 @@ def compare_snapshot(
         elif not _equal(expected_value, got_series[key], rel, abs_tol):
             problems.append(f"{_show(key)}: expected {expected_value!r}, got {got_series[key]!r}")
     for key, got_value in got_series.items():
-        if kpis is not None and key[0] not in kpis:
-            continue
         if key not in reference.series and not _is_zero_or_null(got_value):
             problems.append(f"{_show(key)}: unexpected series with value {got_value!r}")
     return problems
