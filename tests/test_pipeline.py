@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from streams.simulate import Anomalies, simulate_history
 
+from streams.simulate import Anomalies, simulate_history
 from tests.processes import crmkpi_env, get_json, run_crmkpi, wait_idle, worker
 from tests.reference import compare_snapshot, compute_reference
 
