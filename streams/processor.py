@@ -66,8 +66,11 @@ class Processor:
         self.last_flush: float | None = None
         self.processing_errors = 0
 
-    async def process(self, records: Sequence[SourceRecord]) -> None:
+    async def process(self, records: Sequence[SourceRecord]) -> dict[tuple[str, int], int]:
         """Apply one batch, then make it durable and visible.
+
+        Returns, per checkpointed source partition, the offset to resume from:
+        safe to commit to the consumer group now.
 
         Safe to call again with the same batch after a failure (broker or
         store down): applied records are skipped, pending output is retried.
@@ -83,9 +86,9 @@ class Processor:
                 self.pending_letters.append(letter)
             state.offset = record.offset
             self.pending[name] = record.partition
-        await self._flush()
+        return await self._flush()
 
-    async def _flush(self) -> None:
+    async def _flush(self) -> dict[tuple[str, int], int]:
         if self.pending_letters:
             await self._send_dead_letters(self.pending_letters)
             self.pending_letters = []
@@ -102,9 +105,13 @@ class Processor:
         await self.checkpoints.append(batch)
         self.pending.clear()
         self.pending_checkpoints.clear()
-        for name, _, checkpoint in batch:
+        resume_at: dict[tuple[str, int], int] = {}
+        for name, partition, checkpoint in batch:
             await self._publish(name, self.states[name], checkpoint)
+            topic = name.rpartition(":")[0]
+            resume_at[(topic, partition)] = checkpoint.offset + 1
         self.last_flush = time.time()
+        return resume_at
 
     def forget(self, names: set[str]) -> None:
         """Drop the state of partitions this worker no longer owns."""
