@@ -45,7 +45,7 @@ def up(
     demo: Annotated[bool, typer.Option("--demo", help="Feed simulated live CRM traffic.")] = False,
     bootstrap: Bootstrap = None,
     redis: Redis = None,
-    rate: Annotated[float, typer.Option(help="Demo events per second.")] = 20.0,
+    rate: Annotated[float, typer.Option(help="Demo events per second.")] = 50.0,
 ) -> None:
     """Run the whole monitor: embedded broker (unless --bootstrap), worker, HTTP server."""
     from streams.up import run_up
