@@ -106,22 +106,22 @@ def _lead_contacted(state: PartitionState, event: ev.LeadContacted, t_us: int) -
     state.ledger.add_windowed(p.LEADS_FIRST_CONTACTED, event.team, t_us, 1)
 
 
-def _lead_qualified(state: PartitionState, event: ev.LeadQualified, t_us: int) -> None:
+def _lead_milestone(state: PartitionState, event: ev.Event, milestone: str, part: str) -> None:
+    """Qualified or converted: once per lead, counted in the lead's creation cohort."""
     lead: Lead = state.entity(event, Lead)
-    if lead.qualified:
-        raise Rejection("invalid_transition", f"lead {event.lead_id!r} is already qualified")
-    lead.qualified = True
+    if getattr(lead, milestone):
+        raise Rejection("invalid_transition", f"lead {event.entity_id!r} is already {milestone}")
+    setattr(lead, milestone, True)
     state.put(event, lead)
-    state.ledger.add_windowed(p.LEADS_QUALIFIED, lead.channel, lead.created_us, 1)
+    state.ledger.add_windowed(part, lead.channel, lead.created_us, 1)
+
+
+def _lead_qualified(state: PartitionState, event: ev.LeadQualified, t_us: int) -> None:
+    _lead_milestone(state, event, "qualified", p.LEADS_QUALIFIED)
 
 
 def _lead_converted(state: PartitionState, event: ev.LeadConverted, t_us: int) -> None:
-    lead: Lead = state.entity(event, Lead)
-    if lead.converted:
-        raise Rejection("invalid_transition", f"lead {event.lead_id!r} is already converted")
-    lead.converted = True
-    state.put(event, lead)
-    state.ledger.add_windowed(p.LEADS_CONVERTED, lead.channel, lead.created_us, 1)
+    _lead_milestone(state, event, "converted", p.LEADS_CONVERTED)
 
 
 # --- opportunities ---------------------------------------------------------
