@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import mode
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faust.types import TP
+from redis.exceptions import RedisError
 
 from streams.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointLog
 from streams.churn_signals import ChurnAnnouncer
@@ -61,6 +63,8 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.on_started_hook = on_started
         self.background: set[asyncio.Task[None]] = set()
         self.churn_rules = settings.churn_rules()
+        self.last_snapshot: tuple[Snapshot, dict[str, int]] | None = None
+        self.last_snapshot_at = 0.0
         self.datadir = Path(tempfile.mkdtemp(prefix="crmkpi-faust-"))
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
@@ -111,13 +115,23 @@ class Runtime(mode.Service):  # type: ignore[misc]
         await self.store.close()
 
     async def snapshot(self) -> tuple[Snapshot, dict[str, int]]:
-        return await read_snapshot(
-            self.store,
-            self.probe,
-            self.settings.gross_margin,
-            self.processor.store_stale_since,
-            self.churn_rules,
-        )
+        """The current snapshot; while the store is unreachable, the last one, marked stale."""
+        try:
+            latest = await read_snapshot(
+                self.store,
+                self.probe,
+                self.settings.gross_margin,
+                self.processor.store_stale_since,
+                self.churn_rules,
+            )
+        except RedisError:
+            if self.last_snapshot is None:
+                raise
+            snapshot, lag = self.last_snapshot
+            stale_since = snapshot.stale_since or self.last_snapshot_at
+            return replace(snapshot, stale_since=stale_since), lag
+        self.last_snapshot, self.last_snapshot_at = latest, time.time()
+        return latest
 
     async def announce_churn_risk(self) -> None:
         """The owner of the first customers partition announces churn-risk changes."""
