@@ -107,7 +107,10 @@ class Processor:
         self.pending_checkpoints.clear()
         resume_at: dict[tuple[str, int], int] = {}
         for name, partition, checkpoint in batch:
-            await self._publish(name, self.states[name], checkpoint)
+            state = self.states.get(name)
+            if state is None:  # revoked while the checkpoints were being written
+                continue
+            await self._publish(name, state, checkpoint)
             topic = name.rpartition(":")[0]
             resume_at[(topic, partition)] = checkpoint.offset + 1
         self.last_flush = time.time()
