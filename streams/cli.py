@@ -117,6 +117,18 @@ def snapshot(
     print_snapshot(document, as_json, out)
 
 
+@cli.command()
+def rules(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the deploy/ files go.")] = Path(
+        "deploy"
+    ),
+) -> None:
+    """Write Prometheus recording and alerting rules, their tests and the Alertmanager config."""
+    from streams.rules_command import write_rules
+
+    write_rules(Settings(), out_dir, out)
+
+
 def main() -> None:
     """Entry point: errors are one line on stderr, not a traceback."""
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # we report connection errors

@@ -1,0 +1,257 @@
+"""The thresholds file: when a KPI crosses a line, who is told and how.
+
+With the catalogue it is the one source of the alerting rules and the
+Alertmanager configuration (`kpis.rules`). Every mistake a user can make in it
+is reported as one line naming the entry and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from kpis.catalogue import KPIS_BY_NAME, Kpi
+
+DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "thresholds.yaml"
+
+# Prometheus durations: `90s`, `15m`, `1h30m`, `30d`.
+_DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
+_DURATION_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+# Quantiles recorded from the resolution-time histogram (`kpis.rules`).
+QUANTILES = (0.5, 0.9, 0.99)
+HISTOGRAM_KPIS = frozenset({"resolution_time_hours"})
+
+
+class ThresholdsError(ValueError):
+    """A thresholds file that cannot be used; the message is one line naming the entry."""
+
+
+def _duration(text: str) -> str:
+    if not text or not _DURATION.match(text):
+        raise ValueError(f"not a duration like 15m, 1h or 30d: {text!r}")
+    return text
+
+
+def duration_seconds(text: str) -> int:
+    """Seconds in a Prometheus duration (milliseconds are rounded down)."""
+    seconds = 0
+    for amount, unit in re.findall(r"(\d+)(ms|[ywdhms])", text):
+        seconds += 0 if unit == "ms" else int(amount) * _DURATION_SECONDS[unit]
+    return seconds
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+Comparison = Literal["below", "above", "drop", "drop_percent", "idle"]
+Severity = Literal["critical", "warning", "info"]
+
+
+class Threshold(BaseModel):
+    """One line a KPI must not cross."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    kpi: str
+    window: str
+    # below / above: the value itself; drop: fell by more than `value` (in the KPI's unit)
+    # against `over` ago; drop_percent: fell by more than `value` percent against `over` ago;
+    # idle: zero in the window for a dimension value that had some in the last `over`.
+    comparison: Comparison
+    value: float | None = None
+    over: Duration | None = None
+    # {dimension: regex}: alert per matching dimension value; absent: the overall series.
+    dimension: dict[str, str] | None = None
+    quantile: float | None = None
+    business_days: bool = False
+    for_: Duration = Field(default="15m", alias="for")
+    severity: Severity
+    summary: str = Field(min_length=1)
+    runbook: str = Field(min_length=1)
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @property
+    def catalogue_kpi(self) -> Kpi:
+        return KPIS_BY_NAME[self.kpi]
+
+    @property
+    def alertname(self) -> str:
+        """The alert's name: given, or `Crmkpi` + KPI + window + comparison in CamelCase."""
+        if self.name:
+            return self.name
+        words = [*self.kpi.split("_"), self.window, *self.comparison.split("_")]
+        if self.dimension:
+            words.append("by_" + self.catalogue_kpi.dimension)
+        if self.quantile is not None:
+            words.insert(len(self.kpi.split("_")), f"p{round(self.quantile * 100)}")
+        return "Crmkpi" + "".join(
+            word[:1].upper() + word[1:] for word in "_".join(words).split("_")
+        )
+
+
+class SlackReceiver(BaseModel):
+    """Slack incoming webhook; its URL is read from a file, never kept in the repository."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    api_url_file: str = "/etc/crmkpi/slack-webhook-url"
+    channel: str = "#revops-alerts"
+
+
+class EmailReceiver(BaseModel):
+    """SMTP delivery; the password is read from a file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    to: str = "revops@example.com"
+    sender: str = Field(default="crmkpi@example.com", alias="from")
+    smarthost: str = "localhost:587"
+    auth_username: str | None = None
+    auth_password_file: str | None = None
+    require_tls: bool = True
+
+
+class Routing(BaseModel):
+    """Receivers per severity, and Alertmanager's grouping timers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    critical: list[Literal["slack", "email"]] = ["slack", "email"]
+    warning: list[Literal["slack", "email"]] = ["slack"]
+    info: list[Literal["slack", "email"]] = ["email"]
+    group_wait: Duration = "30s"
+    group_interval: Duration = "5m"
+    repeat_interval: Duration = "4h"
+
+
+class Notify(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    slack: SlackReceiver = SlackReceiver()
+    email: EmailReceiver = EmailReceiver()
+    routing: Routing = Routing()
+
+
+class ThresholdsConfig(BaseModel):
+    """The whole thresholds file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    dashboard_url: str = "http://localhost:3000/d/crmkpi"
+    notify: Notify = Notify()
+    thresholds: tuple[Threshold, ...] = ()
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join("for" if part == "for_" else str(part) for part in loc)
+
+
+def _first_error(error: ValidationError) -> str:
+    details = error.errors()[0]
+    where = _location(details["loc"])
+    message = details["msg"]
+    if details["type"] not in {"missing", "extra_forbidden"}:
+        message += f" (got {details['input']!r})"
+    if details["type"] == "extra_forbidden":
+        message = "unknown field"
+    return f"{where}: {message}" if where else message
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_entry(threshold: Threshold) -> str | None:
+    """What is wrong with an entry against the catalogue, or None."""
+    kpi = KPIS_BY_NAME.get(threshold.kpi)
+    if kpi is None:
+        return f"unknown KPI {threshold.kpi!r}" + _suggest(threshold.kpi, list(KPIS_BY_NAME))
+    if threshold.window not in kpi.windows:
+        return (
+            f"unknown window {threshold.window!r} for {kpi.name} (one of {', '.join(kpi.windows)})"
+        )
+    if threshold.dimension is not None and set(threshold.dimension) != {kpi.dimension}:
+        given = ", ".join(repr(key) for key in threshold.dimension) or "nothing"
+        return f"dimension: {kpi.name} is broken down by {kpi.dimension!r}, not {given}"
+    if threshold.quantile is not None:
+        if kpi.name not in HISTOGRAM_KPIS:
+            return f"quantile: {kpi.name} has no histogram"
+        if threshold.quantile not in QUANTILES:
+            return f"quantile: one of {', '.join(map(str, QUANTILES))}"
+    if threshold.comparison != "idle" and threshold.value is None:
+        return f"value: required for comparison {threshold.comparison!r}"
+    if threshold.comparison in {"drop", "drop_percent", "idle"} and threshold.over is None:
+        return f"over: required for comparison {threshold.comparison!r} (e.g. over: 24h)"
+    if threshold.comparison == "idle":
+        if kpi.unit != "count":
+            return f"comparison 'idle' is for counts; {kpi.name} is a {kpi.unit}"
+        if threshold.over not in kpi.windows:
+            return f"over: for 'idle', one of the windows of {kpi.name}: {', '.join(kpi.windows)}"
+    elif threshold.over is not None and duration_seconds(threshold.for_) >= duration_seconds(
+        threshold.over
+    ):
+        return f"for: must be shorter than over ({threshold.over}), or the alert never fires"
+    return None
+
+
+def _describe(raw: Any) -> str:
+    if isinstance(raw, dict) and isinstance(raw.get("kpi"), str):
+        window = raw.get("window")
+        return f" ({raw['kpi']} {window})" if isinstance(window, str) else f" ({raw['kpi']})"
+    return ""
+
+
+def parse_thresholds(text: str, source: str = "thresholds.yaml") -> ThresholdsConfig:
+    """The validated thresholds of a YAML text; ThresholdsError names the first bad entry."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ThresholdsError(f"{source}: {where}not valid YAML").with_traceback(None) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ThresholdsError(f"{source}: expected a mapping with a 'thresholds' list")
+    entries = document.get("thresholds") or []
+    if not isinstance(entries, list):
+        raise ThresholdsError(f"{source}: thresholds: expected a list of entries")
+    thresholds: list[Threshold] = []
+    for number, raw in enumerate(entries, start=1):
+        prefix = f"{source}: entry {number}{_describe(raw)}"
+        if not isinstance(raw, dict):
+            raise ThresholdsError(f"{prefix}: expected a mapping (kpi, window, comparison, ...)")
+        try:
+            threshold = Threshold.model_validate(raw)
+        except ValidationError as error:
+            raise ThresholdsError(f"{prefix}: {_first_error(error)}") from None
+        problem = _check_entry(threshold)
+        if problem:
+            raise ThresholdsError(f"{prefix}: {problem}")
+        if any(seen.alertname == threshold.alertname for seen in thresholds):
+            raise ThresholdsError(
+                f"{prefix}: alert {threshold.alertname} is defined twice (give one a name)"
+            )
+        thresholds.append(threshold)
+    try:
+        rest = ThresholdsConfig.model_validate(
+            {k: v for k, v in document.items() if k != "thresholds"}
+        )
+    except ValidationError as error:
+        raise ThresholdsError(f"{source}: {_first_error(error)}") from None
+    return rest.model_copy(update={"thresholds": tuple(thresholds)})
+
+
+def read_thresholds(path: Path | None = None) -> ThresholdsConfig:
+    """The thresholds file at `path`, or the default one shipped with crmkpi."""
+    path = path or DEFAULT_THRESHOLDS_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ThresholdsError(f"{path}: cannot read ({error.strerror})") from None
+    return parse_thresholds(text, path.name)

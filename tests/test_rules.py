@@ -1,0 +1,178 @@
+"""Generated Prometheus rules and Alertmanager config: current, valid, and tested by promtool."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kpis import parts as p
+from kpis.catalogue import CATALOGUE
+from kpis.rules import (
+    ALERT_TESTS_FILE,
+    ALERTING_FILE,
+    ALERTMANAGER_FILE,
+    RECORDING_FILE,
+    generated_files,
+    recorded_name,
+)
+from kpis.thresholds import read_thresholds
+from streams.exporter import RETENTION_PARTS
+from streams.simulate import Anomalies, simulate_history
+from tests.processes import crmkpi_env, run_crmkpi, wait_idle, worker
+from tests.prometheus import prometheus
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+def binary(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        message = f"{name} is not installed: CRMKPI_WITH_PROMETHEUS=1 scripts/ensure-services.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+def load(relative: str) -> Any:
+    return yaml.safe_load((DEPLOY / relative).read_text())
+
+
+def rules_of(relative: str) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = load(relative)["groups"][0]["rules"]
+    return rules
+
+
+def test_committed_files_are_what_crmkpi_rules_generates() -> None:
+    for relative, text in generated_files(read_thresholds()).items():
+        committed = (DEPLOY / relative).read_text()
+        assert committed == text, f"deploy/{relative} is stale: run `crmkpi rules`"
+
+
+def test_every_kpi_is_recorded_overall_and_per_dimension() -> None:
+    recorded = {rule["record"] for rule in rules_of(RECORDING_FILE)}
+    for kpi in CATALOGUE:
+        assert recorded_name(kpi, per_dimension=False) in recorded
+        assert recorded_name(kpi, per_dimension=True) in recorded
+    assert "window:crmkpi_csat:ratio" in recorded
+    assert "window_team:crmkpi_csat:ratio" in recorded
+    assert "window_team:crmkpi_resolution_time_hours:p90" in recorded
+
+
+def test_recording_rules_read_only_exported_families() -> None:
+    exported = {name for name, _, _ in [*p.EXPORTED_PARTS.values(), *RETENTION_PARTS.values()]}
+    exported |= {f"crmkpi_ticket_resolution_seconds_{s}" for s in ("bucket", "sum", "count")}
+    recorded = {rule["record"] for rule in rules_of(RECORDING_FILE)}
+    for rule in rules_of(RECORDING_FILE):
+        names = set(re.findall(r"[a-z_:]*crmkpi_[a-z0-9_:]+", rule["expr"]))
+        assert names <= exported | recorded, (rule["record"], names - exported - recorded)
+
+
+def test_alerts_read_recorded_series_and_carry_kpi_severity_and_runbook() -> None:
+    recorded = {rule["record"] for rule in rules_of(RECORDING_FILE)}
+    alerts = rules_of(ALERTING_FILE)
+    assert len(alerts) == len(read_thresholds().thresholds)
+    for alert in alerts:
+        names = set(re.findall(r"window[a-z_]*:crmkpi_[a-z0-9_]+:[a-z0-9]+", alert["expr"]))
+        assert names and names <= recorded, alert["alert"]
+        assert set(alert["labels"]) == {"severity", "kpi", "window"}
+        assert {"summary", "description", "dashboard"} <= set(alert["annotations"])
+        assert {"runbook", "runbook_url"} & set(alert["annotations"])
+
+
+def test_alertmanager_routes_by_severity_groups_by_kpi_and_keeps_secrets_out() -> None:
+    config = load(ALERTMANAGER_FILE)
+    assert config["route"]["group_by"] == ["alertname", "kpi"]
+    routed = {route["matchers"][0]: route["receiver"] for route in config["route"]["routes"]}
+    assert routed == {f'severity="{s}"': f"crmkpi-{s}" for s in ("critical", "warning", "info")}
+    receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
+    critical = receivers["crmkpi-critical"]
+    assert critical["slack_configs"][0]["api_url_file"]
+    assert critical["slack_configs"][0]["send_resolved"] is True
+    assert critical["email_configs"][0]["send_resolved"] is True
+    assert config["global"]["smtp_auth_password_file"]
+    text = (DEPLOY / ALERTMANAGER_FILE).read_text()
+    assert "hooks.slack.com" not in text
+    assert not re.search(r"^\s*(api_url|smtp_auth_password|auth_password):", text, re.M)
+
+
+def test_promtool_checks_the_rules() -> None:
+    promtool = binary("promtool")
+    files = [str(DEPLOY / RECORDING_FILE), str(DEPLOY / ALERTING_FILE)]
+    result = subprocess.run([promtool, "check", "rules", *files], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_amtool_checks_the_alertmanager_config() -> None:
+    amtool = binary("amtool")
+    result = subprocess.run(
+        [amtool, "check-config", str(DEPLOY / ALERTMANAGER_FILE)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_cover_every_alert() -> None:
+    tests = load(ALERT_TESTS_FILE)["tests"]
+    tested = {case["alertname"] for group in tests for case in group["alert_rule_test"]}
+    assert tested == {alert["alert"] for alert in rules_of(ALERTING_FILE)}
+    for group in tests:
+        expectations = [bool(case["exp_alerts"]) for case in group["alert_rule_test"]]
+        assert expectations[0] is False and True in expectations and expectations[-1] is False
+    promtool = binary("promtool")
+    test_file = DEPLOY / ALERT_TESTS_FILE
+    result = subprocess.run(
+        [promtool, "test", "rules", test_file.name],
+        cwd=test_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.integration
+def test_recorded_kpis_equal_the_monitors_kpis(broker: str, tmp_path: Path) -> None:
+    binary("prometheus")
+    history = tmp_path / "history.jsonl"
+    lines = list(simulate_history(3, 35, anomalies=Anomalies.default()))
+    history.write_text("\n".join(lines) + "\n")
+    rules = tmp_path / "kpis.rules.yml"
+    rules.write_text((DEPLOY / RECORDING_FILE).read_text())
+    with worker(broker, tmp_path) as (url, _):
+        run_crmkpi(["produce", str(history)], crmkpi_env(broker, 0))
+        wait_idle(url, accepted_at_least=len(lines) // 2)
+        snapshot = wait_idle(url)
+        expected = {
+            (s["kpi"], s["window"], tuple(sorted(s["labels"].items()))): s["value"]
+            for s in snapshot["kpis"]
+        }
+        with prometheus([url.removeprefix("http://")], tmp_path, [rules]) as prom:
+            prom.wait_for("window:crmkpi_csat:ratio")
+            prom.wait_for("window_segment:crmkpi_customer_lifetime_value:clv")
+            checked = 0
+            for kpi in CATALOGUE:
+                for per_dimension in (False, True):
+                    for sample in prom.query(recorded_name(kpi, per_dimension)):
+                        labels = dict(sample["metric"])
+                        labels.pop("__name__", None)
+                        window = labels.pop("window")
+                        key = (kpi.name, window, tuple(sorted(labels.items())))
+                        value = float(sample["value"][1])
+                        assert key in expected, key
+                        assert expected[key] is not None, (key, value)
+                        assert math.isclose(value, expected[key], rel_tol=1e-9, abs_tol=1e-9), (
+                            key,
+                            value,
+                            expected[key],
+                        )
+                        checked += 1
+    # Every non-null series of /kpis, overall and per dimension value, was recorded.
+    assert checked == sum(1 for value in expected.values() if value is not None)
