@@ -19,6 +19,13 @@ REOPENED_TICKET = "reopened_ticket"
 SLOW_RESOLUTION = "slow_resolution"
 MANY_TICKETS = "many_tickets"
 SIGNALS = (DETRACTOR_NPS, LOW_CSAT, REOPENED_TICKET, SLOW_RESOLUTION, MANY_TICKETS)
+SIGNAL_WORDS = {
+    DETRACTOR_NPS: "a detractor NPS score (0 to 6)",
+    LOW_CSAT: "a CSAT score of 1 or 2",
+    REOPENED_TICKET: "a reopened ticket",
+    SLOW_RESOLUTION: "a first resolution over its priority's SLA",
+    MANY_TICKETS: "many tickets opened",
+}
 
 SIGNAL_PART_PREFIX = "churn_signal:"
 TICKETS_OPENED_PART = "churn_tickets_opened"

@@ -136,6 +136,20 @@ class Notify(BaseModel):
     routing: Routing = Routing()
 
 
+class ChurnAlert(BaseModel):
+    """The per-customer alert crmkpi posts to Alertmanager while a customer is at risk."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: str = Field(default="CrmkpiCustomerAtRisk", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    severity: Severity = "warning"
+    summary: str = Field(default="A customer shows several churn signals", min_length=1)
+    runbook: str = Field(
+        default="Call the customer's account owner today; review the listed tickets and surveys.",
+        min_length=1,
+    )
+
+
 class ThresholdsConfig(BaseModel):
     """The whole thresholds file."""
 
@@ -143,6 +157,7 @@ class ThresholdsConfig(BaseModel):
 
     dashboard_url: str = "http://localhost:3000/d/crmkpi"
     notify: Notify = Notify()
+    churn_alert: ChurnAlert = ChurnAlert()
     thresholds: tuple[Threshold, ...] = ()
 
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import faust
 import mode
 from aiokafka import AIOKafkaProducer
@@ -26,9 +27,12 @@ from aiokafka.errors import KafkaError
 from faust.types import TP
 from redis.exceptions import RedisError
 
+from kpis.thresholds import ThresholdsError, read_thresholds
 from streams.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointLog
+from streams.churn_alerts import ChurnAlerts
 from streams.churn_signals import ChurnAnnouncer
 from streams.config import Settings
+from streams.errors import CliError
 from streams.http import HttpServer, build_app
 from streams.processor import Processor, SourceRecord
 from streams.readers import LagProbe, Snapshot, read_snapshot
@@ -73,6 +77,19 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.ready = asyncio.Event()
         self.http: HttpServer | None = None
         self.assigned: set[str] = set()
+        self.churn_alerts = self._churn_alerts(settings)
+
+    @staticmethod
+    def _churn_alerts(settings: Settings) -> ChurnAlerts | None:
+        if settings.alertmanager_url is None:
+            return None
+        try:
+            thresholds = read_thresholds(settings.thresholds_file)
+        except ThresholdsError as error:
+            raise CliError(str(error)) from None
+        return ChurnAlerts(
+            settings.alertmanager_url, thresholds.churn_alert, thresholds.dashboard_url
+        )
 
     async def on_start(self) -> None:
         started = time.monotonic()
@@ -113,6 +130,8 @@ class Runtime(mode.Service):  # type: ignore[misc]
         await self.checkpoints.close()
         await self.producer.stop()
         await self.store.close()
+        if self.churn_alerts is not None:
+            await self.churn_alerts.close()
 
     async def snapshot(self) -> tuple[Snapshot, dict[str, int]]:
         """The current snapshot; while the store is unreachable, the last one, marked stale."""
@@ -134,11 +153,19 @@ class Runtime(mode.Service):  # type: ignore[misc]
         return latest
 
     async def announce_churn_risk(self) -> None:
-        """The owner of the first customers partition announces churn-risk changes."""
+        """The owner of the first customers partition announces churn-risk changes.
+
+        On `crm.churn_signals`, and as alerts to Alertmanager when one is configured.
+        """
         if f"{self.topics.prefix}customers:0" not in self.assigned:
             return
         snapshot, _ = await self.snapshot()
         await self.announcer.announce(snapshot.churn_risks, snapshot.watermark_us)
+        if self.churn_alerts is not None:
+            try:
+                await self.churn_alerts.sync(snapshot.churn_risks)
+            except (aiohttp.ClientError, TimeoutError) as error:  # retried on the next tick
+                log.warning("posting churn-risk alerts to Alertmanager failed: %s", error)
 
     async def readiness(self) -> list[str]:
         problems = []

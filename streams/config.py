@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     http_port: int = 8000
     gross_margin: float = Field(default=1.0, gt=0)
     thresholds_file: Path | None = None
+    alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
     group_id: str = "crmkpi"
     churn_min_signals: int = Field(default=2, ge=1)
     churn_tickets_opened: int = Field(default=3, ge=1)

@@ -56,14 +56,27 @@ class Prometheus:
 
 @contextmanager
 def prometheus(
-    targets: list[str], tmp: Path, rule_files: Sequence[Path] = ()
+    targets: list[str],
+    tmp: Path,
+    rule_files: Sequence[Path] = (),
+    alertmanager: str | None = None,
 ) -> Iterator[Prometheus]:
-    """Prometheus scraping `targets` (host:port) every second; always stopped."""
+    """Prometheus scraping `targets` (host:port) every second; always stopped.
+
+    With `alertmanager` (host:port), alerts of the rule files are sent there.
+    """
     port = free_port()
     config = tmp / "prometheus.yml"
     rules = "".join(f"\n  - {path}" for path in rule_files)
+    alerting = (
+        "alerting:\n  alertmanagers:\n    - static_configs:\n"
+        + f"        - targets: [{json.dumps(alertmanager)}]\n"
+        if alertmanager
+        else ""
+    )
     config.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        + alerting
         + (f"rule_files:{rules}\n" if rule_files else "")
         + "scrape_configs:\n  - job_name: crmkpi\n    static_configs:\n"
         + f"      - targets: {json.dumps(targets)}\n"

@@ -1,0 +1,147 @@
+"""Real Alertmanager, and local stand-ins for Slack's webhook endpoint and an SMTP server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.conftest import free_port
+
+T = TypeVar("T")
+
+
+def wait_for(found: Callable[[], T | None], what: str, timeout: float = 60) -> T:
+    """The first truthy result of `found`, polled until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = found()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} after {timeout}s")
+
+
+@dataclass(frozen=True)
+class Received:
+    """One notification and when (time.time()) it arrived."""
+
+    at: float
+    body: Any
+
+
+class SlackSink:
+    """An HTTP server that records every JSON POST, as Slack's incoming webhook would get it."""
+
+    def __init__(self) -> None:
+        self.posts: list[Received] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                sink.posts.append(Received(time.time(), json.loads(self.rfile.read(length))))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> SlackSink:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class MailSink:
+    """An aiosmtpd server that keeps every message it is handed."""
+
+    def __init__(self) -> None:
+        self.messages: list[Received] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        self.messages.append(Received(time.time(), message_from_bytes(content)))
+        return "250 OK"
+
+    def texts(self) -> list[tuple[float, str, str]]:
+        """(arrival, subject, plain text) of every message."""
+        return [(m.at, str(m.body["Subject"]), _plain_text(m.body)) for m in self.messages]
+
+    def __enter__(self) -> MailSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.controller.stop()
+
+
+def _plain_text(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            return payload.decode() if isinstance(payload, bytes) else str(payload)
+    return ""
+
+
+@contextmanager
+def alertmanager(config: Path, tmp: Path) -> Iterator[str]:
+    """Debian's Alertmanager with `config`, clustering off; yields host:port."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        pytest.fail("alertmanager is not installed: run CRMKPI_WITH_PROMETHEUS=1 ensure-services")
+    address = f"127.0.0.1:{free_port()}"
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={tmp / 'alertmanager'}",
+            f"--web.listen-address={address}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "alertmanager.log").open("w"),
+    )
+    try:
+        wait_for(lambda: _ready(address), "ready Alertmanager", timeout=30)
+        yield address
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _ready(address: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{address}/-/ready", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False

@@ -1,0 +1,187 @@
+"""Alerts end to end: worker -> Prometheus -> Alertmanager -> Slack and email, all real processes.
+
+The rules and the Alertmanager config are generated from the default thresholds
+file, with only the receivers pointed at local sinks and the timers shortened.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kpis.rules import ALERTING_FILE, ALERTMANAGER_FILE, RECORDING_FILE, generated_files
+from kpis.thresholds import DEFAULT_THRESHOLDS_FILE, parse_thresholds
+from streams.config import Settings
+from streams.producer import SyncCrmProducer
+from tests.alerting import MailSink, Received, SlackSink, alertmanager, wait_for
+from tests.processes import wait_idle, worker
+from tests.prometheus import prometheus
+
+pytestmark = pytest.mark.integration
+
+CSAT_ALERT = "CrmkpiCsat30dBelow"
+CHURN_ALERT = "CrmkpiCustomerAtRisk"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def event(kind: str, at: datetime, **fields: object) -> dict[str, object]:
+    return {"event_id": uuid.uuid4().hex, "type": kind, "occurred_at": stamp(at), **fields}
+
+
+def csat(score: int, at: datetime) -> dict[str, object]:
+    return event("survey.csat", at, response_id=uuid.uuid4().hex, score=score, team="emea")
+
+
+def customer_at_risk(customer: str, since: datetime) -> list[dict[str, object]]:
+    """A subscription, then three rounds of a detractor NPS and a reopened ticket."""
+    events = [
+        event(
+            "customer.subscribed", since, customer_id=customer, segment="smb", channel="web", mrr=99
+        )
+    ]
+    for hour in range(1, 4):
+        at, ticket = since + timedelta(hours=hour), f"{customer}-T{hour}"
+        events += [
+            event(
+                "survey.nps",
+                at,
+                response_id=f"{ticket}-N",
+                score=2,
+                segment="smb",
+                customer_id=customer,
+            ),
+            event(
+                "ticket.opened",
+                at,
+                ticket_id=ticket,
+                customer_id=customer,
+                team="emea",
+                priority="low",
+            ),
+            event("ticket.resolved", at + timedelta(minutes=5), ticket_id=ticket),
+            event("ticket.reopened", at + timedelta(minutes=9), ticket_id=ticket),
+        ]
+    return events
+
+
+def write_deploy(tmp: Path, slack: SlackSink, mail: MailSink) -> tuple[Path, Path, list[Path]]:
+    """The default thresholds with local receivers and short timers, and what they generate."""
+    document = yaml.safe_load(DEFAULT_THRESHOLDS_FILE.read_text())
+    slack_url_file = tmp / "slack-webhook-url"
+    slack_url_file.write_text(slack.url)
+    document["notify"] = {
+        "slack": {"api_url_file": str(slack_url_file), "channel": "#test"},
+        "email": {
+            "to": "revops@test.invalid",
+            "from": "crmkpi@test.invalid",
+            "smarthost": f"127.0.0.1:{mail.port}",
+            "require_tls": False,
+        },
+        "routing": {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"},
+    }
+    for threshold in document["thresholds"]:
+        if threshold["kpi"] == "csat":
+            threshold["for"] = "0s"
+    thresholds = tmp / "thresholds.yaml"
+    thresholds.write_text(yaml.safe_dump(document))
+    deploy = tmp / "deploy"
+    for relative, text in generated_files(parse_thresholds(thresholds.read_text())).items():
+        (deploy / relative).parent.mkdir(parents=True, exist_ok=True)
+        (deploy / relative).write_text(text)
+    rule_files = [deploy / RECORDING_FILE, deploy / ALERTING_FILE]
+    return thresholds, deploy / ALERTMANAGER_FILE, rule_files
+
+
+def slack_alerts(slack: SlackSink, alertname: str, status: str) -> list[Received]:
+    """Slack posts about `alertname` with the given status (title `[FIRING...]`/`[RESOLVED]`)."""
+    return [
+        post
+        for post in slack.posts
+        for attachment in post.body.get("attachments", [])
+        if alertname in attachment.get("title", "")
+        and attachment["title"].startswith(f"[{status.upper()}")
+    ]
+
+
+def text_of(post: Received) -> str:
+    return "\n".join(str(a.get("text", "")) for a in post.body["attachments"])
+
+
+@pytest.fixture
+def stack(broker: str, tmp_path: Path) -> Iterator[tuple[SlackSink, MailSink, Any]]:
+    """Slack and SMTP sinks, Alertmanager, a worker posting churn alerts, and Prometheus."""
+    with SlackSink() as slack, MailSink() as mail:
+        thresholds, am_config, rule_files = write_deploy(tmp_path, slack, mail)
+        with (
+            alertmanager(am_config, tmp_path) as am,
+            worker(
+                broker,
+                tmp_path,
+                CRMKPI_THRESHOLDS_FILE=str(thresholds),
+                CRMKPI_ALERTMANAGER_URL=f"http://{am}",
+            ) as (url, _),
+            prometheus([url.removeprefix("http://")], tmp_path, rule_files, am) as prom,
+        ):
+            yield slack, mail, (url, prom)
+
+
+def test_breach_and_recovery_reach_slack_and_email(
+    broker: str, stack: tuple[SlackSink, MailSink, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    slack, mail, (url, prom) = stack
+    settings = Settings(kafka_bootstrap=broker)
+    day = NOW - timedelta(hours=2)
+    with SyncCrmProducer(settings) as producer:
+        # A customer at risk 35 days ago: a detractor NPS and a reopened ticket, then more
+        # signal events of the same kinds. One alert, however many events show it.
+        for signal_event in customer_at_risk("C9", NOW - timedelta(days=35)):
+            producer.send_event(signal_event)
+        churn_fired = wait_for(lambda: slack_alerts(slack, CHURN_ALERT, "firing"), "churn alert")
+        assert "C9" in text_of(churn_fired[0]) and "detractor NPS" in text_of(churn_fired[0])
+
+        # CSAT now: 10 good answers (1.0), the watermark moves 35 days on and C9's signals
+        # leave the 30-day window: the customer has recovered.
+        for _ in range(10):
+            producer.send_event(csat(5, day))
+        wait_for(lambda: slack_alerts(slack, CHURN_ALERT, "resolved"), "churn alert resolved")
+        assert len(slack_alerts(slack, CHURN_ALERT, "firing")) == 1
+        wait_idle(url, accepted_at_least=23)
+        prom.wait_for('window:crmkpi_csat:ratio{window="30d"} == 1')
+
+        # 10 bad answers: CSAT 10/20 = 0.5, below 0.80.
+        breached_at = datetime.now(UTC).timestamp()
+        for _ in range(10):
+            producer.send_event(csat(1, day + timedelta(minutes=1)))
+        fired = wait_for(lambda: slack_alerts(slack, CSAT_ALERT, "firing"), "CSAT Slack post")
+        latency = fired[0].at - breached_at
+        firing_text = text_of(fired[0])
+        assert "Customer satisfaction" in firing_text and "30d" in firing_text
+        assert "50%" in firing_text and "80%" in firing_text, firing_text
+        mail_fired = wait_for(
+            lambda: [m for m in mail.texts() if CSAT_ALERT in m[1] and "FIRING" in m[1]],
+            "CSAT email",
+        )
+        assert "50%" in mail_fired[0][2] and "80%" in mail_fired[0][2], mail_fired[0][2]
+
+        # 40 good answers: 50/60 = 0.83, back above the threshold.
+        for _ in range(40):
+            producer.send_event(csat(5, day + timedelta(minutes=2)))
+        resolved = wait_for(lambda: slack_alerts(slack, CSAT_ALERT, "resolved"), "resolved post")
+        assert "RESOLVED" in text_of(resolved[0])
+        wait_for(
+            lambda: [m for m in mail.texts() if CSAT_ALERT in m[1] and "RESOLVED" in m[1]],
+            "resolved email",
+        )
+    assert len(slack_alerts(slack, CSAT_ALERT, "firing")) == 1
+    with capsys.disabled():
+        print(f"\nbreaching event -> Slack POST: {latency:.2f}s (scrape/eval 1s, group_wait 1s)")
