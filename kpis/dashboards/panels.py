@@ -112,6 +112,11 @@ def _panel(
     }
 
 
+def _last_value(**options: Any) -> dict[str, Any]:
+    """Options of a panel showing each series' last value."""
+    return {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, **options}
+
+
 def stat(
     title: str,
     description: str,
@@ -122,16 +127,15 @@ def stat(
 ) -> dict[str, Any]:
     """A big number coloured by the thresholds, with a sparkline of the time range."""
     panel = _panel("stat", title, description, [target], _field_defaults(*unit, steps))
-    panel["options"] = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        "orientation": "auto",
-        "textMode": "value",
-        "colorMode": "background",
-        "graphMode": "area",
-        "justifyMode": "center",
-        "wideLayout": True,
-        "showPercentChange": False,
-    }
+    panel["options"] = _last_value(
+        orientation="auto",
+        textMode="value",
+        colorMode="background",
+        graphMode="area",  # the sparkline
+        justifyMode="center",
+        wideLayout=True,
+        showPercentChange=False,
+    )
     if link:
         panel["links"] = [{"title": "Details", "url": link}]
     return panel
@@ -169,12 +173,11 @@ def bargauge(
 ) -> dict[str, Any]:
     """Current value per series as horizontal bars (one per dimension value or bucket)."""
     panel = _panel("bargauge", title, description, [target], _field_defaults(*unit, steps))
-    panel["options"] = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        "orientation": "horizontal",
-        "displayMode": "gradient",
-        "valueMode": "color",
-        "showUnfilled": True,
-        "namePlacement": "left",
-    }
+    panel["options"] = _last_value(
+        orientation="horizontal",
+        displayMode="gradient",
+        valueMode="color",
+        showUnfilled=True,
+        namePlacement="left",
+    )
     return panel
