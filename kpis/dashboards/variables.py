@@ -42,11 +42,7 @@ def dimension_variable(dimension: str) -> dict[str, Any]:
         "label": dimension.capitalize(),
         "datasource": DATASOURCE,
         "definition": query,
-        "query": {
-            "qryType": 1,
-            "query": query,
-            "refId": "PrometheusVariableQueryEditor-VariableQuery",
-        },
+        "query": query,  # the classic string form: Grafana parses label_values(...)
         "current": {"text": ["All"], "value": ["$__all"]},
         "options": [],
         "refresh": 2,
