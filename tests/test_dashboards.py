@@ -215,3 +215,14 @@ def test_every_panel_query_returns_data(broker: str, tmp_path: Path) -> None:
                             assert prom.query(query), f"{name}: {panel['title']}: {query}"
                             checked += 1
     assert checked > 2 * 2 * len(CATALOGUE)
+
+
+def test_crmkpi_rules_writes_the_dashboards(tmp_path: Path) -> None:
+    out = tmp_path / "dashboards"
+    args = ["rules", "--out", str(tmp_path / "deploy"), "--dashboards", str(out)]
+    result = run_crmkpi(args, crmkpi_env("127.0.0.1:1", 0))
+    assert result.returncode == 0, result.stderr
+    for name, text in generated_dashboards(read_thresholds()).items():
+        assert (out / name).read_text() == text, name
+    again = run_crmkpi(args, crmkpi_env("127.0.0.1:1", 0))
+    assert f"unchanged {out / 'overview.json'}" in again.stdout
