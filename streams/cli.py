@@ -122,11 +122,14 @@ def rules(
     out_dir: Annotated[Path, typer.Option("--out", help="Where the deploy/ files go.")] = Path(
         "deploy"
     ),
+    dashboards_dir: Annotated[
+        Path, typer.Option("--dashboards", help="Where the Grafana dashboards go.")
+    ] = Path("grafana/dashboards"),
 ) -> None:
-    """Write Prometheus recording and alerting rules, their tests and the Alertmanager config."""
+    """Write Prometheus rules, their tests, the Alertmanager config and the Grafana dashboards."""
     from streams.rules_command import write_rules
 
-    write_rules(Settings(), out_dir, out)
+    write_rules(Settings(), out_dir, out, dashboards_dir)
 
 
 def main() -> None:

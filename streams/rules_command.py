@@ -1,4 +1,4 @@
-"""`crmkpi rules`: Prometheus rules and Alertmanager config from the catalogue and thresholds."""
+"""`crmkpi rules`: rules, Alertmanager config and dashboards from the catalogue and thresholds."""
 
 from __future__ import annotations
 
@@ -6,23 +6,18 @@ from pathlib import Path
 
 from rich.console import Console
 
+from kpis.dashboards import generated_dashboards
 from kpis.rules import generated_files
 from kpis.thresholds import ThresholdsError, read_thresholds
 from streams.config import Settings
 from streams.errors import CliError
 
 
-def write_rules(settings: Settings, out_dir: Path, console: Console) -> list[Path]:
-    """Write every generated file under `out_dir` (the `deploy/` layout); returns their paths.
-
-    Files whose text is already current are left untouched, so timestamps mean something.
-    """
-    try:
-        config = read_thresholds(settings.thresholds_file)
-    except ThresholdsError as error:
-        raise CliError(str(error)) from None
+def _write(files: dict[str, str], out_dir: Path, console: Console) -> list[Path]:
+    """Write `files` (relative path: text) under `out_dir`; files already current are untouched,
+    so timestamps mean something."""
     paths = []
-    for relative, text in generated_files(config, settings.gross_margin).items():
+    for relative, text in files.items():
         path = out_dir / relative
         paths.append(path)
         if path.exists() and path.read_text(encoding="utf-8") == text:
@@ -32,3 +27,19 @@ def write_rules(settings: Settings, out_dir: Path, console: Console) -> list[Pat
         path.write_text(text, encoding="utf-8")
         console.print(f"wrote {path}")
     return paths
+
+
+def write_rules(
+    settings: Settings,
+    out_dir: Path,
+    console: Console,
+    dashboards_dir: Path = Path("grafana/dashboards"),
+) -> list[Path]:
+    """Write every generated file: rules under `out_dir` (the `deploy/` layout), dashboards
+    under `dashboards_dir`; returns their paths."""
+    try:
+        config = read_thresholds(settings.thresholds_file)
+    except ThresholdsError as error:
+        raise CliError(str(error)) from None
+    paths = _write(generated_files(config, settings.gross_margin), out_dir, console)
+    return paths + _write(generated_dashboards(config), dashboards_dir, console)

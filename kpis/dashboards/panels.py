@@ -1,0 +1,183 @@
+"""Grafana panels as plain dicts (stat, time series, bar gauge, row) on a 24-column grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kpis.catalogue import Kpi
+
+DATASOURCE_UID = "crmkpi-prometheus"
+"""The uid of the Prometheus datasource in grafana/provisioning/datasources/."""
+DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
+GRID_WIDTH = 24
+
+# Grafana unit ids and decimals per catalogue unit.
+UNITS = {
+    "currency": ("currencyUSD", 0),
+    "ratio": ("percentunit", 1),
+    "count": ("short", 0),
+    "days": ("d", 1),
+    "hours": ("h", 1),
+    "nps": ("none", 1),
+}
+# Every step list starts with a base colour; breaches take their severity's colour.
+OK_COLOUR = "green"
+NEUTRAL_COLOUR = "blue"
+SEVERITY_COLOURS = {"critical": "red", "warning": "orange", "info": "yellow"}
+
+Steps = list[dict[str, Any]]
+
+
+def neutral_steps() -> Steps:
+    return [{"color": NEUTRAL_COLOUR, "value": None}]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One PromQL query of a panel."""
+
+    expr: str
+    legend: str = "__auto"
+    instant: bool = False
+    heatmap: bool = False
+
+    def as_dict(self, ref_id: str) -> dict[str, Any]:
+        target: dict[str, Any] = {
+            "datasource": DATASOURCE,
+            "refId": ref_id,
+            "expr": self.expr,
+            "legendFormat": self.legend,
+            "range": not self.instant,
+            "instant": self.instant,
+        }
+        if self.heatmap:
+            target["format"] = "heatmap"
+        return target
+
+
+@dataclass
+class Grid:
+    """Places panels left to right, top to bottom, and numbers them."""
+
+    panels: list[dict[str, Any]] = field(default_factory=list)
+    x: int = 0
+    y: int = 0
+    line_height: int = 0
+
+    def add(self, panel: dict[str, Any], width: int, height: int) -> None:
+        if self.x + width > GRID_WIDTH:
+            self.new_line()
+        panel["id"] = len(self.panels) + 1
+        panel["gridPos"] = {"h": height, "w": width, "x": self.x, "y": self.y}
+        self.panels.append(panel)
+        self.x += width
+        self.line_height = max(self.line_height, height)
+
+    def new_line(self) -> None:
+        self.y += self.line_height
+        self.x = 0
+        self.line_height = 0
+
+    def row(self, title: str) -> None:
+        """A full-width row header."""
+        self.new_line()
+        self.add({"type": "row", "title": title, "collapsed": False, "panels": []}, GRID_WIDTH, 1)
+        self.new_line()
+
+
+def _field_defaults(unit: str, decimals: int, steps: Steps) -> dict[str, Any]:
+    return {
+        "unit": unit,
+        "decimals": decimals,
+        "color": {"mode": "thresholds"},
+        "thresholds": {"mode": "absolute", "steps": steps},
+    }
+
+
+def kpi_unit(kpi: Kpi) -> tuple[str, int]:
+    return UNITS[kpi.unit]
+
+
+def _panel(
+    kind: str, title: str, description: str, targets: list[Target], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "targets": [target.as_dict(chr(ord("A") + n)) for n, target in enumerate(targets)],
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+    }
+
+
+def _last_value(**options: Any) -> dict[str, Any]:
+    """Options of a panel showing each series' last value."""
+    return {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, **options}
+
+
+def stat(
+    title: str,
+    description: str,
+    target: Target,
+    unit: tuple[str, int],
+    steps: Steps,
+    link: str | None = None,
+) -> dict[str, Any]:
+    """A big number coloured by the thresholds, with a sparkline of the time range."""
+    panel = _panel("stat", title, description, [target], _field_defaults(*unit, steps))
+    panel["options"] = _last_value(
+        orientation="auto",
+        textMode="value",
+        colorMode="background",
+        graphMode="area",  # the sparkline
+        justifyMode="center",
+        wideLayout=True,
+        showPercentChange=False,
+    )
+    if link:
+        panel["links"] = [{"title": "Details", "url": link}]
+    return panel
+
+
+def timeseries(
+    title: str, description: str, targets: list[Target], unit: tuple[str, int], steps: Steps
+) -> dict[str, Any]:
+    """Lines over the time range; thresholds other than the base colour are dashed lines."""
+    defaults = _field_defaults(*unit, steps)
+    defaults["color"] = {"mode": "palette-classic"}
+    defaults["custom"] = {
+        "drawStyle": "line",
+        "lineWidth": 2,
+        "fillOpacity": 8,
+        "showPoints": "never",
+        "spanNulls": True,
+        "thresholdsStyle": {"mode": "dashed" if len(steps) > 1 else "off"},
+    }
+    panel = _panel("timeseries", title, description, targets, defaults)
+    panel["options"] = {
+        "legend": {
+            "displayMode": "table",
+            "placement": "right",
+            "calcs": ["lastNotNull"],
+            "showLegend": True,
+        },
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
+    return panel
+
+
+def bargauge(
+    title: str, description: str, target: Target, unit: tuple[str, int], steps: Steps
+) -> dict[str, Any]:
+    """Current value per series as horizontal bars (one per dimension value or bucket)."""
+    panel = _panel("bargauge", title, description, [target], _field_defaults(*unit, steps))
+    panel["options"] = _last_value(
+        orientation="horizontal",
+        displayMode="gradient",
+        valueMode="color",
+        showUnfilled=True,
+        namePlacement="left",
+    )
+    return panel

@@ -1,0 +1,67 @@
+"""PromQL of the dashboard panels: the recorded series of `kpis.rules`, filtered by variables.
+
+Panels never recompute a KPI: they read `window:crmkpi_<kpi>:<op>` (overall) and
+`window_<dimension>:crmkpi_<kpi>:<op>` (per dimension value), so a dashboard shows
+exactly what the alerts watch.
+"""
+
+from __future__ import annotations
+
+from kpis.catalogue import Kpi
+from kpis.rules import RESOLUTION_HISTOGRAM, quantile_operation, recorded_name
+from kpis.windows import NOW
+
+WINDOW_VARIABLE = "window"
+CLV_WINDOW = "30d"  # the only window of customer_lifetime_value
+AT_RISK = "crmkpi_customers_at_risk"
+
+
+def window_of(kpi: Kpi) -> str:
+    """The window matcher value: the selected window, or the KPI's only window."""
+    if kpi.windows == (NOW,):
+        return NOW
+    if len(kpi.windows) == 1:
+        return kpi.windows[0]
+    return f"${WINDOW_VARIABLE}"
+
+
+def dimension_matcher(dimension: str) -> str:
+    """Every selected value of the dimension's variable (`All` is `.+`)."""
+    return f'{dimension}=~"${dimension}"'
+
+
+def overall(kpi: Kpi, quantile: float | None = None) -> str:
+    """The overall series of a KPI in the selected window."""
+    operation = quantile_operation(quantile) if quantile is not None else None
+    return f'{recorded_name(kpi, False, operation)}{{window="{window_of(kpi)}"}}'
+
+
+def by_dimension(kpi: Kpi, quantile: float | None = None) -> str:
+    """One series per selected value of the KPI's dimension."""
+    operation = quantile_operation(quantile) if quantile is not None else None
+    matchers = f'window="{window_of(kpi)}", {dimension_matcher(kpi.dimension)}'
+    return f"{recorded_name(kpi, True, operation)}{{{matchers}}}"
+
+
+def resolution_buckets(dimension: str) -> str:
+    """Tickets per resolution-time bucket (cumulative `le`) of the selected window and teams."""
+    matchers = f'window="${WINDOW_VARIABLE}", {dimension_matcher(dimension)}'
+    return f"sum by (le) ({RESOLUTION_HISTOGRAM}_bucket{{{matchers}}})"
+
+
+def at_risk_by_segment() -> str:
+    return f"sum by (segment) ({AT_RISK}{{{dimension_matcher('segment')}}})"
+
+
+def at_risk_total() -> str:
+    return f"sum({AT_RISK})"
+
+
+def dimension_values(dimension: str) -> str:
+    """Grafana's variable query: the values of a dimension in any recorded KPI series."""
+    return f'label_values({{__name__=~"window_{dimension}:crmkpi_.+"}}, {dimension})'
+
+
+def firing_alerts(kpis: list[str]) -> str:
+    """The firing alerts of some KPIs (Prometheus' ALERTS series), for annotations."""
+    return f'ALERTS{{alertstate="firing", kpi=~"{"|".join(kpis)}"}}'

@@ -1,0 +1,192 @@
+"""The docker-compose stack, its Prometheus config and the Dockerfile, checked without an engine."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kpis.rules import ALERTING_FILE, RECORDING_FILE
+from kpis.thresholds import read_thresholds
+from tests.test_rules import binary
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+SECRETS = "deploy/crmkpi.env"
+CRMKPI_SERVICES = ("worker", "server", "simulator")
+
+
+def services() -> dict[str, Any]:
+    found: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())["services"]
+    return found
+
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path: host path of the service's `./host:/container[:ro]` volumes."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        host, container = volume.split(":")[:2]
+        if host.startswith("./"):
+            mounts[container] = host.removeprefix("./")
+    return mounts
+
+
+def compose_plugin() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    result = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
+    return result.returncode == 0
+
+
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    if not compose_plugin():
+        pytest.skip("no docker compose plugin: the structural tests below check the file")
+    shutil.copy(COMPOSE, tmp_path / COMPOSE.name)
+    (tmp_path / "deploy").mkdir()
+    shutil.copy(ROOT / "deploy" / "crmkpi.env.example", tmp_path / SECRETS)
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(tmp_path / COMPOSE.name), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_stack_has_every_service_and_only_the_simulator_is_optional() -> None:
+    found = services()
+    assert set(found) == {
+        "kafka",
+        "redis",
+        "worker",
+        "server",
+        "simulator",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    }
+    assert found["simulator"]["profiles"] == ["simulator"]
+    assert all("profiles" not in s for name, s in found.items() if name != "simulator")
+    for service in found.values():
+        for dependency in service.get("depends_on", []):
+            assert dependency in found
+
+
+def test_images_are_pinned() -> None:
+    for name, service in services().items():
+        if "build" in service:
+            continue
+        image = service["image"]
+        assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+[\w.-]*", image), (name, image)
+
+
+def test_kafka_is_the_official_image_in_kraft_mode_where_crmkpi_looks() -> None:
+    found = services()
+    kafka = found["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    environment = kafka["environment"]
+    assert environment["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "zookeeper" not in COMPOSE.read_text().lower()
+    advertised = environment["KAFKA_ADVERTISED_LISTENERS"].removeprefix("PLAINTEXT://")
+    for name in CRMKPI_SERVICES:
+        service = found[name]
+        assert service["build"] == "."
+        assert service["environment"]["CRMKPI_KAFKA_BOOTSTRAP"] == advertised
+        assert service["environment"]["CRMKPI_REDIS_URL"].startswith("redis://redis:")
+        assert service["env_file"] == SECRETS
+    assert found["worker"]["command"] == ["worker"]
+    assert found["worker"]["deploy"]["replicas"] == 2
+    # Without --bootstrap, `crmkpi up` would start its own embedded broker.
+    assert found["server"]["command"][:3] == ["up", "--bootstrap", advertised]
+    assert found["simulator"]["command"][:2] == ["simulate", "--live"]
+
+
+def test_secrets_come_from_an_ignored_env_file_with_a_committed_example() -> None:
+    assert (ROOT / "deploy" / "crmkpi.env.example").is_file()
+    ignored = subprocess.run(["git", "check-ignore", "-q", SECRETS], cwd=ROOT)
+    assert ignored.returncode == 0, f"{SECRETS} must be in .gitignore"
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", SECRETS], cwd=ROOT)
+    assert tracked.returncode != 0, f"{SECRETS} is committed"
+    for name in ("grafana", "alertmanager"):
+        assert services()[name]["env_file"] == SECRETS
+
+
+def test_alertmanager_writes_the_secret_files_its_generated_config_reads() -> None:
+    alertmanager = services()["alertmanager"]
+    notify = read_thresholds().notify
+    script = alertmanager["command"][0]
+    for path in (notify.slack.api_url_file, notify.email.auth_password_file):
+        assert path and f"> {path}" in script
+        assert any(path.startswith(mount.split(":")[0] + "/") for mount in alertmanager["tmpfs"])
+    assert bind_mounts(alertmanager)["/etc/alertmanager/alertmanager.yml"] == (
+        "deploy/alertmanager/alertmanager.yml"
+    )
+
+
+def test_every_mounted_file_is_in_the_repository() -> None:
+    for name, service in services().items():
+        for host in bind_mounts(service).values():
+            assert (ROOT / host).exists(), (name, host)
+
+
+def test_grafana_gets_the_provisioning_and_the_generated_dashboards() -> None:
+    grafana = services()["grafana"]
+    mounts = bind_mounts(grafana)
+    assert mounts["/etc/grafana/provisioning"] == "grafana/provisioning"
+    dashboards = mounts["/var/lib/grafana/dashboards"]
+    assert dashboards == "grafana/dashboards"
+    provider = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/crmkpi.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (ROOT / dashboards / Path(home).name).is_file()
+    datasources = yaml.safe_load(
+        (ROOT / "grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    assert datasources["datasources"][0]["url"] == "http://prometheus:9090"
+
+
+def test_prometheus_loads_the_generated_rules_and_scrapes_server_and_workers(
+    tmp_path: Path,
+) -> None:
+    prometheus = services()["prometheus"]
+    mounts = bind_mounts(prometheus)
+    assert mounts["/etc/prometheus/prometheus.yml"] == "deploy/prometheus/prometheus.yml"
+    assert mounts["/etc/prometheus/rules"] == "deploy/prometheus/rules"
+    assert "--storage.tsdb.retention.time=40d" in prometheus["command"]  # offset 30d alerts
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["crmkpi"]["static_configs"][0]["targets"] == ["server:8000"]
+    assert jobs["crmkpi-worker"]["dns_sd_configs"][0]["names"] == ["worker"]
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"
+    ]
+    # promtool on a copy whose rule path points at the repository's generated rules.
+    (rules,) = config["rule_files"]
+    local = rules.replace("/etc/prometheus/rules", str(ROOT / "deploy/prometheus/rules"))
+    loaded = sorted(Path(local).parent.glob(Path(local).name))
+    assert [path.name for path in loaded] == sorted(
+        Path(name).name for name in (RECORDING_FILE, ALERTING_FILE)
+    )
+    copy = tmp_path / "prometheus.yml"
+    copy.write_text(PROMETHEUS_CONFIG.read_text().replace(rules, local))
+    result = subprocess.run(
+        [binary("promtool"), "check", "config", str(copy)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_is_slim_pinned_and_non_root() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM (\S+)", dockerfile, re.M)
+    assert bases and all(re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base) for base in bases)
+    users = re.findall(r"^USER (\S+)", dockerfile, re.M)
+    assert users and users[-1] not in {"root", "0"}
+    assert re.search(r'^ENTRYPOINT \["crmkpi"\]', dockerfile, re.M)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "*.env"} <= set(ignored)

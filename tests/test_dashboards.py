@@ -1,0 +1,228 @@
+"""Generated Grafana dashboards: current, well-formed, and every query answered by Prometheus."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from kpis.catalogue import CATALOGUE
+from kpis.dashboards import generated_dashboards
+from kpis.dashboards.levels import steps
+from kpis.rules import RECORDING_FILE
+from kpis.thresholds import parse_thresholds, read_thresholds
+from streams.simulate import Anomalies, simulate_history
+from tests.processes import crmkpi_env, run_crmkpi, wait_idle, worker
+from tests.prometheus import Prometheus, prometheus
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARDS = ROOT / "grafana" / "dashboards"
+PROVISIONING = ROOT / "grafana" / "provisioning"
+SIMULATED_DAYS = 35  # more than 30: churn, retention and CLV need customers at the window start
+
+
+def committed() -> dict[str, dict[str, Any]]:
+    return {path.name: json.loads(path.read_text()) for path in sorted(DASHBOARDS.glob("*.json"))}
+
+
+def provisioned_uid() -> str:
+    document = yaml.safe_load((PROVISIONING / "datasources" / "prometheus.yml").read_text())
+    (datasource,) = document["datasources"]
+    assert datasource["type"] == "prometheus"
+    uid: str = datasource["uid"]
+    return uid
+
+
+def panels_of(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+
+
+def variable_names(dashboard: dict[str, Any]) -> set[str]:
+    return {variable["name"] for variable in dashboard["templating"]["list"]}
+
+
+def test_committed_dashboards_are_what_crmkpi_rules_generates() -> None:
+    generated = generated_dashboards(read_thresholds())
+    assert sorted(generated) == sorted(path.name for path in DASHBOARDS.glob("*.json"))
+    for name, text in generated.items():
+        assert (DASHBOARDS / name).read_text() == text, f"{name} is stale: run `crmkpi rules`"
+
+
+@pytest.mark.parametrize("name", sorted(committed()))
+def test_dashboard_structure(name: str) -> None:
+    dashboard = committed()[name]
+    uid = provisioned_uid()
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids are not unique"
+    boxes = [panel["gridPos"] for panel in dashboard["panels"]]
+    for box in boxes:
+        assert box["x"] >= 0 and box["w"] > 0 and box["x"] + box["w"] <= 24, box
+    for a, b in itertools.combinations(boxes, 2):
+        apart = (
+            a["x"] + a["w"] <= b["x"]
+            or b["x"] + b["w"] <= a["x"]
+            or a["y"] + a["h"] <= b["y"]
+            or b["y"] + b["h"] <= a["y"]
+        )
+        assert apart, f"panels overlap: {a} {b}"
+    for panel in panels_of(dashboard):
+        assert panel["datasource"]["uid"] == uid, panel["title"]
+        assert panel["targets"] and panel["description"], panel["title"]
+        assert all(target["datasource"]["uid"] == uid for target in panel["targets"])
+        defaults = panel["fieldConfig"]["defaults"]
+        assert defaults["unit"], panel["title"]
+        if panel["type"] == "stat":
+            thresholds = defaults["thresholds"]["steps"]
+            assert thresholds and thresholds[0]["value"] is None, panel["title"]
+    queried = [v for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    assert all(variable["datasource"]["uid"] == uid for variable in queried)
+    alerts = [a for a in dashboard["annotations"]["list"] if not a.get("builtIn")]
+    assert alerts and all(a["datasource"]["uid"] == uid for a in alerts)
+    assert all(a["expr"].startswith("ALERTS{") for a in alerts)
+
+
+@pytest.mark.parametrize("name", sorted(committed()))
+def test_every_variable_a_query_uses_is_defined(name: str) -> None:
+    dashboard = committed()[name]
+    for panel in panels_of(dashboard):
+        for target in panel["targets"]:
+            used = set(re.findall(r"\$(\w+)", target["expr"]))
+            assert used <= variable_names(dashboard), (panel["title"], used)
+    assert "window" in variable_names(dashboard)
+
+
+def test_overview_has_a_stat_per_kpi_and_each_kpi_has_a_team_dashboard() -> None:
+    boards = committed()
+    overview = boards.pop("overview.json")
+    linked = urlparse(read_thresholds().dashboard_url).path  # in every notification
+    assert linked.startswith(f"/d/{overview['uid']}/"), linked
+    stats = [panel for panel in panels_of(overview) if panel["type"] == "stat"]
+    assert len(stats) == len(CATALOGUE)
+    for kpi in CATALOGUE:
+        queries = [p["targets"][0]["expr"] for p in stats]
+        assert any(f":crmkpi_{kpi.name}:" in query for query in queries), kpi.name
+        assert any(p["description"] == kpi.description for p in stats), kpi.name
+        homes = [
+            name
+            for name, board in boards.items()
+            if any(f"_{kpi.dimension}:crmkpi_{kpi.name}:" in q for q in queries_of(board))
+        ]
+        assert len(homes) == 1, (kpi.name, homes)
+        assert kpi.dimension in variable_names(boards[homes[0]]), kpi.name
+
+
+def queries_of(dashboard: dict[str, Any]) -> list[str]:
+    return [target["expr"] for panel in panels_of(dashboard) for target in panel["targets"]]
+
+
+def stat_of(dashboard: dict[str, Any], kpi: str) -> dict[str, Any]:
+    (panel,) = [
+        p
+        for p in panels_of(dashboard)
+        if p["type"] == "stat" and f"window:crmkpi_{kpi}:" in p["targets"][0]["expr"]
+    ]
+    return panel
+
+
+def test_stat_units_follow_the_catalogue() -> None:
+    overview = committed()["overview.json"]
+    expected = {"csat": "percentunit", "mrr": "currencyUSD", "sales_cycle_days": "d"}
+    expected |= {"resolution_time_hours": "h", "nps": "none", "rep_activities": "short"}
+    for kpi, unit in expected.items():
+        assert stat_of(overview, kpi)["fieldConfig"]["defaults"]["unit"] == unit, kpi
+
+
+def test_a_changed_threshold_changes_the_colours_after_regenerating() -> None:
+    text = (ROOT / "deploy" / "thresholds.yaml").read_text()
+    before = json.loads(generated_dashboards(parse_thresholds(text))["overview.json"])
+    changed = text.replace("value: 0.80", "value: 0.9", 1)
+    after = json.loads(generated_dashboards(parse_thresholds(changed))["overview.json"])
+    colours = stat_of(before, "csat")["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert colours == [{"color": "red", "value": None}, {"color": "green", "value": 0.8}]
+    colours = stat_of(after, "csat")["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert colours == [{"color": "red", "value": None}, {"color": "green", "value": 0.9}]
+
+
+def test_level_steps_take_the_worst_breached_severity() -> None:
+    config = parse_thresholds(
+        """
+thresholds:
+  - {kpi: churn_rate, window: 30d, comparison: above, value: 0.05, severity: critical,
+     summary: s, runbook: r}
+  - {kpi: churn_rate, window: 30d, comparison: above, value: 0.02, severity: warning,
+     summary: s, runbook: r, name: ChurnWarning}
+"""
+    )
+    assert steps(config.thresholds) == [
+        {"color": "green", "value": None},
+        {"color": "orange", "value": 0.02},
+        {"color": "red", "value": 0.05},
+    ]
+    assert steps(()) == [{"color": "blue", "value": None}]
+
+
+def dimension_values(prom: Prometheus, definition: str) -> list[str]:
+    """What Grafana's `label_values(selector, label)` lists, asked of Prometheus."""
+    match = re.fullmatch(r"label_values\((.+), (\w+)\)", definition)
+    assert match, definition
+    selector, label = match.groups()
+    values = sorted(s["metric"][label] for s in prom.query(f"group by ({label}) ({selector})"))
+    assert values, f"variable {label}: {definition} lists nothing"
+    return values
+
+
+def promql_regex(value: str) -> str:
+    """A literal value inside a PromQL regex string, escaped as Grafana does."""
+    return re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\\\1", value)
+
+
+def substitute(expr: str, values: dict[str, str]) -> str:
+    return re.sub(r"\$(\w+)", lambda match: values[match.group(1)], expr)
+
+
+@pytest.mark.integration
+def test_every_panel_query_returns_data(broker: str, tmp_path: Path) -> None:
+    history = tmp_path / "history.jsonl"
+    lines = list(simulate_history(3, SIMULATED_DAYS, anomalies=Anomalies.default()))
+    history.write_text("\n".join(lines) + "\n")
+    rules = tmp_path / "kpis.rules.yml"
+    rules.write_text((ROOT / "deploy" / RECORDING_FILE).read_text())
+    with worker(broker, tmp_path) as (url, _):
+        run_crmkpi(["produce", str(history)], crmkpi_env(broker, 0))
+        wait_idle(url, accepted_at_least=len(lines) // 2)
+        wait_idle(url)
+        with prometheus([url.removeprefix("http://")], tmp_path, [rules]) as prom:
+            prom.wait_for("window_segment:crmkpi_customer_lifetime_value:clv")
+            checked = 0
+            for name, dashboard in committed().items():
+                values = {}
+                for variable in dashboard["templating"]["list"]:
+                    if variable["type"] == "query":
+                        found = dimension_values(prom, variable["definition"])
+                        # Every value selected: Grafana sends a regex alternation.
+                        values[variable["name"]] = "(" + "|".join(map(promql_regex, found)) + ")"
+                for window in ("7d", "30d"):
+                    values["window"] = window
+                    for panel in panels_of(dashboard):
+                        for target in panel["targets"]:
+                            query = substitute(target["expr"], values)
+                            assert prom.query(query), f"{name}: {panel['title']}: {query}"
+                            checked += 1
+    assert checked > 2 * 2 * len(CATALOGUE)
+
+
+def test_crmkpi_rules_writes_the_dashboards(tmp_path: Path) -> None:
+    out = tmp_path / "dashboards"
+    args = ["rules", "--out", str(tmp_path / "deploy"), "--dashboards", str(out)]
+    result = run_crmkpi(args, crmkpi_env("127.0.0.1:1", 0))
+    assert result.returncode == 0, result.stderr
+    for name, text in generated_dashboards(read_thresholds()).items():
+        assert (out / name).read_text() == text, name
+    again = run_crmkpi(args, crmkpi_env("127.0.0.1:1", 0))
+    assert f"unchanged {out / 'overview.json'}" in again.stdout
