@@ -3,8 +3,8 @@
 A tick reads the snapshot, compares the new board with the last one and sends the
 changed tiles to every connected page as one pre-encoded Server-Sent Event, so 50
 pages cost what one does. Ticks run only while a page is connected, at most
-every `min_interval` seconds, and slow down when building a board gets expensive
-so that the worker's own batches keep the event loop. A page that cannot keep up
+every `min_interval` seconds, and slow down (to `max_interval`) when reading gets
+slow so that the worker's own batches keep the event loop. A page that cannot keep up
 is disconnected; its browser reconnects and starts again from a full board.
 """
 
@@ -34,7 +34,8 @@ class Pace:
     """How often the hub reads, samples and talks."""
 
     min_interval: float = 0.5  # seconds between two reads, at least
-    busy_share: float = 0.2  # at most this share of the time goes into building boards
+    max_interval: float = 1.0  # and at most
+    busy_share: float = 0.2  # between the two, reads take at most this share of the time
     sample_every: float = 2.0  # seconds between two sparkline points
     points: int = 150  # sparkline points kept per series
     keepalive: float = 15.0  # seconds of silence before a comment line keeps proxies open
@@ -84,16 +85,17 @@ class Hub:
         self.history = History(pace.points)
         self.last_sample = 0.0
         self.task: asyncio.Task[None] | None = None
+        self.starting = asyncio.Lock()  # pages arriving together share the first read
 
     async def subscribe(self) -> asyncio.Queue[Message]:
         """A new page: its queue starts with the full board (read now if no tick runs)."""
-        if self.task is None or self.task.done():
-            self._take(await self.read_board())
+        async with self.starting:
+            if self.task is None or self.task.done():
+                self._take(await self.read_board())
+                self.task = asyncio.get_running_loop().create_task(self._run())
         queue: asyncio.Queue[Message] = asyncio.Queue(self.pace.backlog)
         queue.put_nowait(encode("board", self._full()))
         self.clients.add(queue)
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[Message]) -> None:
@@ -140,11 +142,17 @@ class Hub:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while self.clients:
+        spent = 0.0
+        while True:
+            pause = min(
+                max(self.pace.min_interval, spent / self.pace.busy_share), self.pace.max_interval
+            )
+            await asyncio.sleep(max(0.0, pause - spent))
+            if not self.clients:
+                return
             started = loop.time()
             try:
                 self._take(await self.read_board())
             except Exception as error:  # the store or broker is down: keep the pages open
                 log.warning("scorecard: cannot read the snapshot: %s", error)
             spent = loop.time() - started
-            await asyncio.sleep(max(self.pace.min_interval, spent / self.pace.busy_share) - spent)
