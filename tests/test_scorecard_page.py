@@ -51,6 +51,7 @@ class Monitor:
     env: dict[str, str]
     log: Path
     process: Any = None
+    context: Any = None
 
     def start(self) -> None:
         self.context = crmkpi_process(["worker"], self.env, self.log)
