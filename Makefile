@@ -22,7 +22,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: venv
-	CRMKPI_WITH_PROMETHEUS=1 scripts/ensure-services.sh
+	CRMKPI_WITH_PROMETHEUS=1 CRMKPI_WITH_CHROMIUM=1 scripts/ensure-services.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

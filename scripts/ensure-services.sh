@@ -4,6 +4,7 @@
 # Idempotent: installs nothing when everything is there. Starts nothing: the test
 # fixtures run private Redis instances on free ports.
 #   CRMKPI_WITH_PROMETHEUS=1  also install prometheus and prometheus-alertmanager.
+#   CRMKPI_WITH_CHROMIUM=1    also install chromium (the scorecard's browser tests drive it).
 set -euo pipefail
 
 packages=()
@@ -14,6 +15,9 @@ if [[ "${CRMKPI_WITH_PROMETHEUS:-0}" == 1 ]]; then
     command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
     command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 \
         || packages+=(prometheus-alertmanager)
+fi
+if [[ "${CRMKPI_WITH_CHROMIUM:-0}" == 1 ]]; then
+    [[ -x /usr/bin/chromium ]] || packages+=(chromium)
 fi
 
 if ((${#packages[@]} == 0)); then

@@ -105,7 +105,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         await self.producer.start()
         await self.probe.start()
         if self.serve_http:
-            app = build_app(self.snapshot, self.readiness)
+            app = build_app(self.snapshot, self.readiness, settings.thresholds_file)
             self.http = HttpServer(app, self.settings.http_host, self.settings.http_port)
             await self.http.start()
         self.ready.set()

@@ -1,8 +1,9 @@
-"""The one HTTP server: /metrics, /kpis, /healthz, /readyz."""
+"""The one HTTP server: /metrics, /kpis, /healthz, /readyz, and the scorecard page at /."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import orjson
 from aiohttp import web
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams.exporter import render
 from streams.readers import Snapshot
+from streams.scorecard import add_scorecard
 
 SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
@@ -19,7 +21,9 @@ def _json(document: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(document), status=status, content_type="application/json")
 
 
-def build_app(read_snapshot: SnapshotReader, readiness: ReadinessCheck) -> web.Application:
+def build_app(
+    read_snapshot: SnapshotReader, readiness: ReadinessCheck, thresholds_file: Path | None = None
+) -> web.Application:
     """The aiohttp application serving the readers' endpoints."""
 
     async def kpis(request: web.Request) -> web.Response:
@@ -46,6 +50,7 @@ def build_app(read_snapshot: SnapshotReader, readiness: ReadinessCheck) -> web.A
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    add_scorecard(app, read_snapshot, thresholds_file)
     return app
 
 

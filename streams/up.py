@@ -36,6 +36,7 @@ def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None
 
     async def on_started(runtime: Runtime) -> None:
         url = f"http://{settings.http_host}:{settings.http_port}"
+        out.print(f"scorecard: {url}/")
         out.print(f"http: {url}/kpis  {url}/metrics  {url}/healthz  {url}/readyz")
         if demo_rate is not None:
             runtime.spawn(feed_demo(settings, demo_rate))

@@ -1,0 +1,113 @@
+"""The scorecard's content: every catalogue KPI as a tile, from one snapshot.
+
+A board is plain JSON data, so the server can compare two boards and push only
+the tiles that changed; the page formats the numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kpis.catalogue import CATALOGUE, Kpi
+from kpis.thresholds import Threshold
+from streams.readers import Snapshot
+from streams.scorecard.states import SeriesValues, series_states, worst
+
+GROUPS = ("Sales pipeline", "Sales team", "Customer satisfaction", "Marketing", "Customers")
+CHURN_GROUP = "Customer satisfaction"
+
+Board = dict[str, Any]
+# kpi -> window -> dimension value ("" is overall) -> value
+ValuesByKpi = dict[str, dict[str, dict[str, float | None]]]
+
+
+def kpi_values(snapshot: Snapshot) -> ValuesByKpi:
+    """The snapshot's series arranged by KPI, window and dimension value."""
+    arranged: ValuesByKpi = {kpi.name: {window: {} for window in kpi.windows} for kpi in CATALOGUE}
+    for series in snapshot.kpis:
+        name = next(iter(series.labels.values()), "")
+        arranged.setdefault(series.kpi, {}).setdefault(series.window, {})[name] = series.value
+    return arranged
+
+
+def _bar_order(item: tuple[str, float | None]) -> tuple[bool, float, str]:
+    name, value = item
+    return (value is None, -(value or 0.0), name)
+
+
+def _window_view(
+    thresholds: tuple[Threshold, ...],
+    kpi: Kpi,
+    window: str,
+    by_window: dict[str, SeriesValues],
+    watermark_us: int | None,
+) -> dict[str, Any]:
+    values = by_window.get(window, {})
+    states = series_states(thresholds, kpi.name, window, by_window, watermark_us)
+    bars = sorted(((name, v) for name, v in values.items() if name), key=_bar_order)
+    return {
+        "value": values.get(""),
+        "state": worst(list(states.values())),
+        "breakdown": [[name, value, states.get(name, "ok")] for name, value in bars],
+    }
+
+
+def tiles(snapshot: Snapshot, thresholds: tuple[Threshold, ...]) -> dict[str, Any]:
+    """kpi -> window -> {value, state, breakdown}; a tile's state is its worst series'."""
+    arranged = kpi_values(snapshot)
+    by_kpi: dict[str, Any] = {}
+    for kpi in CATALOGUE:
+        by_window: dict[str, SeriesValues] = dict(arranged[kpi.name])
+        by_kpi[kpi.name] = {
+            window: _window_view(thresholds, kpi, window, by_window, snapshot.watermark_us)
+            for window in kpi.windows
+        }
+    return by_kpi
+
+
+def catalogue() -> list[dict[str, Any]]:
+    """What the page needs to lay out the tiles, in catalogue order."""
+    return [
+        {
+            "name": kpi.name,
+            "title": kpi.title,
+            "description": kpi.description,
+            "unit": kpi.unit,
+            "dimension": kpi.dimension,
+            "windows": list(kpi.windows),
+            "group": kpi.group,
+        }
+        for kpi in CATALOGUE
+    ]
+
+
+def build_board(snapshot: Snapshot, thresholds: tuple[Threshold, ...]) -> Board:
+    """The live part of the page: tiles; watermark, lag and event counts; churn risk."""
+    document = snapshot.to_json()
+    return {
+        "tiles": tiles(snapshot, thresholds),
+        "status": {
+            "watermark": document["watermark"],
+            "lag": snapshot.lag,
+            "accepted": snapshot.accepted,
+            "rejected": snapshot.rejected,
+            "stale_since": document.get("stale_since"),
+        },
+        "churn": document["churn_risk"],
+    }
+
+
+def changes(before: Board | None, after: Board) -> Board:
+    """The parts of `after` that differ from `before`: whole tiles, status, churn."""
+    if before is None:
+        return after
+    changed: Board = {}
+    tiles_changed = {
+        name: tile for name, tile in after["tiles"].items() if before["tiles"].get(name) != tile
+    }
+    if tiles_changed:
+        changed["tiles"] = tiles_changed
+    for key in ("status", "churn"):
+        if before[key] != after[key]:
+            changed[key] = after[key]
+    return changed

@@ -1,0 +1,283 @@
+// crmkpi scorecard: renders the board pushed by /events; formats numbers, nothing else.
+"use strict";
+
+(() => {
+  const WINDOWS = ["1h", "24h", "7d", "30d"];
+  const page = {
+    catalogue: [],
+    tiles: {},
+    history: {},
+    points: 150,
+    window: windowFromHash() || "30d",
+    open: null, // KPI name whose breakdown is shown
+  };
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, props = {}, ...children) => {
+    const node = document.createElement(tag);
+    Object.assign(node, props);
+    node.append(...children);
+    return node;
+  };
+  const svg = (tag) => document.createElementNS("http://www.w3.org/2000/svg", tag);
+
+  function windowFromHash() {
+    const found = /window=([0-9a-z]+)/.exec(location.hash);
+    return found && WINDOWS.includes(found[1]) ? found[1] : null;
+  }
+
+  // --- numbers --------------------------------------------------------------------------
+  const formats = new Map();
+  function number(value, digits) {
+    if (!formats.has(digits)) {
+      formats.set(digits, new Intl.NumberFormat(undefined, {
+        minimumFractionDigits: digits, maximumFractionDigits: digits,
+      }));
+    }
+    return formats.get(digits).format(value);
+  }
+  function format(unit, value) {
+    if (value === null || value === undefined) return "–";
+    switch (unit) {
+      case "ratio": return number(value * 100, 1) + " %";
+      case "currency": return number(value, Math.abs(value) < 1000 ? 2 : 0);
+      case "hours": return number(value, 1) + " h";
+      case "days": return number(value, 1) + " d";
+      case "nps": return (value > 0 ? "+" : "") + number(value, 1);
+      case "count": return number(value, 0);
+      default: return number(value, 2);
+    }
+  }
+  const shownWindow = (kpi) => (kpi.windows.includes(page.window) ? page.window : kpi.windows.at(-1));
+
+  // --- layout (once per catalogue) ------------------------------------------------------
+  function layout(groups, churnGroup) {
+    const main = $("groups");
+    main.replaceChildren();
+    for (const group of groups) {
+      const tiles = el("div", { className: "tiles" });
+      for (const kpi of page.catalogue.filter((k) => k.group === group)) tiles.append(tile(kpi));
+      if (group === churnGroup) tiles.append(churnCard());
+      const section = el("section", { className: "group" }, el("h2", { textContent: group }), tiles);
+      section.dataset.group = group;
+      main.append(section);
+    }
+  }
+
+  function tile(kpi) {
+    const node = el("article", { className: "tile", tabIndex: 0, title: kpi.description });
+    node.setAttribute("role", "button");
+    node.dataset.kpi = kpi.name;
+    node.dataset.state = "ok";
+    const line = svg("polyline");
+    const spark = svg("svg");
+    spark.setAttribute("class", "spark");
+    spark.setAttribute("viewBox", "0 0 100 20");
+    spark.setAttribute("preserveAspectRatio", "none");
+    spark.setAttribute("aria-hidden", "true");
+    spark.append(line);
+    node.append(
+      el("h3", { className: "name", textContent: kpi.title }),
+      el("span", { className: "window" }),
+      el("p", { className: "value", textContent: "–" }),
+      spark,
+      el("span", { className: "badge" }),
+    );
+    node.addEventListener("click", () => openBreakdown(kpi.name));
+    node.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        openBreakdown(kpi.name);
+      }
+    });
+    return node;
+  }
+
+  function churnCard() {
+    const body = el("tbody");
+    const table = el("table", {},
+      el("thead", {}, el("tr", {}, ...["Customer", "Segment", "Signals"].map((t) => el("th", { textContent: t })))),
+      body);
+    return el("article", { className: "churn", id: "churn" },
+      el("h3", {}, "Churn risk", el("span", { className: "num", id: "churn-count", textContent: "–" })),
+      el("p", { className: "segments", id: "churn-segments" }),
+      el("div", { className: "list" }, table));
+  }
+
+  // --- rendering ------------------------------------------------------------------------
+  function renderTile(kpi) {
+    const node = document.querySelector(`.tile[data-kpi="${kpi.name}"]`);
+    const window = shownWindow(kpi);
+    const view = (page.tiles[kpi.name] || {})[window] || { value: null, state: "ok" };
+    node.dataset.state = view.state;
+    node.dataset.window = window;
+    node.querySelector(".window").textContent = window;
+    const value = node.querySelector(".value");
+    value.dataset.value = view.value === null ? "" : String(view.value);
+    value.textContent = format(kpi.unit, view.value);
+    node.querySelector(".badge").textContent = view.state === "ok" ? "" : view.state;
+    node.setAttribute("aria-label", `${kpi.title}, ${window}: ${value.textContent}` +
+      (view.state === "ok" ? "" : `, ${view.state}`));
+    renderSpark(kpi, node);
+  }
+
+  function renderSpark(kpi, node) {
+    const values = ((page.history[kpi.name] || {})[shownWindow(kpi)] || []).filter((v) => v !== null);
+    const line = node.querySelector("polyline");
+    if (values.length < 2) {
+      line.setAttribute("points", "");
+      return;
+    }
+    const low = Math.min(...values);
+    const span = Math.max(...values) - low;
+    const step = 100 / (page.points - 1);
+    const start = 100 - step * (values.length - 1);
+    const points = values.map((v, i) => {
+      const y = span === 0 ? 10 : 19 - (18 * (v - low)) / span;
+      return `${(start + i * step).toFixed(2)},${y.toFixed(2)}`;
+    });
+    line.setAttribute("points", points.join(" "));
+  }
+
+  function renderStatus(status) {
+    $("watermark").textContent = status.watermark
+      ? status.watermark.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC") : "–";
+    $("lag").textContent = status.lag === null ? "unknown" : number(status.lag, 0);
+    $("accepted").textContent = number(status.accepted, 0);
+    const reasons = Object.entries(status.rejected);
+    const rejected = $("rejected");
+    rejected.replaceChildren(...(reasons.length === 0 ? [el("span", { textContent: "0" })] :
+      reasons.map(([reason, count]) => {
+        const item = el("span", { textContent: `${reason} ${number(count, 0)}` });
+        item.dataset.reason = reason;
+        item.dataset.count = String(count);
+        return item;
+      })));
+    page.stale = status.stale_since ? `The store was unreachable since ${status.stale_since}: values may be stale.` : null;
+    renderProblem();
+  }
+
+  function renderProblem() {
+    const text = [page.stale, page.thresholdsProblem].filter(Boolean).join(" ");
+    $("problem").hidden = !text;
+    $("problem").textContent = text;
+  }
+
+  function renderChurn(churn) {
+    $("churn-count").textContent = number(churn.customers.length, 0);
+    $("churn-segments").textContent = Object.entries(churn.at_risk_by_segment)
+      .map(([segment, count]) => `${segment} ${count}`).join(" · ");
+    const rows = churn.customers.map((c) => el("tr", {},
+      el("td", { textContent: c.customer_id }), el("td", { textContent: c.segment }),
+      el("td", { textContent: c.signals.join(", ") })));
+    document.querySelector("#churn tbody").replaceChildren(...rows);
+  }
+
+  function renderBreakdown() {
+    const kpi = page.catalogue.find((k) => k.name === page.open);
+    if (!kpi) return;
+    const window = shownWindow(kpi);
+    const view = (page.tiles[kpi.name] || {})[window] || { value: null, breakdown: [] };
+    const dialog = $("breakdown");
+    dialog.dataset.kpi = kpi.name;
+    dialog.dataset.window = window;
+    $("breakdown-title").textContent = `${kpi.title} by ${kpi.dimension}, ${window}`;
+    $("breakdown-total").textContent = `Overall ${format(kpi.unit, view.value)} · ${view.breakdown.length} ${kpi.dimension} values`;
+    const largest = Math.max(0, ...view.breakdown.map(([, v]) => Math.abs(v || 0)));
+    $("bars").replaceChildren(...view.breakdown.map(([name, value, state]) => {
+      const fill = el("div", { className: "bar-fill" });
+      fill.style.width = largest > 0 ? `${(100 * Math.abs(value || 0)) / largest}%` : "0";
+      const shown = el("span", { className: "bar-value", textContent: format(kpi.unit, value) });
+      shown.dataset.value = value === null ? "" : String(value);
+      const item = el("li", {}, el("span", { className: "bar-label", textContent: name, title: name }),
+        el("div", { className: "bar-track" }, fill), shown);
+      item.dataset.name = name;
+      item.dataset.state = state;
+      return item;
+    }));
+  }
+
+  function renderAll() {
+    for (const kpi of page.catalogue) renderTile(kpi);
+    for (const button of document.querySelectorAll(".windows button")) {
+      button.setAttribute("aria-checked", String(button.dataset.window === page.window));
+    }
+    if (page.open) renderBreakdown();
+  }
+
+  // --- interaction ----------------------------------------------------------------------
+  function openBreakdown(name) {
+    page.open = name;
+    renderBreakdown();
+    if (!$("breakdown").open) $("breakdown").showModal();
+  }
+
+  function chooseWindow(window) {
+    page.window = window;
+    history.replaceState(null, "", `#window=${window}`);
+    renderAll();
+  }
+
+  // --- the stream -----------------------------------------------------------------------
+  function onBoard(board) {
+    page.catalogue = board.catalogue;
+    page.tiles = board.tiles;
+    page.history = board.history;
+    page.points = board.spark_points;
+    page.thresholdsProblem = board.thresholds_problem;
+    layout(board.groups, board.churn_group);
+    renderStatus(board.status);
+    renderChurn(board.churn);
+    renderAll();
+    document.body.dataset.ready = "true";
+  }
+
+  function onUpdate(changed) {
+    Object.assign(page.tiles, changed.tiles || {});
+    for (const name of Object.keys(changed.tiles || {})) {
+      renderTile(page.catalogue.find((k) => k.name === name));
+    }
+    if (changed.tiles && page.open in changed.tiles) renderBreakdown();
+    if (changed.status) renderStatus(changed.status);
+    if (changed.churn) renderChurn(changed.churn);
+  }
+
+  function onSample(sample) {
+    for (const [kpi, windows] of Object.entries(sample)) {
+      const series = (page.history[kpi] ||= {});
+      for (const [window, value] of Object.entries(windows)) {
+        const values = (series[window] ||= []);
+        values.push(value);
+        if (values.length > page.points) values.splice(0, values.length - page.points);
+      }
+    }
+    for (const kpi of page.catalogue) renderSpark(kpi, document.querySelector(`.tile[data-kpi="${kpi.name}"]`));
+  }
+
+  function setConnection(state) {
+    const node = $("connection");
+    node.dataset.connection = state;
+    node.textContent = state;
+  }
+
+  function connect() {
+    const source = new EventSource("events");
+    const on = (name, handle) => source.addEventListener(name, (event) => handle(JSON.parse(event.data)));
+    on("board", onBoard);
+    on("update", onUpdate);
+    on("sample", onSample);
+    source.onopen = () => setConnection("live");
+    source.onerror = () => {
+      setConnection("reconnecting");
+      // The browser retries by itself unless the server answered with an error status.
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+    };
+  }
+
+  for (const button of document.querySelectorAll(".windows button")) {
+    button.addEventListener("click", () => chooseWindow(button.dataset.window));
+  }
+  $("breakdown").addEventListener("close", () => { page.open = null; });
+  window.addEventListener("hashchange", () => chooseWindow(windowFromHash() || page.window));
+  renderAll();
+  connect();
+})();

@@ -1,0 +1,63 @@
+"""Debian's chromium driven by Playwright, for the scorecard tests (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("CRMKPI_CHROMIUM", "/usr/bin/chromium"))
+DIGITS = {"ratio": 1, "hours": 1, "days": 1, "nps": 1, "count": 0}
+
+
+def chromium_or_skip() -> Path:
+    """The browser binary; skips (fails under CI) when it or Playwright is missing."""
+    message = ""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: run CRMKPI_WITH_CHROMIUM=1 scripts/ensure-services.sh"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            message = "playwright is not installed: pip install -e '.[dev]'"
+    if message:
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless chromium for a test module."""
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(executable), headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def shown_number(unit: str, text: str) -> float | None:
+    """The number a tile shows, in the KPI's unit (a percent back to a fraction)."""
+    if text == "\u2013":  # en dash: no value
+        return None
+    number = float(re.sub(r"[^0-9.\-]", "", text))
+    return number / 100 if unit == "ratio" else number
+
+
+def shown_matches(unit: str, text: str, value: float | None) -> bool:
+    """Whether `text` is `value` rounded as the page rounds it for `unit`."""
+    shown = shown_number(unit, text)
+    if value is None or shown is None:
+        return value is None and shown is None
+    digits = DIGITS.get(unit, 2 if abs(value) < 1000 else 0)
+    scale = 100 if unit == "ratio" else 1
+    return abs(shown * scale - value * scale) <= 0.5 * 10**-digits + 1e-9

@@ -1,0 +1,195 @@
+"""The scorecard's content and its fan-out, without a browser: states, breakdowns, diffs, hub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from kpis.catalogue import CATALOGUE
+from kpis.snapshot import KpiValue
+from kpis.thresholds import Threshold, parse_thresholds
+from streams.readers import Snapshot
+from streams.scorecard.board import Board, build_board, changes
+from streams.scorecard.hub import Hub, Pace
+from streams.scorecard.states import series_states
+
+MONDAY = int(datetime(2026, 3, 2, 12, tzinfo=UTC).timestamp() * 1_000_000)
+SATURDAY = int(datetime(2026, 3, 7, 12, tzinfo=UTC).timestamp() * 1_000_000)
+
+
+def thresholds(*entries: dict[str, Any]) -> tuple[Threshold, ...]:
+    filled = [{"severity": "critical", "summary": "s", "runbook": "r", **e} for e in entries]
+    return parse_thresholds(json.dumps({"thresholds": filled})).thresholds
+
+
+def snapshot(series: list[KpiValue], watermark_us: int = MONDAY) -> Snapshot:
+    return Snapshot(watermark_us, 0, 10, {"schema": 2}, series, [], {})
+
+
+def test_a_crossed_line_gives_the_state_of_its_severity() -> None:
+    by_window = {"30d": {"": 0.7}}
+    for severity, state in (("critical", "breach"), ("warning", "warning"), ("info", "warning")):
+        rules = thresholds(
+            {
+                "kpi": "csat",
+                "window": "30d",
+                "comparison": "below",
+                "value": 0.8,
+                "severity": severity,
+            }
+        )
+        assert series_states(rules, "csat", "30d", by_window, MONDAY) == {"": state}
+
+
+def test_a_value_on_the_right_side_or_in_another_window_is_ok() -> None:
+    rules = thresholds(
+        {"kpi": "csat", "window": "30d", "comparison": "below", "value": 0.8},
+        {"kpi": "churn_rate", "window": "30d", "comparison": "above", "value": 0.05},
+    )
+    assert series_states(rules, "csat", "30d", {"30d": {"": 0.8}}, MONDAY) == {}
+    assert series_states(rules, "csat", "7d", {"7d": {"": 0.1}}, MONDAY) == {}
+    assert series_states(rules, "churn_rate", "30d", {"30d": {"": 0.06}}, MONDAY) == {"": "breach"}
+    assert series_states(rules, "churn_rate", "30d", {"30d": {"": None}}, MONDAY) == {}
+
+
+def test_a_dimension_filter_matches_whole_values_like_prometheus() -> None:
+    rules = thresholds(
+        {
+            "kpi": "csat",
+            "window": "30d",
+            "comparison": "below",
+            "value": 0.8,
+            "dimension": {"team": "em"},
+        },
+        {
+            "kpi": "csat",
+            "window": "30d",
+            "comparison": "below",
+            "value": 0.5,
+            "dimension": {"team": "a.*"},
+            "name": "CsatOfATeams",
+        },
+    )
+    values = {"30d": {"": 0.4, "emea": 0.4, "apac": 0.4, "amer": 0.6}}
+    assert series_states(rules, "csat", "30d", values, MONDAY) == {"apac": "breach"}
+
+
+def test_idle_flags_a_value_with_none_in_the_window_but_some_over_the_longer_one() -> None:
+    rules = thresholds(
+        {
+            "kpi": "rep_activities",
+            "window": "24h",
+            "comparison": "idle",
+            "over": "7d",
+            "dimension": {"rep": ".+"},
+            "business_days": True,
+            "severity": "info",
+        }
+    )
+    values = {"24h": {"": 5, "rep-1": 5}, "7d": {"": 9, "rep-1": 6, "rep-2": 3}}
+    assert series_states(rules, "rep_activities", "24h", values, MONDAY) == {"rep-2": "warning"}
+    assert series_states(rules, "rep_activities", "24h", values, SATURDAY) == {}
+
+
+def test_drops_and_quantiles_are_left_to_prometheus() -> None:
+    rules = thresholds(
+        {
+            "kpi": "nps",
+            "window": "30d",
+            "comparison": "drop",
+            "value": 1,
+            "over": "30d",
+            "for": "1h",
+        },
+        {
+            "kpi": "resolution_time_hours",
+            "window": "7d",
+            "comparison": "above",
+            "value": 1,
+            "quantile": 0.9,
+        },
+    )
+    assert series_states(rules, "nps", "30d", {"30d": {"": -50}}, MONDAY) == {}
+    assert series_states(rules, "resolution_time_hours", "7d", {"7d": {"": 99}}, MONDAY) == {}
+
+
+def test_the_board_has_every_kpi_and_window_with_sorted_bars_and_the_worst_state() -> None:
+    series = [
+        KpiValue("csat", "30d", {}, 0.9),
+        KpiValue("csat", "30d", {"team": "amer"}, 0.95),
+        KpiValue("csat", "30d", {"team": "apac"}, None),
+        KpiValue("csat", "30d", {"team": "emea"}, 0.6),
+        KpiValue("csat", "30d", {"team": "nordics"}, 0.97),
+    ]
+    rules = thresholds(
+        {
+            "kpi": "csat",
+            "window": "30d",
+            "comparison": "below",
+            "value": 0.7,
+            "dimension": {"team": ".+"},
+        }
+    )
+    board = build_board(snapshot(series), rules)
+    assert set(board["tiles"]) == {kpi.name for kpi in CATALOGUE}
+    for kpi in CATALOGUE:
+        assert set(board["tiles"][kpi.name]) == set(kpi.windows)
+    csat = board["tiles"]["csat"]["30d"]
+    assert csat["value"] == 0.9
+    assert csat["state"] == "breach"  # the overall 0.9 is fine, emea is not
+    assert csat["breakdown"] == [
+        ["nordics", 0.97, "ok"],
+        ["amer", 0.95, "ok"],
+        ["emea", 0.6, "breach"],
+        ["apac", None, "ok"],
+    ]
+    assert board["tiles"]["csat"]["7d"] == {"value": None, "state": "ok", "breakdown": []}
+    assert board["status"]["accepted"] == 10 and board["status"]["rejected"] == {"schema": 2}
+
+
+def test_only_changed_tiles_are_pushed() -> None:
+    before = build_board(snapshot([KpiValue("csat", "30d", {}, 0.9)]), ())
+    after = build_board(snapshot([KpiValue("csat", "30d", {}, 0.8)]), ())
+    assert changes(before, before) == {}
+    changed = changes(before, after)
+    assert set(changed) == {"tiles"} and set(changed["tiles"]) == {"csat"}
+
+
+class CountingReader:
+    """A board source that counts its reads (stands in for the snapshot)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def __call__(self) -> Board:
+        self.reads += 1
+        return build_board(snapshot([KpiValue("rep_activities", "1h", {}, self.reads)]), ())
+
+
+def events_of(messages: list[bytes | None]) -> list[str]:
+    return [m.split(b"\n", 1)[0].removeprefix(b"event: ").decode() for m in messages if m]
+
+
+async def test_fifty_pages_cost_one_read_per_tick() -> None:
+    reader = CountingReader()
+    hub = Hub(reader, {"catalogue": []}, Pace(min_interval=0.05, sample_every=0.0))
+    queues = [await hub.subscribe() for _ in range(50)]
+    await asyncio.sleep(0.5)
+    received = [[queue.get_nowait() for _ in range(queue.qsize())] for queue in queues]
+    await hub.close()
+    assert 5 <= reader.reads <= 12  # about one read per 0.05 s tick, not one per page
+    for queue, messages in zip(queues, received, strict=True):
+        kinds = events_of(messages)
+        assert kinds[0] == "board" and "update" in kinds and "sample" in kinds
+        assert queue.get_nowait() is None  # the stream ends with the server
+
+
+async def test_a_page_that_falls_behind_is_dropped() -> None:
+    hub = Hub(CountingReader(), {}, Pace(min_interval=0.01, backlog=3))
+    stuck = await hub.subscribe()
+    await asyncio.sleep(0.2)
+    assert stuck not in hub.clients
+    assert [stuck.get_nowait()] == [None]
+    await hub.close()

@@ -1,0 +1,331 @@
+"""The scorecard page in a real browser, against a monitor fed by the simulator.
+
+One monitor per module: a worker on a fresh broker with a 4-day simulated history,
+compared with the independent reference before the browser looks at it. The
+thresholds file is written from the reference values, so that the batches sent
+later push `rep_activities` over a critical line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpis.catalogue import CATALOGUE
+from streams.broker import EmbeddedBroker
+from streams.config import Settings
+from streams.producer import SyncCrmProducer
+from streams.scorecard.board import GROUPS
+from streams.simulate import Anomalies, simulate_history
+from tests.conftest import free_port
+from tests.processes import (
+    crmkpi_env,
+    crmkpi_process,
+    get_json,
+    run_crmkpi,
+    wait_idle,
+    wait_until_ready,
+)
+from tests.reference import Reference, compare_snapshot, compute_reference
+from tests.scorecard_browser import browser, shown_matches
+
+pytestmark = pytest.mark.integration
+__all__ = ["browser"]  # the fixture, used by name
+
+SEED, DAYS = 11, 4
+MARGIN = 3  # rep_activities 1h may grow by this much before the critical line
+
+
+@dataclass
+class Monitor:
+    url: str
+    bootstrap: str
+    reference: Reference
+    env: dict[str, str]
+    log: Path
+    process: Any = None
+    context: Any = None
+
+    def start(self) -> None:
+        self.context = crmkpi_process(["worker"], self.env, self.log)
+        self.process = self.context.__enter__()
+        wait_until_ready(self.url, self.process)
+
+    def stop(self) -> None:
+        self.context.__exit__(None, None, None)
+
+    def kpis(self) -> dict[str, Any]:
+        snapshot: dict[str, Any] = get_json(f"{self.url}/kpis")
+        return snapshot
+
+
+def overall(snapshot: dict[str, Any], kpi: str, window: str) -> float | None:
+    for series in snapshot["kpis"]:
+        if series["kpi"] == kpi and series["window"] == window and not series["labels"]:
+            value: float | None = series["value"]
+            return value
+    raise KeyError((kpi, window))
+
+
+def thresholds_yaml(reference: Reference) -> str:
+    activities = reference.value("rep_activities", "1h")
+    csat = reference.value("csat", "24h")
+    assert activities is not None and csat is not None
+    entries = [
+        {
+            "kpi": "rep_activities",
+            "window": "1h",
+            "comparison": "above",
+            "value": activities + MARGIN,
+            "severity": "critical",
+            "summary": "busy hour",
+            "runbook": "none",
+        },
+        {
+            "kpi": "csat",
+            "window": "24h",
+            "comparison": "below",
+            "value": csat + 0.01,
+            "severity": "warning",
+            "summary": "csat low",
+            "runbook": "none",
+        },
+    ]
+    return json.dumps({"thresholds": entries})  # YAML is a superset of JSON
+
+
+@pytest.fixture(scope="module")
+def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitor]:
+    tmp = tmp_path_factory.mktemp("scorecard")
+    lines = list(simulate_history(SEED, DAYS, anomalies=Anomalies.none()))
+    history = tmp / "history.jsonl"
+    history.write_text("\n".join(lines) + "\n")
+    reference = compute_reference(lines, datetime.now(UTC))
+    thresholds = tmp / "thresholds.yaml"
+    thresholds.write_text(thresholds_yaml(reference))
+    with EmbeddedBroker(f"127.0.0.1:{free_port()}", log_path=tmp / "tansu.log") as broker:
+        port = free_port()
+        env = crmkpi_env(broker.bootstrap, port, CRMKPI_THRESHOLDS_FILE=str(thresholds))
+        found = Monitor(f"http://127.0.0.1:{port}", broker.bootstrap, reference, env, tmp / "w.log")
+        found.start()
+        try:
+            result = run_crmkpi(["produce", str(history)], crmkpi_env(broker.bootstrap, 0))
+            assert result.returncode == 0, result.stderr
+            snapshot = wait_idle(found.url, accepted_at_least=reference.accepted)
+            assert compare_snapshot(reference, snapshot) == []
+            yield found
+        finally:
+            found.stop()
+
+
+@pytest.fixture
+def page(browser: Any, monitor: Monitor) -> Iterator[Any]:
+    """A fresh page on the scorecard; every request to anything but the monitor is refused."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000})
+    external: list[str] = []
+
+    def only_the_monitor(route: Any) -> None:
+        if route.request.url.startswith(monitor.url + "/"):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_monitor)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(f"{monitor.url}/#window=24h")
+    opened.wait_for_selector("body[data-ready=true]", timeout=10_000)
+    opened.external_requests = external
+    yield opened
+    context.close()
+    assert errors == []
+    assert external == []
+
+
+def tiles(page: Any) -> dict[str, dict[str, str]]:
+    """Every tile's KPI -> window, state, data-value and text, read from the DOM."""
+    found: dict[str, dict[str, str]] = page.eval_on_selector_all(
+        ".tile",
+        """tiles => Object.fromEntries(tiles.map(t => [t.dataset.kpi, {
+            window: t.dataset.window, state: t.dataset.state,
+            value: t.querySelector('.value').dataset.value,
+            text: t.querySelector('.value').textContent,
+            group: t.closest('section').dataset.group}]))""",
+    )
+    return found
+
+
+def as_value(attribute: str) -> float | None:
+    return None if attribute == "" else float(attribute)
+
+
+def choose_window(page: Any, window: str) -> None:
+    page.click(f'.windows button[data-window="{window}"]')
+    page.wait_for_selector(f'.windows button[data-window="{window}"][aria-checked="true"]')
+
+
+def send_activities(monitor: Monitor, count: int, tag: str) -> None:
+    """`count` activities by a new rep at the watermark: rep_activities 1h grows by `count`."""
+    assert monitor.reference.watermark is not None
+    at = monitor.reference.watermark.strftime("%Y-%m-%dT%H:%M:%SZ")
+    events = [
+        {
+            "event_id": f"scorecard-{tag}-{n}",
+            "type": "activity.logged",
+            "occurred_at": at,
+            "activity_id": f"act-scorecard-{tag}-{n}",
+            "kind": "call",
+            "rep": "rep-scorecard",
+            "team": "emea",
+        }
+        for n in range(count)
+    ]
+    with SyncCrmProducer(Settings(kafka_bootstrap=monitor.bootstrap)) as producer:
+        report = producer.send_lines(json.dumps(event).encode() for event in events)
+    assert report.total_rejected == 0
+
+
+def test_every_catalogue_kpi_has_a_tile_in_its_group(page: Any) -> None:
+    shown = page.eval_on_selector_all(
+        "section.group",
+        """groups => groups.map(g => [g.dataset.group, [...g.querySelectorAll('.tile')]
+            .map(t => [t.dataset.kpi, t.querySelector('.name').textContent])])""",
+    )
+    assert [group for group, _ in shown] == list(GROUPS)
+    for group, in_group in shown:
+        assert in_group == [[kpi.name, kpi.title] for kpi in CATALOGUE if kpi.group == group]
+
+
+def test_tiles_show_the_values_of_kpis_for_the_selected_window(page: Any, monitor: Monitor) -> None:
+    snapshot = monitor.kpis()
+    texts_by_window = {}
+    for window in ("1h", "24h", "7d", "30d"):
+        choose_window(page, window)
+        shown = tiles(page)
+        for kpi in CATALOGUE:
+            expected_window = window if window in kpi.windows else kpi.windows[-1]
+            tile = shown[kpi.name]
+            expected = overall(snapshot, kpi.name, expected_window)
+            assert tile["window"] == expected_window
+            assert as_value(tile["value"]) == expected, (kpi.name, window)
+            assert shown_matches(kpi.unit, tile["text"], expected), (kpi.name, tile["text"])
+        texts_by_window[window] = {name: tile["text"] for name, tile in shown.items()}
+    changed = [
+        k for k in texts_by_window["1h"] if texts_by_window["1h"][k] != texts_by_window["24h"][k]
+    ]
+    assert len(changed) >= 5, changed
+    assert page.evaluate("location.hash") == "#window=30d"
+
+
+def test_tile_states_follow_the_thresholds_file(page: Any, monitor: Monitor) -> None:
+    choose_window(page, "24h")
+    states = {name: tile["state"] for name, tile in tiles(page).items()}
+    # csat 24h is below its warning line (reference + 0.01); no other 24h threshold
+    assert states == {kpi.name: "warning" if kpi.name == "csat" else "ok" for kpi in CATALOGUE}
+    choose_window(page, "1h")
+    assert tiles(page)["rep_activities"]["state"] == "ok"
+
+
+def test_status_shows_watermark_lag_and_event_counts(page: Any, monitor: Monitor) -> None:
+    reference = monitor.reference
+    assert reference.watermark is not None
+    assert page.text_content("#watermark").startswith(
+        reference.watermark.strftime("%Y-%m-%d %H:%M:%S")
+    )
+    assert page.text_content("#lag") == "0"
+    assert page.text_content("#accepted") == f"{reference.accepted:,}"
+    assert page.text_content("#rejected") == "0"
+
+
+def test_a_click_on_a_tile_shows_its_dimension_as_a_sorted_bar_list(
+    page: Any, monitor: Monitor
+) -> None:
+    choose_window(page, "7d")
+    page.click('.tile[data-kpi="csat"]')
+    page.wait_for_selector("#breakdown[open] #bars li")
+    assert "by team, 7d" in page.text_content("#breakdown-title")
+    bars = page.eval_on_selector_all(
+        "#bars li",
+        "items => items.map(i => [i.dataset.name, i.querySelector('.bar-value').dataset.value])",
+    )
+    expected = {
+        series["labels"]["team"]: series["value"]
+        for series in monitor.kpis()["kpis"]
+        if series["kpi"] == "csat" and series["window"] == "7d" and series["labels"]
+    }
+    assert {name: as_value(value) for name, value in bars} == expected
+    values = [as_value(value) or 0.0 for _, value in bars]
+    assert values == sorted(values, reverse=True) and len(values) >= 2
+
+
+def test_churn_risk_customers_are_listed_with_customer_satisfaction(
+    page: Any, monitor: Monitor
+) -> None:
+    churn = monitor.kpis()["churn_risk"]
+    card = page.locator('section[data-group="Customer satisfaction"] #churn')
+    rows = card.locator("tbody tr").evaluate_all(
+        "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    assert len(rows) >= 1
+    assert rows == [
+        [c["customer_id"], c["segment"], ", ".join(c["signals"])] for c in churn["customers"]
+    ]
+    assert card.locator("#churn-count").text_content() == str(len(churn["customers"]))
+
+
+def test_the_page_loads_with_every_other_host_blocked(page: Any) -> None:
+    # The fixture refuses any request not for the monitor; the page still rendered.
+    assert page.external_requests == []
+    assert page.locator(".tile").count() == len(CATALOGUE)
+    assert page.text_content("#connection") == "live"
+
+
+def test_a_new_batch_changes_a_tile_within_2s_without_reload(page: Any, monitor: Monitor) -> None:
+    choose_window(page, "1h")
+    before = as_value(tiles(page)["rep_activities"]["value"])
+    assert before == monitor.reference.value("rep_activities", "1h")
+    page.evaluate("window.notReloaded = true")
+    send_activities(monitor, MARGIN - 1, "first")
+    sent = time.monotonic()
+    page.wait_for_function(
+        f"""document.querySelector('.tile[data-kpi=rep_activities] .value').dataset.value
+            == '{before + MARGIN - 1:g}'""",
+        timeout=2_000,
+    )
+    print(f"tile changed {time.monotonic() - sent:.2f}s after the batch was acknowledged")
+    assert page.evaluate("window.notReloaded") is True
+    assert tiles(page)["rep_activities"]["state"] == "ok"  # still within the line
+
+
+def test_a_threshold_breach_turns_the_tile_state_to_breach(page: Any, monitor: Monitor) -> None:
+    choose_window(page, "1h")
+    assert tiles(page)["rep_activities"]["state"] == "ok"
+    send_activities(monitor, 2, "second")  # now MARGIN + 1 above the reference: over the line
+    page.wait_for_selector('.tile[data-kpi="rep_activities"][data-state="breach"]', timeout=2_000)
+    expected = monitor.reference.value("rep_activities", "1h")
+    assert expected is not None
+    assert overall(monitor.kpis(), "rep_activities", "1h") == expected + MARGIN + 1
+
+
+def test_the_page_reconnects_after_a_server_restart(page: Any, monitor: Monitor) -> None:
+    page.wait_for_selector('#connection[data-connection="live"]')
+    monitor.stop()
+    page.wait_for_selector('#connection[data-connection="reconnecting"]', timeout=5_000)
+    page.evaluate("document.body.dataset.ready = 'false'")
+    monitor.start()
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    page.wait_for_selector('#connection[data-connection="live"]')
+    choose_window(page, "24h")
+    snapshot = monitor.kpis()
+    for name, tile in tiles(page).items():
+        window = tile["window"]
+        assert as_value(tile["value"]) == overall(snapshot, name, window)
