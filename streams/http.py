@@ -1,4 +1,4 @@
-"""The one HTTP server: /metrics, /kpis, /healthz, /readyz."""
+"""The one HTTP server: /metrics, /kpis, /healthz, /readyz and, when given, /ingest/{source}."""
 
 from __future__ import annotations
 
@@ -13,13 +13,18 @@ from streams.readers import Snapshot
 
 SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
+RequestHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def _json(document: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(document), status=status, content_type="application/json")
 
 
-def build_app(read_snapshot: SnapshotReader, readiness: ReadinessCheck) -> web.Application:
+def build_app(
+    read_snapshot: SnapshotReader,
+    readiness: ReadinessCheck,
+    ingest: RequestHandler | None = None,
+) -> web.Application:
     """The aiohttp application serving the readers' endpoints."""
 
     async def kpis(request: web.Request) -> web.Response:
@@ -46,6 +51,8 @@ def build_app(read_snapshot: SnapshotReader, readiness: ReadinessCheck) -> web.A
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if ingest is not None:
+        app.router.add_post("/ingest/{source}", ingest)
     return app
 
 
