@@ -8,10 +8,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import ConsumerRecord
 
+from streams.config import Settings
 from tests.ingest_signing import signed_headers
+from tests.test_producer import _consume
 
 # Topic and key of each event type's domain, written out by hand from EVENTS.md.
 TOPIC = {
@@ -72,17 +72,6 @@ def comparable(record: tuple[str, bytes, dict[str, Any]]) -> tuple[str, bytes, b
 
 
 async def landed(bootstrap: str, count: int) -> list[tuple[str, bytes, dict[str, Any]]]:
-    """Every record on the domain topics, once `count` have arrived (or after 20 s)."""
-    consumer = AIOKafkaConsumer(
-        *TOPIC.values(), bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    records: list[ConsumerRecord] = []
-    try:
-        deadline = time.monotonic() + 20
-        while len(records) < count and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=300)
-            records.extend(record for batch in batches.values() for record in batch)
-    finally:
-        await consumer.stop()
+    """(topic, key, event) of every record on the domain topics, once `count` have arrived."""
+    records = await _consume(Settings(kafka_bootstrap=bootstrap), list(TOPIC.values()), count)
     return [(r.topic, r.key or b"", orjson.loads(r.value or b"null")) for r in records]
