@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 import orjson
 from aiohttp import web
@@ -33,12 +32,9 @@ def _json(document: object, status: int) -> web.Response:
 class IngestEndpoint:
     """`handle` is the route handler; it shares the worker's producer."""
 
-    def __init__(
-        self, settings: Settings, producer: CrmProducer, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, settings: Settings, producer: CrmProducer) -> None:
         self.settings = settings
         self.producer = producer
-        self.clock = clock
 
     async def handle(self, request: web.Request) -> web.Response:
         source = SOURCES.get(request.match_info["source"])
@@ -67,7 +63,7 @@ class IngestEndpoint:
                 f"ingest from {source.name} is disabled: set {source.secret_variable}"
             )
         signed = SignedRequest(
-            request.method, self._url(request), request.headers, body, self.clock()
+            request.method, self._url(request), request.headers, body, time.time()
         )
         source.verify(signed, secret)
         return _validated(source.adapt(body), int(signed.now * 1_000_000))

@@ -30,7 +30,9 @@ class Source:
     def secret(self, settings: Settings) -> str | None:
         """The configured secret; None (ingest refused) when unset or empty."""
         value: SecretStr | None = getattr(settings, self.secret_setting)
-        return value.get_secret_value() or None if value is not None else None
+        if value is None:
+            return None
+        return value.get_secret_value() or None
 
 
 SOURCES = {
