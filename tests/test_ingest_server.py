@@ -22,8 +22,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def server(broker: str, tmp_path: Path) -> Iterator[str]:
-    """A worker with every source's secret set; yields its URL."""
-    with worker(broker, tmp_path, **SECRET_ENV) as (url, _):
+    """A worker with every source's secret set; yields its URL.
+
+    Two partitions per topic: a worker's first batch recovers each touched partition.
+    """
+    with worker(broker, tmp_path, CRMKPI_PARTITIONS="2", **SECRET_ENV) as (url, _):
         yield url
 
 
