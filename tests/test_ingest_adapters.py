@@ -70,3 +70,12 @@ def test_long_ids_are_shortened_to_a_stable_digest_within_128_characters() -> No
     first, second = stable_id("hubspot", "x" * 200), stable_id("hubspot", "x" * 200)
     assert first == second and len(first) <= 128 and first.startswith("hubspot-")
     assert stable_id("hubspot", "x" * 200) != stable_id("hubspot", "y" * 200)
+
+
+def test_canonical_takes_one_pretty_printed_object_an_array_or_jsonl() -> None:
+    event = {"event_id": "e1", "type": "lead.qualified", "lead_id": "L1"}
+    pretty = orjson.dumps(event, option=orjson.OPT_INDENT_2)
+    jsonl = orjson.dumps(event) + b"\n\n" + orjson.dumps({**event, "event_id": "e2"}) + b"\n"
+    assert canonical.adapt(pretty) == [event]
+    assert canonical.adapt(b"[" + pretty + b"]") == [event]
+    assert [e["event_id"] for e in canonical.adapt(jsonl)] == ["e1", "e2"]

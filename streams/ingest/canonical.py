@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import orjson
 
 from streams.ingest.errors import BadPayload
@@ -18,6 +20,8 @@ def adapt(body: bytes) -> list[CanonicalEvent]:
         if not documents:
             raise BadPayload("$: the array holds no events")
         return [as_object(document, f"$[{n}]") for n, document in enumerate(documents)]
+    with suppress(orjson.JSONDecodeError):  # one object, perhaps pretty-printed
+        return [as_object(orjson.loads(stripped), "$")]
     events = []
     for number, line in enumerate(stripped.splitlines(), start=1):
         if not line.strip():
