@@ -34,7 +34,9 @@ from streams.churn_signals import ChurnAnnouncer
 from streams.config import Settings
 from streams.errors import CliError
 from streams.http import HttpServer, build_app
+from streams.ingest.endpoint import IngestEndpoint
 from streams.processor import Processor, SourceRecord
+from streams.producer import CrmProducer
 from streams.readers import LagProbe, Snapshot, read_snapshot
 from streams.store import Store, open_store
 from streams.topics import Topics, ensure_topics
@@ -105,7 +107,14 @@ class Runtime(mode.Service):  # type: ignore[misc]
         await self.producer.start()
         await self.probe.start()
         if self.serve_http:
-            app = build_app(self.snapshot, self.readiness, settings.thresholds_file)
+            shared = CrmProducer(
+                settings,
+                origin="ingest",
+                request_timeout=settings.ingest_broker_timeout,
+                kafka=self.producer,
+            )
+            ingest = IngestEndpoint(settings, shared)
+            app = build_app(self.snapshot, self.readiness, settings.thresholds_file, ingest.handle)
             self.http = HttpServer(app, self.settings.http_host, self.settings.http_port)
             await self.http.start()
         self.ready.set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     session_timeout: float = Field(
         default=10.0, gt=0
     )  # seconds before a dead worker's partitions move
+    # Webhook ingest (docs/ingest.md): a source whose secret is unset refuses every request.
+    hubspot_client_secret: SecretStr | None = None
+    salesforce_secret: SecretStr | None = None
+    pipedrive_basic_auth: SecretStr | None = None  # user:password
+    zendesk_signing_secret: SecretStr | None = None
+    ingest_token: SecretStr | None = None  # bearer token of /ingest/canonical
+    ingest_max_body_bytes: int = Field(default=1_048_576, ge=1)
+    ingest_broker_timeout: float = Field(default=10.0, gt=0)  # seconds before answering 503
+    ingest_public_url: str | None = None  # e.g. https://crmkpi.example.com: HubSpot signs it
 
     @classmethod
     def settings_customise_sources(

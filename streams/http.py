@@ -1,4 +1,5 @@
-"""The one HTTP server: /metrics, /kpis, /healthz, /readyz, and the scorecard page at /."""
+"""The one HTTP server: /metrics, /kpis, /healthz, /readyz, the scorecard page at /
+and, when given, /ingest/{source}."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from streams.scorecard import add_scorecard
 
 SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
+RequestHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def _json(document: object, status: int = 200) -> web.Response:
@@ -22,7 +24,10 @@ def _json(document: object, status: int = 200) -> web.Response:
 
 
 def build_app(
-    read_snapshot: SnapshotReader, readiness: ReadinessCheck, thresholds_file: Path | None = None
+    read_snapshot: SnapshotReader,
+    readiness: ReadinessCheck,
+    thresholds_file: Path | None = None,
+    ingest: RequestHandler | None = None,
 ) -> web.Application:
     """The aiohttp application serving the readers' endpoints."""
 
@@ -51,6 +56,8 @@ def build_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     add_scorecard(app, read_snapshot, thresholds_file)
+    if ingest is not None:
+        app.router.add_post("/ingest/{source}", ingest)
     return app
 
 

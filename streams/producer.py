@@ -10,7 +10,15 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
@@ -19,7 +27,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from kpis.events import Rejection, check_not_future, decode_event, format_time
+from kpis.events import Envelope, Rejection, check_not_future, decode_event, format_time
 from streams.config import Settings
 from streams.dlq import DeadLetter
 from streams.errors import CliError
@@ -80,17 +88,22 @@ class CrmProducer:
         *,
         origin: str = "producer",
         request_timeout: float = 30.0,
+        kafka: AIOKafkaProducer | None = None,
     ) -> None:
+        """`kafka`: an already started client to share (its owner starts and stops it)."""
         self.settings = settings or Settings()
         self.origin = origin
         self.request_timeout = request_timeout
         self.topics = Topics(self.settings.topic_prefix)
         self.sent_ids: set[str] = set()  # only sent events consume an id (EVENTS.md)
         self._pending: list[asyncio.Future[Any]] = []
-        self._kafka: AIOKafkaProducer | None = None
+        self._kafka: AIOKafkaProducer | None = kafka
+        self._owns_kafka = kafka is None
 
     async def start(self) -> None:
         """Create missing topics and connect; `ProducerError` if the broker is unreachable."""
+        if not self._owns_kafka:
+            return
         kafka = AIOKafkaProducer(
             **self.settings.kafka_options(),
             acks="all",
@@ -116,8 +129,9 @@ class CrmProducer:
         try:
             await self.flush()
         finally:
-            await self._kafka.stop()
-            self._kafka = None
+            if self._owns_kafka:
+                await self._kafka.stop()
+                self._kafka = None
 
     async def __aenter__(self) -> CrmProducer:
         await self.start()
@@ -177,6 +191,24 @@ class CrmProducer:
         report.rejected = dict(rejected)
         return report
 
+    async def deliver(self, events: Sequence[tuple[Envelope, bytes]]) -> None:
+        """Send validated events, each to its topic keyed by entity, and wait for exactly these.
+
+        For concurrent callers such as the ingest endpoint: only this call's deliveries
+        are awaited, `ProducerError` if any is not confirmed within the request timeout.
+        Duplicate ids are left to the worker: a CRM's retried delivery must be accepted.
+        """
+        kafka = self._client()
+
+        async def send_all() -> None:
+            sends = [
+                await kafka.send(self.topics.for_event(event), raw, key=event.entity_id.encode())
+                for event, raw in events
+            ]
+            await asyncio.gather(*sends)
+
+        await self._guard(send_all(), "delivery failed to")
+
     async def flush(self) -> None:
         """Wait until the broker confirmed every send so far; `ProducerError` if one failed."""
         pending, self._pending = self._pending, []
@@ -185,9 +217,7 @@ class CrmProducer:
 
     async def _submit(self, raw: bytes, now_us: int) -> Outcome:
         """Queue one line on its domain topic or the dead-letter topic, without waiting."""
-        kafka = self._kafka
-        if kafka is None:
-            raise ProducerError("producer not started: use `async with CrmProducer(...)`")
+        kafka = self._client()
         try:
             event = decode_event(raw)
             check_not_future(event, now_us)
@@ -201,6 +231,11 @@ class CrmProducer:
         await self._queue(kafka.send(topic, raw, key=event.entity_id.encode()))
         self.sent_ids.add(event.event_id)
         return Outcome(topic, event.event_id)
+
+    def _client(self) -> AIOKafkaProducer:
+        if self._kafka is None:
+            raise ProducerError("producer not started: use `async with CrmProducer(...)`")
+        return self._kafka
 
     async def _queue(self, sending: Awaitable[asyncio.Future[Any]]) -> None:
         # aiokafka's send only waits while its buffer is full, up to its request timeout

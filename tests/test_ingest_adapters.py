@@ -1,0 +1,81 @@
+"""Adapters alone (pure): vendor fixtures -> the hand-written canonical events; bad bodies."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams.ingest import canonical, hubspot, pipedrive, salesforce, zendesk
+from streams.ingest.errors import BadPayload
+from streams.ingest.payload import stable_id
+from streams.ingest.sources import SOURCES, Adapter
+from tests.ingest_fixtures import bodies, expected_events
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_each_fixture_translates_to_the_expected_canonical_events(source: str) -> None:
+    adapt = SOURCES[source].adapt
+    produced = [event for _, body in bodies(source) for event in adapt(body)]
+    assert produced == expected_events(source)
+
+
+def test_hubspot_sorts_a_batch_by_event_time_with_creations_first() -> None:
+    batch = [
+        {"subscriptionType": "deal.propertyChange", "objectId": 9, "occurredAt": 2000,
+         "propertyName": "dealstage", "propertyValue": "closedwon"},
+        {"subscriptionType": "deal.propertyChange", "objectId": 9, "occurredAt": 1000,
+         "propertyName": "dealstage", "propertyValue": "contractsent"},
+        {"subscriptionType": "deal.creation", "objectId": 9, "occurredAt": 1000},
+    ]  # fmt: skip
+    events = hubspot.adapt(orjson.dumps(batch))
+    assert [e["type"] for e in events] == [
+        "opportunity.created",
+        "opportunity.stage_changed",
+        "opportunity.won",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("adapt", "body", "named"),
+    [
+        (hubspot.adapt, b'{"eventId": 1}', "expected a JSON array"),
+        (hubspot.adapt, b"[]", "no HubSpot events"),
+        (hubspot.adapt, b'[{"subscriptionType": "deal.creation", "occurredAt": 1}]', "objectId"),
+        (hubspot.adapt, b'[{"subscriptionType": {}, "objectId": 1}]', "$[0].subscriptionType"),
+        (salesforce.adapt, b'{"Name": "x"}', "$.ChangeEventHeader"),
+        (salesforce.adapt, b'{"ChangeEventHeader": {"entityName": "Lead"}}', "changeType"),
+        (pipedrive.adapt, b'{"data": {}}', "$.meta"),
+        (pipedrive.adapt, b'{"meta": {"action": "create", "entity": "deal"}}', "timestamp"),
+        (zendesk.adapt, b'{"type": "zen:event-type:ticket.created", "id": "x"}', "$.time"),
+        (zendesk.adapt, b"[1, 2]", "expected a JSON object"),
+        (canonical.adapt, b"", "body is empty"),
+        (canonical.adapt, b'{"event_id": "a"}\n{oops', "line 2: invalid_json"),
+        (canonical.adapt, b"[1]", "$[0]: expected a JSON object"),
+    ],
+)
+def test_malformed_bodies_raise_bad_payload_naming_the_problem(
+    adapt: Adapter, body: bytes, named: str
+) -> None:
+    with pytest.raises(BadPayload) as raised:
+        adapt(body)
+    assert named in str(raised.value)
+
+
+def test_not_json_is_named() -> None:
+    with pytest.raises(BadPayload, match="body is not JSON"):
+        zendesk.adapt(b"{not json")
+
+
+def test_long_ids_are_shortened_to_a_stable_digest_within_128_characters() -> None:
+    first, second = stable_id("hubspot", "x" * 200), stable_id("hubspot", "x" * 200)
+    assert first == second and len(first) <= 128 and first.startswith("hubspot-")
+    assert stable_id("hubspot", "x" * 200) != stable_id("hubspot", "y" * 200)
+
+
+def test_canonical_takes_one_pretty_printed_object_an_array_or_jsonl() -> None:
+    event = {"event_id": "e1", "type": "lead.qualified", "lead_id": "L1"}
+    pretty = orjson.dumps(event, option=orjson.OPT_INDENT_2)
+    jsonl = orjson.dumps(event) + b"\n\n" + orjson.dumps({**event, "event_id": "e2"}) + b"\n"
+    assert canonical.adapt(pretty) == [event]
+    assert canonical.adapt(b"[" + pretty + b"]") == [event]
+    assert [e["event_id"] for e in canonical.adapt(jsonl)] == ["e1", "e2"]
