@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from faust.types import TP
 from redis.exceptions import RedisError
 
 from kpis.thresholds import ThresholdsError, read_thresholds
+from streams.batch_consumer import Batch, BatchConsumer
 from streams.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointLog
 from streams.churn_alerts import ChurnAlerts
 from streams.churn_signals import ChurnAnnouncer
@@ -35,16 +37,16 @@ from streams.config import Settings
 from streams.errors import CliError
 from streams.http import HttpServer, build_app
 from streams.ingest.endpoint import IngestEndpoint
-from streams.processor import Processor, SourceRecord
+from streams.processor import Processor, SourceBatch
 from streams.producer import CrmProducer
 from streams.readers import LagProbe, Snapshot, read_snapshot
 from streams.store import Store, open_store
 from streams.topics import Topics, ensure_topics
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 2000
-BATCH_WITHIN_SECONDS = 0.05
+BATCH_SIZE = 10_000  # records per fetch: each batch costs a checkpoint write and a commit
 MAX_BACKOFF_SECONDS = 10.0
+BUSY_ANNOUNCE_SECONDS = 5.0
 
 StartHook = Callable[["Runtime"], Awaitable[None]]
 
@@ -71,6 +73,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.churn_rules = settings.churn_rules()
         self.last_snapshot: tuple[Snapshot, dict[str, int]] | None = None
         self.last_snapshot_at = 0.0
+        self.announced_at = 0.0
         self.datadir = Path(tempfile.mkdtemp(prefix="crmkpi-faust-"))
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
@@ -168,6 +171,13 @@ class Runtime(mode.Service):  # type: ignore[misc]
         """
         if f"{self.topics.prefix}customers:0" not in self.assigned:
             return
+        # A snapshot costs time in proportion to the whole state: while this worker is busy
+        # applying batches, announce less often (changes are still all announced).
+        now = time.time()
+        busy = self.processor.last_flush is not None and now - self.processor.last_flush < 1.0
+        if busy and now - self.announced_at < BUSY_ANNOUNCE_SECONDS:
+            return
+        self.announced_at = now
         snapshot, _ = await self.snapshot()
         await self.announcer.announce(snapshot.churn_risks, snapshot.watermark_us)
         if self.churn_alerts is not None:
@@ -190,13 +200,13 @@ class Runtime(mode.Service):  # type: ignore[misc]
             problems.append("no partitions assigned yet")
         return problems
 
-    async def process(self, records: list[SourceRecord], consumer: Any) -> None:
+    async def process(self, batch: SourceBatch, consumer: Any) -> None:
         """Process a batch, retrying with back-off while the broker or store is failing."""
         await self.ready.wait()
         backoff = 0.1
         while True:
             try:
-                resume_at = await self.processor.process(records)
+                resume_at = await self.processor.process(batch)
                 break
             except KafkaError as error:
                 log.warning("broker error, retrying in %.1fs: %s", backoff, error)
@@ -226,7 +236,6 @@ def create_app(
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         producer_max_request_size=MAX_CHECKPOINT_BYTES,
-        stream_buffer_maxsize=BATCH_SIZE * 2,
         broker_max_poll_records=BATCH_SIZE,
         # A SIGKILLed worker's partitions move after this long, not Kafka's default minute.
         broker_session_timeout=settings.session_timeout,
@@ -244,23 +253,16 @@ def create_app(
         acks=False,
     )
 
-    @app.agent(source, name="crmkpi-apply")  # type: ignore[untyped-decorator]
-    async def apply_events(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_SECONDS):
-            records = [
-                SourceRecord(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.message.value,
-                    e.message.headers,
-                )
-                for e in events
-            ]
-            await runtime.process(records, app.consumer)
+    async def apply_batch(batch: Batch) -> None:
+        await runtime.process(batch, app.consumer)
+
+    # Records reach `apply_batch` a whole fetch at a time, not through an agent's stream.
+    app.transport.Consumer = partial(BatchConsumer, handler=apply_batch)
+    app.topics.add(source)
 
     @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
     async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
+        app.consumer.epoch += 1  # batches fetched before this revocation are dropped
         names = {f"{tp.topic}:{tp.partition}" for tp in revoked}
         runtime.assigned -= names
         if runtime.ready.is_set():

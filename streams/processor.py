@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
@@ -31,19 +31,21 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY_US = 10 * MINUTE_US
 
 
-@dataclass(frozen=True)
-class SourceRecord:
-    """The parts of a consumed record the processor needs."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    headers: object = ()
+class SourceRecord(Protocol):
+    """The parts of a consumed record the processor needs (an aiokafka `ConsumerRecord`)."""
 
     @property
-    def partition_name(self) -> str:
-        return f"{self.topic}:{self.partition}"
+    def offset(self) -> int: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def headers(self) -> Any: ...
+
+
+SourceBatch = Mapping[tuple[str, int], Sequence[SourceRecord]]
+"""Records per source (topic, partition), each partition's in offset order."""
 
 
 class Processor:
@@ -66,7 +68,7 @@ class Processor:
         self.last_flush: float | None = None
         self.processing_errors = 0
 
-    async def process(self, records: Sequence[SourceRecord]) -> dict[tuple[str, int], int]:
+    async def process(self, batch: SourceBatch) -> dict[tuple[str, int], int]:
         """Apply one batch, then make it durable and visible.
 
         Returns, per checkpointed source partition, the offset to resume from:
@@ -76,16 +78,18 @@ class Processor:
         store down): applied records are skipped, pending output is retried.
         """
         now_us = time.time_ns() // 1000
-        for record in records:
-            name = record.partition_name
-            state = self.states.get(name) or await self._recover(name, record.partition)
-            if record.offset <= state.offset:
-                continue  # already in the recovered state
-            letter = self._apply(state, record, now_us)
-            if letter is not None:
-                self.pending_letters.append(letter)
-            state.offset = record.offset
-            self.pending[name] = record.partition
+        for (topic, partition), records in batch.items():
+            name = f"{topic}:{partition}"
+            state = self.states.get(name) or await self._recover(name, partition)
+            apply = self._apply_dead_letter if topic == self.topics.dlq else self._apply_event
+            for record in records:
+                if record.offset <= state.offset:
+                    continue  # already in the recovered state
+                letter = apply(state, name, record, now_us)
+                if letter is not None:
+                    self.pending_letters.append(letter)
+                state.offset = record.offset
+                self.pending[name] = partition
         return await self._flush()
 
     async def _flush(self) -> dict[tuple[str, int], int]:
@@ -124,23 +128,28 @@ class Processor:
             self.pending_checkpoints.pop(name, None)
             self.unpublished.discard(name)
 
-    def _apply(self, state: PartitionState, record: SourceRecord, now_us: int) -> DeadLetter | None:
+    def _apply_dead_letter(
+        self, state: PartitionState, name: str, record: SourceRecord, now_us: int
+    ) -> DeadLetter | None:
+        letter = DeadLetter.from_record(record.value or b"", record.headers)
+        if letter.origin != WORKER:  # the worker counted its own rejections already
+            state.count_rejection(letter.reason)
+        return None  # never dead-lettered again
+
+    def _apply_event(
+        self, state: PartitionState, name: str, record: SourceRecord, now_us: int
+    ) -> DeadLetter | None:
         value = record.value or b""
-        if record.topic == self.topics.dlq:
-            letter = DeadLetter.from_record(value, record.headers)
-            if letter.origin != WORKER:  # the worker counted its own rejections already
-                state.count_rejection(letter.reason)
-            return None
-        source = f"{record.partition_name}:{record.offset}"
         try:
             _, rejection = state.apply_raw(value, now_us)
         except Exception as error:  # a bug must not stop the stream: count it and dead-letter
-            log.exception("processing error at %s", source)
+            log.exception("processing error at %s:%d", name, record.offset)
             self.processing_errors += 1
             rejection = Rejection("processing_error", repr(error))
             state.count_rejection(rejection.reason)
         if rejection is None:
             return None
+        source = f"{name}:{record.offset}"
         return DeadLetter(
             value, rejection.reason, rejection.detail, format_time(now_us), WORKER, source
         )

@@ -1,0 +1,129 @@
+"""`python -m bench [--quick]`: run every benchmark, print a table, write JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from bench import latency, memory, report, scrape, services, throughput, workload
+from streams.config import Settings
+from streams.topics import Topics, ensure_topics
+
+DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
+console = Console(stderr=True, highlight=False)
+
+
+def run_throughput(
+    records: list[workload.KafkaRecord], repeat: int, logs: Path, scrapes: int
+) -> dict[str, Any]:
+    """(a) per repeat on a fresh broker: baseline, then the worker; (d) on the last worker."""
+    baselines, workers, ratios = [], [], []
+    extra: dict[str, Any] = {}
+    expected = len(records)
+    for run in range(1, repeat + 1):
+        with services.broker(logs) as bootstrap:
+            topics = asyncio.run(throughput.load_topics(bootstrap, records))
+            base = asyncio.run(throughput.baseline(bootstrap, topics, expected))
+            with services.worker(bootstrap, logs, f"throughput-{run}") as (url, pid):
+                group = f"bench-throughput-{run}"
+                rate = asyncio.run(
+                    throughput.worker_rate(bootstrap, group, topics, expected, timeout=1800)
+                )
+                accepted = int(services.get_json(f"{url}/kpis")["events"]["accepted"])
+                if accepted != expected:
+                    raise RuntimeError(f"the worker accepted {accepted} of {expected} events")
+                if run == repeat:
+                    extra["worker_rss_mib"] = services.rss_bytes(pid) / 2**20
+                    extra["scrape"] = {
+                        path: scrape.response_ms(f"{url}{path}", scrapes)
+                        for path in ("/metrics", "/kpis")
+                    }
+        baselines.append(base.per_second)
+        workers.append(rate.per_second)
+        ratios.append(rate.per_second / base.per_second)
+        console.print(
+            f"throughput run {run}: worker {rate.per_second:,.0f}/s, "
+            f"baseline {base.per_second:,.0f}/s"
+        )
+    return {
+        "throughput": {
+            "events": expected,
+            "worker_per_second": report.spread(workers),
+            "baseline_per_second": report.spread(baselines),
+            "ratio": report.spread(ratios),
+        },
+        **extra,
+    }
+
+
+def run_latency(
+    records: list[workload.KafkaRecord], rates: list[float], seconds: float, logs: Path
+) -> list[dict[str, Any]]:
+    """(b) one worker, fed each offered load in turn with the next slice of the history."""
+    results = []
+    with services.broker(logs) as bootstrap:
+        asyncio.run(ensure_topics(Settings(kafka_bootstrap=bootstrap)))
+        with services.worker(bootstrap, logs, "latency") as (url, _):
+            # Warm-up (not reported): the first batch of each partition recovers its state.
+            start = int(rates[0])
+            asyncio.run(latency.measure(bootstrap, url, records[:start], rates[0]))
+            for rate in rates:
+                count = int(rate * seconds)
+                chunk = records[start : start + count]
+                start += count
+                result = asyncio.run(latency.measure(bootstrap, url, chunk, rate))
+                console.print(
+                    f"latency at {rate:,.0f}/s: p50 {result.p50_ms:,.0f} ms, "
+                    f"p99 {result.p99_ms:,.0f} ms"
+                )
+                results.append(asdict(result))
+    return results
+
+
+def main(
+    quick: Annotated[bool, typer.Option(help="Small smoke run (about a minute).")] = False,
+    events: Annotated[int, typer.Option(help="Pre-loaded events for throughput.")] = 500_000,
+    repeat: Annotated[int, typer.Option(help="Throughput runs (min/median reported).")] = 3,
+    latency_seconds: Annotated[float, typer.Option(help="Seconds per offered load.")] = 20.0,
+    out: Annotated[Path, typer.Option(help="Where the JSON results go.")] = DEFAULT_OUT,
+) -> None:
+    """Throughput vs a plain consumer, end-to-end latency, memory and scrape times."""
+    rates = [5_000.0, 20_000.0]
+    memory_count, scrapes = memory.PER, 20
+    if quick:
+        events, repeat, latency_seconds = 20_000, 1, 3.0
+        rates = [500.0, 2_000.0]
+        memory_count, scrapes = 10_000, 3
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="crmkpi-bench-") as directory:
+        logs = Path(directory)
+        console.print(f"simulating {events:,} events (seed {workload.SEED})")
+        lines = workload.simulated(events)
+        lines += workload.rep_activities(lines[-1])
+        live_count = int(rates[0] + sum(rates) * latency_seconds)
+        live = workload.simulated(live_count, seed=workload.SEED + 1)
+        topics = Topics()
+        results: dict[str, Any] = {
+            "mode": "quick" if quick else "full",
+            "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+            **run_throughput(workload.keyed(lines, topics), repeat, logs, scrapes),
+            "latency": run_latency(workload.keyed(live, topics), rates, latency_seconds, logs),
+            "memory": memory.measure(memory_count),
+        }
+    results["seconds"] = time.monotonic() - started
+    report.write_json(results, out)
+    report.print_table(results, Console())
+    console.print(f"results written to {out}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,124 @@
+"""(b) End-to-end latency: from an event's production to its effect in `/kpis`, at a steady load.
+
+The producer sends on a fixed schedule and notes, per tick, how many events it
+has sent by then; a poller reads `/kpis` back to back (one request at a time).
+The i-th event counts as visible at the first response, received after it was
+sent, whose accepted count reaches i: so a latency includes the response time
+and up to one poll interval of resolution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from dataclasses import dataclass
+
+import aiohttp
+from aiokafka import AIOKafkaProducer
+
+from bench.workload import KafkaRecord
+
+TICK_SECONDS = 0.005
+POLL_SECONDS = 0.02
+SETTLE_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    offered_per_second: float
+    achieved_per_second: float
+    events: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+async def _accepted(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.get(f"{url}/kpis") as response:
+        document = await response.json()
+    return int(document["events"]["accepted"])
+
+
+async def _poll(
+    session: aiohttp.ClientSession, url: str, seen: list[tuple[float, int]], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        accepted = await _accepted(session, url)
+        seen.append((time.perf_counter(), accepted))
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def _send(
+    producer: AIOKafkaProducer, records: list[KafkaRecord], rate: float
+) -> tuple[list[tuple[float, int]], float]:
+    """Send `records` at `rate`; (send time, events sent so far) per tick, and the duration."""
+    sent_at: list[tuple[float, int]] = []
+    pending = []
+    started = time.perf_counter()
+    sent = 0
+    while sent < len(records):
+        now = time.perf_counter()
+        due = min(len(records), int((now - started) * rate) + 1)
+        for record in records[sent:due]:
+            pending.append(await producer.send(record.topic, record.value, key=record.key))
+        if due > sent:
+            sent = due
+            sent_at.append((time.perf_counter(), sent))
+        await asyncio.sleep(TICK_SECONDS)
+    duration = time.perf_counter() - started
+    await asyncio.gather(*pending)
+    return sent_at, duration
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+async def measure(
+    bootstrap: str, url: str, records: list[KafkaRecord], rate: float
+) -> LatencyResult:
+    """Offer `records` at `rate` events/s to a running worker; latency percentiles per event."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=1)
+    await producer.start()
+    async with aiohttp.ClientSession() as session:
+        base = await _accepted(session, url)
+        seen: list[tuple[float, int]] = []
+        stop = asyncio.Event()
+        poller = asyncio.create_task(_poll(session, url, seen, stop))
+        try:
+            sent_at, duration = await _send(producer, records, rate)
+            deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+            while not seen or seen[-1][1] < base + len(records):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{len(records)} events at {rate:g}/s were not all applied")
+                await asyncio.sleep(POLL_SECONDS)
+        finally:
+            stop.set()
+            await poller
+            await producer.stop()
+    latencies = _latencies(sent_at, seen, base)
+    return LatencyResult(
+        offered_per_second=rate,
+        achieved_per_second=len(records) / duration,
+        events=len(records),
+        p50_ms=_percentile(latencies, 0.50) * 1000,
+        p99_ms=_percentile(latencies, 0.99) * 1000,
+        max_ms=latencies[-1] * 1000,
+    )
+
+
+def _latencies(
+    sent_at: list[tuple[float, int]], seen: list[tuple[float, int]], base: int
+) -> list[float]:
+    """Per event, seconds from its tick to the first response after it that counts it."""
+    seen_times = [at for at, _ in seen]
+    latencies: list[float] = []
+    previous = 0
+    for at, total in sent_at:
+        first = bisect.bisect_right(seen_times, at)
+        visible = next(t for t, accepted in seen[first:] if accepted - base >= total)
+        latencies.extend([visible - at] * (total - previous))
+        previous = total
+    return sorted(latencies)

@@ -1,0 +1,62 @@
+"""The benchmark's results: a rich table on the terminal and a JSON document."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """Min, median and every run of a repeated measurement."""
+    return {"min": min(values), "median": statistics.median(values), "runs": values}
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def print_table(results: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"crmkpi benchmark ({results['mode']})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("note")
+    tp = results["throughput"]
+    table.add_row(
+        "worker events/s",
+        f"{tp['worker_per_second']['median']:,.0f}",
+        f"median of {len(tp['worker_per_second']['runs'])}, min "
+        f"{tp['worker_per_second']['min']:,.0f}; {tp['events']:,} events",
+    )
+    table.add_row(
+        "baseline events/s",
+        f"{tp['baseline_per_second']['median']:,.0f}",
+        f"plain aiokafka + JSON loop, min {tp['baseline_per_second']['min']:,.0f}",
+    )
+    table.add_row(
+        "worker / baseline",
+        f"{tp['ratio']['median']:.1%}",
+        f"same-run ratios, min {tp['ratio']['min']:.1%} (target 30%)",
+    )
+    for run in results["latency"]:
+        table.add_row(
+            f"latency at {run['offered_per_second']:,.0f}/s",
+            f"p50 {run['p50_ms']:,.0f} ms, p99 {run['p99_ms']:,.0f} ms",
+            f"achieved {run['achieved_per_second']:,.0f}/s, max {run['max_ms']:,.0f} ms",
+        )
+    memory = results["memory"]
+    table.add_row("100k open opportunities", f"{memory['opportunities_mib_per_100k']:.1f} MiB", "")
+    table.add_row("100k open tickets", f"{memory['tickets_mib_per_100k']:.1f} MiB", "")
+    table.add_row("worker RSS", f"{results['worker_rss_mib']:.0f} MiB", "after the throughput run")
+    for endpoint, timing in results["scrape"].items():
+        table.add_row(
+            f"GET {endpoint}",
+            f"{timing['median_ms']:.1f} ms",
+            f"max {timing['max_ms']:.1f} ms, {timing['bytes']:,} bytes",
+        )
+    console.print(table)

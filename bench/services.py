@@ -1,0 +1,97 @@
+"""The real processes a benchmark runs against: the embedded broker and a `crmkpi worker`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams.broker import EmbeddedBroker
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def broker(logs: Path) -> Iterator[str]:
+    """A fresh, empty embedded broker; yields its bootstrap address."""
+    with EmbeddedBroker(f"127.0.0.1:{free_port()}", log_path=logs / "tansu.log") as started:
+        yield started.bootstrap
+
+
+def get_json(url: str, timeout: float = 10) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return orjson.loads(response.read())
+
+
+@contextmanager
+def worker(bootstrap: str, logs: Path, name: str = "worker") -> Iterator[tuple[str, int]]:
+    """A `crmkpi worker` (in-process store), ready; yields its URL and process id."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        CRMKPI_KAFKA_BOOTSTRAP=bootstrap,
+        CRMKPI_HTTP_PORT=str(port),
+        CRMKPI_GROUP_ID=f"bench-{name}",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("CRMKPI_REDIS_URL", None)
+    url = f"http://127.0.0.1:{port}"
+    with (logs / f"{name}.log").open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams", "worker"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_ready(url, process)
+            yield url, process.pid
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"crmkpi worker exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"crmkpi worker at {url} not ready after {timeout:g}s")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/status").read_text().split("\n")
+    for line in fields:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0

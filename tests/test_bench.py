@@ -1,0 +1,39 @@
+"""The benchmark's quick mode runs end to end and writes well-formed results (no timing checks)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_quick_benchmark_writes_every_measure(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["mode"] == "quick"
+    throughput = results["throughput"]
+    assert throughput["events"] > 0
+    for measure in ("worker_per_second", "baseline_per_second", "ratio"):
+        runs = throughput[measure]["runs"]
+        assert runs and all(value > 0 for value in runs)
+        assert throughput[measure]["min"] == min(runs)
+    worker, baseline = throughput["worker_per_second"]["runs"], throughput["baseline_per_second"]
+    assert throughput["ratio"]["runs"][0] == worker[0] / baseline["runs"][0]
+    assert [run["offered_per_second"] for run in results["latency"]] == [500.0, 2000.0]
+    for run in results["latency"]:
+        assert run["events"] > 0
+        assert 0 <= run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
+    assert results["memory"]["opportunities_mib_per_100k"] > 0
+    assert results["memory"]["tickets_mib_per_100k"] > 0
+    for endpoint in ("/metrics", "/kpis"):
+        assert results["scrape"][endpoint]["bytes"] > 0
+        assert results["scrape"][endpoint]["median_ms"] > 0
+    assert "worker / baseline" in done.stdout
