@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from streams.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointLog
 from streams.churn_signals import ChurnAnnouncer
 from streams.config import Settings
+from streams.exporter import WorkerView
 from streams.http import HttpServer, build_app
 from streams.processor import Processor, SourceRecord
 from streams.readers import LagProbe, Snapshot, read_snapshot
@@ -73,6 +74,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.ready = asyncio.Event()
         self.http: HttpServer | None = None
         self.assigned: set[str] = set()
+        self.rebalances = 0
 
     async def on_start(self) -> None:
         started = time.monotonic()
@@ -88,7 +90,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         await self.producer.start()
         await self.probe.start()
         if self.serve_http:
-            app = build_app(self.snapshot, self.readiness)
+            app = build_app(self.snapshot, self.readiness, self.worker_view)
             self.http = HttpServer(app, self.settings.http_host, self.settings.http_port)
             await self.http.start()
         self.ready.set()
@@ -133,9 +135,26 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.last_snapshot, self.last_snapshot_at = latest, time.time()
         return latest
 
+    @property
+    def reporter(self) -> bool:
+        """Whether this worker speaks for the group: it owns the first customers partition."""
+        return f"{self.topics.prefix}customers:0" in self.assigned
+
+    def worker_view(self) -> WorkerView:
+        """What this worker owns and its health, for /metrics."""
+        processor = self.processor
+        return WorkerView(
+            frozenset(self.assigned),
+            self.reporter,
+            self.rebalances,
+            processor.last_flush,
+            processor.processing_errors,
+            dict(processor.dead_letters),
+        )
+
     async def announce_churn_risk(self) -> None:
-        """The owner of the first customers partition announces churn-risk changes."""
-        if f"{self.topics.prefix}customers:0" not in self.assigned:
+        """The reporter announces churn-risk changes."""
+        if not self.reporter:
             return
         snapshot, _ = await self.snapshot()
         await self.announcer.announce(snapshot.churn_risks, snapshot.watermark_us)
@@ -211,6 +230,9 @@ def create_app(
     @app.agent(source, name="crmkpi-apply")  # type: ignore[untyped-decorator]
     async def apply_events(stream: Any) -> None:
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_SECONDS):
+            # Events fetched before a rebalance may still wait in the batch: they come again
+            # from the committed offsets, and applying them now could skip records.
+            generation = app.consumer_generation_id
             records = [
                 SourceRecord(
                     e.message.topic,
@@ -220,6 +242,7 @@ def create_app(
                     e.message.headers,
                 )
                 for e in events
+                if e.message.generation_id == generation
             ]
             await runtime.process(records, app.consumer)
 
@@ -233,6 +256,7 @@ def create_app(
     @app.on_partitions_assigned.connect  # type: ignore[untyped-decorator]
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         runtime.assigned = {f"{tp.topic}:{tp.partition}" for tp in assigned}
+        runtime.rebalances += 1
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def housekeeping() -> None:

@@ -8,19 +8,24 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from streams.exporter import render
+from streams.exporter import WorkerView, render
 from streams.readers import Snapshot
 
 SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
+WorkerViewer = Callable[[], WorkerView]
 
 
 def _json(document: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(document), status=status, content_type="application/json")
 
 
-def build_app(read_snapshot: SnapshotReader, readiness: ReadinessCheck) -> web.Application:
-    """The aiohttp application serving the readers' endpoints."""
+def build_app(
+    read_snapshot: SnapshotReader,
+    readiness: ReadinessCheck,
+    worker_view: WorkerViewer | None = None,
+) -> web.Application:
+    """The aiohttp application serving the readers' endpoints (`worker_view`: one of a group)."""
 
     async def kpis(request: web.Request) -> web.Response:
         snapshot, _ = await read_snapshot()
@@ -28,7 +33,8 @@ def build_app(read_snapshot: SnapshotReader, readiness: ReadinessCheck) -> web.A
 
     async def metrics(request: web.Request) -> web.Response:
         snapshot, lag = await read_snapshot()
-        response = web.Response(body=render(snapshot, lag))
+        worker = worker_view() if worker_view is not None else None
+        response = web.Response(body=render(snapshot, lag, worker))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -65,6 +66,8 @@ class Processor:
         self.store_stale_since: float | None = None
         self.last_flush: float | None = None
         self.processing_errors = 0
+        self.dead_letters: Counter[str] = Counter()  # written since start, by reason
+        self.epoch = 0  # counts `forget` calls: a batch stops when partitions are revoked under it
 
     async def process(self, records: Sequence[SourceRecord]) -> dict[tuple[str, int], int]:
         """Apply one batch, then make it durable and visible.
@@ -76,9 +79,14 @@ class Processor:
         store down): applied records are skipped, pending output is retried.
         """
         now_us = time.time_ns() // 1000
+        epoch = self.epoch
         for record in records:
             name = record.partition_name
             state = self.states.get(name) or await self._recover(name, record.partition)
+            if self.epoch != epoch:
+                # A rebalance forgot partitions meanwhile: applying the rest to a state rebuilt
+                # from checkpoints could leave a gap. It comes again from the committed offsets.
+                break
             if record.offset <= state.offset:
                 continue  # already in the recovered state
             letter = self._apply(state, record, now_us)
@@ -118,6 +126,7 @@ class Processor:
 
     def forget(self, names: set[str]) -> None:
         """Drop the state of partitions this worker no longer owns."""
+        self.epoch += 1
         for name in names:
             self.states.pop(name, None)
             self.pending.pop(name, None)
@@ -152,6 +161,7 @@ class Processor:
         ]
         if sends:
             await asyncio.gather(*sends)
+        self.dead_letters.update(letter.reason for letter in letters)
 
     def _maybe_prune(self, name: str, state: PartitionState) -> None:
         watermark = state.ledger.watermark_us
@@ -162,14 +172,25 @@ class Processor:
             self.pruned_at[name] = watermark
 
     async def republish(self) -> None:
-        """Retry partitions the store missed (it was down); readers catch up when it returns."""
+        """Retry partitions the store missed or lost (it was down or restarted empty).
+
+        Readers catch up when it returns.
+        """
+        try:
+            stored = await self.store.names()
+        except Exception:  # still unreachable: retry what is known to be missing
+            stored = set(self.states)
+        self.unpublished.update(set(self.states) - stored)
         for name in list(self.unpublished):
             state = self.states.get(name)
             if state is not None:
                 await self._publish(name, state, None)
 
     async def _recover(self, name: str, partition: int) -> PartitionState:
+        epoch = self.epoch
         state = await self.checkpoints.recover(name, partition)
+        if self.epoch != epoch:
+            return state  # revoked meanwhile: not kept, the caller stops its batch
         self.states[name] = state
         self.unpublished.add(name)  # readers get the whole recovered state
         await self._publish(name, state, None)
