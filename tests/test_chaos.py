@@ -174,9 +174,11 @@ def pick_owner(members: list[GroupMember], rng: random.Random) -> tuple[GroupMem
     raise AssertionError("no member owned a partition for 60s")
 
 
-def produce_in_chunks(bootstrap: str, chunks: list[Path], pause: float) -> None:
+def produce_in_chunks(bootstrap: str, chunks: list[Path], pause: float, reports: list[str]) -> None:
     for chunk in chunks:
-        run_crmkpi(["produce", str(chunk)], crmkpi_env(bootstrap, 0), timeout=300)
+        result = run_crmkpi(["produce", str(chunk)], crmkpi_env(bootstrap, 0), timeout=300)
+        reports.append(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "")
+        print(time.strftime("%X"), reports[-1], result.stderr[-300:])
         time.sleep(pause)
 
 
@@ -196,7 +198,8 @@ def test_random_sigkills_and_restarts_leave_every_kpi_and_metric_exact(
     with WorkerGroup(broker, redis_url, tmp_path) as group:
         group.start()
         group.start(wait_ready=False)
-        producer = threading.Thread(target=produce_in_chunks, args=(broker, chunks, 2.0))
+        reports: list[str] = []
+        producer = threading.Thread(target=produce_in_chunks, args=(broker, chunks, 2.0, reports))
         producer.start()
         mid_stream_kills = 0
         try:
