@@ -191,6 +191,12 @@ class Runtime(mode.Service):  # type: ignore[misc]
         offsets = {TP(topic, partition): offset for (topic, partition), offset in resume_at.items()}
         if offsets:
             await consumer._commit(offsets)
+        rewinds, self.processor.rewinds = self.processor.rewinds, {}
+        for (topic, partition), offset in rewinds.items():
+            log.warning(
+                "records skipped upstream: reading %s:%d again from %d", *(topic, partition, offset)
+            )
+            await consumer.seek(TP(topic, partition), offset)
 
 
 def create_app(

@@ -68,6 +68,7 @@ class Processor:
         self.processing_errors = 0
         self.dead_letters: Counter[str] = Counter()  # written since start, by reason
         self.epoch = 0  # counts `forget` calls: a batch stops when partitions are revoked under it
+        self.rewinds: dict[tuple[str, int], int] = {}  # where the consumer must read again
 
     async def process(self, records: Sequence[SourceRecord]) -> dict[tuple[str, int], int]:
         """Apply one batch, then make it durable and visible.
@@ -89,6 +90,12 @@ class Processor:
                 break
             if record.offset <= state.offset:
                 continue  # already in the recovered state
+            key = (record.topic, record.partition)
+            if key in self.rewinds or record.offset > state.offset + 1:
+                # Records before it were dropped upstream (fetched before a rebalance): the
+                # consumer must read them again. Offsets of crmkpi's topics have no gaps.
+                self.rewinds[key] = state.offset + 1
+                continue
             letter = self._apply(state, record, now_us)
             if letter is not None:
                 self.pending_letters.append(letter)
