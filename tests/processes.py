@@ -54,13 +54,15 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+def wait_until_ready(
+    url: str, process: subprocess.Popen[str], timeout: float = 60, endpoint: str = "/readyz"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"crmkpi exited with {process.returncode}")
         try:
-            get_json(f"{url}/readyz")
+            get_json(f"{url}{endpoint}")
             return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)
@@ -193,16 +195,7 @@ class WorkerGroup:
 
 def wait_serving(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
     """Until `url` answers HTTP at all (ready or not: a joining member may own nothing yet)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"crmkpi exited with {process.returncode}")
-        try:
-            get_json(f"{url}/healthz")
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    raise AssertionError(f"{url} not serving after {timeout}s")
+    wait_until_ready(url, process, timeout, endpoint="/healthz")
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
