@@ -35,6 +35,7 @@ from streams.churn_alerts import ChurnAlerts
 from streams.churn_signals import ChurnAnnouncer
 from streams.config import Settings
 from streams.errors import CliError
+from streams.exporter import WorkerView
 from streams.http import HttpServer, build_app
 from streams.ingest.endpoint import IngestEndpoint
 from streams.processor import Processor, SourceBatch
@@ -83,6 +84,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.http: HttpServer | None = None
         self.assigned: set[str] = set()
         self.churn_alerts = self._churn_alerts(settings)
+        self.rebalances = 0
 
     @staticmethod
     def _churn_alerts(settings: Settings) -> ChurnAlerts | None:
@@ -117,7 +119,13 @@ class Runtime(mode.Service):  # type: ignore[misc]
                 kafka=self.producer,
             )
             ingest = IngestEndpoint(settings, shared)
-            app = build_app(self.snapshot, self.readiness, settings.thresholds_file, ingest.handle)
+            app = build_app(
+                self.snapshot,
+                self.readiness,
+                settings.thresholds_file,
+                ingest.handle,
+                self.worker_view,
+            )
             self.http = HttpServer(app, self.settings.http_host, self.settings.http_port)
             await self.http.start()
         self.ready.set()
@@ -164,12 +172,29 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.last_snapshot, self.last_snapshot_at = latest, time.time()
         return latest
 
+    @property
+    def reporter(self) -> bool:
+        """Whether this worker speaks for the group: it owns the first customers partition."""
+        return f"{self.topics.prefix}customers:0" in self.assigned
+
+    def worker_view(self) -> WorkerView:
+        """What this worker owns and its health, for /metrics."""
+        processor = self.processor
+        return WorkerView(
+            frozenset(self.assigned),
+            self.reporter,
+            self.rebalances,
+            processor.last_flush,
+            processor.processing_errors,
+            dict(processor.dead_letters),
+        )
+
     async def announce_churn_risk(self) -> None:
-        """The owner of the first customers partition announces churn-risk changes.
+        """The reporter announces churn-risk changes.
 
         On `crm.churn_signals`, and as alerts to Alertmanager when one is configured.
         """
-        if f"{self.topics.prefix}customers:0" not in self.assigned:
+        if not self.reporter:
             return
         # A snapshot costs time in proportion to the whole state: while this worker is busy
         # applying batches, announce less often (changes are still all announced).
@@ -218,6 +243,12 @@ class Runtime(mode.Service):  # type: ignore[misc]
         offsets = {TP(topic, partition): offset for (topic, partition), offset in resume_at.items()}
         if offsets:
             await consumer._commit(offsets)
+        rewinds, self.processor.rewinds = self.processor.rewinds, {}
+        for (topic, partition), offset in rewinds.items():
+            log.warning(
+                "records skipped upstream: reading %s:%d again from %d", *(topic, partition, offset)
+            )
+            await consumer.seek(TP(topic, partition), offset)
 
 
 def create_app(
@@ -271,6 +302,7 @@ def create_app(
     @app.on_partitions_assigned.connect  # type: ignore[untyped-decorator]
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         runtime.assigned = {f"{tp.topic}:{tp.partition}" for tp in assigned}
+        runtime.rebalances += 1
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def housekeeping() -> None:

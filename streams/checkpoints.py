@@ -7,14 +7,19 @@ checkpoint topic, keyed by `topic:p`; each record is one `kpis.checkpoint`.
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
 from streams.config import Settings
 
 MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024
+FENCE = ":fence:"  # key infix of the markers `recover` reads up to
+FENCE_TIMEOUT_SECONDS = 60.0
 
 
 class CheckpointLog:
@@ -44,23 +49,32 @@ class CheckpointLog:
         await asyncio.gather(*sent)
 
     async def recover(self, name: str, source_partition: int) -> PartitionState:
-        """Rebuild a source partition's state from every checkpoint written for it."""
+        """Rebuild a source partition's state from every checkpoint written for it.
+
+        The end of the log is found by a fence: a marker record this call appends, then
+        reads up to. Every checkpoint acknowledged before it lies below it, whatever end
+        offset the broker reports (Tansu's can lag behind the records it serves).
+        """
         state = PartitionState(churn_rules=self.settings.churn_rules())
         tp = TopicPartition(self.topic, self.partition_of(source_partition))
+        fence = f"{name}{FENCE}{uuid.uuid4().hex}".encode()
+        await (await self.producer.send(self.topic, b"", key=fence, partition=tp.partition))
         consumer = await self._reader()
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
         wanted = name.encode()
-        while await consumer.position(tp) < end:
+        deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
             batches = await consumer.getmany(tp, timeout_ms=1000)
             for record in batches.get(tp, []):
+                if record.key == fence:
+                    state.changed_entities.clear()
+                    state.new_event_ids.clear()
+                    state.ledger.dirty.clear()
+                    return state
                 if record.key == wanted and record.value is not None:
                     cp.restore(state, cp.decode(record.value))
-        state.changed_entities.clear()
-        state.new_event_ids.clear()
-        state.ledger.dirty.clear()
-        return state
+        raise KafkaTimeoutError(f"checkpoints of {name}: fence not read back")
 
     async def close(self) -> None:
         if self._consumer is not None:

@@ -3,11 +3,19 @@
 KPI families mirror `/kpis` (the overall series has no dimension label).
 Part families carry only per-dimension series, so any `sum by (...)` over
 them is exact: ratios and means are recomputed from their parts in PromQL.
+
+With several workers, Prometheus scrapes each of them and sums across them,
+so every series must come from exactly one worker: a worker exports the
+additive families (parts, the resolution histogram, event counts, lag) of the
+source partitions assigned to it only, and only the reporter (one worker of
+the group) exports the combined families (KPI values, watermark, customers at
+risk). Health families describe the worker itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -22,9 +30,10 @@ from kpis import formulas as f
 from kpis import parts as p
 from kpis.catalogue import CATALOGUE
 from kpis.churn import at_risk_by_segment
-from kpis.snapshot import PartSums
+from kpis.ledger import combine
+from kpis.snapshot import PartSums, window_sums
 from kpis.windows import NOW, WINDOWS
-from streams.readers import Snapshot
+from streams.readers import Snapshot, event_counts
 
 HOUR_SECONDS = 3600
 RETENTION_PARTS = {
@@ -41,6 +50,38 @@ RETENTION_PARTS = {
 }
 GAUGE_PARTS = (p.OPEN_PIPELINE_MICRO, p.ACTIVE_CUSTOMERS, p.MRR_MICRO)
 PART_DIMENSIONS = {part: kpi.dimension for kpi in reversed(CATALOGUE) for part in kpi.parts}
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """One worker of a group: which partitions it owns, whether it reports, its health."""
+
+    owned: frozenset[str]  # `topic:partition` of the source partitions assigned to it
+    reporter: bool  # exports the combined families; exactly one worker of the group does
+    rebalances: int = 0
+    last_flush: float | None = None
+    processing_errors: int = 0
+    dead_letters: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Share:
+    """The additive parts of some partitions, windowed at the combined watermark."""
+
+    sums_by_window: dict[str, PartSums]
+    accepted: int
+    rejected: dict[str, int]
+
+
+def owned_share(snapshot: Snapshot, owned: frozenset[str]) -> Share:
+    """The parts of the `owned` partitions; summed over a group's workers, the snapshot's."""
+    views = [view for name, view in snapshot.views.items() if name in owned]
+    if len(views) == len(snapshot.views):
+        return Share(snapshot.sums_by_window, snapshot.accepted, snapshot.rejected)
+    values = combine(view.values for view in views)
+    accepted, rejected = event_counts(values)
+    # The combined watermark, not the owned partitions' own: the same windows in every worker.
+    return Share(window_sums(values, snapshot.watermark_us), accepted, rejected)
 
 
 def _kpi_families(snapshot: Snapshot) -> Iterator[Metric]:
@@ -95,16 +136,28 @@ def _resolution_histogram(sums_by_window: dict[str, PartSums]) -> Metric:
     return family
 
 
-def _event_families(snapshot: Snapshot, lag_by_partition: dict[str, int]) -> Iterator[Metric]:
+def _event_families(share: Share, lag_by_partition: dict[str, int]) -> Iterator[Metric]:
     accepted = CounterMetricFamily("crmkpi_events_accepted", "Canonical events applied.")
-    accepted.add_metric([], snapshot.accepted)
+    accepted.add_metric([], share.accepted)
     yield accepted
     rejected = CounterMetricFamily(
         "crmkpi_events_rejected", "Events sent to the dead-letter topic.", labels=["reason"]
     )
-    for reason, count in snapshot.rejected.items():
+    for reason, count in share.rejected.items():
         rejected.add_metric([reason], count)
     yield rejected
+    lag = GaugeMetricFamily(
+        "crmkpi_consumer_lag_records",
+        "Source records not yet reflected in the KPIs, per partition.",
+        labels=["partition"],
+    )
+    for partition, records in sorted(lag_by_partition.items()):
+        lag.add_metric([partition], records)
+    yield lag
+
+
+def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
+    yield from _kpi_families(snapshot)
     if snapshot.watermark_us is not None:
         watermark = GaugeMetricFamily(
             "crmkpi_watermark_timestamp_seconds",
@@ -120,32 +173,73 @@ def _event_families(snapshot: Snapshot, lag_by_partition: dict[str, int]) -> Ite
     for segment, count in at_risk_by_segment(snapshot.churn_risks).items():
         risk.add_metric([segment], count)
     yield risk
-    lag = GaugeMetricFamily(
-        "crmkpi_consumer_lag_records",
-        "Source records not yet reflected in the KPIs, per partition.",
-        labels=["partition"],
+
+
+def _health_families(worker: WorkerView) -> Iterator[Metric]:
+    owned = GaugeMetricFamily(
+        "crmkpi_partitions_assigned", "Source partitions assigned to this worker."
     )
-    for partition, records in sorted(lag_by_partition.items()):
-        lag.add_metric([partition], records)
-    yield lag
+    owned.add_metric([], len(worker.owned))
+    yield owned
+    rebalances = CounterMetricFamily(
+        "crmkpi_rebalances", "Partition assignments this worker received since it started."
+    )
+    rebalances.add_metric([], worker.rebalances)
+    yield rebalances
+    if worker.last_flush is not None:
+        flushed = GaugeMetricFamily(
+            "crmkpi_last_flush_timestamp_seconds",
+            "When this worker last made a batch durable (checkpointed and published).",
+        )
+        flushed.add_metric([], worker.last_flush)
+        yield flushed
+    errors = CounterMetricFamily(
+        "crmkpi_processing_errors",
+        "Records whose processing raised an error (dead-lettered as processing_error).",
+    )
+    errors.add_metric([], worker.processing_errors)
+    yield errors
+    letters = CounterMetricFamily(
+        "crmkpi_dead_letters_written",
+        "Records this worker wrote to the dead-letter topic since it started.",
+        labels=["reason"],
+    )
+    for reason, count in sorted(worker.dead_letters.items()):
+        letters.add_metric([reason], count)
+    yield letters
 
 
 class SnapshotCollector(Collector):
-    """Yields the metric families of one snapshot."""
+    """Yields the metric families of one snapshot, as seen by one worker (or by the only one)."""
 
-    def __init__(self, snapshot: Snapshot, lag_by_partition: dict[str, int]) -> None:
+    def __init__(
+        self, snapshot: Snapshot, lag_by_partition: dict[str, int], worker: WorkerView | None
+    ) -> None:
         self.snapshot = snapshot
         self.lag_by_partition = lag_by_partition
+        self.worker = worker
 
     def collect(self) -> Iterator[Metric]:
-        yield from _kpi_families(self.snapshot)
-        yield from _part_families(self.snapshot.sums_by_window)
-        yield _resolution_histogram(self.snapshot.sums_by_window)
-        yield from _event_families(self.snapshot, self.lag_by_partition)
+        worker = self.worker
+        if worker is None:
+            share = owned_share(self.snapshot, frozenset(self.snapshot.views))
+            lag = self.lag_by_partition
+        else:
+            share = owned_share(self.snapshot, worker.owned)
+            lag = {name: n for name, n in self.lag_by_partition.items() if name in worker.owned}
+        if worker is None or worker.reporter:
+            yield from _combined_families(self.snapshot)
+        yield from _part_families(share.sums_by_window)
+        yield _resolution_histogram(share.sums_by_window)
+        yield from _event_families(share, lag)
+        if worker is not None:
+            yield from _health_families(worker)
 
 
-def render(snapshot: Snapshot, lag_by_partition: dict[str, int]) -> bytes:
-    """The Prometheus text exposition of a snapshot."""
+def render(
+    snapshot: Snapshot, lag_by_partition: dict[str, int], worker: WorkerView | None = None
+) -> bytes:
+    """The Prometheus text exposition of a snapshot; `worker`: exported by one of a group."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snapshot, lag_by_partition))
+    registry.register(SnapshotCollector(snapshot, lag_by_partition, worker))
     return generate_latest(registry)

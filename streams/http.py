@@ -10,13 +10,14 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from streams.exporter import render
+from streams.exporter import WorkerView, render
 from streams.readers import Snapshot
 from streams.scorecard import add_scorecard
 
 SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
 RequestHandler = Callable[[web.Request], Awaitable[web.Response]]
+WorkerViewer = Callable[[], WorkerView]
 
 
 def _json(document: object, status: int = 200) -> web.Response:
@@ -28,8 +29,9 @@ def build_app(
     readiness: ReadinessCheck,
     thresholds_file: Path | None = None,
     ingest: RequestHandler | None = None,
+    worker_view: WorkerViewer | None = None,
 ) -> web.Application:
-    """The aiohttp application serving the readers' endpoints."""
+    """The aiohttp application serving the readers' endpoints (`worker_view`: one of a group)."""
 
     async def kpis(request: web.Request) -> web.Response:
         snapshot, _ = await read_snapshot()
@@ -37,7 +39,8 @@ def build_app(
 
     async def metrics(request: web.Request) -> web.Response:
         snapshot, lag = await read_snapshot()
-        response = web.Response(body=render(snapshot, lag))
+        worker = worker_view() if worker_view is not None else None
+        response = web.Response(body=render(snapshot, lag, worker))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 

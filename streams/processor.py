@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -67,6 +68,10 @@ class Processor:
         self.store_stale_since: float | None = None
         self.last_flush: float | None = None
         self.processing_errors = 0
+        self.dead_letters: Counter[str] = Counter()  # written since start, by reason
+        self.epoch = 0  # counts `forget` calls: a batch stops when partitions are revoked under it
+        self.rewinds: dict[tuple[str, int], int] = {}  # where the consumer must read again
+        self.rewound: dict[tuple[str, int], int] = {}  # the last offset read again, per partition
 
     async def process(self, batch: SourceBatch) -> dict[tuple[str, int], int]:
         """Apply one batch, then make it durable and visible.
@@ -78,13 +83,20 @@ class Processor:
         store down): applied records are skipped, pending output is retried.
         """
         now_us = time.time_ns() // 1000
+        epoch = self.epoch
         for (topic, partition), records in batch.items():
             name = f"{topic}:{partition}"
             state = self.states.get(name) or await self._recover(name, partition)
+            if self.epoch != epoch:
+                # A rebalance forgot partitions meanwhile: applying the rest to a state rebuilt
+                # from checkpoints could leave a gap. It comes again from the committed offsets.
+                break
             apply = self._apply_dead_letter if topic == self.topics.dlq else self._apply_event
             for record in records:
                 if record.offset <= state.offset:
                     continue  # already in the recovered state
+                if record.offset > state.offset + 1 and self._rewind(topic, partition, state):
+                    break
                 letter = apply(state, name, record, now_us)
                 if letter is not None:
                     self.pending_letters.append(letter)
@@ -120,8 +132,23 @@ class Processor:
         self.last_flush = time.time()
         return resume_at
 
+    def _rewind(self, topic: str, partition: int, state: PartitionState) -> bool:
+        """Whether to read a partition again from the state's next offset: records before
+        this one were dropped upstream (fetched before a rebalance).
+
+        Once per offset: if the records are still missing after that, they do not exist
+        (retention, compaction or transaction markers), and the gap is accepted.
+        """
+        key, expected = (topic, partition), state.offset + 1
+        if self.rewound.get(key) == expected:
+            log.warning("%s:%d has no records from %d: continuing", topic, partition, expected)
+            return False
+        self.rewound[key] = self.rewinds[key] = expected
+        return True
+
     def forget(self, names: set[str]) -> None:
         """Drop the state of partitions this worker no longer owns."""
+        self.epoch += 1
         for name in names:
             self.states.pop(name, None)
             self.pending.pop(name, None)
@@ -161,6 +188,7 @@ class Processor:
         ]
         if sends:
             await asyncio.gather(*sends)
+        self.dead_letters.update(letter.reason for letter in letters)
 
     def _maybe_prune(self, name: str, state: PartitionState) -> None:
         watermark = state.ledger.watermark_us
@@ -171,14 +199,25 @@ class Processor:
             self.pruned_at[name] = watermark
 
     async def republish(self) -> None:
-        """Retry partitions the store missed (it was down); readers catch up when it returns."""
+        """Retry partitions the store missed or lost (it was down or restarted empty).
+
+        Readers catch up when it returns.
+        """
+        try:
+            stored = await self.store.names()
+        except Exception:  # still unreachable: retry what is known to be missing
+            stored = set(self.states)
+        self.unpublished.update(set(self.states) - stored)
         for name in list(self.unpublished):
             state = self.states.get(name)
             if state is not None:
                 await self._publish(name, state, None)
 
     async def _recover(self, name: str, partition: int) -> PartitionState:
+        epoch = self.epoch
         state = await self.checkpoints.recover(name, partition)
+        if self.epoch != epoch:
+            return state  # revoked meanwhile: not kept, the caller stops its batch
         self.states[name] = state
         self.unpublished.add(name)  # readers get the whole recovered state
         await self._publish(name, state, None)

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kpis import parts as p
 from kpis.churn import ChurnRisk, ChurnRules, at_risk, at_risk_by_segment
 from kpis.events import format_time
-from kpis.ledger import combine
+from kpis.ledger import PartKey, combine
 from kpis.snapshot import KpiValue, PartSums, evaluate_sums, window_sums
 from streams.config import Settings
 from streams.store import PartitionView, Store
@@ -28,6 +28,7 @@ class Snapshot:
     churn_risks: list[ChurnRisk]
     sums_by_window: dict[str, PartSums] = field(repr=False)
     stale_since: float | None = None
+    views: dict[str, PartitionView] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, object]:
         """The snapshot JSON of INTERFACES.md."""
@@ -89,6 +90,14 @@ def consumer_lag(ends: dict[str, int], views: dict[str, PartitionView]) -> dict[
     return lag
 
 
+def event_counts(values: dict[PartKey, int]) -> tuple[int, dict[str, int]]:
+    """Accepted events and rejected ones by reason, from combined parts."""
+    rejected = {
+        key[1]: value for key, value in values.items() if key[0] == p.EVENTS_REJECTED and value
+    }
+    return values.get((p.EVENTS_ACCEPTED, "", 0, 0), 0), dict(sorted(rejected.items()))
+
+
 async def read_snapshot(
     store: Store,
     probe: LagProbe | None,
@@ -110,17 +119,16 @@ async def read_snapshot(
     watermarks = [view.watermark_us for view in views.values() if view.watermark_us is not None]
     watermark = max(watermarks) if watermarks else None
     sums_by_window = window_sums(values, watermark)
-    rejected = {
-        key[1]: value for key, value in values.items() if key[0] == p.EVENTS_REJECTED and value
-    }
+    accepted, rejected = event_counts(values)
     snapshot = Snapshot(
         watermark_us=watermark,
         lag=lag,
-        accepted=values.get((p.EVENTS_ACCEPTED, "", 0, 0), 0),
-        rejected=dict(sorted(rejected.items())),
+        accepted=accepted,
+        rejected=rejected,
         kpis=evaluate_sums(sums_by_window, gross_margin),
         churn_risks=at_risk(values, watermark, churn_rules or ChurnRules()),
         sums_by_window=sums_by_window,
         stale_since=stale_since,
+        views=views,
     )
     return snapshot, lag_by_partition

@@ -39,6 +39,10 @@ class Store(Protocol):
         """Every partition's current view."""
         ...
 
+    async def names(self) -> set[str]:
+        """The partitions the store has an entry for."""
+        ...
+
     async def ping(self) -> bool:
         """Whether the store answers."""
         ...
@@ -70,6 +74,9 @@ class MemoryStore:
 
     async def read(self) -> dict[str, PartitionView]:
         return self.partitions
+
+    async def names(self) -> set[str]:
+        return set(self.partitions)
 
     async def ping(self) -> bool:
         return True
@@ -117,7 +124,7 @@ class RedisStore:
         await self._publish(keys=[self.meta_key, self.parts_prefix + partition], args=args)
 
     async def read(self) -> dict[str, PartitionView]:
-        names = [_text(name) for name in await self.client.hkeys(self.meta_key)]
+        names = sorted(await self.names())
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.hgetall(self.meta_key)
             for partition in names:
@@ -131,6 +138,9 @@ class RedisStore:
             }
             views[partition] = PartitionView(meta["offset"], meta["watermark_us"], values)
         return views
+
+    async def names(self) -> set[str]:
+        return {_text(name) for name in await self.client.hkeys(self.meta_key)}
 
     async def ping(self) -> bool:
         try:

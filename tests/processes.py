@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,10 +13,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import free_port
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import free_port, stop
 
 
 def crmkpi_env(bootstrap: str, http_port: int, **extra: str) -> dict[str, str]:
@@ -48,13 +54,15 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+def wait_until_ready(
+    url: str, process: subprocess.Popen[str], timeout: float = 60, endpoint: str = "/readyz"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"crmkpi exited with {process.returncode}")
         try:
-            get_json(f"{url}/readyz")
+            get_json(f"{url}{endpoint}")
             return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)
@@ -73,7 +81,31 @@ def wait_idle(url: str, timeout: float = 120, accepted_at_least: int = 0) -> dic
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    raise AssertionError(f"not idle after {timeout}s: lag {snapshot.get('lag')}")
+    events = snapshot.get("events", {})
+    raise AssertionError(f"not idle after {timeout}s: lag {snapshot.get('lag')}, events {events}")
+
+
+def spawn_crmkpi(args: Sequence[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    """Start a long-running `crmkpi` command, its output appended to `log`."""
+    with log.open("a") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams", *args],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+def terminate(process: subprocess.Popen[str], timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL after `timeout`; nothing when it has exited already."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextmanager
@@ -81,24 +113,12 @@ def crmkpi_process(
     args: Sequence[str], env: dict[str, str], log: Path
 ) -> Iterator[subprocess.Popen[str]]:
     """A long-running `crmkpi` command, terminated (then killed) on exit."""
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams", *args],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    log.write_text("")
+    process = spawn_crmkpi(args, env, log)
+    try:
+        yield process
+    finally:
+        terminate(process)
 
 
 @contextmanager
@@ -112,3 +132,113 @@ def worker(
         url = f"http://127.0.0.1:{port}"
         wait_until_ready(url, process)
         yield url, process
+
+
+@dataclass
+class GroupMember:
+    """One `crmkpi worker` of a `WorkerGroup`."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[str]
+
+
+class WorkerGroup:
+    """`crmkpi worker` processes of one consumer group, started and killed at will.
+
+    Every member shares the Redis store at `redis_url`; `close` stops those still running.
+    """
+
+    def __init__(self, bootstrap: str, redis_url: str, tmp: Path, **extra: str) -> None:
+        self.bootstrap = bootstrap
+        self.tmp = tmp
+        self.extra = {"CRMKPI_REDIS_URL": redis_url, **extra}
+        self.members: list[GroupMember] = []
+        self.started = 0
+
+    def start(self, wait_ready: bool = True) -> GroupMember:
+        """A new member on a free HTTP port (ready to serve, unless `wait_ready` is false)."""
+        self.started += 1
+        name = f"worker-{self.started}"
+        port = free_port()
+        process = spawn_crmkpi(
+            ["worker"], crmkpi_env(self.bootstrap, port, **self.extra), self.tmp / f"{name}.log"
+        )
+        member = GroupMember(name, f"http://127.0.0.1:{port}", process)
+        self.members.append(member)
+        if wait_ready:
+            wait_serving(member.url, process)
+        return member
+
+    def kill(self, member: GroupMember) -> None:
+        """SIGKILL: no goodbye to the group, no flush."""
+        member.process.kill()
+        member.process.wait()
+        self.members.remove(member)
+
+    def stop(self, member: GroupMember) -> None:
+        """A graceful stop (SIGTERM): the member leaves the group."""
+        terminate(member.process)
+        self.members.remove(member)
+
+    def close(self) -> None:
+        for member in list(self.members):
+            terminate(member.process)
+        self.members.clear()
+
+    def __enter__(self) -> WorkerGroup:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def wait_serving(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until `url` answers HTTP at all (ready or not: a joining member may own nothing yet)."""
+    wait_until_ready(url, process, timeout, endpoint="/healthz")
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of `url`/metrics, keyed by name and sorted labels."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+class RedisServer:
+    """A private redis-server without persistence on a fixed free port: stop it, start it again."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed: run scripts/ensure-services.sh")
+        self.command = [binary, "--bind", "127.0.0.1", "--port", str(free_port()), "--save", ""]
+        self.command += ["--appendonly", "no", "--dir", str(directory)]
+        self.command += ["--logfile", str(directory / "redis.log")]
+        self.url = f"redis://127.0.0.1:{self.command[4]}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    if self.process.poll() is not None or time.monotonic() > deadline:
+                        raise AssertionError("redis-server did not start") from None
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None

@@ -162,7 +162,8 @@ def test_prometheus_loads_the_generated_rules_and_scrapes_server_and_workers(
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert jobs["crmkpi"]["static_configs"][0]["targets"] == ["server:8000"]
-    assert jobs["crmkpi-worker"]["dns_sd_configs"][0]["names"] == ["worker"]
+    assert jobs["crmkpi"]["dns_sd_configs"][0]["names"] == ["worker"]  # every replica
+    assert "metric_relabel_configs" not in jobs["crmkpi"]  # the sums need every process
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
         "alertmanager:9093"
     ]
