@@ -19,6 +19,7 @@ import yaml
 
 from kpis import parts as p
 from kpis.catalogue import CATALOGUE, KPIS_BY_NAME, Kpi
+from kpis.health_rules import HEALTH_GROUP, health_rules, health_tests
 from kpis.thresholds import QUANTILES, Notify, Threshold, ThresholdsConfig, duration_seconds
 from kpis.windows import NOW
 
@@ -37,6 +38,7 @@ ALERTING_GROUP = "crmkpi.alerts"
 RECORDING_FILE = "prometheus/rules/crmkpi-kpis.rules.yml"
 ALERTING_FILE = "prometheus/rules/crmkpi-alerts.rules.yml"
 ALERT_TESTS_FILE = "prometheus/tests/crmkpi-alerts.test.yml"
+HEALTH_TESTS_FILE = "prometheus/tests/crmkpi-health.test.yml"
 ALERTMANAGER_FILE = "alertmanager/alertmanager.yml"
 
 
@@ -322,9 +324,14 @@ def alerting_rule(threshold: Threshold, config: ThresholdsConfig) -> dict[str, A
 
 
 def alerting_rules(config: ThresholdsConfig) -> dict[str, Any]:
-    """One alerting rule per threshold."""
+    """One alerting rule per threshold, and the alerts on crmkpi's own health."""
     rules = [alerting_rule(threshold, config) for threshold in config.thresholds]
-    return {"groups": [{"name": ALERTING_GROUP, "rules": rules}]}
+    return {
+        "groups": [
+            {"name": ALERTING_GROUP, "rules": rules},
+            {"name": HEALTH_GROUP, "rules": health_rules(config.health)},
+        ]
+    }
 
 
 _NOTIFICATION_TEXT = (
@@ -542,5 +549,6 @@ def generated_files(config: ThresholdsConfig, gross_margin: float = 1.0) -> dict
         RECORDING_FILE: to_yaml(recording_rules(gross_margin)),
         ALERTING_FILE: to_yaml(alerting_rules(config)),
         ALERT_TESTS_FILE: to_yaml(alert_tests(config, "../rules/crmkpi-alerts.rules.yml")),
+        HEALTH_TESTS_FILE: to_yaml(health_tests(config, "../rules/crmkpi-alerts.rules.yml")),
         ALERTMANAGER_FILE: to_yaml(alertmanager_config(config.notify)),
     }

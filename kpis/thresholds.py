@@ -150,6 +150,18 @@ class ChurnAlert(BaseModel):
     )
 
 
+class Health(BaseModel):
+    """Limits of the alerts on crmkpi's own health (`kpis.health_rules`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    down_for_minutes: int = Field(default=2, ge=1)
+    lag_records: int = Field(default=10_000, ge=0)
+    lag_for_minutes: int = Field(default=10, ge=1)
+    stalled_minutes: int = Field(default=10, ge=1)
+    dead_letters_per_10m: int = Field(default=100, ge=0)
+
+
 class ThresholdsConfig(BaseModel):
     """The whole thresholds file."""
 
@@ -158,6 +170,7 @@ class ThresholdsConfig(BaseModel):
     dashboard_url: str = "http://localhost:3000/d/crmkpi"
     notify: Notify = Notify()
     churn_alert: ChurnAlert = ChurnAlert()
+    health: Health = Health()
     thresholds: tuple[Threshold, ...] = ()
 
 

@@ -12,22 +12,29 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from kpis import parts as p
 from kpis.catalogue import CATALOGUE
+from kpis.engine import PartitionState
 from kpis.rules import (
     ALERT_TESTS_FILE,
     ALERTING_FILE,
     ALERTMANAGER_FILE,
+    HEALTH_TESTS_FILE,
     RECORDING_FILE,
     generated_files,
     recorded_name,
 )
 from kpis.thresholds import read_thresholds
-from streams.exporter import RETENTION_PARTS
+from streams.exporter import RETENTION_PARTS, WorkerView, render
+from streams.readers import read_snapshot
 from streams.simulate import Anomalies, simulate_history
+from streams.store import MemoryStore
 from tests.processes import crmkpi_env, run_crmkpi, wait_idle, worker
 from tests.prometheus import prometheus
+from tests.test_exporter import LINES
+from tests.test_properties import NOW_US
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -88,6 +95,35 @@ def test_alerts_read_recorded_series_and_carry_kpi_severity_and_runbook() -> Non
         assert {"runbook", "runbook_url"} & set(alert["annotations"])
 
 
+async def exported_sample_names() -> set[str]:
+    """Sample names of a worker's /metrics with some state, rejections and a flush."""
+    state = PartitionState()
+    for raw in [*LINES, b"{not json"]:
+        state.apply_raw(raw, NOW_US)
+    store = MemoryStore()
+    await store.publish(
+        "crm.surveys:0", 9, state.ledger.watermark_us, [*state.ledger.values.items()], True
+    )
+    snapshot, _ = await read_snapshot(store, None, 1.0)
+    view = WorkerView(frozenset({"crm.surveys:0"}), True, 1, 1e9, 0, {"invalid_json": 1})
+    text = render(snapshot, {"crm.surveys:0": 0}, view).decode()
+    return {
+        sample.name for family in text_string_to_metric_families(text) for sample in family.samples
+    }
+
+
+async def test_health_alerts_read_families_the_workers_export() -> None:
+    (health,) = [
+        group for group in load(ALERTING_FILE)["groups"] if group["name"] != "crmkpi.alerts"
+    ]
+    exported = {"up"} | await exported_sample_names()
+    for alert in health["rules"]:
+        names = set(re.findall(r"\b(up|crmkpi_[a-z0-9_]+)\b", alert["expr"]))
+        assert names and names <= exported, (alert["alert"], names - exported)
+        assert alert["labels"]["severity"] in {"critical", "warning"}
+        assert {"summary", "description", "runbook"} <= set(alert["annotations"])
+
+
 def test_alertmanager_routes_by_severity_groups_by_kpi_and_keeps_secrets_out() -> None:
     config = load(ALERTMANAGER_FILE)
     assert config["route"]["group_by"] == ["alertname", "kpi"]
@@ -120,22 +156,23 @@ def test_amtool_checks_the_alertmanager_config() -> None:
 
 
 def test_promtool_unit_tests_cover_every_alert() -> None:
-    tests = load(ALERT_TESTS_FILE)["tests"]
+    tests = load(ALERT_TESTS_FILE)["tests"] + load(HEALTH_TESTS_FILE)["tests"]
     tested = {case["alertname"] for group in tests for case in group["alert_rule_test"]}
-    assert tested == {alert["alert"] for alert in rules_of(ALERTING_FILE)}
+    groups = load(ALERTING_FILE)["groups"]
+    assert tested == {alert["alert"] for group in groups for alert in group["rules"]}
     for group in tests:
         expectations = [bool(case["exp_alerts"]) for case in group["alert_rule_test"]]
         assert expectations[0] is False and True in expectations and expectations[-1] is False
     promtool = binary("promtool")
-    test_file = DEPLOY / ALERT_TESTS_FILE
-    result = subprocess.run(
-        [promtool, "test", "rules", test_file.name],
-        cwd=test_file.parent,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    for test_file in (DEPLOY / ALERT_TESTS_FILE, DEPLOY / HEALTH_TESTS_FILE):
+        result = subprocess.run(
+            [promtool, "test", "rules", test_file.name],
+            cwd=test_file.parent,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.integration

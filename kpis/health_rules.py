@@ -1,0 +1,181 @@
+"""Alerting rules on crmkpi's own health: a worker down, lag, a stalled stream, dead letters.
+
+Limits come from the `health` section of the thresholds file. Every series is
+summed across workers: each worker exports the partitions it owns, and those
+move between workers at a rebalance, so only the sums are stable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kpis.thresholds import Health, ThresholdsConfig
+
+HEALTH_GROUP = "crmkpi.health"
+LAG = "sum(crmkpi_consumer_lag_records)"
+REJECTED = "sum(crmkpi_events_rejected_total)"
+REJECTED_10M_AGO = "sum(crmkpi_events_rejected_total offset 10m)"
+
+
+def _rule(
+    name: str, expr: str, for_: str, severity: str, summary: str, description: str, runbook: str
+) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": severity, "kpi": "crmkpi_health"},
+        "annotations": {"summary": summary, "description": description, "runbook": runbook},
+    }
+
+
+def health_rules(health: Health) -> list[dict[str, Any]]:
+    """The health alerts, in the order of their promtool tests."""
+    return [
+        _rule(
+            "CrmkpiWorkerDown",
+            'up{job="crmkpi"} == 0',
+            f"{health.down_for_minutes}m",
+            "critical",
+            "A crmkpi process does not answer scrapes",
+            "{{ $labels.instance }} has not answered Prometheus for "
+            + f"{health.down_for_minutes} minutes.",
+            "Check the process and its log; its partitions move to the other workers.",
+        ),
+        _rule(
+            "CrmkpiConsumerLagHigh",
+            f"{LAG} > {health.lag_records}",
+            f"{health.lag_for_minutes}m",
+            "warning",
+            "crmkpi is falling behind the CRM event stream",
+            "{{ $value }} records are waiting to be applied (limit " + f"{health.lag_records}).",
+            "Start another `crmkpi worker` in the same group, or look for a slow store.",
+        ),
+        _rule(
+            "CrmkpiStalled",
+            f"time() - max(crmkpi_last_flush_timestamp_seconds) > {health.stalled_minutes * 60}"
+            f" and {LAG} > 0",
+            "1m",
+            "critical",
+            "crmkpi has applied nothing while events are waiting",
+            "No batch was applied for {{ $value | humanizeDuration }} while records wait.",
+            "Check the workers' logs for broker or store errors; restart a stuck worker.",
+        ),
+        _rule(
+            "CrmkpiDeadLettersGrowing",
+            f"{REJECTED} - {REJECTED_10M_AGO} > {health.dead_letters_per_10m}",
+            "5m",
+            "warning",
+            "Producers are sending many bad events",
+            "{{ $value }} events went to the dead-letter topic in the last 10 minutes (limit "
+            + f"{health.dead_letters_per_10m}).",
+            "Read crm.dlq: each record's `reason` and `detail` headers name the problem.",
+        ),
+    ]
+
+
+def _test(name: str, series: list[dict[str, str]], checks: list[tuple[str, list[Any]]]) -> Any:
+    alertname = name.split(":")[0]
+    return {
+        "name": name,
+        "interval": "1m",
+        "input_series": series,
+        "alert_rule_test": [
+            {"eval_time": at, "alertname": alertname, "exp_alerts": alerts} for at, alerts in checks
+        ],
+    }
+
+
+def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
+    """promtool unit tests, evaluated every minute: each health alert stays silent, fires,
+    and resolves."""
+    health = config.health
+    rules = {rule["alert"]: rule for rule in health_rules(health)}
+
+    def fired(alert: str, value: str, **labels: str) -> list[dict[str, Any]]:
+        rule = rules[alert]
+        annotations = dict(rule["annotations"])
+        annotations["description"] = (
+            annotations["description"]
+            .replace("{{ $value }}", value)
+            .replace("{{ $labels.instance }}", labels.get("instance", ""))
+            .replace("{{ $value | humanizeDuration }}", value)
+        )
+        return [{"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}]
+
+    lag, limit = health.lag_records, health.dead_letters_per_10m
+    down_minutes, lag_minutes, stall = (
+        health.down_for_minutes,
+        health.lag_for_minutes,
+        health.stalled_minutes,
+    )
+    tests = [
+        _test(
+            "CrmkpiWorkerDown: silent while up, fires when down, resolves",
+            [
+                {
+                    "series": 'up{job="crmkpi", instance="worker-1:8000"}',
+                    "values": f"1x5 0x{down_minutes + 2} 1x5",
+                }
+            ],
+            [
+                ("5m", []),
+                (
+                    f"{6 + down_minutes}m",
+                    fired("CrmkpiWorkerDown", "", job="crmkpi", instance="worker-1:8000"),
+                ),
+                (f"{down_minutes + 10}m", []),
+            ],
+        ),
+        _test(
+            "CrmkpiConsumerLagHigh: summed across workers, fires after its for, resolves",
+            [
+                {
+                    "series": 'crmkpi_consumer_lag_records{instance="a", partition="crm.leads:0"}',
+                    "values": f"0x5 {lag}x{lag_minutes + 2} 0x5",
+                },
+                {
+                    "series": 'crmkpi_consumer_lag_records{instance="b", partition="crm.leads:1"}',
+                    "values": f"0x5 1x{lag_minutes + 2} 0x5",
+                },
+            ],
+            [
+                ("5m", []),
+                (f"{6 + lag_minutes}m", fired("CrmkpiConsumerLagHigh", str(lag + 1))),
+                (f"{lag_minutes + 10}m", []),
+            ],
+        ),
+        _test(
+            "CrmkpiStalled: no flush while records wait fires; flushing again resolves",
+            [
+                {
+                    "series": "crmkpi_last_flush_timestamp_seconds",
+                    "values": f"0+60x5 300x{stall + 4} {(stall + 10) * 60}+60x5",
+                },
+                {
+                    "series": 'crmkpi_consumer_lag_records{partition="crm.leads:0"}',
+                    "values": f"5x{stall + 20}",
+                },
+            ],
+            [
+                ("5m", []),
+                (f"{stall + 7}m", fired("CrmkpiStalled", f"{stall + 2}m 0s")),
+                (f"{stall + 12}m", []),
+            ],
+        ),
+        _test(
+            "CrmkpiDeadLettersGrowing: a burst over the limit fires, a quiet 10 minutes resolves",
+            [
+                {
+                    "series": 'crmkpi_events_rejected_total{reason="schema"}',
+                    "values": f"0x15 {limit + 1}x20",
+                }
+            ],
+            [
+                ("14m", []),
+                ("21m", fired("CrmkpiDeadLettersGrowing", str(limit + 1))),
+                ("27m", []),
+            ],
+        ),
+    ]
+    return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}
