@@ -84,10 +84,17 @@ class Processor:
         """
         now_us = time.time_ns() // 1000
         epoch = self.epoch
+        missing = {
+            f"{topic}:{partition}": partition
+            for topic, partition in batch
+            if f"{topic}:{partition}" not in self.states
+        }
+        if missing:
+            await self._recover(missing)
         for (topic, partition), records in batch.items():
             name = f"{topic}:{partition}"
-            state = self.states.get(name) or await self._recover(name, partition)
-            if self.epoch != epoch:
+            state = self.states.get(name)
+            if self.epoch != epoch or state is None:
                 # A rebalance forgot partitions meanwhile: applying the rest to a state rebuilt
                 # from checkpoints could leave a gap. It comes again from the committed offsets.
                 break
@@ -213,16 +220,23 @@ class Processor:
             if state is not None:
                 await self._publish(name, state, None)
 
-    async def _recover(self, name: str, partition: int) -> PartitionState:
+    async def _recover(self, partitions: dict[str, int]) -> None:
+        """Rebuild the state of source partitions (name -> partition) from their checkpoints."""
         epoch = self.epoch
-        state = await self.checkpoints.recover(name, partition)
+        started = time.monotonic()
+        states = await self.checkpoints.recover(partitions)
         if self.epoch != epoch:
-            return state  # revoked meanwhile: not kept, the caller stops its batch
-        self.states[name] = state
-        self.unpublished.add(name)  # readers get the whole recovered state
-        await self._publish(name, state, None)
-        log.info("recovered %s at offset %d", name, state.offset)
-        return state
+            return  # revoked meanwhile: not kept, the caller stops its batch
+        for name, state in states.items():
+            self.states[name] = state
+            self.unpublished.add(name)  # readers get the whole recovered state
+            await self._publish(name, state, None)
+        log.info(
+            "recovered %d partitions in %.1fs: %s",
+            len(states),
+            time.monotonic() - started,
+            ", ".join(f"{name}@{state.offset}" for name, state in sorted(states.items())),
+        )
 
     async def _publish(
         self, name: str, state: PartitionState, checkpoint: cp.Checkpoint | None
