@@ -72,6 +72,7 @@ class Processor:
         self.epoch = 0  # counts `forget` calls: a batch stops when partitions are revoked under it
         self.rewinds: dict[tuple[str, int], int] = {}  # where the consumer must read again
         self.rewound: dict[tuple[str, int], int] = {}  # the last offset read again, per partition
+        self.recovering = asyncio.Lock()  # one recovery at a time: a state is never rebuilt twice
 
     async def process(self, batch: SourceBatch) -> dict[tuple[str, int], int]:
         """Apply one batch, then make it durable and visible.
@@ -90,7 +91,7 @@ class Processor:
             if f"{topic}:{partition}" not in self.states
         }
         if missing:
-            await self._recover(missing)
+            await self.recover(missing)
         for (topic, partition), records in batch.items():
             name = f"{topic}:{partition}"
             state = self.states.get(name)
@@ -220,17 +221,22 @@ class Processor:
             if state is not None:
                 await self._publish(name, state, None)
 
-    async def _recover(self, partitions: dict[str, int]) -> None:
-        """Rebuild the state of source partitions (name -> partition) from their checkpoints."""
-        epoch = self.epoch
-        started = time.monotonic()
-        states = await self.checkpoints.recover(partitions)
-        if self.epoch != epoch:
-            return  # revoked meanwhile: not kept, the caller stops its batch
-        for name, state in states.items():
-            self.states[name] = state
-            self.unpublished.add(name)  # readers get the whole recovered state
-            await self._publish(name, state, None)
+    async def recover(self, partitions: dict[str, int]) -> None:
+        """Rebuild the state of source partitions (name -> partition) from their checkpoints,
+        unless this worker has it already."""
+        async with self.recovering:
+            epoch = self.epoch
+            missing = {name: p for name, p in partitions.items() if name not in self.states}
+            if not missing:
+                return
+            started = time.monotonic()
+            states = await self.checkpoints.recover(missing)
+            if self.epoch != epoch:
+                return  # revoked meanwhile: not kept, the caller stops its batch
+            for name, state in states.items():
+                self.states[name] = state
+                self.unpublished.add(name)  # readers get the whole recovered state
+                await self._publish(name, state, None)
         log.info(
             "recovered %d partitions in %.1fs: %s",
             len(states),

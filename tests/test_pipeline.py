@@ -126,8 +126,15 @@ def test_restart_mid_stream_gives_the_same_snapshot(
         process.wait()
         producing.join()
         assert accepted < reference.accepted / 2
-    with worker(broker, tmp_path, "second") as (url, _):
+    with worker(broker, tmp_path, "second") as (url, process):
         snapshot = wait_idle(url, accepted_at_least=reference.accepted)
         again = get_json(f"{url}/kpis")
+        process.send_signal(stop)
+        process.wait()
     assert compare_snapshot(reference, snapshot) == []
     assert again["kpis"] == snapshot["kpis"]
+    # No record comes after this restart: the worker recovers its partitions on assignment.
+    with worker(broker, tmp_path, "third") as (url, _):
+        assert (
+            compare_snapshot(reference, wait_idle(url, accepted_at_least=reference.accepted)) == []
+        )
