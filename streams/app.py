@@ -225,6 +225,14 @@ class Runtime(mode.Service):  # type: ignore[misc]
             problems.append("no partitions assigned yet")
         return problems
 
+    async def recover(self, partitions: dict[str, int]) -> None:
+        """Recover assigned partitions ahead of their records (else the first batch does)."""
+        await self.ready.wait()
+        try:
+            await self.processor.recover(partitions)
+        except KafkaError as error:
+            log.warning("recovering assigned partitions failed, left to their records: %s", error)
+
     async def process(self, batch: SourceBatch, consumer: Any) -> None:
         """Process a batch, retrying with back-off while the broker or store is failing."""
         await self.ready.wait()
@@ -303,6 +311,10 @@ def create_app(
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         runtime.assigned = {f"{tp.topic}:{tp.partition}" for tp in assigned}
         runtime.rebalances += 1
+        # Readers see the partitions before their next record arrives.
+        runtime.spawn(
+            runtime.recover({f"{tp.topic}:{tp.partition}": tp.partition for tp in assigned})
+        )
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def housekeeping() -> None:

@@ -48,33 +48,48 @@ class CheckpointLog:
         ]
         await asyncio.gather(*sent)
 
-    async def recover(self, name: str, source_partition: int) -> PartitionState:
-        """Rebuild a source partition's state from every checkpoint written for it.
+    async def recover(self, partitions: dict[str, int]) -> dict[str, PartitionState]:
+        """Rebuild source partitions' states (name -> source partition) from every checkpoint
+        written for them, reading each checkpoint partition once.
 
-        The end of the log is found by a fence: a marker record this call appends, then
-        reads up to. Every checkpoint acknowledged before it lies below it, whatever end
-        offset the broker reports (Tansu's can lag behind the records it serves).
+        The end of each checkpoint partition is found by a fence: a marker record this call
+        appends, then reads up to. Every checkpoint acknowledged before it lies below it,
+        whatever end offset the broker reports (Tansu's can lag behind the records it serves).
         """
-        state = PartitionState(churn_rules=self.settings.churn_rules())
-        tp = TopicPartition(self.topic, self.partition_of(source_partition))
-        fence = f"{name}{FENCE}{uuid.uuid4().hex}".encode()
-        await (await self.producer.send(self.topic, b"", key=fence, partition=tp.partition))
+        states = {
+            name.encode(): PartitionState(churn_rules=self.settings.churn_rules())
+            for name in partitions
+        }
+        tps = {TopicPartition(self.topic, self.partition_of(p)) for p in partitions.values()}
+        fences = {tp: f"{tp.partition}{FENCE}{uuid.uuid4().hex}".encode() for tp in tps}
+        sent = [
+            await self.producer.send(self.topic, b"", key=fence, partition=tp.partition)
+            for tp, fence in fences.items()
+        ]
+        await asyncio.gather(*sent)
         consumer = await self._reader()
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        wanted = name.encode()
+        consumer.assign(list(tps))
+        await consumer.seek_to_beginning(*tps)
+        reading = set(tps)
         deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(tp, timeout_ms=1000)
-            for record in batches.get(tp, []):
-                if record.key == fence:
-                    state.changed_entities.clear()
-                    state.new_event_ids.clear()
-                    state.ledger.dirty.clear()
-                    return state
-                if record.key == wanted and record.value is not None:
-                    cp.restore(state, cp.decode(record.value))
-        raise KafkaTimeoutError(f"checkpoints of {name}: fence not read back")
+        while reading and time.monotonic() < deadline:
+            batches = await consumer.getmany(*reading, timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.key == fences[tp]:
+                        reading.discard(tp)
+                        break
+                    state = states.get(record.key or b"")
+                    if state is not None and record.value is not None:
+                        cp.restore(state, cp.decode(record.value))
+        if reading:
+            missing = ", ".join(str(tp.partition) for tp in sorted(reading))
+            raise KafkaTimeoutError(f"checkpoint partitions {missing}: fence not read back")
+        for state in states.values():
+            state.changed_entities.clear()
+            state.new_event_ids.clear()
+            state.ledger.dirty.clear()
+        return {key.decode(): state for key, state in states.items()}
 
     async def close(self) -> None:
         if self._consumer is not None:

@@ -72,6 +72,7 @@ class Processor:
         self.epoch = 0  # counts `forget` calls: a batch stops when partitions are revoked under it
         self.rewinds: dict[tuple[str, int], int] = {}  # where the consumer must read again
         self.rewound: dict[tuple[str, int], int] = {}  # the last offset read again, per partition
+        self.recovering = asyncio.Lock()  # one recovery at a time: a state is never rebuilt twice
 
     async def process(self, batch: SourceBatch) -> dict[tuple[str, int], int]:
         """Apply one batch, then make it durable and visible.
@@ -84,10 +85,17 @@ class Processor:
         """
         now_us = time.time_ns() // 1000
         epoch = self.epoch
+        missing = {
+            f"{topic}:{partition}": partition
+            for topic, partition in batch
+            if f"{topic}:{partition}" not in self.states
+        }
+        if missing:
+            await self.recover(missing)
         for (topic, partition), records in batch.items():
             name = f"{topic}:{partition}"
-            state = self.states.get(name) or await self._recover(name, partition)
-            if self.epoch != epoch:
+            state = self.states.get(name)
+            if self.epoch != epoch or state is None:
                 # A rebalance forgot partitions meanwhile: applying the rest to a state rebuilt
                 # from checkpoints could leave a gap. It comes again from the committed offsets.
                 break
@@ -213,16 +221,28 @@ class Processor:
             if state is not None:
                 await self._publish(name, state, None)
 
-    async def _recover(self, name: str, partition: int) -> PartitionState:
-        epoch = self.epoch
-        state = await self.checkpoints.recover(name, partition)
-        if self.epoch != epoch:
-            return state  # revoked meanwhile: not kept, the caller stops its batch
-        self.states[name] = state
-        self.unpublished.add(name)  # readers get the whole recovered state
-        await self._publish(name, state, None)
-        log.info("recovered %s at offset %d", name, state.offset)
-        return state
+    async def recover(self, partitions: dict[str, int]) -> None:
+        """Rebuild the state of source partitions (name -> partition) from their checkpoints,
+        unless this worker has it already."""
+        async with self.recovering:
+            epoch = self.epoch
+            missing = {name: p for name, p in partitions.items() if name not in self.states}
+            if not missing:
+                return
+            started = time.monotonic()
+            states = await self.checkpoints.recover(missing)
+            if self.epoch != epoch:
+                return  # revoked meanwhile: not kept, the caller stops its batch
+            for name, state in states.items():
+                self.states[name] = state
+                self.unpublished.add(name)  # readers get the whole recovered state
+                await self._publish(name, state, None)
+        log.info(
+            "recovered %d partitions in %.1fs: %s",
+            len(states),
+            time.monotonic() - started,
+            ", ".join(f"{name}@{state.offset}" for name, state in sorted(states.items())),
+        )
 
     async def _publish(
         self, name: str, state: PartitionState, checkpoint: cp.Checkpoint | None

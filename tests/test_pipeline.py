@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,13 +115,26 @@ def test_restart_mid_stream_gives_the_same_snapshot(
     lines = write_history(history, seed=5, days=10, anomalies=Anomalies.default())
     reference = compute_reference(lines, now=datetime.now(UTC))
     with worker(broker, tmp_path, "first") as (url, process):
-        produce(broker, history)
-        time.sleep(1.0)  # let it get part of the way, then stop it mid-stream
-        assert get_json(f"{url}/kpis")["events"]["accepted"] < reference.accepted
+        producing = threading.Thread(target=produce, args=(broker, history))
+        producing.start()
+        # Stop it mid-stream: once it has applied some events, long before all of them.
+        accepted = 0
+        while accepted < 1000:
+            time.sleep(0.02)
+            accepted = get_json(f"{url}/kpis")["events"]["accepted"]
         process.send_signal(stop)
         process.wait()
-    with worker(broker, tmp_path, "second") as (url, _):
+        producing.join()
+        assert accepted < reference.accepted / 2
+    with worker(broker, tmp_path, "second") as (url, process):
         snapshot = wait_idle(url, accepted_at_least=reference.accepted)
         again = get_json(f"{url}/kpis")
+        process.send_signal(stop)
+        process.wait()
     assert compare_snapshot(reference, snapshot) == []
     assert again["kpis"] == snapshot["kpis"]
+    # No record comes after this restart: the worker recovers its partitions on assignment.
+    with worker(broker, tmp_path, "third") as (url, _):
+        assert (
+            compare_snapshot(reference, wait_idle(url, accepted_at_least=reference.accepted)) == []
+        )
