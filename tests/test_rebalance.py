@@ -128,6 +128,16 @@ def prefix_problems(samples: list[Sample], final: Counts) -> list[str]:
     return problems
 
 
+def test_prefix_problems_flag_a_count_above_its_final_value_and_a_fall() -> None:
+    final = {"accepted": 10, "rejected duplicate": 2}
+    fine = [("w1", 0.0, {"accepted": 3}), ("w2", 0.1, {"accepted": 2}), ("w1", 0.2, final)]
+    assert prefix_problems(fine, final) == []
+    above = [("w1", 0.0, {"accepted": 3, "rejected duplicate": 3})]
+    assert prefix_problems(above, final) == ["w1: rejected duplicate = 3 above the final 2"]
+    fall = [("w1", 0.0, {"accepted": 5, "rejected duplicate": 1}), ("w1", 0.2, {"accepted": 6})]
+    assert prefix_problems(fall, final) == ["w1: rejected duplicate fell from 1 to 0"]
+
+
 class Sampler(threading.Thread):
     """Reads /kpis of every live member of `group` every SAMPLE_EVERY seconds until `halt`."""
 
@@ -198,10 +208,10 @@ def test_kpis_sampled_while_workers_join_and_leave_are_values_of_a_prefix(
         wait_idle(first.url)
         sampler.halt.set()
         sampler.join()
+        samples = sampler.samples
+        print(f"{len(samples)} samples, {len(lines)} events")
+        assert prefix_problems(samples, final) == []
         for member in group.members:
             assert compare_snapshot(reference, get_json(f"{member.url}/kpis")) == [], member.name
-    samples = sampler.samples
-    print(f"{len(samples)} samples, {len(lines)} events")
-    assert prefix_problems(samples, final) == []
     for at in changes:  # each change happened under load, and was sampled
         assert any(t > at and s["accepted"] < reference.accepted for _, t, s in samples)
