@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 
 from kpis import parts as p
 from kpis.churn import ChurnRisk, ChurnRules, at_risk, at_risk_by_segment
@@ -14,6 +16,10 @@ from kpis.ledger import PartKey, combine
 from kpis.snapshot import KpiValue, PartSums, evaluate_sums, window_sums
 from streams.config import Settings
 from streams.store import PartitionView, Store
+
+PROBE_TIMEOUT_SECONDS = 3.0
+"""How long readers wait for the broker's end offsets: a stalled broker would hold a
+request for aiokafka's 40 s request timeout, and /kpis and /readyz with it."""
 
 
 @dataclass
@@ -68,7 +74,17 @@ class LagProbe:
         await self.consumer.stop()
 
     async def end_offsets(self) -> dict[str, int]:
-        """`topic:partition` -> offset of the next record to be written."""
+        """`topic:partition` -> offset of the next record to be written.
+
+        `KafkaTimeoutError` when the broker does not answer within PROBE_TIMEOUT_SECONDS.
+        """
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+                return await self._end_offsets()
+        except TimeoutError:
+            raise KafkaTimeoutError(f"no answer within {PROBE_TIMEOUT_SECONDS:g}s") from None
+
+    async def _end_offsets(self) -> dict[str, int]:
         await self.consumer.topics()  # refresh metadata
         tps = [
             TopicPartition(topic, partition)

@@ -3,7 +3,9 @@
 One small interface, two implementations: in-process for the single-process
 embedded default, Redis (`CRMKPI_REDIS_URL`) for several workers and readers.
 A partition's entry only moves forward: a write with an older offset than the
-stored one (a worker that lost the partition) is ignored.
+stored one (a worker that lost the partition) is ignored, and changes for a
+partition the store has no entry for (Redis restarted empty) are refused with
+`PartitionMissing`: applied to nothing they would read as a whole partition.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import redis.asyncio as redis
 from kpis.ledger import PartKey
 
 Changes = list[tuple[PartKey, int]]
+
+
+class PartitionMissing(Exception):
+    """Changes were published for a partition the store has no entry for: publish it whole."""
 
 
 @dataclass
@@ -59,6 +65,8 @@ class MemoryStore:
     async def publish(
         self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
     ) -> None:
+        if not full and partition not in self.partitions:
+            raise PartitionMissing(partition)
         view = self.partitions.setdefault(partition, PartitionView())
         if offset < view.offset:
             return
@@ -87,9 +95,12 @@ class MemoryStore:
 
 # KEYS[1] meta hash, KEYS[2] the partition's parts hash; ARGV: partition, offset,
 # meta json, full flag, then field/value pairs (value "0" deletes the field).
+# Returns 1 when written, 0 when older than the stored entry, -1 for changes without an entry.
 _PUBLISH = """
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
-if stored and tonumber(cjson.decode(stored)['offset']) > tonumber(ARGV[2]) then
+if not stored then
+  if ARGV[4] ~= '1' then return -1 end
+elseif tonumber(cjson.decode(stored)['offset']) > tonumber(ARGV[2]) then
   return 0
 end
 if ARGV[4] == '1' then redis.call('DEL', KEYS[2]) end
@@ -121,7 +132,11 @@ class RedisStore:
         args: list[bytes | str | int] = [partition, offset, meta, "1" if full else "0"]
         for key, value in changes:
             args += (orjson.dumps(key), value)
-        await self._publish(keys=[self.meta_key, self.parts_prefix + partition], args=args)
+        written = await self._publish(
+            keys=[self.meta_key, self.parts_prefix + partition], args=args
+        )
+        if written == -1:
+            raise PartitionMissing(partition)
 
     async def read(self) -> dict[str, PartitionView]:
         names = sorted(await self.names())

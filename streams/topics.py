@@ -47,6 +47,11 @@ class Topics:
         return self.prefix + event.domain
 
 
+CHECKPOINT_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1"}
+"""Checkpoints are changes, read back from the start to recover: none may ever expire
+(Kafka deletes records older than 7 days by default)."""
+
+
 async def ensure_topics(settings: Settings) -> Topics:
     """Create every topic that does not exist yet, with the configured partition count."""
     topics = Topics(settings.topic_prefix)
@@ -62,7 +67,12 @@ async def ensure_topics(settings: Settings) -> Topics:
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, num_partitions=settings.partitions, replication_factor=1)
+            NewTopic(
+                name,
+                num_partitions=settings.partitions,
+                replication_factor=1,
+                topic_configs=CHECKPOINT_CONFIG if name == topics.checkpoints else {},
+            )
             for name in names
             if name not in existing
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 import redis
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_port, stop
@@ -242,3 +244,36 @@ class RedisServer:
         if self.process is not None:
             stop(self.process)
             self.process = None
+
+
+def write_chunks(lines: Sequence[str], directory: Path, count: int) -> list[Path]:
+    """`lines` split, in order, into `count` JSONL files of about equal size."""
+    size = -(-len(lines) // count)
+    chunks = []
+    for index in range(count):
+        chunk = directory / f"chunk-{index}.jsonl"
+        chunk.write_text("".join(f"{line}\n" for line in lines[index * size : (index + 1) * size]))
+        chunks.append(chunk)
+    return chunks
+
+
+def committed_offsets(bootstrap: str, topics: Sequence[str], group: str = "crmkpi") -> int:
+    """The consumer group's committed offsets summed over `topics` (0 where none)."""
+
+    async def fetch() -> int:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()
+            partitions = [
+                TopicPartition(topic, partition)
+                for topic in topics
+                for partition in consumer.partitions_for_topic(topic) or ()
+            ]
+            return sum([(await consumer.committed(tp)) or 0 for tp in partitions])
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(fetch())

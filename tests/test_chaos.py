@@ -140,7 +140,9 @@ def metrics_problems(reference: Reference, samples: Samples) -> list[str]:
     return problems
 
 
-def wait_settled(members: list[GroupMember], timeout: float = 120) -> None:
+def wait_settled(
+    members: list[GroupMember], timeout: float = 120, partitions: int = SOURCE_PARTITIONS
+) -> None:
     """Until the live members own every source partition between them and one reports."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -150,7 +152,7 @@ def wait_settled(members: list[GroupMember], timeout: float = 120) -> None:
             scrapes = []
         owned = sum(s.get(("crmkpi_partitions_assigned", ()), 0) for s in scrapes)
         reporters = sum(1 for s in scrapes if any(n == "crmkpi_csat_ratio" for n, _ in s))
-        if scrapes and owned == SOURCE_PARTITIONS and reporters == 1:
+        if scrapes and owned == partitions and reporters == 1:
             return
         time.sleep(0.5)
     raise AssertionError(f"the group did not settle in {timeout}s")
