@@ -8,6 +8,7 @@ stored one (a worker that lost the partition) is ignored.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,6 +27,7 @@ class PartitionView:
     offset: int = -1
     watermark_us: int | None = None
     values: dict[PartKey, int] = field(default_factory=dict)
+    version: object = None  # changes whenever the view does (readers cache what they derive)
 
 
 class Store(Protocol):
@@ -55,6 +57,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.partitions: dict[str, PartitionView] = {}
+        self.versions = itertools.count()
 
     async def publish(
         self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
@@ -71,6 +74,7 @@ class MemoryStore:
                 view.values.pop(key, None)
         view.offset = offset
         view.watermark_us = watermark_us
+        view.version = next(self.versions)
 
     async def read(self) -> dict[str, PartitionView]:
         return self.partitions
