@@ -20,7 +20,7 @@ from bench.workload import KafkaRecord
 from kpis.engine import PartitionState
 from streams.config import Settings
 from streams.exporter import WorkerView, render
-from streams.readers import read_snapshot
+from streams.readers import Snapshot, SnapshotReader
 from streams.store import MemoryStore
 
 
@@ -67,35 +67,50 @@ async def _timed_ms(work: Callable[[], Awaitable[object]], repeat: int) -> float
 async def _measure(store: MemoryStore, repeat: int) -> dict[str, float]:
     gross_margin = Settings().gross_margin
     worker = WorkerView(frozenset(store.partitions), reporter=True)
-    snapshot, lag = await read_snapshot(store, None, gross_margin)
+    warm = SnapshotReader(store)
+    biggest = max(store.partitions.items(), key=lambda item: len(item[1].values))
 
-    async def build() -> None:
-        await read_snapshot(store, None, gross_margin)
+    async def snapshot(reader: SnapshotReader | None) -> Snapshot:
+        snapshot, _ = await (reader or SnapshotReader(store)).read(None, gross_margin)
+        return snapshot
 
-    async def metrics() -> None:
-        snapshot, lag = await read_snapshot(store, None, gross_margin)
-        render(snapshot, lag, worker)
+    async def one_changed() -> None:
+        name, view = biggest  # published again: summarized again, as after a batch
+        await store.publish(name, view.offset, view.watermark_us, [], full=False)
+        await snapshot(warm)
 
-    async def kpis() -> None:
-        snapshot, _ = await read_snapshot(store, None, gross_margin)
-        orjson.dumps(snapshot.to_json())
+    async def metrics(reader: SnapshotReader | None) -> None:
+        render(await snapshot(reader), {}, worker)
 
+    async def kpis(reader: SnapshotReader | None) -> None:
+        orjson.dumps((await snapshot(reader)).to_json())
+
+    await snapshot(warm)
     return {
-        "snapshot_ms": await _timed_ms(build, repeat),
-        "metrics_ms": await _timed_ms(metrics, repeat),
-        "kpis_ms": await _timed_ms(kpis, repeat),
-        "metrics_bytes": len(render(snapshot, lag, worker)),
+        "snapshot_cold_ms": await _timed_ms(lambda: snapshot(None), repeat),
+        "snapshot_one_changed_ms": await _timed_ms(one_changed, repeat),
+        "snapshot_warm_ms": await _timed_ms(lambda: snapshot(warm), repeat),
+        "metrics_cold_ms": await _timed_ms(lambda: metrics(None), repeat),
+        "metrics_warm_ms": await _timed_ms(lambda: metrics(warm), repeat),
+        "kpis_cold_ms": await _timed_ms(lambda: kpis(None), repeat),
+        "kpis_warm_ms": await _timed_ms(lambda: kpis(warm), repeat),
+        "metrics_bytes": len(render(await snapshot(warm), {}, worker)),
     }
 
 
 def measure(records: list[KafkaRecord], repeat: int = 5, partitions: int = 6) -> dict[str, float]:
     """Times (median of `repeat`) to build a snapshot of the state `records` leave, and to
-    answer `/metrics` and `/kpis` from it (snapshot included), with the state's size."""
+    answer `/metrics` and `/kpis` from it (snapshot included), with the state's size.
+
+    Cold: a new reader, every partition summarized (as when all changed since the last
+    read); warm: nothing changed; one changed: the biggest partition was published again.
+    """
     states = partition_states(records, partitions)
     store = asyncio.run(publish_all(states))
     return {
         "events": len(records),
         "partitions": len(states),
         "part_keys": sum(len(state.ledger.values) for state in states.values()),
+        "biggest_partition_keys": max(len(state.ledger.values) for state in states.values()),
         **asyncio.run(_measure(store, repeat)),
     }
