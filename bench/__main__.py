@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from bench import latency, memory, report, scrape, services, throughput, workload
+from bench import latency, memory, report, scrape, services, snapshot, throughput, workload
 from streams.config import Settings
 from streams.topics import Topics, ensure_topics
 
@@ -96,7 +96,7 @@ def main(
     latency_seconds: Annotated[float, typer.Option(help="Seconds per offered load.")] = 20.0,
     out: Annotated[Path, typer.Option(help="Where the JSON results go.")] = DEFAULT_OUT,
 ) -> None:
-    """Throughput vs a plain consumer, end-to-end latency, memory and scrape times."""
+    """Throughput vs a plain consumer, end-to-end latency, memory, scrape and snapshot times."""
     rates = [5_000.0, 20_000.0]
     memory_count, scrapes = memory.PER, 20
     if quick:
@@ -118,6 +118,7 @@ def main(
             **run_throughput(workload.keyed(lines, topics), repeat, logs, scrapes),
             "latency": run_latency(workload.keyed(live, topics), rates, latency_seconds, logs),
             "memory": memory.measure(memory_count),
+            "snapshot": snapshot.measure(workload.keyed(lines, topics)),
         }
     results["seconds"] = time.monotonic() - started
     report.write_json(results, out)

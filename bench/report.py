@@ -59,4 +59,23 @@ def print_table(results: dict[str, Any], console: Console) -> None:
             f"{timing['median_ms']:.1f} ms",
             f"max {timing['max_ms']:.1f} ms, {timing['bytes']:,} bytes",
         )
+    snap = results["snapshot"]
+    state = f"{snap['part_keys']:,} part keys in {snap['partitions']} partitions"
+    table.add_row(
+        "snapshot build",
+        f"{snap['snapshot_cold_ms']:.1f} ms",
+        f"all partitions summarized; {state}, {snap['events']:,} events",
+    )
+    table.add_row(
+        "snapshot, one changed",
+        f"{snap['snapshot_one_changed_ms']:.1f} ms",
+        f"the biggest partition ({snap['biggest_partition_keys']:,} keys) summarized again",
+    )
+    table.add_row("snapshot, unchanged", f"{snap['snapshot_warm_ms']:.2f} ms", "cached")
+    for endpoint, key in (("/metrics", "metrics"), ("/kpis", "kpis")):
+        table.add_row(
+            f"{endpoint} in process",
+            f"{snap[key + '_cold_ms']:.1f} ms",
+            f"snapshot build + rendering; {snap[key + '_warm_ms']:.1f} ms unchanged",
+        )
     console.print(table)

@@ -7,8 +7,7 @@ like every other part: no re-keying of the event stream.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kpis.ledger import POINT, PartKey
 from kpis.windows import HOUR_US, MONTH_WINDOW, Window
@@ -71,33 +70,111 @@ class ChurnRisk:
     signals: tuple[str, ...]
 
 
+def is_customer_part(part: str) -> bool:
+    """Whether a part is keyed by customer: read by `at_risk`, never summed per window."""
+    return part.startswith((SIGNAL_PART_PREFIX, SEGMENT_PART_PREFIX)) or part == TICKETS_OPENED_PART
+
+
+_SIGNAL_BITS = {signal: 1 << index for index, signal in enumerate(SIGNALS)}
+
+
+def _signal_names(bits: int) -> tuple[str, ...]:
+    return tuple(sorted(signal for signal, bit in _SIGNAL_BITS.items() if bits & bit))
+
+
+@dataclass
+class ChurnSummary:
+    """What `at_risk` reads of some parts at one watermark: each active customer's segment,
+    and per customer the signals (bits of `SIGNALS`) and tickets opened in the rules' window."""
+
+    first: int | None  # the window's first bucket (`None`: no watermark, no window)
+    bucket_us: int
+    segments: dict[str, str] = field(default_factory=dict)
+    signals: dict[str, int] = field(default_factory=dict)
+    tickets: dict[str, int] = field(default_factory=dict)
+    # Every amount read is positive and no customer has two segments: then summaries of
+    # several partitions merge exactly into the summary of their combined parts.
+    additive: bool = True
+
+    @classmethod
+    def empty(cls, watermark_us: int | None, rules: ChurnRules) -> ChurnSummary:
+        first = None if watermark_us is None else rules.window.first_bucket(watermark_us)
+        return cls(first, rules.window.bucket_us)
+
+    def add(self, part: str, customer: str, x: int, y: int, amount: int) -> None:
+        """Read one part (amounts not above zero are not read, as of combined parts)."""
+        if x == POINT:
+            if not part.startswith(SEGMENT_PART_PREFIX):
+                return
+            if amount <= 0 or customer in self.segments:
+                self.additive = False
+            if amount > 0:
+                self.segments[customer] = part.removeprefix(SEGMENT_PART_PREFIX)
+        elif x == self.bucket_us and self.first is not None and y >= self.first:
+            if part == TICKETS_OPENED_PART:
+                bit = 0
+            elif part.startswith(SIGNAL_PART_PREFIX):
+                bit = _SIGNAL_BITS.get(part.removeprefix(SIGNAL_PART_PREFIX), 0)
+                if not bit:
+                    return
+            else:
+                return
+            if amount <= 0:
+                self.additive = False
+            elif bit:
+                self.signals[customer] = self.signals.get(customer, 0) | bit
+            else:
+                self.tickets[customer] = self.tickets.get(customer, 0) + amount
+
+
+def summarize_churn(
+    values: dict[PartKey, int], watermark_us: int | None, rules: ChurnRules
+) -> ChurnSummary:
+    """The churn inputs of `values`."""
+    summary = ChurnSummary.empty(watermark_us, rules)
+    if summary.first is not None:
+        for (part, customer, x, y), amount in values.items():
+            summary.add(part, customer, x, y, amount)
+    return summary
+
+
+def merge_churn(summaries: list[ChurnSummary]) -> ChurnSummary | None:
+    """The summary of several partitions' combined parts; `None` when not additive."""
+    if not summaries:
+        return None
+    total = replace(summaries[0], segments={}, signals={}, tickets={})
+    for summary in summaries:
+        if not summary.additive or not total.segments.keys().isdisjoint(summary.segments):
+            return None
+        total.segments.update(summary.segments)
+        signals, tickets = total.signals, total.tickets
+        for customer, bits in summary.signals.items():
+            signals[customer] = signals.get(customer, 0) | bits
+        for customer, opened in summary.tickets.items():
+            tickets[customer] = tickets.get(customer, 0) + opened
+    return total
+
+
+def risks(summary: ChurnSummary, rules: ChurnRules) -> list[ChurnRisk]:
+    """Active customers at risk, by customer id."""
+    signals = dict(summary.signals)
+    many = _SIGNAL_BITS[MANY_TICKETS]
+    for customer, opened in summary.tickets.items():
+        if opened >= rules.tickets_opened:
+            signals[customer] = signals.get(customer, 0) | many
+    segments = summary.segments
+    return [
+        ChurnRisk(customer, segments[customer], _signal_names(bits))
+        for customer, bits in sorted(signals.items())
+        if bits.bit_count() >= rules.min_signals and customer in segments
+    ]
+
+
 def at_risk(
     values: dict[PartKey, int], watermark_us: int | None, rules: ChurnRules
 ) -> list[ChurnRisk]:
     """Active customers at risk, by customer id, from combined parts."""
-    if watermark_us is None:
-        return []
-    first = rules.window.first_bucket(watermark_us)
-    signals: defaultdict[str, set[str]] = defaultdict(set)
-    tickets: defaultdict[str, int] = defaultdict(int)
-    segments: dict[str, str] = {}
-    for (part, customer, x, y), amount in values.items():
-        if x == POINT:
-            if part.startswith(SEGMENT_PART_PREFIX) and amount > 0:
-                segments[customer] = part.removeprefix(SEGMENT_PART_PREFIX)
-        elif x == rules.window.bucket_us and y >= first and amount > 0:
-            if part == TICKETS_OPENED_PART:
-                tickets[customer] += amount
-            elif part.startswith(SIGNAL_PART_PREFIX):
-                signals[customer].add(part.removeprefix(SIGNAL_PART_PREFIX))
-    for customer, opened in tickets.items():
-        if opened >= rules.tickets_opened:
-            signals[customer].add(MANY_TICKETS)
-    return [
-        ChurnRisk(customer, segments[customer], tuple(sorted(found)))
-        for customer, found in sorted(signals.items())
-        if len(found) >= rules.min_signals and customer in segments
-    ]
+    return risks(summarize_churn(values, watermark_us, rules), rules)
 
 
 def at_risk_by_segment(risks: list[ChurnRisk]) -> dict[str, int]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kpis import formulas as f
 from kpis import parts as p
 from kpis.catalogue import CATALOGUE, Kpi
+from kpis.churn import ChurnRules, ChurnSummary, is_customer_part
 from kpis.ledger import POINT, PartKey
-from kpis.windows import MINUTE_US, NOW, WINDOWS, Window
+from kpis.windows import MINUTE_US, NOW, WINDOWS
 
 PartSums = dict[str, dict[str, int]]  # part -> dimension value -> sum
 RETENTION_COHORTS = (p.CUSTOMERS_ACQUIRED, p.CHURNED_BY_ACQUISITION, p.CHURNED_BY_LATER_OF)
@@ -47,29 +48,97 @@ class Scope:
 
 
 @dataclass
-class _Points:
+class Summary:
+    """Parts summed for every window at one watermark: of one partition, or merged.
+
+    Summaries of several partitions add up to the summary of their combined
+    parts, so a partition that did not change need not be read again.
+    """
+
     gauges: PartSums = field(default_factory=dict)
     cohorts: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
+    windowed: dict[str, PartSums] = field(default_factory=dict)
+    churn: ChurnSummary | None = None  # of the parts keyed by customer, when asked for
 
 
-def _split_points(values: dict[PartKey, int]) -> _Points:
-    points = _Points()
+def window_firsts(watermark_us: int | None) -> tuple[int, ...] | None:
+    """Each window's first bucket: the summary of some parts depends on the watermark only so."""
+    if watermark_us is None:
+        return None
+    return tuple(window.first_bucket(watermark_us) for window in WINDOWS)
+
+
+def summarize(
+    values: dict[PartKey, int], watermark_us: int | None, churn_rules: ChurnRules | None = None
+) -> Summary:
+    """One pass over `values`: point parts, every window's sums and, given `churn_rules`,
+    the churn summary of the parts keyed by customer."""
+    churn = None if churn_rules is None else ChurnSummary.empty(watermark_us, churn_rules)
+    summary = Summary(windowed={window.name: {} for window in WINDOWS}, churn=churn)
+    # Per bucket size, each window's first bucket and sums, the longest window first.
+    bounds: dict[int, list[tuple[int, PartSums]]] = {}
+    if watermark_us is not None:
+        for window in sorted(WINDOWS, key=lambda w: w.first_bucket(watermark_us)):
+            first = window.first_bucket(watermark_us)
+            bounds.setdefault(window.bucket_us, []).append((first, summary.windowed[window.name]))
+    gauges, cohorts = summary.gauges, summary.cohorts
+    per_customer: dict[str, bool] = {}  # part name -> is_customer_part (few names, many keys)
     for (part, value_of_dimension, x, y), amount in values.items():
-        if x != POINT:
+        by_customer = per_customer.get(part)
+        if by_customer is None:
+            by_customer = per_customer[part] = is_customer_part(part)
+        if by_customer:
+            if churn is not None:
+                churn.add(part, value_of_dimension, x, y, amount)
             continue
-        if part in RETENTION_COHORTS:
-            by_minute = points.cohorts.setdefault(part, {}).setdefault(value_of_dimension, {})
-            by_minute[y] = by_minute.get(y, 0) + amount
-        else:
-            by_value = points.gauges.setdefault(part, {})
+        if x == POINT:
+            if part in RETENTION_COHORTS:
+                by_minute = cohorts.setdefault(part, {}).setdefault(value_of_dimension, {})
+                by_minute[y] = by_minute.get(y, 0) + amount
+            else:
+                gauge = gauges.setdefault(part, {})
+                gauge[value_of_dimension] = gauge.get(value_of_dimension, 0) + amount
+            continue
+        for first, sums in bounds.get(x, ()):
+            if y < first:
+                break
+            by_value = sums.get(part)
+            if by_value is None:
+                by_value = sums[part] = {}
             by_value[value_of_dimension] = by_value.get(value_of_dimension, 0) + amount
-    return points
+    return summary
 
 
-def _retention_sums(points: _Points, start_minute: int) -> PartSums:
-    acquired = points.cohorts.get(p.CUSTOMERS_ACQUIRED, {})
-    by_acquisition = points.cohorts.get(p.CHURNED_BY_ACQUISITION, {})
-    by_later_of = points.cohorts.get(p.CHURNED_BY_LATER_OF, {})
+def _add_sums(total: PartSums, sums: PartSums) -> None:
+    for part, by_value in sums.items():
+        into = total.get(part)
+        if into is None:
+            total[part] = dict(by_value)
+            continue
+        for value_of_dimension, amount in by_value.items():
+            into[value_of_dimension] = into.get(value_of_dimension, 0) + amount
+
+
+def merge(summaries: Iterable[Summary]) -> Summary:
+    """The summary of several partitions' combined parts (customer parts aside)."""
+    total = Summary(windowed={window.name: {} for window in WINDOWS})
+    for summary in summaries:
+        _add_sums(total.gauges, summary.gauges)
+        for part, by_value in summary.cohorts.items():
+            into = total.cohorts.setdefault(part, {})
+            for value_of_dimension, by_minute in by_value.items():
+                minutes = into.setdefault(value_of_dimension, {})
+                for minute, amount in by_minute.items():
+                    minutes[minute] = minutes.get(minute, 0) + amount
+        for name, sums in summary.windowed.items():
+            _add_sums(total.windowed[name], sums)
+    return total
+
+
+def _retention_sums(cohorts: dict[str, dict[str, dict[int, int]]], start_minute: int) -> PartSums:
+    acquired = cohorts.get(p.CUSTOMERS_ACQUIRED, {})
+    by_acquisition = cohorts.get(p.CHURNED_BY_ACQUISITION, {})
+    by_later_of = cohorts.get(p.CHURNED_BY_LATER_OF, {})
     at_start: dict[str, int] = {}
     churned: dict[str, int] = {}
     for segment, counts in acquired.items():
@@ -79,28 +148,25 @@ def _retention_sums(points: _Points, start_minute: int) -> PartSums:
     return {f.CUSTOMERS_AT_START: at_start, f.CUSTOMERS_CHURNED_IN_WINDOW: churned}
 
 
-def _windowed_sums(values: dict[PartKey, int], window: Window, watermark_us: int) -> PartSums:
-    first = window.first_bucket(watermark_us)
-    sums: dict[str, dict[str, int]] = defaultdict(dict)
-    for (part, value_of_dimension, x, y), amount in values.items():
-        if x == window.bucket_us and y >= first:
-            by_value = sums[part]
-            by_value[value_of_dimension] = by_value.get(value_of_dimension, 0) + amount
-    return dict(sums)
+def sums_of(summary: Summary, watermark_us: int | None) -> dict[str, PartSums]:
+    """The parts summed over each window (and `now`), per dimension value."""
+    result: dict[str, PartSums] = {NOW: summary.gauges}
+    for window in WINDOWS:
+        sums = dict(summary.gauges)
+        if watermark_us is not None:
+            sums.update(summary.windowed[window.name])
+            start_minute = window.start_us(watermark_us) // MINUTE_US
+            sums.update(_retention_sums(summary.cohorts, start_minute))
+        result[window.name] = sums
+    return result
 
 
 def window_sums(values: dict[PartKey, int], watermark_us: int | None) -> dict[str, PartSums]:
-    """The parts summed over each window (and `now`), per dimension value."""
-    points = _split_points(values)
-    result: dict[str, PartSums] = {NOW: points.gauges}
-    for window in WINDOWS:
-        sums = dict(points.gauges)
-        if watermark_us is not None:
-            sums.update(_windowed_sums(values, window, watermark_us))
-            start_minute = window.start_us(watermark_us) // MINUTE_US
-            sums.update(_retention_sums(points, start_minute))
-        result[window.name] = sums
-    return result
+    """The parts summed over each window (and `now`), per dimension value.
+
+    Parts keyed by customer (churn signals) are left to `kpis.churn`.
+    """
+    return sums_of(summarize(values, watermark_us), watermark_us)
 
 
 def _dimension_values(kpi: Kpi, sums: PartSums) -> list[str]:

@@ -40,7 +40,7 @@ from streams.http import HttpServer, build_app
 from streams.ingest.endpoint import IngestEndpoint
 from streams.processor import Processor, SourceBatch
 from streams.producer import CrmProducer
-from streams.readers import LagProbe, Snapshot, read_snapshot
+from streams.readers import LagProbe, Snapshot, SnapshotReader
 from streams.store import Store, open_store
 from streams.topics import Topics, ensure_topics
 
@@ -79,6 +79,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.store = store
+        self.reader = SnapshotReader(store)
         self.serve_http = serve_http
         self.ready = asyncio.Event()
         self.http: HttpServer | None = None
@@ -156,8 +157,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
     async def snapshot(self) -> tuple[Snapshot, dict[str, int]]:
         """The current snapshot; while the store is unreachable, the last one, marked stale."""
         try:
-            latest = await read_snapshot(
-                self.store,
+            latest = await self.reader.read(
                 self.probe,
                 self.settings.gross_margin,
                 self.processor.store_stale_since,

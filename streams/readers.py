@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -10,10 +11,26 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
 from kpis import parts as p
-from kpis.churn import ChurnRisk, ChurnRules, at_risk, at_risk_by_segment
+from kpis.churn import (
+    ChurnRisk,
+    ChurnRules,
+    at_risk_by_segment,
+    merge_churn,
+    risks,
+    summarize_churn,
+)
 from kpis.events import format_time
 from kpis.ledger import PartKey, combine
-from kpis.snapshot import KpiValue, PartSums, evaluate_sums, window_sums
+from kpis.snapshot import (
+    KpiValue,
+    PartSums,
+    Summary,
+    evaluate_sums,
+    merge,
+    summarize,
+    sums_of,
+    window_firsts,
+)
 from streams.config import Settings
 from streams.store import PartitionView, Store
 
@@ -114,37 +131,146 @@ def event_counts(values: dict[PartKey, int]) -> tuple[int, dict[str, int]]:
     return values.get((p.EVENTS_ACCEPTED, "", 0, 0), 0), dict(sorted(rejected.items()))
 
 
+def _gauge_counts(gauges: PartSums) -> tuple[int, dict[str, int]]:
+    """`event_counts` from summed point parts (both are gauges of minute 0)."""
+    rejected = {reason: n for reason, n in gauges.get(p.EVENTS_REJECTED, {}).items() if n}
+    return gauges.get(p.EVENTS_ACCEPTED, {}).get("", 0), dict(sorted(rejected.items()))
+
+
+@dataclass(frozen=True)
+class _Summarized:
+    """One partition's summary at one version of its view, windows' first buckets and rules."""
+
+    serial: int  # unique per summary: what a derived snapshot was computed from
+    source: tuple[object, ...]  # version, first buckets, churn rules
+    summary: Summary
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """What a snapshot computes from the partitions' parts, and what it was computed from."""
+
+    source: tuple[object, ...]
+    watermark_us: int | None
+    accepted: int
+    rejected: dict[str, int]
+    kpis: list[KpiValue]
+    churn_risks: list[ChurnRisk]
+    sums_by_window: dict[str, PartSums]
+
+
+ReadResult = tuple[Snapshot, dict[str, int]]
+
+
+class SnapshotReader:
+    """Reads snapshots of one store, reusing what did not change since the last read.
+
+    Each partition is summarized once per version of its view and first buckets of the
+    windows; summaries add up exactly, so a read costs in proportion to the partitions
+    that changed. Concurrent reads with the same arguments share one.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.partitions: dict[str, _Summarized] = {}
+        self.derived: _Derived | None = None
+        self.serials = itertools.count()
+        self.running: tuple[tuple[object, ...], asyncio.Future[ReadResult]] | None = None
+
+    async def read(
+        self,
+        probe: LagProbe | None,
+        gross_margin: float,
+        stale_since: float | None = None,
+        churn_rules: ChurnRules | None = None,
+    ) -> ReadResult:
+        """The current snapshot and the lag per partition (empty when the broker did not answer)."""
+        rules = churn_rules or ChurnRules()
+        key: tuple[object, ...] = (probe, gross_margin, stale_since, rules)
+        if self.running is None or self.running[0] != key or self.running[1].done():
+            work = self._read(probe, gross_margin, stale_since, rules)
+            self.running = key, asyncio.ensure_future(work)
+        return await asyncio.shield(self.running[1])
+
+    async def _read(
+        self,
+        probe: LagProbe | None,
+        gross_margin: float,
+        stale_since: float | None,
+        churn_rules: ChurnRules,
+    ) -> ReadResult:
+        views = await self.store.read()
+        lag_by_partition: dict[str, int] = {}
+        lag: int | None = None
+        if probe is not None:
+            try:
+                lag_by_partition = consumer_lag(await probe.end_offsets(), views)
+                lag = sum(lag_by_partition.values())
+            except Exception:  # the broker is down: report unknown lag, keep serving
+                lag = None
+        derived = self._derive(views, gross_margin, churn_rules)
+        snapshot = Snapshot(
+            watermark_us=derived.watermark_us,
+            lag=lag,
+            accepted=derived.accepted,
+            rejected=derived.rejected,
+            kpis=derived.kpis,
+            churn_risks=derived.churn_risks,
+            sums_by_window=derived.sums_by_window,
+            stale_since=stale_since,
+            views=views,
+        )
+        return snapshot, lag_by_partition
+
+    def _derive(
+        self, views: dict[str, PartitionView], gross_margin: float, churn_rules: ChurnRules
+    ) -> _Derived:
+        watermarks = [view.watermark_us for view in views.values() if view.watermark_us is not None]
+        watermark = max(watermarks) if watermarks else None
+        self.partitions = {
+            name: self._summarized(name, view, watermark, churn_rules)
+            for name, view in views.items()
+        }
+        parts = list(self.partitions.values())
+        source = (watermark, gross_margin, churn_rules, *(part.serial for part in parts))
+        if self.derived is not None and self.derived.source == source:
+            return self.derived
+        summary = merge(part.summary for part in parts)
+        churn = merge_churn([part.summary.churn for part in parts if part.summary.churn])
+        if churn is None:  # not additive: combine the parts themselves
+            values = combine(view.values for view in views.values())
+            churn = summarize_churn(values, watermark, churn_rules)
+        sums_by_window = sums_of(summary, watermark)
+        accepted, rejected = _gauge_counts(summary.gauges)
+        self.derived = _Derived(
+            source,
+            watermark,
+            accepted,
+            rejected,
+            evaluate_sums(sums_by_window, gross_margin),
+            risks(churn, churn_rules),
+            sums_by_window,
+        )
+        return self.derived
+
+    def _summarized(
+        self, name: str, view: PartitionView, watermark: int | None, churn_rules: ChurnRules
+    ) -> _Summarized:
+        known = self.partitions.get(name)
+        churn_first = None if watermark is None else churn_rules.window.first_bucket(watermark)
+        source = (view.version, window_firsts(watermark), churn_first, churn_rules)
+        if known is None or known.source != source:
+            summary = summarize(view.values, watermark, churn_rules)
+            known = _Summarized(next(self.serials), source, summary)
+        return known
+
+
 async def read_snapshot(
     store: Store,
     probe: LagProbe | None,
     gross_margin: float,
     stale_since: float | None = None,
     churn_rules: ChurnRules | None = None,
-) -> tuple[Snapshot, dict[str, int]]:
+) -> ReadResult:
     """The current snapshot and the lag per partition (empty when the broker did not answer)."""
-    views = await store.read()
-    lag_by_partition: dict[str, int] = {}
-    lag: int | None = None
-    if probe is not None:
-        try:
-            lag_by_partition = consumer_lag(await probe.end_offsets(), views)
-            lag = sum(lag_by_partition.values())
-        except Exception:  # the broker is down: report unknown lag, keep serving
-            lag = None
-    values = combine(view.values for view in views.values())
-    watermarks = [view.watermark_us for view in views.values() if view.watermark_us is not None]
-    watermark = max(watermarks) if watermarks else None
-    sums_by_window = window_sums(values, watermark)
-    accepted, rejected = event_counts(values)
-    snapshot = Snapshot(
-        watermark_us=watermark,
-        lag=lag,
-        accepted=accepted,
-        rejected=rejected,
-        kpis=evaluate_sums(sums_by_window, gross_margin),
-        churn_risks=at_risk(values, watermark, churn_rules or ChurnRules()),
-        sums_by_window=sums_by_window,
-        stale_since=stale_since,
-        views=views,
-    )
-    return snapshot, lag_by_partition
+    return await SnapshotReader(store).read(probe, gross_margin, stale_since, churn_rules)

@@ -10,6 +10,8 @@ partition the store has no entry for (Redis restarted empty) are refused with
 
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,6 +34,7 @@ class PartitionView:
     offset: int = -1
     watermark_us: int | None = None
     values: dict[PartKey, int] = field(default_factory=dict)
+    version: object = None  # changes whenever the view does (readers cache what they derive)
 
 
 class Store(Protocol):
@@ -61,6 +64,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.partitions: dict[str, PartitionView] = {}
+        self.versions = itertools.count()
 
     async def publish(
         self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
@@ -79,6 +83,7 @@ class MemoryStore:
                 view.values.pop(key, None)
         view.offset = offset
         view.watermark_us = watermark_us
+        view.version = next(self.versions)
 
     async def read(self) -> dict[str, PartitionView]:
         return self.partitions
@@ -124,11 +129,14 @@ class RedisStore:
         self.meta_key = f"{namespace}:partitions"
         self.parts_prefix = f"{namespace}:parts:"
         self._publish = self.client.register_script(_PUBLISH)
+        self.views: dict[str, PartitionView] = {}  # the last read, by partition
 
     async def publish(
         self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
     ) -> None:
-        meta = orjson.dumps({"offset": offset, "watermark_us": watermark_us})
+        # A fresh token per write: readers know an unchanged entry by its meta alone.
+        token = os.urandom(8).hex()
+        meta = orjson.dumps({"offset": offset, "watermark_us": watermark_us, "token": token})
         args: list[bytes | str | int] = [partition, offset, meta, "1" if full else "0"]
         for key, value in changes:
             args += (orjson.dumps(key), value)
@@ -139,20 +147,30 @@ class RedisStore:
             raise PartitionMissing(partition)
 
     async def read(self) -> dict[str, PartitionView]:
-        names = sorted(await self.names())
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hgetall(self.meta_key)
-            for partition in names:
-                pipe.hgetall(self.parts_prefix + partition)
-            metas, *all_parts = await pipe.execute()
-        views: dict[str, PartitionView] = {}
-        for partition, parts in zip(names, all_parts, strict=True):
-            meta = orjson.loads(metas[partition.encode()])
-            values: dict[PartKey, int] = {
-                _part_key(field): int(value) for field, value in parts.items()
-            }
-            views[partition] = PartitionView(meta["offset"], meta["watermark_us"], values)
-        return views
+        """Reads only the parts of partitions whose entry changed since the last read."""
+        metas = await self.client.hgetall(self.meta_key)
+        changed = sorted(
+            _text(name)
+            for name, meta in metas.items()
+            if (known := self.views.get(_text(name))) is None or known.version != meta
+        )
+        if changed:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hmget(self.meta_key, changed)
+                for partition in changed:
+                    pipe.hgetall(self.parts_prefix + partition)
+                fresh_metas, *all_parts = await pipe.execute()
+            for partition, meta, parts in zip(changed, fresh_metas, all_parts, strict=True):
+                if meta is None:  # deleted meanwhile
+                    continue
+                entry = orjson.loads(meta)
+                values = {_part_key(field): int(value) for field, value in parts.items()}
+                self.views[partition] = PartitionView(
+                    entry["offset"], entry["watermark_us"], values, meta
+                )
+        names = {_text(name) for name in metas}
+        self.views = {name: view for name, view in self.views.items() if name in names}
+        return dict(sorted(self.views.items()))
 
     async def names(self) -> set[str]:
         return {_text(name) for name in await self.client.hkeys(self.meta_key)}

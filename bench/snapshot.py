@@ -1,0 +1,116 @@
+"""(e) Snapshot build, `/metrics` and `/kpis` rendering for a big state, in process.
+
+The state is the one a worker holds after the throughput workload: every event
+applied to the state of its source partition (Kafka's default partitioner over
+the default partition count), each partition pruned as the worker prunes, and
+published to an in-process store. No broker: this isolates the read path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiokafka.partitioner import murmur2
+
+from bench.workload import KafkaRecord
+from kpis.engine import PartitionState
+from streams.config import Settings
+from streams.exporter import WorkerView, render
+from streams.readers import Snapshot, SnapshotReader
+from streams.store import MemoryStore
+
+
+def _partition(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key)."""
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+def partition_states(records: list[KafkaRecord], partitions: int) -> dict[str, PartitionState]:
+    """Every record applied to its source partition's state, as the worker applies it."""
+    states: dict[str, PartitionState] = {}
+    now_us = time.time_ns() // 1000
+    for record in records:
+        name = f"{record.topic}:{_partition(record.key, partitions)}"
+        state = states.get(name)
+        if state is None:
+            state = states[name] = PartitionState()
+        state.apply_raw(record.value, now_us)
+        state.offset += 1
+    for state in states.values():
+        state.ledger.prune()
+    return states
+
+
+async def publish_all(states: dict[str, PartitionState]) -> MemoryStore:
+    store = MemoryStore()
+    for name, state in states.items():
+        values = list(state.ledger.values.items())
+        await store.publish(name, state.offset, state.ledger.watermark_us, values, True)
+    return store
+
+
+async def _timed_ms(work: Callable[[], Awaitable[object]], repeat: int) -> float:
+    """The median time of `repeat` runs of `work`, in ms."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await work()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+async def _measure(store: MemoryStore, repeat: int) -> dict[str, float]:
+    gross_margin = Settings().gross_margin
+    worker = WorkerView(frozenset(store.partitions), reporter=True)
+    warm = SnapshotReader(store)
+    biggest = max(store.partitions.items(), key=lambda item: len(item[1].values))
+
+    async def snapshot(reader: SnapshotReader | None) -> Snapshot:
+        snapshot, _ = await (reader or SnapshotReader(store)).read(None, gross_margin)
+        return snapshot
+
+    async def one_changed() -> None:
+        name, view = biggest  # published again: summarized again, as after a batch
+        await store.publish(name, view.offset, view.watermark_us, [], full=False)
+        await snapshot(warm)
+
+    async def metrics(reader: SnapshotReader | None) -> None:
+        render(await snapshot(reader), {}, worker)
+
+    async def kpis(reader: SnapshotReader | None) -> None:
+        orjson.dumps((await snapshot(reader)).to_json())
+
+    await snapshot(warm)
+    return {
+        "snapshot_cold_ms": await _timed_ms(lambda: snapshot(None), repeat),
+        "snapshot_one_changed_ms": await _timed_ms(one_changed, repeat),
+        "snapshot_warm_ms": await _timed_ms(lambda: snapshot(warm), repeat),
+        "metrics_cold_ms": await _timed_ms(lambda: metrics(None), repeat),
+        "metrics_warm_ms": await _timed_ms(lambda: metrics(warm), repeat),
+        "kpis_cold_ms": await _timed_ms(lambda: kpis(None), repeat),
+        "kpis_warm_ms": await _timed_ms(lambda: kpis(warm), repeat),
+        "metrics_bytes": len(render(await snapshot(warm), {}, worker)),
+    }
+
+
+def measure(records: list[KafkaRecord], repeat: int = 5, partitions: int = 6) -> dict[str, float]:
+    """Times (median of `repeat`) to build a snapshot of the state `records` leave, and to
+    answer `/metrics` and `/kpis` from it (snapshot included), with the state's size.
+
+    Cold: a new reader, every partition summarized (as when all changed since the last
+    read); warm: nothing changed; one changed: the biggest partition was published again.
+    """
+    states = partition_states(records, partitions)
+    store = asyncio.run(publish_all(states))
+    return {
+        "events": len(records),
+        "partitions": len(states),
+        "part_keys": sum(len(state.ledger.values) for state in states.values()),
+        "biggest_partition_keys": max(len(state.ledger.values) for state in states.values()),
+        **asyncio.run(_measure(store, repeat)),
+    }

@@ -1,0 +1,128 @@
+"""A long-lived snapshot reader reuses what did not change and stays exact as partitions change."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from datetime import UTC, datetime
+
+from kpis.churn import SIGNAL_PART_PREFIX, TICKETS_OPENED_PART, segment_part
+from kpis.engine import PartitionState
+from kpis.events import decode_event
+from kpis.windows import HOUR_US
+from streams.readers import SnapshotReader
+from streams.simulate import simulate_history
+from streams.store import MemoryStore, PartitionView, RedisStore
+from tests.reference import compare_snapshot, compute_reference
+from tests.test_churn import expected_risks
+
+PARTITIONS = 4
+CHUNKS = 5
+
+
+def partition_of(line: str) -> str:
+    """Events of one entity in one partition, as the producer keys them."""
+    entity = decode_event(line.encode()).entity_id
+    return f"crm.events:{zlib.crc32(entity.encode()) % PARTITIONS}"
+
+
+async def test_reads_between_batches_equal_the_reference_of_the_published_events() -> None:
+    lines = list(simulate_history(5, 20))
+    now = datetime.now(UTC)
+    now_us = int(now.timestamp() * 1_000_000)
+    names = [f"crm.events:{n}" for n in range(PARTITIONS)]
+    states = {name: PartitionState() for name in names}
+    applied: dict[str, list[int]] = {name: [] for name in names}  # line numbers
+    published: dict[str, list[int]] = {name: [] for name in names}
+    store = MemoryStore()
+    reader = SnapshotReader(store)
+    step = len(lines) // CHUNKS + 1
+    for batch, start in enumerate(range(0, len(lines), step)):
+        for number in range(start, min(start + step, len(lines))):
+            name = partition_of(lines[number])
+            states[name].apply_raw(lines[number].encode(), now_us)
+            states[name].offset += 1
+            applied[name].append(number)
+        for name in names:
+            if name == names[batch % PARTITIONS] and start + step < len(lines):
+                continue  # this partition's batch is published later
+            state = states[name]
+            changes = state.ledger.take_changes()
+            await store.publish(name, state.offset, state.ledger.watermark_us, changes, False)
+            published[name] = list(applied[name])
+        visible = sorted(number for numbers in published.values() for number in numbers)
+        reference = compute_reference([lines[number] for number in visible], now)
+        snapshot, _ = await reader.read(None, 1.0)
+        assert compare_snapshot(reference, snapshot.to_json()) == []
+    assert sum(map(len, published.values())) == len(lines)
+    risks = {r.customer_id: (r.segment, set(r.signals)) for r in snapshot.churn_risks}
+    assert risks == expected_risks(lines)
+    assert risks  # the history has customers at risk
+
+
+async def test_churn_risk_reads_combined_parts_when_partitions_do_not_simply_add_up() -> None:
+    watermark = 1_000 * HOUR_US
+    hour = watermark // HOUR_US
+    store = MemoryStore()
+    low_csat, reopened = SIGNAL_PART_PREFIX + "low_csat", SIGNAL_PART_PREFIX + "reopened_ticket"
+    first = [
+        ((segment_part("smb"), "c1", 0, 0), 1),
+        ((segment_part("smb"), "c2", 0, 0), 1),
+        ((low_csat, "c1", HOUR_US, hour), 1),
+        ((low_csat, "c2", HOUR_US, hour), 1),
+        ((TICKETS_OPENED_PART, "c2", HOUR_US, hour), 2),
+    ]
+    second = [
+        ((segment_part("smb"), "c1", 0, 0), -1),  # c1 is active in no partition combined
+        ((reopened, "c1", HOUR_US, hour), 1),
+        ((reopened, "c2", HOUR_US, hour), 1),
+        ((TICKETS_OPENED_PART, "c2", HOUR_US, hour - 1), 1),
+    ]
+    await store.publish("crm.customers:0", 1, watermark, first, True)
+    await store.publish("crm.tickets:0", 1, watermark, second, True)
+    snapshot, _ = await SnapshotReader(store).read(None, 1.0)
+    assert [(r.customer_id, r.segment, r.signals) for r in snapshot.churn_risks] == [
+        ("c2", "smb", ("low_csat", "many_tickets", "reopened_ticket"))
+    ]
+
+
+class CountingStore(MemoryStore):
+    """The in-process store, counting reads and answering each after a pause."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def read(self) -> dict[str, PartitionView]:
+        self.reads += 1
+        await asyncio.sleep(0.05)
+        return await super().read()
+
+
+async def test_concurrent_reads_share_one() -> None:
+    store = CountingStore()
+    await store.publish("crm.surveys:0", 0, HOUR_US, [(("events_accepted", "", 0, 0), 1)], True)
+    reader = SnapshotReader(store)
+    results = await asyncio.gather(*(reader.read(None, 1.0) for _ in range(5)))
+    assert store.reads == 1
+    assert {snapshot.accepted for snapshot, _ in results} == {1}
+    await store.publish("crm.surveys:0", 1, HOUR_US, [(("events_accepted", "", 0, 0), 2)], False)
+    snapshot, _ = await reader.read(None, 1.0)
+    assert (store.reads, snapshot.accepted) == (2, 2)
+
+
+async def test_redis_reads_again_only_the_partitions_that_changed(redis_url: str) -> None:
+    store = RedisStore(redis_url, namespace="reader-test")
+    try:
+        part = ("csat_responses", "emea", HOUR_US, 7)
+        await store.publish("crm.surveys:0", 4, 100, [(part, 3)], True)
+        await store.publish("crm.surveys:1", 4, 100, [(part, 5)], True)
+        before = await store.read()
+        await store.publish("crm.surveys:1", 5, 100, [(part, 6)], False)
+        after = await store.read()
+        assert after["crm.surveys:0"] is before["crm.surveys:0"]
+        assert (after["crm.surveys:1"].offset, after["crm.surveys:1"].values) == (5, {part: 6})
+        await store.publish("crm.surveys:1", 5, 100, [(part, 8)], False)  # same offset
+        assert (await store.read())["crm.surveys:1"].values == {part: 8}
+    finally:
+        await store.close()
