@@ -6,6 +6,7 @@ file, with only the receivers pointed at local sinks and the timers shortened.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -113,6 +114,18 @@ def slack_alerts(slack: SlackSink, alertname: str, status: str) -> list[Received
     ]
 
 
+# Prometheus may evaluate while only some of the 10 bad answers are applied: the value it
+# reports is 10 good of 10 + k answers, for a k that takes CSAT below 80 % (k >= 3).
+BREACHED_VALUES = {round(100 * 10 / (10 + k), 2) for k in range(3, 11)}
+
+
+def breached_csat(text: str) -> float:
+    """The CSAT percentage of a notification, which must name the 80 % threshold."""
+    found = re.search(r"is ([0-9.]+)%, below the threshold 80%", text)
+    assert found, text
+    return round(float(found.group(1)), 2)
+
+
 def text_of(post: Received) -> str:
     return "\n".join(str(a.get("text", "")) for a in post.body["attachments"])
 
@@ -166,12 +179,12 @@ def test_breach_and_recovery_reach_slack_and_email(
         latency = fired[0].at - breached_at
         firing_text = text_of(fired[0])
         assert "Customer satisfaction" in firing_text and "30d" in firing_text
-        assert "50%" in firing_text and "80%" in firing_text, firing_text
+        assert breached_csat(firing_text) in BREACHED_VALUES, firing_text
         mail_fired = wait_for(
             lambda: [m for m in mail.texts() if CSAT_ALERT in m[1] and "FIRING" in m[1]],
             "CSAT email",
         )
-        assert "50%" in mail_fired[0][2] and "80%" in mail_fired[0][2], mail_fired[0][2]
+        assert breached_csat(mail_fired[0][2]) in BREACHED_VALUES, mail_fired[0][2]
 
         # 40 good answers: 50/60 = 0.83, back above the threshold.
         for _ in range(40):

@@ -8,6 +8,7 @@ the KPI each feeds, the histogram bucket by bucket, the event counts as they are
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import threading
@@ -41,7 +42,7 @@ Sum = Callable[[str], float]
 SEED = 31
 DAYS = 58  # about 101,000 events
 KILLS = 6
-CHUNKS = 6
+CHUNKS = KILLS + 1  # a kill between every two chunks
 SOURCE_PARTITIONS = len(Topics().sources) * Settings().partitions
 
 
@@ -176,12 +177,19 @@ def pick_owner(members: list[GroupMember], rng: random.Random) -> tuple[GroupMem
     raise AssertionError("no member owned a partition for 60s")
 
 
-def produce_in_chunks(bootstrap: str, chunks: list[Path], pause: float, reports: list[str]) -> None:
-    for chunk in chunks:
+def produce_in_chunks(
+    bootstrap: str, chunks: list[Path], kills: list[threading.Event], reports: list[str]
+) -> None:
+    """Produce each chunk; before the next one, wait for the kill that follows it.
+
+    So every kill happens with at least one chunk still to come: mid-stream.
+    """
+    for chunk, killed in itertools.zip_longest(chunks, kills):
         result = run_crmkpi(["produce", str(chunk)], crmkpi_env(bootstrap, 0), timeout=300)
         reports.append(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "")
         print(time.strftime("%X"), reports[-1], result.stderr[-300:])
-        time.sleep(pause)
+        if killed is not None:
+            killed.wait(timeout=120)
 
 
 def test_random_sigkills_and_restarts_leave_every_kpi_and_metric_exact(
@@ -201,14 +209,16 @@ def test_random_sigkills_and_restarts_leave_every_kpi_and_metric_exact(
         group.start()
         group.start(wait_ready=False)
         reports: list[str] = []
-        producer = threading.Thread(target=produce_in_chunks, args=(broker, chunks, 2.0, reports))
+        kills = [threading.Event() for _ in range(KILLS)]
+        producer = threading.Thread(target=produce_in_chunks, args=(broker, chunks, kills, reports))
         producer.start()
         mid_stream_kills = 0
         try:
-            for _ in range(KILLS):
-                time.sleep(rng.uniform(1.0, 6.0))
+            for killed in kills:
+                time.sleep(rng.uniform(0.5, 3.0))
                 victim, accepted = pick_owner(group.members, rng)
                 group.kill(victim)
+                killed.set()
                 mid_stream_kills += accepted < reference.accepted
                 print(f"{time.strftime('%X')} killed {victim.name} at {accepted} accepted")
                 while len(group.members) < 2 or (len(group.members) < 3 and rng.random() < 0.3):
