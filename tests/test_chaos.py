@@ -8,7 +8,6 @@ the KPI each feeds, the histogram bucket by bucket, the event counts as they are
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import threading
@@ -178,18 +177,14 @@ def pick_owner(members: list[GroupMember], rng: random.Random) -> tuple[GroupMem
 
 
 def produce_in_chunks(
-    bootstrap: str, chunks: list[Path], kills: list[threading.Event], reports: list[str]
+    bootstrap: str, chunks: list[Path], after_chunk: Callable[[int], object], reports: list[str]
 ) -> None:
-    """Produce each chunk; before the next one, wait for the kill that follows it.
-
-    So every kill happens with at least one chunk still to come: mid-stream.
-    """
-    for chunk, killed in itertools.zip_longest(chunks, kills):
+    """Produce each chunk, calling `after_chunk(index)` before the next one."""
+    for index, chunk in enumerate(chunks):
         result = run_crmkpi(["produce", str(chunk)], crmkpi_env(bootstrap, 0), timeout=300)
         reports.append(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "")
         print(time.strftime("%X"), reports[-1], result.stderr[-300:])
-        if killed is not None:
-            killed.wait(timeout=120)
+        after_chunk(index)
 
 
 def test_random_sigkills_and_restarts_leave_every_kpi_and_metric_exact(
@@ -210,7 +205,15 @@ def test_random_sigkills_and_restarts_leave_every_kpi_and_metric_exact(
         group.start(wait_ready=False)
         reports: list[str] = []
         kills = [threading.Event() for _ in range(KILLS)]
-        producer = threading.Thread(target=produce_in_chunks, args=(broker, chunks, kills, reports))
+
+        def wait_for_kill(index: int) -> None:
+            """Every kill happens with at least one chunk still to come: mid-stream."""
+            if index < KILLS:
+                kills[index].wait(timeout=120)
+
+        producer = threading.Thread(
+            target=produce_in_chunks, args=(broker, chunks, wait_for_kill, reports)
+        )
         producer.start()
         mid_stream_kills = 0
         try:

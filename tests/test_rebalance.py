@@ -128,6 +128,11 @@ def prefix_problems(samples: list[Sample], final: Counts) -> list[str]:
     return problems
 
 
+def pause_between_chunks(_: int) -> None:
+    """Keeps the load going over the membership changes."""
+    time.sleep(2.0)
+
+
 def test_prefix_problems_flag_a_count_above_its_final_value_and_a_fall() -> None:
     final = {"accepted": 10, "rejected duplicate": 2}
     fine = [("w1", 0.0, {"accepted": 3}), ("w2", 0.1, {"accepted": 2}), ("w1", 0.2, final)]
@@ -187,7 +192,9 @@ def test_kpis_sampled_while_workers_join_and_leave_are_values_of_a_prefix(
         sampler = Sampler(group)
         sampler.start()
         reports: list[str] = []
-        producer = threading.Thread(target=produce_in_chunks, args=(broker, chunks, 2.0, reports))
+        producer = threading.Thread(
+            target=produce_in_chunks, args=(broker, chunks, pause_between_chunks, reports)
+        )
         producer.start()
         try:
             for change in ("add", "stop", "add", "kill"):
