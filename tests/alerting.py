@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.conftest import free_port
+from tests.conftest import free_port, stop
 
 T = TypeVar("T")
 
@@ -131,12 +131,7 @@ def alertmanager(config: Path, tmp: Path) -> Iterator[str]:
         wait_for(lambda: _ready(address), "ready Alertmanager", timeout=30)
         yield address
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _ready(address: str) -> bool:

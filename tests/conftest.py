@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -34,8 +35,8 @@ def broker(tmp_path: Path) -> Iterator[str]:
         yield started.bootstrap
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after `timeout`."""
+def stop(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout`; nothing when it has exited already."""
     if process.poll() is None:
         process.terminate()
         try:

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -99,17 +98,6 @@ def spawn_crmkpi(args: Sequence[str], env: dict[str, str], log: Path) -> subproc
         )
 
 
-def terminate(process: subprocess.Popen[str], timeout: float = 20) -> None:
-    """SIGTERM, then SIGKILL after `timeout`; nothing when it has exited already."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextmanager
 def crmkpi_process(
     args: Sequence[str], env: dict[str, str], log: Path
@@ -120,7 +108,7 @@ def crmkpi_process(
     try:
         yield process
     finally:
-        terminate(process)
+        stop(process, 20)
 
 
 @contextmanager
@@ -180,12 +168,12 @@ class WorkerGroup:
 
     def stop(self, member: GroupMember) -> None:
         """A graceful stop (SIGTERM): the member leaves the group."""
-        terminate(member.process)
+        stop(member.process, 20)
         self.members.remove(member)
 
     def close(self) -> None:
         for member in list(self.members):
-            terminate(member.process)
+            stop(member.process, 20)
         self.members.clear()
 
     def __enter__(self) -> WorkerGroup:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, stop
 
 
 def prometheus_binary() -> str:
@@ -96,9 +96,4 @@ def prometheus(
         instance.wait_for("up")
         yield instance
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
