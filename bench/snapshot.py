@@ -21,7 +21,7 @@ from kpis.engine import PartitionState
 from streams.config import Settings
 from streams.exporter import WorkerView, render
 from streams.readers import Snapshot, SnapshotReader
-from streams.store import MemoryStore
+from streams.store import MemoryStore, Position
 
 
 def _partition(key: bytes, partitions: int) -> int:
@@ -50,7 +50,9 @@ async def publish_all(states: dict[str, PartitionState]) -> MemoryStore:
     store = MemoryStore()
     for name, state in states.items():
         values = list(state.ledger.values.items())
-        await store.publish(name, state.offset, state.ledger.watermark_us, values, True)
+        await store.publish(
+            name, Position(state.offset, watermark_us=state.ledger.watermark_us), values, True
+        )
     return store
 
 
@@ -76,7 +78,9 @@ async def _measure(store: MemoryStore, repeat: int) -> dict[str, float]:
 
     async def one_changed() -> None:
         name, view = biggest  # published again: summarized again, as after a batch
-        await store.publish(name, view.offset, view.watermark_us, [], full=False)
+        await store.publish(
+            name, Position(view.offset, watermark_us=view.watermark_us), [], full=False
+        )
         await snapshot(warm)
 
     async def metrics(reader: SnapshotReader | None) -> None:

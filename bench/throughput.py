@@ -89,22 +89,22 @@ async def committed(reader: AIOKafkaConsumer, tps: list[TopicPartition]) -> int:
 async def worker_rate(
     bootstrap: str, group: str, topics: Topics, expected: int, timeout: float
 ) -> Rate:
-    """Watch the group's committed offsets from the first progress until all are committed."""
+    """Watch the group's committed offsets from the last poll before any progress until all
+    are committed (a poll can see everything committed at once: the time is never 0)."""
     # Tansu does not answer the admin client's OffsetFetch: ask as a member-less group consumer.
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
     await reader.start()
     try:
         tps = await source_partitions(reader, topics)
-        first_at = 0.0
-        first_done = 0
+        idle_at = time.perf_counter()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             done = await committed(reader, tps)
             now = time.perf_counter()
-            if done and not first_at:
-                first_at, first_done = now, done
+            if not done:
+                idle_at = now
             if done >= expected:
-                return Rate(done - first_done, now - first_at)
+                return Rate(done, now - idle_at)
             await asyncio.sleep(POLL_SECONDS)
         raise RuntimeError(f"the worker did not finish {expected} events in {timeout:g}s")
     finally:

@@ -4,6 +4,12 @@ A checkpoint carries absolute values (not deltas) of everything a batch
 changed and the last source offset it covers. Restoring the checkpoints of
 a partition in log order, skipping any whose offset is not past the state's,
 rebuilds the state exactly, even when two owners wrote during a rebalance.
+
+Offsets count in one incarnation of the logs: a broker that lost its data
+(a memory-only broker restarted) starts the offsets again from 0 on a new,
+later incarnation. A checkpoint names the incarnation its state was built
+in, and only checkpoints of the incarnation being restored are applied: a
+worker that wrote on after the loss cannot carry the lost history over.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ class Checkpoint(Struct, array_like=True):
     entities: dict[str, Entity]
     event_ids: list[str]
     parts: list[tuple[str, str, int, int, int]]
+    incarnation: int = 0  # checkpoints written before incarnations existed are in the first
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -34,7 +41,12 @@ def take_checkpoint(state: PartitionState) -> Checkpoint:
     entities = {key: state.entities[key] for key in state.changed_entities}
     parts = [(*key, value) for key, value in state.ledger.take_changes()]
     checkpoint = Checkpoint(
-        state.offset, state.ledger.watermark_us, entities, state.new_event_ids, parts
+        state.offset,
+        state.ledger.watermark_us,
+        entities,
+        state.new_event_ids,
+        parts,
+        state.incarnation,
     )
     state.changed_entities = set()
     state.new_event_ids = []
@@ -42,8 +54,9 @@ def take_checkpoint(state: PartitionState) -> Checkpoint:
 
 
 def restore(state: PartitionState, checkpoint: Checkpoint) -> bool:
-    """Apply a checkpoint unless the state already covers its offset; True when applied."""
-    if checkpoint.offset <= state.offset:
+    """Apply a checkpoint of the state's incarnation unless the state already covers its
+    offset; True when applied."""
+    if checkpoint.incarnation != state.incarnation or checkpoint.offset <= state.offset:
         return False
     state.entities.update(checkpoint.entities)
     state.event_ids.update(checkpoint.event_ids)

@@ -33,6 +33,7 @@ class PartitionState:
     ledger: Ledger = field(default_factory=Ledger)
     churn_rules: churn.ChurnRules = field(default_factory=churn.ChurnRules)
     offset: int = -1
+    incarnation: int = 0  # of the log `offset` counts in (see `kpis.checkpoint`)
     changed_entities: set[str] = field(default_factory=set)
     new_event_ids: list[str] = field(default_factory=list)
 

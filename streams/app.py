@@ -225,17 +225,40 @@ class Runtime(mode.Service):  # type: ignore[misc]
             problems.append("no partitions assigned yet")
         return problems
 
-    async def recover(self, partitions: dict[str, int]) -> None:
-        """Recover assigned partitions ahead of their records (else the first batch does)."""
-        await self.ready.wait()
+    async def recreate_topics(self) -> None:
+        """Create the topics again if the broker lost them (a memory-only broker restarted)."""
         try:
-            await self.processor.recover(partitions)
-        except KafkaError as error:
-            log.warning("recovering assigned partitions failed, left to their records: %s", error)
+            await ensure_topics(self.settings)
+        except CliError as error:  # still unreachable: the caller retries
+            log.warning("%s", error)
+
+    async def recover(self, partitions: dict[str, int]) -> None:
+        """Recover assigned partitions ahead of their records, retrying with back-off.
+
+        Until then readers see what the store holds; after a broker that lost its logs,
+        that is the lost history, which only the recovered (empty) states replace.
+        """
+        await self.ready.wait()
+        backoff = 0.1
+        while partitions:
+            await self.recreate_topics()
+            try:
+                await self.processor.recover(partitions)
+                return
+            except KafkaError as error:
+                log.warning("recovering assigned partitions, retrying in %.1fs: %s", backoff, error)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            partitions = {name: p for name, p in partitions.items() if name in self.assigned}
 
     async def process(self, batch: SourceBatch, consumer: Any) -> None:
-        """Process a batch, retrying with back-off while the broker or store is failing."""
+        """Process a batch, retrying with back-off while the broker or store is failing.
+
+        A batch whose partitions were revoked meanwhile is dropped: it comes again from the
+        committed offsets, and after a broker that lost its logs, not at all.
+        """
         await self.ready.wait()
+        epoch = consumer.epoch
         backoff = 0.1
         while True:
             try:
@@ -245,6 +268,10 @@ class Runtime(mode.Service):  # type: ignore[misc]
                 log.warning("broker error, retrying in %.1fs: %s", backoff, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                if consumer.epoch != epoch:
+                    log.warning("partitions revoked while retrying: batch dropped")
+                    return
+                await self.recreate_topics()
         # Faust never acks the source topic (acks=False), so the group's offsets move only
         # here, after the checkpoint: a stop mid-batch can never skip unapplied records.
         # `_commit` is the consumer's own primitive for committing explicit offsets.

@@ -22,7 +22,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -140,8 +140,15 @@ def die_with_parent() -> Callable[[], None] | None:
     return set_death_signal
 
 
+MEMORY_STORAGE = "memory://tansu/"
+
+
 class EmbeddedBroker:
-    """A Tansu broker with in-memory storage on `bootstrap`, for `crmkpi up` and tests.
+    """A Tansu broker on `bootstrap`, for `crmkpi up` and tests.
+
+    Its storage is in memory unless `storage` names another Tansu storage engine (an
+    `s3://bucket/` URL, configured by the AWS variables in `env`), which keeps the logs
+    across a restart.
 
     On Linux the broker dies with the thread that started it (PR_SET_PDEATHSIG), so
     call `start()` from a thread that lives as long as the broker, e.g. the main one.
@@ -152,10 +159,14 @@ class EmbeddedBroker:
         bootstrap: str = "127.0.0.1:9092",
         binary: Path | None = None,
         log_path: Path | None = None,
+        storage: str = MEMORY_STORAGE,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.host, self.port = split_address(bootstrap)
         self.binary = binary
         self.log_path = log_path
+        self.storage = storage
+        self.env = env
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -179,7 +190,7 @@ class EmbeddedBroker:
             "broker",
             f"--listener-url=tcp://{url_host(ip)}:{self.port}",
             f"--advertised-listener-url=tcp://{self.bootstrap}",
-            "--storage-engine=memory://tansu/",
+            f"--storage-engine={self.storage}",
         ]
         log: IO[bytes] | int = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
@@ -188,6 +199,7 @@ class EmbeddedBroker:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=None if self.env is None else {**os.environ, **self.env},
                 preexec_fn=die_with_parent(),
                 process_group=0,  # Ctrl-C reaches the parent, which stops the broker in order
             )

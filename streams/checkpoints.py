@@ -22,6 +22,15 @@ FENCE = ":fence:"  # key infix of the markers `recover` reads up to
 FENCE_TIMEOUT_SECONDS = 60.0
 
 
+def encode_incarnation(incarnation: int) -> bytes:
+    return incarnation.to_bytes(8, "big")
+
+
+def decode_incarnation(value: bytes | None) -> int:
+    """A fence's incarnation; fences written before incarnations existed are the first (0)."""
+    return int.from_bytes(value, "big") if value else 0
+
+
 class CheckpointLog:
     """The checkpoint topic: append a partition's changes, read them all back to recover."""
 
@@ -55,15 +64,30 @@ class CheckpointLog:
         The end of each checkpoint partition is found by a fence: a marker record this call
         appends, then reads up to. Every checkpoint acknowledged before it lies below it,
         whatever end offset the broker reports (Tansu's can lag behind the records it serves).
+        The first fence of a checkpoint partition names the incarnation of the logs (the
+        time it was written, in µs): a broker that lost its data has a new first fence.
         """
         states = {
             name.encode(): PartitionState(churn_rules=self.settings.churn_rules())
             for name in partitions
         }
         tps = {TopicPartition(self.topic, self.partition_of(p)) for p in partitions.values()}
+        owned = {
+            tp: [
+                states[name.encode()]
+                for name, p in partitions.items()
+                if self.partition_of(p) == tp.partition
+            ]
+            for tp in tps
+        }
         fences = {tp: f"{tp.partition}{FENCE}{uuid.uuid4().hex}".encode() for tp in tps}
         sent = [
-            await self.producer.send(self.topic, b"", key=fence, partition=tp.partition)
+            await self.producer.send(
+                self.topic,
+                encode_incarnation(time.time_ns() // 1000),
+                key=fence,
+                partition=tp.partition,
+            )
             for tp, fence in fences.items()
         ]
         await asyncio.gather(*sent)
@@ -71,15 +95,23 @@ class CheckpointLog:
         consumer.assign(list(tps))
         await consumer.seek_to_beginning(*tps)
         reading = set(tps)
+        incarnated: set[TopicPartition] = set()
         deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
         while reading and time.monotonic() < deadline:
             batches = await consumer.getmany(*reading, timeout_ms=1000)
             for tp, records in batches.items():
                 for record in records:
-                    if record.key == fences[tp]:
-                        reading.discard(tp)
-                        break
-                    state = states.get(record.key or b"")
+                    key = record.key or b""
+                    if FENCE.encode() in key:
+                        if tp not in incarnated:
+                            incarnated.add(tp)
+                            for recovering in owned[tp]:
+                                recovering.incarnation = decode_incarnation(record.value)
+                        if key == fences[tp]:
+                            reading.discard(tp)
+                            break
+                        continue
+                    state = states.get(key)
                     if state is not None and record.value is not None:
                         cp.restore(state, cp.decode(record.value))
         if reading:

@@ -25,7 +25,7 @@ from kpis.events import Rejection, format_time
 from kpis.windows import MINUTE_US
 from streams.checkpoints import CheckpointLog
 from streams.dlq import WORKER, DeadLetter
-from streams.store import Store
+from streams.store import Position, Store
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -254,9 +254,8 @@ class Processor:
             else [((k0, k1, k2, k3), value) for k0, k1, k2, k3, value in checkpoint.parts]
         )
         try:
-            await self.store.publish(
-                name, state.offset, state.ledger.watermark_us, changes, full=full
-            )
+            position = Position(state.offset, state.incarnation, state.ledger.watermark_us)
+            await self.store.publish(name, position, changes, full=full)
         except Exception as error:  # the store is down: keep consuming, republish later
             if self.store_stale_since is None:
                 log.warning("store unreachable, readers see stale KPIs: %s", error)

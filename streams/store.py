@@ -2,10 +2,12 @@
 
 One small interface, two implementations: in-process for the single-process
 embedded default, Redis (`CRMKPI_REDIS_URL`) for several workers and readers.
-A partition's entry only moves forward: a write with an older offset than the
-stored one (a worker that lost the partition) is ignored, and changes for a
-partition the store has no entry for (Redis restarted empty) are refused with
-`PartitionMissing`: applied to nothing they would read as a whole partition.
+A partition's entry only moves forward, by (incarnation of the logs, offset):
+a write older than the stored one (a worker that lost the partition) is
+ignored, and changes for a partition the store has no entry of their
+incarnation for (Redis restarted empty, or the broker lost its logs) are
+refused with `PartitionMissing`: applied to another state they would read as
+a whole partition.
 """
 
 from __future__ import annotations
@@ -23,6 +25,21 @@ from kpis.ledger import PartKey
 Changes = list[tuple[PartKey, int]]
 
 
+@dataclass(frozen=True)
+class Position:
+    """How far a published state reaches: its last source offset, in which incarnation of
+    the logs, and its event-time watermark."""
+
+    offset: int
+    incarnation: int = 0
+    watermark_us: int | None = None
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Later incarnations first, then higher offsets."""
+        return self.incarnation, self.offset
+
+
 class PartitionMissing(Exception):
     """Changes were published for a partition the store has no entry for: publish it whole."""
 
@@ -32,6 +49,7 @@ class PartitionView:
     """What readers know of one source partition."""
 
     offset: int = -1
+    incarnation: int = 0
     watermark_us: int | None = None
     values: dict[PartKey, int] = field(default_factory=dict)
     version: object = None  # changes whenever the view does (readers cache what they derive)
@@ -39,9 +57,9 @@ class PartitionView:
 
 class Store(Protocol):
     async def publish(
-        self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
+        self, partition: str, position: Position, changes: Changes, full: bool
     ) -> None:
-        """Record a partition's changed parts (or, with `full`, all of them) up to `offset`."""
+        """Record a partition's changed parts (or, with `full`, all of them) up to `position`."""
         ...
 
     async def read(self) -> dict[str, PartitionView]:
@@ -67,13 +85,15 @@ class MemoryStore:
         self.versions = itertools.count()
 
     async def publish(
-        self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
+        self, partition: str, position: Position, changes: Changes, full: bool
     ) -> None:
-        if not full and partition not in self.partitions:
-            raise PartitionMissing(partition)
-        view = self.partitions.setdefault(partition, PartitionView())
-        if offset < view.offset:
+        view = self.partitions.get(partition)
+        if view is not None and (view.incarnation, view.offset) > position.order:
             return
+        if not full and (view is None or view.incarnation != position.incarnation):
+            raise PartitionMissing(partition)
+        if view is None:
+            view = self.partitions[partition] = PartitionView()
         if full:
             view.values = {}
         for key, value in changes:
@@ -81,8 +101,8 @@ class MemoryStore:
                 view.values[key] = value
             else:
                 view.values.pop(key, None)
-        view.offset = offset
-        view.watermark_us = watermark_us
+        view.offset, view.incarnation = position.offset, position.incarnation
+        view.watermark_us = position.watermark_us
         view.version = next(self.versions)
 
     async def read(self) -> dict[str, PartitionView]:
@@ -98,25 +118,31 @@ class MemoryStore:
         return None
 
 
-# KEYS[1] meta hash, KEYS[2] the partition's parts hash; ARGV: partition, offset,
-# meta json, full flag, then field/value pairs (value "0" deletes the field).
-# Returns 1 when written, 0 when older than the stored entry, -1 for changes without an entry.
+# KEYS[1] meta hash, KEYS[2] the partition's parts hash; ARGV: partition, incarnation,
+# offset, meta json, full flag, then field/value pairs (value "0" deletes the field).
+# Returns 1 when written, 0 when older than the stored entry, -1 for changes without an
+# entry of their incarnation. Incarnations are µs since the epoch: exact as Lua numbers.
 _PUBLISH = """
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
-if not stored then
-  if ARGV[4] ~= '1' then return -1 end
-elseif tonumber(cjson.decode(stored)['offset']) > tonumber(ARGV[2]) then
-  return 0
+local incarnation, offset = tonumber(ARGV[2]), tonumber(ARGV[3])
+local held = -1
+if stored then
+  local entry = cjson.decode(stored)
+  held = tonumber(entry['incarnation'] or 0)
+  if held > incarnation or (held == incarnation and tonumber(entry['offset']) > offset) then
+    return 0
+  end
 end
-if ARGV[4] == '1' then redis.call('DEL', KEYS[2]) end
-for i = 5, #ARGV, 2 do
+if held ~= incarnation and ARGV[5] ~= '1' then return -1 end
+if ARGV[5] == '1' then redis.call('DEL', KEYS[2]) end
+for i = 6, #ARGV, 2 do
   if ARGV[i + 1] == '0' then
     redis.call('HDEL', KEYS[2], ARGV[i])
   else
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 return 1
 """
 
@@ -132,12 +158,24 @@ class RedisStore:
         self.views: dict[str, PartitionView] = {}  # the last read, by partition
 
     async def publish(
-        self, partition: str, offset: int, watermark_us: int | None, changes: Changes, full: bool
+        self, partition: str, position: Position, changes: Changes, full: bool
     ) -> None:
         # A fresh token per write: readers know an unchanged entry by its meta alone.
-        token = os.urandom(8).hex()
-        meta = orjson.dumps({"offset": offset, "watermark_us": watermark_us, "token": token})
-        args: list[bytes | str | int] = [partition, offset, meta, "1" if full else "0"]
+        meta = orjson.dumps(
+            {
+                "offset": position.offset,
+                "incarnation": position.incarnation,
+                "watermark_us": position.watermark_us,
+                "token": os.urandom(8).hex(),
+            }
+        )
+        args: list[bytes | str | int] = [
+            partition,
+            position.incarnation,
+            position.offset,
+            meta,
+            "1" if full else "0",
+        ]
         for key, value in changes:
             args += (orjson.dumps(key), value)
         written = await self._publish(
@@ -166,7 +204,11 @@ class RedisStore:
                 entry = orjson.loads(meta)
                 values = {_part_key(field): int(value) for field, value in parts.items()}
                 self.views[partition] = PartitionView(
-                    entry["offset"], entry["watermark_us"], values, meta
+                    entry["offset"],
+                    entry.get("incarnation", 0),
+                    entry["watermark_us"],
+                    values,
+                    meta,
                 )
         names = {_text(name) for name in metas}
         self.views = {name: view for name, view in self.views.items() if name in names}

@@ -141,9 +141,13 @@ def metrics_problems(reference: Reference, samples: Samples) -> list[str]:
 
 
 def wait_settled(
-    members: list[GroupMember], timeout: float = 120, partitions: int = SOURCE_PARTITIONS
+    members: list[GroupMember],
+    timeout: float = 120,
+    partitions: int = SOURCE_PARTITIONS,
+    reporting: bool = True,
 ) -> None:
-    """Until the live members own every source partition between them and one reports."""
+    """Until the live members own every source partition between them and one reports
+    (the reporter is known by its KPI series: unless `reporting`, before any event)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -152,7 +156,7 @@ def wait_settled(
             scrapes = []
         owned = sum(s.get(("crmkpi_partitions_assigned", ()), 0) for s in scrapes)
         reporters = sum(1 for s in scrapes if any(n == "crmkpi_csat_ratio" for n, _ in s))
-        if scrapes and owned == partitions and reporters == 1:
+        if scrapes and owned == partitions and reporters == int(reporting):
             return
         time.sleep(0.5)
     raise AssertionError(f"the group did not settle in {timeout}s")

@@ -125,6 +125,18 @@ def test_restoring_checkpoints_in_order_rebuilds_the_same_state(split: int) -> N
     assert recovered.offset == live.offset == len(lines) - 1
 
 
+def test_checkpoints_of_another_incarnation_are_not_restored() -> None:
+    """A worker that wrote on after the broker lost its logs cannot carry the lost history
+    into the new incarnation."""
+    old = PartitionState(incarnation=1)
+    old.apply_raw(event("survey.csat", response_id="r", score=5, team="t"), NOW)
+    old.offset = 40
+    stale = cp.decode(cp.encode(cp.take_checkpoint(old)))
+    recovered = PartitionState(incarnation=2)
+    assert not cp.restore(recovered, stale)
+    assert (recovered.offset, recovered.event_ids, recovered.ledger.values) == (-1, set(), {})
+
+
 def test_a_part_that_returns_to_zero_disappears() -> None:
     ledger = Ledger()
     ledger.add_gauge("p", "d", 5)

@@ -8,7 +8,7 @@ from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
 from streams.exporter import render
 from streams.readers import read_snapshot
-from streams.store import MemoryStore
+from streams.store import MemoryStore, Position
 from tests.test_properties import NOW_US
 
 LINES = [
@@ -31,7 +31,10 @@ async def exported() -> tuple[dict[str, list[tuple[dict[str, str], float]]], str
         state.apply_raw(raw, NOW_US)
     store = MemoryStore()
     await store.publish(
-        "p:0", 4, state.ledger.watermark_us, list(state.ledger.values.items()), True
+        "p:0",
+        Position(4, watermark_us=state.ledger.watermark_us),
+        list(state.ledger.values.items()),
+        True,
     )
     snapshot, _ = await read_snapshot(store, None, 1.0)
     text = render(snapshot, {}).decode()

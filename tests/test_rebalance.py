@@ -19,7 +19,7 @@ from kpis.engine import PartitionState
 from streams.exporter import WorkerView, render
 from streams.readers import read_snapshot
 from streams.simulate import Anomalies, simulate_history
-from streams.store import MemoryStore
+from streams.store import MemoryStore, Position
 from streams.topics import Topics
 from tests.processes import WorkerGroup, get_json, wait_idle, wait_serving, write_chunks
 from tests.reference import Reference, compare_snapshot, compute_reference, parse_time
@@ -45,7 +45,9 @@ async def test_part_series_summed_over_workers_equal_the_whole_and_one_worker_re
         for raw in lines:
             state.apply_raw(raw, NOW_US)
         values = list(state.ledger.values.items())
-        await store.publish(name, len(lines) - 1, state.ledger.watermark_us, values, True)
+        await store.publish(
+            name, Position(len(lines) - 1, watermark_us=state.ledger.watermark_us), values, True
+        )
     snapshot, _ = await read_snapshot(store, None, 1.0)
     lag = {"crm.surveys:0": 0, "crm.tickets:1": 3}
     whole = samples(render(snapshot, lag))

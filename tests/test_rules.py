@@ -30,7 +30,7 @@ from kpis.thresholds import read_thresholds
 from streams.exporter import RETENTION_PARTS, WorkerView, render
 from streams.readers import read_snapshot
 from streams.simulate import Anomalies, simulate_history
-from streams.store import MemoryStore
+from streams.store import MemoryStore, Position
 from tests.processes import crmkpi_env, run_crmkpi, wait_idle, worker
 from tests.prometheus import prometheus
 from tests.test_exporter import LINES
@@ -102,7 +102,10 @@ async def exported_sample_names() -> set[str]:
         state.apply_raw(raw, NOW_US)
     store = MemoryStore()
     await store.publish(
-        "crm.surveys:0", 9, state.ledger.watermark_us, [*state.ledger.values.items()], True
+        "crm.surveys:0",
+        Position(9, watermark_us=state.ledger.watermark_us),
+        [*state.ledger.values.items()],
+        True,
     )
     snapshot, _ = await read_snapshot(store, None, 1.0)
     view = WorkerView(frozenset({"crm.surveys:0"}), True, 1, 1e9, 0, {"invalid_json": 1})

@@ -12,7 +12,7 @@ from kpis.events import decode_event
 from kpis.windows import HOUR_US
 from streams.readers import SnapshotReader
 from streams.simulate import simulate_history
-from streams.store import MemoryStore, PartitionView, RedisStore
+from streams.store import MemoryStore, PartitionView, Position, RedisStore
 from tests.reference import compare_snapshot, compute_reference
 from tests.test_churn import expected_risks
 
@@ -49,7 +49,9 @@ async def test_reads_between_batches_equal_the_reference_of_the_published_events
             state = states[name]
             changes = state.ledger.take_changes()
             first = not published[name]  # as the worker does: a partition's first publish is whole
-            await store.publish(name, state.offset, state.ledger.watermark_us, changes, first)
+            await store.publish(
+                name, Position(state.offset, watermark_us=state.ledger.watermark_us), changes, first
+            )
             published[name] = list(applied[name])
         visible = sorted(number for numbers in published.values() for number in numbers)
         reference = compute_reference([lines[number] for number in visible], now)
@@ -79,8 +81,8 @@ async def test_churn_risk_reads_combined_parts_when_partitions_do_not_simply_add
         ((reopened, "c2", HOUR_US, hour), 1),
         ((TICKETS_OPENED_PART, "c2", HOUR_US, hour - 1), 1),
     ]
-    await store.publish("crm.customers:0", 1, watermark, first, True)
-    await store.publish("crm.tickets:0", 1, watermark, second, True)
+    await store.publish("crm.customers:0", Position(1, watermark_us=watermark), first, True)
+    await store.publish("crm.tickets:0", Position(1, watermark_us=watermark), second, True)
     snapshot, _ = await SnapshotReader(store).read(None, 1.0)
     assert [(r.customer_id, r.segment, r.signals) for r in snapshot.churn_risks] == [
         ("c2", "smb", ("low_csat", "many_tickets", "reopened_ticket"))
@@ -102,12 +104,22 @@ class CountingStore(MemoryStore):
 
 async def test_concurrent_reads_share_one() -> None:
     store = CountingStore()
-    await store.publish("crm.surveys:0", 0, HOUR_US, [(("events_accepted", "", 0, 0), 1)], True)
+    await store.publish(
+        "crm.surveys:0",
+        Position(0, watermark_us=HOUR_US),
+        [(("events_accepted", "", 0, 0), 1)],
+        True,
+    )
     reader = SnapshotReader(store)
     results = await asyncio.gather(*(reader.read(None, 1.0) for _ in range(5)))
     assert store.reads == 1
     assert {snapshot.accepted for snapshot, _ in results} == {1}
-    await store.publish("crm.surveys:0", 1, HOUR_US, [(("events_accepted", "", 0, 0), 2)], False)
+    await store.publish(
+        "crm.surveys:0",
+        Position(1, watermark_us=HOUR_US),
+        [(("events_accepted", "", 0, 0), 2)],
+        False,
+    )
     snapshot, _ = await reader.read(None, 1.0)
     assert (store.reads, snapshot.accepted) == (2, 2)
 
@@ -116,14 +128,16 @@ async def test_redis_reads_again_only_the_partitions_that_changed(redis_url: str
     store = RedisStore(redis_url, namespace="reader-test")
     try:
         part = ("csat_responses", "emea", HOUR_US, 7)
-        await store.publish("crm.surveys:0", 4, 100, [(part, 3)], True)
-        await store.publish("crm.surveys:1", 4, 100, [(part, 5)], True)
+        await store.publish("crm.surveys:0", Position(4, watermark_us=100), [(part, 3)], True)
+        await store.publish("crm.surveys:1", Position(4, watermark_us=100), [(part, 5)], True)
         before = await store.read()
-        await store.publish("crm.surveys:1", 5, 100, [(part, 6)], False)
+        await store.publish("crm.surveys:1", Position(5, watermark_us=100), [(part, 6)], False)
         after = await store.read()
         assert after["crm.surveys:0"] is before["crm.surveys:0"]
         assert (after["crm.surveys:1"].offset, after["crm.surveys:1"].values) == (5, {part: 6})
-        await store.publish("crm.surveys:1", 5, 100, [(part, 8)], False)  # same offset
+        await store.publish(
+            "crm.surveys:1", Position(5, watermark_us=100), [(part, 8)], False
+        )  # same offset
         assert (await store.read())["crm.surveys:1"].values == {part: 8}
     finally:
         await store.close()

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from streams.store import MemoryStore, PartitionMissing, RedisStore, Store
+from streams.store import MemoryStore, PartitionMissing, Position, RedisStore, Store
 
 A = ("csat_responses", "emea", 60_000_000, 7)
 B = ("csat_responses", "amer", 60_000_000, 7)
@@ -24,22 +24,24 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
 
 
 async def test_changes_apply_and_a_zero_removes_a_part(store: Store) -> None:
-    await store.publish("crm.surveys:0", 4, 100, [(A, 3), (B, 1)], full=True)
-    await store.publish("crm.surveys:0", 9, 200, [(A, 5), (B, 0)], full=False)
+    await store.publish("crm.surveys:0", Position(4, watermark_us=100), [(A, 3), (B, 1)], full=True)
+    await store.publish(
+        "crm.surveys:0", Position(9, watermark_us=200), [(A, 5), (B, 0)], full=False
+    )
     view = (await store.read())["crm.surveys:0"]
     assert (view.offset, view.watermark_us, view.values) == (9, 200, {A: 5})
 
 
 async def test_an_older_offset_never_overwrites_a_newer_one(store: Store) -> None:
-    await store.publish("crm.surveys:1", 9, 200, [(A, 5)], full=True)
-    await store.publish("crm.surveys:1", 4, 100, [(A, 3), (B, 1)], full=True)
+    await store.publish("crm.surveys:1", Position(9, watermark_us=200), [(A, 5)], full=True)
+    await store.publish("crm.surveys:1", Position(4, watermark_us=100), [(A, 3), (B, 1)], full=True)
     view = (await store.read())["crm.surveys:1"]
     assert (view.offset, view.values) == (9, {A: 5})
 
 
 async def test_a_full_publish_replaces_everything(store: Store) -> None:
-    await store.publish("crm.surveys:2", 4, 100, [(A, 3), (B, 1)], full=True)
-    await store.publish("crm.surveys:2", 5, 100, [(B, 2)], full=True)
+    await store.publish("crm.surveys:2", Position(4, watermark_us=100), [(A, 3), (B, 1)], full=True)
+    await store.publish("crm.surveys:2", Position(5, watermark_us=100), [(B, 2)], full=True)
     assert (await store.read())["crm.surveys:2"].values == {B: 2}
     assert await store.ping()
 
@@ -47,5 +49,23 @@ async def test_a_full_publish_replaces_everything(store: Store) -> None:
 async def test_changes_for_a_partition_without_an_entry_are_refused(store: Store) -> None:
     """Redis restarted empty: changes alone would read as the whole partition."""
     with pytest.raises(PartitionMissing):
-        await store.publish("crm.surveys:3", 4, 100, [(A, 3)], full=False)
+        await store.publish("crm.surveys:3", Position(4, watermark_us=100), [(A, 3)], full=False)
     assert "crm.surveys:3" not in await store.names()
+
+
+async def test_a_later_incarnation_replaces_a_higher_offset(store: Store) -> None:
+    """The broker lost its logs: offsets start again from 0 in a later incarnation."""
+    await store.publish("crm.surveys:4", Position(9, incarnation=1), [(A, 5)], full=True)
+    await store.publish("crm.surveys:4", Position(-1, incarnation=2), [], full=True)
+    await store.publish("crm.surveys:4", Position(0, incarnation=2), [(B, 1)], full=False)
+    view = (await store.read())["crm.surveys:4"]
+    assert (view.incarnation, view.offset, view.values) == (2, 0, {B: 1})
+    await store.publish("crm.surveys:4", Position(12, incarnation=1), [(A, 7)], full=True)
+    assert (await store.read())["crm.surveys:4"].values == {B: 1}  # a worker still on the old
+
+
+async def test_changes_onto_another_incarnation_are_refused(store: Store) -> None:
+    await store.publish("crm.surveys:5", Position(9, incarnation=1), [(A, 5)], full=True)
+    with pytest.raises(PartitionMissing):
+        await store.publish("crm.surveys:5", Position(10, incarnation=2), [(B, 1)], full=False)
+    assert (await store.read())["crm.surveys:5"].values == {A: 5}
