@@ -28,6 +28,7 @@ from tests.conftest import free_port, stop
 from tests.processes import WorkerGroup, crmkpi_env, get_json, run_crmkpi, wait_idle
 from tests.reference import compare_snapshot, compute_reference
 from tests.test_chaos import metrics_problems, summed, wait_settled
+from tests.test_faults import accepted, http_status
 
 pytestmark = pytest.mark.integration
 
@@ -45,18 +46,6 @@ def produce(bootstrap: str, path: Path) -> None:
     """`crmkpi produce`; it fails when the broker dies under it, which the tests cause."""
     result = run_crmkpi(["produce", str(path)], crmkpi_env(bootstrap, 0), timeout=300)
     print(time.strftime("%X"), "produce", path.name, "exit", result.returncode)
-
-
-def http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-def accepted(url: str) -> int:
-    return int(get_json(f"{url}/kpis")["events"]["accepted"])
 
 
 @pytest.fixture
