@@ -47,6 +47,7 @@ from streams.topics import Topics, ensure_topics
 log = logging.getLogger(__name__)
 BATCH_SIZE = 10_000  # records per fetch: each batch costs a checkpoint write and a commit
 MAX_BACKOFF_SECONDS = 10.0
+POSITION_TIMEOUT_SECONDS = 10.0  # a recovered partition's read position, asked of the consumer
 BUSY_ANNOUNCE_SECONDS = 5.0
 
 StartHook = Callable[["Runtime"], Awaitable[None]]
@@ -232,7 +233,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         except CliError as error:  # still unreachable: the caller retries
             log.warning("%s", error)
 
-    async def recover(self, partitions: dict[str, int]) -> None:
+    async def recover(self, partitions: dict[str, int], consumer: Any) -> None:
         """Recover assigned partitions ahead of their records, retrying with back-off.
 
         Until then readers see what the store holds; after a broker that lost its logs,
@@ -244,12 +245,36 @@ class Runtime(mode.Service):  # type: ignore[misc]
             await self.recreate_topics()
             try:
                 await self.processor.recover(partitions)
+                await self.read_on_from_states(partitions, consumer)
                 return
-            except KafkaError as error:
+            except (KafkaError, TimeoutError) as error:
                 log.warning("recovering assigned partitions, retrying in %.1fs: %s", backoff, error)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             partitions = {name: p for name, p in partitions.items() if name in self.assigned}
+
+    async def read_on_from_states(self, partitions: dict[str, int], consumer: Any) -> None:
+        """Make the consumer read each recovered partition from its state's next offset.
+
+        The group's offset is there already, unless a commit made for a lost incarnation
+        of the logs reached a restarted memory-only broker: it can lie past the new log's
+        records, which would then never be read. Such an offset is committed back and
+        sought; a position past the state because records are in flight is harmless to
+        move back too (they are read again, and skipped or applied once).
+        """
+        for name, partition in partitions.items():
+            state = self.processor.states.get(name)
+            if state is None:  # revoked meanwhile
+                continue
+            tp = TP(name.rpartition(":")[0], partition)
+            position = await asyncio.wait_for(consumer.position(tp), POSITION_TIMEOUT_SECONDS)
+            if position is not None and position > state.offset + 1:
+                log.warning(
+                    "%s: read position %d is past the recovered state: reading again from %d",
+                    *(name, position, state.offset + 1),
+                )
+                await consumer._commit({tp: state.offset + 1})
+                await consumer.seek(tp, state.offset + 1)
 
     async def process(self, batch: SourceBatch, consumer: Any) -> None:
         """Process a batch, retrying with back-off while the broker or store is failing.
@@ -340,7 +365,9 @@ def create_app(
         runtime.rebalances += 1
         # Readers see the partitions before their next record arrives.
         runtime.spawn(
-            runtime.recover({f"{tp.topic}:{tp.partition}": tp.partition for tp in assigned})
+            runtime.recover(
+                {f"{tp.topic}:{tp.partition}": tp.partition for tp in assigned}, app.consumer
+            )
         )
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]

@@ -11,7 +11,7 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaTimeoutError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
@@ -29,6 +29,15 @@ def encode_incarnation(incarnation: int) -> bytes:
 def decode_incarnation(value: bytes | None) -> int:
     """A fence's incarnation; fences written before incarnations existed are the first (0)."""
     return int.from_bytes(value, "big") if value else 0
+
+
+class FenceLost(KafkaError):  # type: ignore[misc]
+    """The broker acknowledged a fence but does not serve it: recovery writes a new one.
+
+    Tansu 0.6.0 does this after a restart with memory storage: a batch produced to a topic
+    it no longer has is stored, and the topic created again reuses its offsets, hiding
+    records acknowledged next.
+    """
 
 
 class CheckpointLog:
@@ -64,6 +73,8 @@ class CheckpointLog:
         The end of each checkpoint partition is found by a fence: a marker record this call
         appends, then reads up to. Every checkpoint acknowledged before it lies below it,
         whatever end offset the broker reports (Tansu's can lag behind the records it serves).
+        A partition read past the fence's acknowledged offset to its end without the fence
+        raises `FenceLost`.
         The first fence of a checkpoint partition names the incarnation of the logs (the
         time it was written, in µs): a broker that lost its data has a new first fence.
         """
@@ -90,18 +101,27 @@ class CheckpointLog:
             )
             for tp, fence in fences.items()
         ]
-        await asyncio.gather(*sent)
+        acknowledged = {
+            TopicPartition(fenced.topic, fenced.partition): fenced.offset
+            for fenced in await asyncio.gather(*sent)
+        }
         consumer = await self._reader()
         consumer.assign(list(tps))
         await consumer.seek_to_beginning(*tps)
         reading = set(tps)
         incarnated: set[TopicPartition] = set()
+        passed: set[TopicPartition] = set()  # read past their fence's offset, fence unseen
         deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
         while reading and time.monotonic() < deadline:
             batches = await consumer.getmany(*reading, timeout_ms=1000)
+            if lost := (reading & passed) - batches.keys():
+                missing = ", ".join(str(tp.partition) for tp in sorted(lost))
+                raise FenceLost(f"checkpoint partitions {missing}: fence acknowledged, not served")
             for tp, records in batches.items():
                 for record in records:
                     key = record.key or b""
+                    if record.offset >= acknowledged[tp] and key != fences[tp]:
+                        passed.add(tp)
                     if FENCE.encode() in key:
                         if tp not in incarnated:
                             incarnated.add(tp)

@@ -10,6 +10,7 @@ storage) comes back whole, and every KPI equals the reference of everything.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -20,12 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from streams.broker import EmbeddedBroker
+from streams.checkpoints import CheckpointLog, FenceLost
+from streams.config import Settings
 from streams.simulate import Anomalies, simulate_history
+from streams.topics import Topics, ensure_topics
 from tests.alerting import wait_for
 from tests.conftest import free_port, stop
-from tests.processes import WorkerGroup, crmkpi_env, get_json, run_crmkpi, wait_idle
+from tests.processes import WorkerGroup, crmkpi_env, get_json, run_crmkpi, wait_idle, worker
 from tests.reference import compare_snapshot, compute_reference
 from tests.test_chaos import metrics_problems, summed, wait_settled
 from tests.test_faults import accepted, http_status
@@ -170,3 +176,75 @@ def test_broker_that_keeps_its_logs_killed_mid_stream_every_kpi_is_exact(
         )
         print(f"broker errors retried: {retries}")
     assert at_kill < reference.accepted * 4 // 5  # killed mid-stream
+
+
+def commit_past_the_end(bootstrap: str, topics: tuple[str, ...], offset: int) -> None:
+    """Commit `offset` for every partition of `topics` in crmkpi's group, as a worker still
+    on a lost incarnation of the logs can do on a memory-only broker just restarted."""
+
+    async def commit() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=Settings().group_id, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()
+            tps = [
+                TopicPartition(topic, partition)
+                for topic in topics
+                for partition in consumer.partitions_for_topic(topic) or ()
+            ]
+            consumer.assign(tps)
+            await consumer.commit({tp: offset for tp in tps})
+        finally:
+            await consumer.stop()
+
+    asyncio.run(commit())
+
+
+def test_group_offsets_past_the_log_are_read_from_the_recovered_state(
+    broker: str, tmp_path: Path
+) -> None:
+    """Offsets committed past the end of the log would have the worker wait for records
+    that never come; it reads each partition on from its recovered state instead."""
+    lines = simulated(59, 3, tmp_path / "history.jsonl")
+    reference = compute_reference(lines, now=datetime.now(UTC))
+    produce(broker, tmp_path / "history.jsonl")
+    commit_past_the_end(broker, Topics().sources, 1_000_000)
+    with worker(broker, tmp_path) as (url, _):
+        wait_idle(url, accepted_at_least=reference.accepted)
+        assert compare_snapshot(reference, get_json(f"{url}/kpis")) == []
+    assert "past the recovered state" in (tmp_path / "worker.log").read_text()
+
+
+async def test_a_fence_acknowledged_but_not_served_raises_fence_lost(
+    memory_broker: EmbeddedBroker,
+) -> None:
+    """Tansu restarted empty stores a batch sent to a topic it no longer has; created
+    again, the topic reuses those offsets and hides the next records it acknowledges.
+    Recovery then finds its fence missing at once instead of waiting for it."""
+    settings = Settings(kafka_bootstrap=memory_broker.bootstrap, partitions=1)
+    topic = (await ensure_topics(settings)).checkpoints
+    producer = AIOKafkaProducer(bootstrap_servers=memory_broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        await (await producer.send(topic, b"before", partition=0))
+        assert memory_broker.process is not None
+        memory_broker.process.kill()
+        memory_broker.stop()
+        memory_broker.start()  # empty
+        in_flight = [await producer.send(topic, b"lost", partition=0) for _ in range(3)]
+        await asyncio.gather(*in_flight)  # stored, though the topic does not exist
+        await ensure_topics(settings)  # offsets start again at 0, over the stored batch
+        with pytest.raises(KafkaError):  # the first send after the creation collides
+            await (await producer.send(topic, b"collides", partition=0))
+        log = CheckpointLog(settings, topic, producer)
+        started = time.monotonic()
+        try:
+            with pytest.raises(FenceLost):
+                await log.recover({"crm.leads:0": 0})
+        finally:
+            await log.close()
+        assert time.monotonic() - started < 10  # not the 60 s fence timeout
+    finally:
+        await producer.stop()
