@@ -245,6 +245,16 @@ def write_chunks(lines: Sequence[str], directory: Path, count: int) -> list[Path
     return chunks
 
 
+async def partitions_of(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, as the broker's metadata has them now."""
+    await consumer.topics()
+    return [
+        TopicPartition(topic, partition)
+        for topic in topics
+        for partition in consumer.partitions_for_topic(topic) or ()
+    ]
+
+
 def committed_offsets(bootstrap: str, topics: Sequence[str], group: str = "crmkpi") -> int:
     """The consumer group's committed offsets summed over `topics` (0 where none)."""
 
@@ -254,12 +264,7 @@ def committed_offsets(bootstrap: str, topics: Sequence[str], group: str = "crmkp
         )
         await consumer.start()
         try:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(topic, partition)
-                for topic in topics
-                for partition in consumer.partitions_for_topic(topic) or ()
-            ]
+            partitions = await partitions_of(consumer, topics)
             return sum([(await consumer.committed(tp)) or 0 for tp in partitions])
         finally:
             await consumer.stop()

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from streams.broker import EmbeddedBroker
@@ -31,7 +31,15 @@ from streams.simulate import Anomalies, simulate_history
 from streams.topics import Topics, ensure_topics
 from tests.alerting import wait_for
 from tests.conftest import free_port, stop
-from tests.processes import WorkerGroup, crmkpi_env, get_json, run_crmkpi, wait_idle, worker
+from tests.processes import (
+    WorkerGroup,
+    crmkpi_env,
+    get_json,
+    partitions_of,
+    run_crmkpi,
+    wait_idle,
+    worker,
+)
 from tests.reference import compare_snapshot, compute_reference
 from tests.test_chaos import metrics_problems, summed, wait_settled
 from tests.test_faults import accepted, http_status
@@ -188,12 +196,7 @@ def commit_past_the_end(bootstrap: str, topics: tuple[str, ...], offset: int) ->
         )
         await consumer.start()
         try:
-            await consumer.topics()
-            tps = [
-                TopicPartition(topic, partition)
-                for topic in topics
-                for partition in consumer.partitions_for_topic(topic) or ()
-            ]
+            tps = await partitions_of(consumer, topics)
             consumer.assign(tps)
             await consumer.commit({tp: offset for tp in tps})
         finally:
