@@ -62,6 +62,13 @@ def produce(bootstrap: str, path: Path) -> None:
     print(time.strftime("%X"), "produce", path.name, "exit", result.returncode)
 
 
+def sigkill(broker: EmbeddedBroker) -> None:
+    """Kill the broker as a crash would, then reap it."""
+    assert broker.process is not None
+    broker.process.kill()
+    broker.stop()
+
+
 @pytest.fixture
 def memory_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker(f"127.0.0.1:{free_port()}", log_path=tmp_path / "tansu.log") as broker:
@@ -129,9 +136,7 @@ def test_memory_broker_restarted_empty_kpis_are_what_it_holds_from_then_on(
         wait_idle(first, accepted_at_least=lost_reference.accepted)
         wait_settled(group.members)
         time.sleep(2)  # churn-risk announcements and commits sent
-        assert memory_broker.process is not None
-        memory_broker.process.kill()
-        memory_broker.stop()
+        sigkill(memory_broker)
         assert http_status(f"{first}/readyz") == 503
         time.sleep(DOWN_SECONDS)
         memory_broker.start()  # empty: nobody but the workers creates the topics again
@@ -163,9 +168,7 @@ def test_broker_that_keeps_its_logs_killed_mid_stream_every_kpi_is_exact(
         group.start()
         first = group.members[0].url
         at_kill = wait_for(lambda: accepted(first) >= 1000 and accepted(first), "events applied")
-        assert durable_broker.process is not None
-        durable_broker.process.kill()
-        durable_broker.stop()
+        sigkill(durable_broker)
         killed_at = time.monotonic()
         print(f"{time.strftime('%X')} broker killed at {at_kill} of {cut} accepted")
         time.sleep(DOWN_SECONDS)
@@ -232,9 +235,7 @@ async def test_a_fence_acknowledged_but_not_served_raises_fence_lost(
     await producer.start()
     try:
         await (await producer.send(topic, b"before", partition=0))
-        assert memory_broker.process is not None
-        memory_broker.process.kill()
-        memory_broker.stop()
+        sigkill(memory_broker)
         memory_broker.start()  # empty
         in_flight = [await producer.send(topic, b"lost", partition=0) for _ in range(3)]
         await asyncio.gather(*in_flight)  # stored, though the topic does not exist
