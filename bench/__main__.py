@@ -16,7 +16,7 @@ from rich.console import Console
 
 from bench import latency, memory, report, scrape, services, snapshot, throughput, workload
 from streams.config import Settings
-from streams.topics import Topics, ensure_topics
+from streams.kafka.topics import Topics, ensure_topics
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
 console = Console(stderr=True, highlight=False)

@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from streams.broker import EmbeddedBroker
+from streams.kafka.broker import EmbeddedBroker
 
 TOKEN = "bench-token"
 

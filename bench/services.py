@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from streams.broker import EmbeddedBroker
+from streams.kafka.broker import EmbeddedBroker
 
 
 def free_port() -> int:

@@ -19,9 +19,9 @@ from aiokafka.partitioner import murmur2
 from bench.workload import KafkaRecord
 from kpis.engine import PartitionState
 from streams.config import Settings
-from streams.exporter import WorkerView, render
-from streams.readers import Snapshot, SnapshotReader
-from streams.store import MemoryStore, Position
+from streams.read.exposition import WorkerView, render
+from streams.read.snapshot_reader import Snapshot, SnapshotReader
+from streams.read.store import MemoryStore, Position
 
 
 def _partition(key: bytes, partitions: int) -> int:

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench import services
 from bench.workload import KafkaRecord, preload
 from streams.config import Settings
-from streams.topics import Topics, ensure_topics
+from streams.kafka.topics import Topics, ensure_topics
 
 POLL_SECONDS = 0.1
 

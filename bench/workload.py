@@ -10,8 +10,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from kpis.events import decode_event
+from streams.kafka.topics import Topics
 from streams.simulate import simulate_history
-from streams.topics import Topics
 
 SEED = 11
 DAYS = 60  # long enough for any requested count at the scale below

@@ -28,7 +28,7 @@ GENERATED_HEADER += (
     "# Do not edit: change deploy/thresholds.yaml (or kpis/) and run `crmkpi rules`.\n"
 )
 
-# Families of streams/exporter.py that are not in parts.EXPORTED_PARTS.
+# Families of streams/read/exposition.py that are not in parts.EXPORTED_PARTS.
 RESOLUTION_HISTOGRAM = "crmkpi_ticket_resolution_seconds"
 CUSTOMERS_AT_WINDOW_START = "crmkpi_customers_at_window_start"
 CUSTOMERS_CHURNED_IN_WINDOW = "crmkpi_customers_churned_in_window"

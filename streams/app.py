@@ -4,7 +4,7 @@ State is not kept in Faust tables: a table's changelog is not written
 atomically with the source offset, and without broker transactions a crash
 would double-apply. Each source partition's state is checkpointed by the
 `Processor` in one record together with its offset instead (see
-`streams.processor`).
+`streams.worker.processor`).
 """
 
 from __future__ import annotations
@@ -29,20 +29,20 @@ from faust.types import TP
 from redis.exceptions import RedisError
 
 from kpis.thresholds import ThresholdsError, read_thresholds
-from streams.batch_consumer import Batch, BatchConsumer
-from streams.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointLog
-from streams.churn_alerts import ChurnAlerts
-from streams.churn_signals import ChurnAnnouncer
 from streams.config import Settings
 from streams.errors import CliError
-from streams.exporter import WorkerView
-from streams.http import HttpServer, build_app
-from streams.ingest.endpoint import IngestEndpoint
-from streams.processor import Processor, SourceBatch
-from streams.producer import CrmProducer
-from streams.readers import LagProbe, Snapshot, SnapshotReader
-from streams.store import Store, open_store
-from streams.topics import Topics, ensure_topics
+from streams.http.ingest.endpoint import IngestEndpoint
+from streams.http.server import HttpServer, build_app
+from streams.kafka.adapter import Batch, BatchConsumer
+from streams.kafka.producer import CrmProducer
+from streams.kafka.topics import Topics, ensure_topics
+from streams.read.exposition import WorkerView
+from streams.read.snapshot_reader import LagProbe, Snapshot, SnapshotReader
+from streams.read.store import Store, open_store
+from streams.worker.checkpoint_log import MAX_CHECKPOINT_BYTES, CheckpointLog
+from streams.worker.churn_alerts import ChurnAlerts
+from streams.worker.churn_announcer import ChurnAnnouncer
+from streams.worker.processor import Processor, SourceBatch
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 10_000  # records per fetch: each batch costs a checkpoint write and a commit

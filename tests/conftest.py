@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from streams.broker import EmbeddedBroker, die_with_parent
+from streams.kafka.broker import EmbeddedBroker, die_with_parent
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ import yaml
 from kpis.rules import ALERTING_FILE, ALERTMANAGER_FILE, RECORDING_FILE, generated_files
 from kpis.thresholds import DEFAULT_THRESHOLDS_FILE, parse_thresholds
 from streams.config import Settings
-from streams.producer import SyncCrmProducer
+from streams.kafka.producer import SyncCrmProducer
 from tests.alerting import MailSink, Received, SlackSink, alertmanager, wait_for
 from tests.processes import wait_idle, worker
 from tests.prometheus import prometheus

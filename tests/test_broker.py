@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.broker import BrokerError, EmbeddedBroker, find_tansu
+from streams.kafka.broker import BrokerError, EmbeddedBroker, find_tansu
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -95,7 +95,7 @@ def test_stop_leaves_no_process_and_frees_the_port() -> None:
 
 CHILD = """
 import os, signal, sys
-from streams.broker import EmbeddedBroker
+from streams.kafka.broker import EmbeddedBroker
 EmbeddedBroker(sys.argv[1]).start()
 print("started", flush=True)
 os.kill(os.getpid(), signal.SIGKILL)

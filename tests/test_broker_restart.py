@@ -24,11 +24,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from streams.broker import EmbeddedBroker
-from streams.checkpoints import CheckpointLog, FenceLost
 from streams.config import Settings
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.topics import Topics, ensure_topics
 from streams.simulate import Anomalies, simulate_history
-from streams.topics import Topics, ensure_topics
+from streams.worker.checkpoint_log import CheckpointLog, FenceLost
 from tests.alerting import wait_for
 from tests.conftest import free_port, stop
 from tests.processes import (

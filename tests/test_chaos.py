@@ -20,8 +20,8 @@ import pytest
 
 from kpis.catalogue import CATALOGUE, KPIS_BY_NAME
 from streams.config import Settings
+from streams.kafka.topics import Topics
 from streams.simulate import Anomalies, simulate_history
-from streams.topics import Topics
 from tests.processes import (
     GroupMember,
     WorkerGroup,

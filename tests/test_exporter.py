@@ -6,9 +6,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
-from streams.exporter import render
-from streams.readers import read_snapshot
-from streams.store import MemoryStore, Position
+from streams.read.exposition import render
+from streams.read.snapshot_reader import read_snapshot
+from streams.read.store import MemoryStore, Position
 from tests.test_properties import NOW_US
 
 LINES = [

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from streams.broker import EmbeddedBroker
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.topics import Topics
 from streams.simulate import Anomalies, simulate_history
-from streams.topics import Topics
 from tests.alerting import wait_for
 from tests.conftest import free_port
 from tests.processes import (

@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams.ingest import canonical, hubspot, pipedrive, salesforce, zendesk
-from streams.ingest.errors import BadPayload
-from streams.ingest.payload import stable_id
-from streams.ingest.sources import SOURCES, Adapter
+from streams.http.ingest import canonical, hubspot, pipedrive, salesforce, zendesk
+from streams.http.ingest.errors import BadPayload
+from streams.http.ingest.payload import stable_id
+from streams.http.ingest.sources import SOURCES, Adapter
 from tests.ingest_fixtures import bodies, expected_events
 
 

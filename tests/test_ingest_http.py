@@ -14,12 +14,12 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.broker import EmbeddedBroker
 from streams.config import Settings
-from streams.http import build_app
-from streams.ingest.endpoint import IngestEndpoint
-from streams.producer import CrmProducer
-from streams.readers import Snapshot
+from streams.http.ingest.endpoint import IngestEndpoint
+from streams.http.server import build_app
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.producer import CrmProducer
+from streams.read.snapshot_reader import Snapshot
 from tests.conftest import free_port
 from tests.ingest_fixtures import SOURCES, bodies
 from tests.ingest_http import deliver, post

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from streams.ingest import signatures
-from streams.ingest.errors import Unauthorized
-from streams.ingest.signatures import SignedRequest
-from streams.ingest.sources import SOURCES
+from streams.http.ingest import signatures
+from streams.http.ingest.errors import Unauthorized
+from streams.http.ingest.signatures import SignedRequest
+from streams.http.ingest.sources import SOURCES
 from tests.ingest_signing import SECRETS, signed_headers
 
 URL = "https://crmkpi.example.com/ingest/{source}"

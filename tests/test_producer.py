@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from streams.config import Settings
-from streams.dlq import DeadLetter
-from streams.producer import CrmProducer, Problem, ProducerError, SyncCrmProducer
+from streams.kafka.dead_letters import DeadLetter
+from streams.kafka.producer import CrmProducer, Problem, ProducerError, SyncCrmProducer
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -16,11 +16,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kpis.engine import PartitionState
-from streams.exporter import WorkerView, render
-from streams.readers import read_snapshot
+from streams.kafka.topics import Topics
+from streams.read.exposition import WorkerView, render
+from streams.read.snapshot_reader import read_snapshot
+from streams.read.store import MemoryStore, Position
 from streams.simulate import Anomalies, simulate_history
-from streams.store import MemoryStore, Position
-from streams.topics import Topics
 from tests.processes import WorkerGroup, get_json, wait_idle, wait_serving, write_chunks
 from tests.reference import Reference, compare_snapshot, compute_reference, parse_time
 from tests.test_chaos import pick_owner, produce_in_chunks, wait_settled

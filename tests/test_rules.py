@@ -27,10 +27,10 @@ from kpis.rules import (
     recorded_name,
 )
 from kpis.thresholds import read_thresholds
-from streams.exporter import RETENTION_PARTS, WorkerView, render
-from streams.readers import read_snapshot
+from streams.read.exposition import RETENTION_PARTS, WorkerView, render
+from streams.read.snapshot_reader import read_snapshot
+from streams.read.store import MemoryStore, Position
 from streams.simulate import Anomalies, simulate_history
-from streams.store import MemoryStore, Position
 from tests.processes import crmkpi_env, run_crmkpi, wait_idle, worker
 from tests.prometheus import prometheus
 from tests.test_exporter import LINES

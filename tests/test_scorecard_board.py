@@ -10,10 +10,10 @@ from typing import Any
 from kpis.catalogue import CATALOGUE
 from kpis.snapshot import KpiValue
 from kpis.thresholds import Threshold, parse_thresholds
-from streams.readers import Snapshot
-from streams.scorecard.board import Board, build_board, changes
-from streams.scorecard.hub import Hub, Pace
-from streams.scorecard.states import series_states
+from streams.http.scorecard.board import Board, build_board, changes
+from streams.http.scorecard.hub import Hub, Pace
+from streams.http.scorecard.states import series_states
+from streams.read.snapshot_reader import Snapshot
 
 MONDAY = int(datetime(2026, 3, 2, 12, tzinfo=UTC).timestamp() * 1_000_000)
 SATURDAY = int(datetime(2026, 3, 7, 12, tzinfo=UTC).timestamp() * 1_000_000)

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WEB = ROOT / "streams" / "scorecard" / "web"
+WEB = ROOT / "streams" / "http" / "scorecard" / "web"
 
 
 def test_the_wheel_ships_the_page_its_styles_and_script(tmp_path: Path) -> None:
@@ -25,6 +25,9 @@ def test_the_wheel_ships_the_page_its_styles_and_script(tmp_path: Path) -> None:
     subprocess.run([*command, "-w", str(tmp_path), str(source)], check=True, timeout=120)
     (wheel,) = tmp_path.glob("crmkpi-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {f"streams/scorecard/web/{path.name}" for path in WEB.iterdir()}
-    assert {"streams/scorecard/web/index.html", "streams/scorecard/web/scorecard.js"} <= expected
+    expected = {f"streams/http/scorecard/web/{path.name}" for path in WEB.iterdir()}
+    assert {
+        "streams/http/scorecard/web/index.html",
+        "streams/http/scorecard/web/scorecard.js",
+    } <= expected
     assert expected <= names

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from kpis.catalogue import CATALOGUE
-from streams.broker import EmbeddedBroker
 from streams.config import Settings
-from streams.producer import SyncCrmProducer
-from streams.scorecard.board import GROUPS
+from streams.http.scorecard.board import GROUPS
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.producer import SyncCrmProducer
 from streams.simulate import Anomalies, simulate_history
 from tests.conftest import free_port
 from tests.processes import (

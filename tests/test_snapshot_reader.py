@@ -10,9 +10,9 @@ from kpis.churn import SIGNAL_PART_PREFIX, TICKETS_OPENED_PART, segment_part
 from kpis.engine import PartitionState
 from kpis.events import decode_event
 from kpis.windows import HOUR_US
-from streams.readers import SnapshotReader
+from streams.read.snapshot_reader import SnapshotReader
+from streams.read.store import MemoryStore, PartitionView, Position, RedisStore
 from streams.simulate import simulate_history
-from streams.store import MemoryStore, PartitionView, Position, RedisStore
 from tests.reference import compare_snapshot, compute_reference
 from tests.test_churn import expected_risks
 

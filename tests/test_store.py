@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from streams.store import MemoryStore, PartitionMissing, Position, RedisStore, Store
+from streams.read.store import MemoryStore, PartitionMissing, Position, RedisStore, Store
 
 A = ("csat_responses", "emea", 60_000_000, 7)
 B = ("csat_responses", "amer", 60_000_000, 7)

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from streams.scorecard.board import Board, changes
+from streams.http.scorecard.board import Board, changes
 
 log = logging.getLogger(__name__)
 

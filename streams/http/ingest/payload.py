@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import orjson
 
 from kpis.events import format_time
-from streams.ingest.errors import BadPayload
+from streams.http.ingest.errors import BadPayload
 
 JsonObject = dict[str, object]
 CanonicalEvent = dict[str, object]

@@ -32,7 +32,7 @@ from kpis.snapshot import (
     window_firsts,
 )
 from streams.config import Settings
-from streams.store import PartitionView, Store
+from streams.read.store import PartitionView, Store
 
 PROBE_TIMEOUT_SECONDS = 3.0
 """How long readers wait for the broker's end offsets: a stalled broker would hold a

@@ -10,7 +10,7 @@ import faust
 
 from streams.app import StartHook, create_app
 from streams.config import Settings
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 
 
 def run_worker(settings: Settings, on_started: StartHook | None = None) -> int:

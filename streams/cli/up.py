@@ -9,9 +9,9 @@ import logging
 from rich.console import Console
 
 from streams.app import Runtime
-from streams.broker import EmbeddedBroker
+from streams.cli.runner import run_worker
 from streams.config import Settings
-from streams.runner import run_worker
+from streams.kafka.broker import EmbeddedBroker
 
 log = logging.getLogger(__name__)
 out = Console(highlight=False, soft_wrap=True)
@@ -20,7 +20,7 @@ DEMO_SEED = 7
 
 async def feed_demo(settings: Settings, rate: float) -> None:
     """Send simulated live CRM traffic at `rate` events/s until cancelled."""
-    from streams.simulate_command import send_live
+    from streams.cli.simulate import send_live
 
     try:
         await send_live(settings, DEMO_SEED, rate)

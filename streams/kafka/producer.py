@@ -29,9 +29,9 @@ from aiokafka.errors import KafkaError
 
 from kpis.events import Envelope, Rejection, check_not_future, decode_event, format_time
 from streams.config import Settings
-from streams.dlq import DeadLetter
 from streams.errors import CliError
-from streams.topics import Topics, ensure_topics
+from streams.kafka.dead_letters import DeadLetter
+from streams.kafka.topics import Topics, ensure_topics
 
 CHUNK = 10_000  # sends in flight before waiting for their delivery: bounds memory
 LINGER_MS = 20

@@ -16,11 +16,11 @@ from aiohttp import web
 
 from kpis.events import Envelope, Rejection, check_not_future, decode_event
 from streams.config import Settings
-from streams.ingest.errors import BadPayload, IngestError, TooLarge, Unauthorized
-from streams.ingest.payload import CanonicalEvent
-from streams.ingest.signatures import SignedRequest
-from streams.ingest.sources import SOURCES, Source
-from streams.producer import CrmProducer, ProducerError
+from streams.http.ingest.errors import BadPayload, IngestError, TooLarge, Unauthorized
+from streams.http.ingest.payload import CanonicalEvent
+from streams.http.ingest.signatures import SignedRequest
+from streams.http.ingest.sources import SOURCES, Source
+from streams.kafka.producer import CrmProducer, ProducerError
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.ingest.payload import (
+from streams.http.ingest.payload import (
     CanonicalEvent,
     as_object,
     flag,

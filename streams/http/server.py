@@ -10,9 +10,9 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from streams.exporter import WorkerView, render
-from streams.readers import Snapshot
-from streams.scorecard import add_scorecard
+from streams.http.scorecard import add_scorecard
+from streams.read.exposition import WorkerView, render
+from streams.read.snapshot_reader import Snapshot
 
 SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]

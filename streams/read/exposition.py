@@ -33,7 +33,7 @@ from kpis.churn import at_risk_by_segment
 from kpis.ledger import combine
 from kpis.snapshot import PartSums, window_sums
 from kpis.windows import NOW, WINDOWS
-from streams.readers import Snapshot, event_counts
+from streams.read.snapshot_reader import Snapshot, event_counts
 
 HOUR_SECONDS = 3600
 RETENTION_PARTS = {

@@ -48,7 +48,7 @@ def up(
     rate: Annotated[float, typer.Option(help="Demo events per second.")] = 50.0,
 ) -> None:
     """Run the whole monitor: embedded broker (unless --bootstrap), worker, HTTP server."""
-    from streams.up import run_up
+    from streams.cli.up import run_up
 
     settings = _settings(bootstrap, redis)
     raise typer.Exit(
@@ -59,7 +59,7 @@ def up(
 @cli.command()
 def worker(bootstrap: Bootstrap = None, redis: Redis = None) -> None:
     """Run only the stream worker (start more to scale out), with its HTTP server."""
-    from streams.runner import run_worker
+    from streams.cli.runner import run_worker
 
     settings = _settings(bootstrap, redis)
     out.print(
@@ -74,7 +74,7 @@ def produce(
     bootstrap: Bootstrap = None,
 ) -> None:
     """Validate canonical events and send each to its topic; exit 1 if any was rejected."""
-    from streams.produce_command import produce_file
+    from streams.cli.produce import produce_file
 
     settings = _settings(bootstrap)
     report = asyncio.run(produce_file(settings, file, out, err))
@@ -93,7 +93,7 @@ def simulate(
     bootstrap: Bootstrap = None,
 ) -> None:
     """A realistic CRM event history (JSONL), or live traffic with --live."""
-    from streams.simulate_command import simulate_history_to, simulate_live
+    from streams.cli.simulate import simulate_history_to, simulate_live
 
     if live:
         asyncio.run(simulate_live(_settings(bootstrap), seed, rate, err))
@@ -111,7 +111,7 @@ def snapshot(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait-idle.")] = 120.0,
 ) -> None:
     """Current KPIs from a running monitor."""
-    from streams.snapshot_command import fetch_snapshot, print_snapshot
+    from streams.cli.snapshot import fetch_snapshot, print_snapshot
 
     document = fetch_snapshot(url, wait_idle, timeout, err)
     print_snapshot(document, as_json, out)
@@ -127,7 +127,7 @@ def rules(
     ] = Path("grafana/dashboards"),
 ) -> None:
     """Write Prometheus rules, their tests, the Alertmanager config and the Grafana dashboards."""
-    from streams.rules_command import write_rules
+    from streams.cli.rules import write_rules
 
     write_rules(Settings(), out_dir, out, dashboards_dir)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from streams.config import Settings
-from streams.ingest import canonical, hubspot, pipedrive, salesforce, signatures, zendesk
-from streams.ingest.payload import CanonicalEvent
+from streams.http.ingest import canonical, hubspot, pipedrive, salesforce, signatures, zendesk
+from streams.http.ingest.payload import CanonicalEvent
 
 Adapter = Callable[[bytes], list[CanonicalEvent]]
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from streams.config import Settings
 from streams.errors import CliError
-from streams.producer import CrmProducer, ProduceReport
+from streams.kafka.producer import CrmProducer, ProduceReport
 
 MAX_PROBLEMS_SHOWN = 50
 

@@ -9,8 +9,8 @@ event can name several records (`recordIds`): each gets its own events.
 
 from __future__ import annotations
 
-from streams.ingest.errors import BadPayload
-from streams.ingest.payload import (
+from streams.http.ingest.errors import BadPayload
+from streams.http.ingest.payload import (
     CanonicalEvent,
     JsonObject,
     as_list,

@@ -6,7 +6,7 @@ Deals, activities and leads are read; other entities and deletions are ignored.
 
 from __future__ import annotations
 
-from streams.ingest.payload import (
+from streams.http.ingest.payload import (
     CanonicalEvent,
     JsonObject,
     as_object,

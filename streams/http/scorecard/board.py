@@ -10,8 +10,8 @@ from typing import Any
 
 from kpis.catalogue import CATALOGUE, Kpi
 from kpis.thresholds import Threshold
-from streams.readers import Snapshot
-from streams.scorecard.states import SeriesValues, series_states, worst
+from streams.http.scorecard.states import SeriesValues, series_states, worst
+from streams.read.snapshot_reader import Snapshot
 
 GROUPS = ("Sales pipeline", "Sales team", "Customer satisfaction", "Marketing", "Customers")
 CHURN_GROUP = "Customer satisfaction"

@@ -10,9 +10,9 @@ from pathlib import Path
 from aiohttp import web
 
 from kpis.thresholds import DEFAULT_THRESHOLDS_FILE, Threshold, ThresholdsError, read_thresholds
-from streams.readers import Snapshot
-from streams.scorecard.board import CHURN_GROUP, GROUPS, Board, build_board, catalogue
-from streams.scorecard.hub import Hub, Pace
+from streams.http.scorecard.board import CHURN_GROUP, GROUPS, Board, build_board, catalogue
+from streams.http.scorecard.hub import Hub, Pace
+from streams.read.snapshot_reader import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from contextlib import suppress
 
 import orjson
 
-from streams.ingest.errors import BadPayload
-from streams.ingest.payload import CanonicalEvent, as_list, as_object, parse_json
+from streams.http.ingest.errors import BadPayload
+from streams.http.ingest.payload import CanonicalEvent, as_list, as_object, parse_json
 
 
 def adapt(body: bytes) -> list[CanonicalEvent]:

@@ -7,8 +7,8 @@ creation events carry no properties, so what they cannot know gets a fixed place
 
 from __future__ import annotations
 
-from streams.ingest.errors import BadPayload
-from streams.ingest.payload import (
+from streams.http.ingest.errors import BadPayload
+from streams.http.ingest.payload import (
     CanonicalEvent,
     JsonObject,
     as_list,

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from streams.config import Settings
-from streams.producer import CrmProducer
+from streams.kafka.producer import CrmProducer
 from streams.simulate import Anomalies, live_events, simulate_history
 
 PROGRESS_EVERY = 10_000

@@ -23,10 +23,10 @@ from kpis import checkpoint as cp
 from kpis.engine import PartitionState
 from kpis.events import Rejection, format_time
 from kpis.windows import MINUTE_US
-from streams.checkpoints import CheckpointLog
-from streams.dlq import WORKER, DeadLetter
-from streams.store import Position, Store
-from streams.topics import Topics
+from streams.kafka.dead_letters import WORKER, DeadLetter
+from streams.kafka.topics import Topics
+from streams.read.store import Position, Store
+from streams.worker.checkpoint_log import CheckpointLog
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_US = 10 * MINUTE_US

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from streams.ingest.errors import Unauthorized
+from streams.http.ingest.errors import Unauthorized
 
 MAX_AGE_SECONDS = 300.0  # HubSpot: "reject the request if the timestamp is older than 5 minutes"
 # HubSpot signs the URI with these percent-escapes decoded (its v3 signature docs).

@@ -1,0 +1,1 @@
+"""The `crmkpi` command line: one module per command."""

@@ -1,0 +1,1 @@
+"""The HTTP server: KPIs, metrics, health, webhook ingest and the scorecard page."""

@@ -1,0 +1,1 @@
+"""The read path: the store of published parts, snapshot reading, Prometheus exposition."""

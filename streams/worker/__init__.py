@@ -1,0 +1,1 @@
+"""The write path: applying batches exactly once, checkpoints and recovery, churn announcing."""
