@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
+import msgspec
 import orjson
 from aiohttp import web
 
@@ -94,7 +95,7 @@ def _validated(documents: list[CanonicalEvent], now_us: int) -> list[tuple[Envel
     """Every translated event checked against EVENTS.md; the first failure refuses the body."""
     events: list[tuple[Envelope, bytes]] = []
     for number, document in enumerate(documents, start=1):
-        raw = orjson.dumps(document)
+        raw = msgspec.json.encode(document)  # also integers over 64 bits, which orjson refuses
         try:
             event = decode_event(raw)
             check_not_future(event, now_us)
