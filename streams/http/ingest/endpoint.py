@@ -12,7 +12,6 @@ import logging
 import time
 
 import msgspec
-import orjson
 from aiohttp import web
 
 from kpis.events import Envelope, Rejection, check_not_future, decode_event
@@ -21,13 +20,10 @@ from streams.http.ingest.errors import BadPayload, IngestError, TooLarge, Unauth
 from streams.http.ingest.payload import CanonicalEvent
 from streams.http.ingest.signatures import SignedRequest
 from streams.http.ingest.sources import SOURCES, Source
+from streams.http.server import json_response
 from streams.kafka.producer import CrmProducer, ProducerError
 
 log = logging.getLogger(__name__)
-
-
-def _json(document: object, status: int) -> web.Response:
-    return web.Response(body=orjson.dumps(document), status=status, content_type="application/json")
 
 
 class IngestEndpoint:
@@ -41,19 +37,19 @@ class IngestEndpoint:
         source = SOURCES.get(request.match_info["source"])
         if source is None:
             known = ", ".join(SOURCES)
-            return _json({"error": f"unknown source: expected one of {known}"}, 404)
+            return json_response({"error": f"unknown source: expected one of {known}"}, 404)
         try:
             events = await self._accept(source, request)
         except IngestError as error:
-            return _json({"error": str(error)}, error.status)
+            return json_response({"error": str(error)}, error.status)
         try:
             await self.producer.deliver(events)
         except ProducerError as error:
             log.warning("ingest from %s refused, broker unavailable: %s", source.name, error)
-            response = _json({"error": f"broker unavailable, retry later: {error}"}, 503)
+            response = json_response({"error": f"broker unavailable, retry later: {error}"}, 503)
             response.headers["Retry-After"] = "30"
             return response
-        return _json({"events": len(events)}, 202)
+        return json_response({"events": len(events)}, 202)
 
     async def _accept(self, source: Source, request: web.Request) -> list[tuple[Envelope, bytes]]:
         """The validated events of a request, or the `IngestError` that refuses it."""
