@@ -36,7 +36,6 @@ ZonedTime = Annotated[datetime, Meta(tz=True)]
 
 T = TypeVar("T")
 _NOT_LABEL = re.compile(r"[^a-z0-9]+")
-_PROBLEM_AT = re.compile(r"(?P<problem>.*?)(?: - at `\$(?P<path>.*)`)?", re.DOTALL)
 _MISSING = re.compile(r"Object missing required field `(?P<field>.*)`")
 
 
@@ -60,14 +59,12 @@ def convert(document: object, kind: type[T], where: str) -> T:
 
 def _bad_payload(error: msgspec.ValidationError, where: str) -> BadPayload:
     """msgspec's "Object missing required field `id` - at `$[0]`" as "$[0].id: required"."""
-    found = _PROBLEM_AT.fullmatch(str(error))
-    assert found is not None  # the pattern matches any text
-    path = where + (found["path"] or "")
-    missing = _MISSING.fullmatch(found["problem"])
+    problem, _, path = str(error).partition(" - at `$")
+    place = where + path.removesuffix("`")
+    missing = _MISSING.fullmatch(problem)
     if missing:
-        return BadPayload(f"{path}.{missing['field']}: required")
-    problem = found["problem"]
-    return BadPayload(f"{path}: {problem[:1].lower()}{problem[1:]}")
+        return BadPayload(f"{place}.{missing['field']}: required")
+    return BadPayload(f"{place}: {problem[:1].lower()}{problem[1:]}")
 
 
 def text(value: Text) -> str | None:
