@@ -82,12 +82,12 @@ class _Note(Struct):
         return canonical_event("hubspot", event_id, kind, millis_time(self.occurredAt), **fields)
 
 
-_handlers = Handlers[[_Note, str]]()
+_handlers = Handlers[[_Note, str]]()  # a note and its place in the body (`$[3]`) for errors
 
 
 def adapt(body: bytes) -> list[CanonicalEvent]:
     """Canonical events of a HubSpot webhook batch, in event-time order, creations first."""
-    notes: list[_Note] = decode(body, list[_Note])
+    notes = decode(body, list[_Note])
     if not notes:
         raise BadPayload("$: the array holds no HubSpot events")
     places = sorted(
