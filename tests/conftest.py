@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,15 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from streams.kafka.broker import EmbeddedBroker, die_with_parent
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from streams.kafka.broker import EmbeddedBroker, die_with_parent, free_port
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ import yaml
 from kpis.rules import ALERTING_FILE, ALERTMANAGER_FILE, RECORDING_FILE, generated_files
 from kpis.thresholds import DEFAULT_THRESHOLDS_FILE, parse_thresholds
 from streams.config import Settings
-from streams.kafka.producer import SyncCrmProducer
+from streams.kafka.producer import CrmProducer
+from streams.kafka.sync_producer import SyncCrmProducer
 from tests.alerting import MailSink, Received, SlackSink, alertmanager, wait_for
 from tests.processes import wait_idle, worker
 from tests.prometheus import prometheus
@@ -154,7 +155,7 @@ def test_breach_and_recovery_reach_slack_and_email(
     slack, mail, (url, prom) = stack
     settings = Settings(kafka_bootstrap=broker)
     day = NOW - timedelta(hours=2)
-    with SyncCrmProducer(settings) as producer:
+    with SyncCrmProducer(CrmProducer(settings)) as producer:
         # A customer at risk 35 days ago: a detractor NPS and a reopened ticket, then more
         # signal events of the same kinds. One alert, however many events show it.
         for signal_event in customer_at_risk("C9", NOW - timedelta(days=35)):

@@ -38,7 +38,7 @@ def test_hubspot_sorts_a_batch_by_event_time_with_creations_first() -> None:
 @pytest.mark.parametrize(
     ("adapt", "body", "named"),
     [
-        (hubspot.adapt, b'{"eventId": 1}', "expected a JSON array"),
+        (hubspot.adapt, b'{"eventId": 1}', "$: expected `array`"),
         (hubspot.adapt, b"[]", "no HubSpot events"),
         (hubspot.adapt, b'[{"subscriptionType": "deal.creation", "occurredAt": 1}]', "objectId"),
         (hubspot.adapt, b'[{"subscriptionType": {}, "objectId": 1}]', "$[0].subscriptionType"),
@@ -47,10 +47,10 @@ def test_hubspot_sorts_a_batch_by_event_time_with_creations_first() -> None:
         (pipedrive.adapt, b'{"data": {}}', "$.meta"),
         (pipedrive.adapt, b'{"meta": {"action": "create", "entity": "deal"}}', "timestamp"),
         (zendesk.adapt, b'{"type": "zen:event-type:ticket.created", "id": "x"}', "$.time"),
-        (zendesk.adapt, b"[1, 2]", "expected a JSON object"),
+        (zendesk.adapt, b"[1, 2]", "$: expected `object`"),
         (canonical.adapt, b"", "body is empty"),
         (canonical.adapt, b'{"event_id": "a"}\n{oops', "line 2: invalid_json"),
-        (canonical.adapt, b"[1]", "$[0]: expected a JSON object"),
+        (canonical.adapt, b"[1]", "$[0]: expected `object`"),
     ],
 )
 def test_malformed_bodies_raise_bad_payload_naming_the_problem(

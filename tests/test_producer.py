@@ -15,7 +15,9 @@ from aiokafka.structs import ConsumerRecord
 
 from streams.config import Settings
 from streams.kafka.dead_letters import DeadLetter
-from streams.kafka.producer import CrmProducer, Problem, ProducerError, SyncCrmProducer
+from streams.kafka.outcomes import Problem
+from streams.kafka.producer import CrmProducer, ProducerError
+from streams.kafka.sync_producer import SyncCrmProducer
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -191,7 +193,7 @@ async def test_send_lines_reads_an_async_iterable(settings: Settings) -> None:
 
 def test_sync_producer_sends_dicts_and_lines(settings: Settings) -> None:
     event = {"event_id": "d1", "occurred_at": "2026-03-01T09:30:00Z", **VALID[4][2]}
-    with SyncCrmProducer(settings) as producer:
+    with SyncCrmProducer(CrmProducer(settings)) as producer:
         outcome = producer.send_event(event)
         report = producer.send_lines([VALID_LINES[0], INVALID_JSON])
     assert outcome.sent and outcome.topic == settings.topic_prefix + "tickets"
@@ -213,4 +215,4 @@ async def test_unreachable_broker_raises_a_one_line_producer_error_quickly() -> 
 def test_unreachable_broker_raises_producer_error_in_sync_use() -> None:
     address = f"127.0.0.1:{free_port()}"
     with pytest.raises(ProducerError, match=address):
-        SyncCrmProducer(Settings(kafka_bootstrap=address), request_timeout=2)
+        SyncCrmProducer(CrmProducer(Settings(kafka_bootstrap=address), request_timeout=2))

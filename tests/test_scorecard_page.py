@@ -22,7 +22,8 @@ from kpis.catalogue import CATALOGUE
 from streams.config import Settings
 from streams.http.scorecard.board import GROUPS
 from streams.kafka.broker import EmbeddedBroker
-from streams.kafka.producer import SyncCrmProducer
+from streams.kafka.producer import CrmProducer
+from streams.kafka.sync_producer import SyncCrmProducer
 from streams.simulate import Anomalies, simulate_history
 from tests.conftest import free_port
 from tests.processes import (
@@ -189,7 +190,7 @@ def send_activities(monitor: Monitor, count: int, tag: str) -> None:
         }
         for n in range(count)
     ]
-    with SyncCrmProducer(Settings(kafka_bootstrap=monitor.bootstrap)) as producer:
+    with SyncCrmProducer(CrmProducer(Settings(kafka_bootstrap=monitor.bootstrap))) as producer:
         report = producer.send_lines(json.dumps(event).encode() for event in events)
     assert report.total_rejected == 0
 

@@ -10,7 +10,8 @@ from rich.console import Console
 
 from streams.config import Settings
 from streams.errors import CliError
-from streams.kafka.producer import CrmProducer, ProduceReport
+from streams.kafka.outcomes import ProduceReport
+from streams.kafka.producer import CrmProducer
 
 MAX_PROBLEMS_SHOWN = 50
 

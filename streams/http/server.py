@@ -20,7 +20,8 @@ RequestHandler = Callable[[web.Request], Awaitable[web.Response]]
 WorkerViewer = Callable[[], WorkerView]
 
 
-def _json(document: object, status: int = 200) -> web.Response:
+def json_response(document: object, status: int = 200) -> web.Response:
+    """`document` as a JSON response (orjson: compact, UTF-8)."""
     return web.Response(body=orjson.dumps(document), status=status, content_type="application/json")
 
 
@@ -35,7 +36,7 @@ def build_app(
 
     async def kpis(request: web.Request) -> web.Response:
         snapshot, _ = await read_snapshot()
-        return _json(snapshot.to_json())
+        return json_response(snapshot.to_json())
 
     async def metrics(request: web.Request) -> web.Response:
         snapshot, lag = await read_snapshot()
@@ -45,13 +46,13 @@ def build_app(
         return response
 
     async def healthz(request: web.Request) -> web.Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
         problems = await readiness()
         if problems:
-            return _json({"status": "not ready", "problems": problems}, status=503)
-        return _json({"status": "ready"})
+            return json_response({"status": "not ready", "problems": problems}, status=503)
+        return json_response({"status": "ready"})
 
     app = web.Application()
     app.router.add_get("/kpis", kpis)

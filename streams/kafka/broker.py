@@ -99,6 +99,14 @@ def port_in_use(ip: str, port: int) -> bool:
     return False
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def answers_kafka(ip: str, port: int, timeout: float = 1.0) -> bool:
     """Whether `ip:port` answers an ApiVersions v0 request without error."""
     try:

@@ -7,20 +7,15 @@ lines go to the dead-letter topic with the reason (EVENTS.md), never dropped.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections import Counter
 from collections.abc import (
     AsyncIterable,
     Awaitable,
     Callable,
-    Coroutine,
     Iterable,
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, TypeVar
 
 import orjson
@@ -31,6 +26,7 @@ from kpis.events import Envelope, Rejection, check_not_future, decode_event, for
 from streams.config import Settings
 from streams.errors import CliError
 from streams.kafka.dead_letters import DeadLetter
+from streams.kafka.outcomes import Outcome, ProduceReport, rejected_event_id
 from streams.kafka.topics import Topics, ensure_topics
 
 CHUNK = 10_000  # sends in flight before waiting for their delivery: bounds memory
@@ -40,43 +36,6 @@ T = TypeVar("T")
 
 class ProducerError(CliError):
     """The broker could not be reached or did not confirm a delivery."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one line: sent to its domain topic, or rejected to the dead-letter topic."""
-
-    topic: str
-    event_id: str | None
-    reason: str | None = None  # None when the event was sent
-    detail: str = ""
-
-    @property
-    def sent(self) -> bool:
-        return self.reason is None
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A rejected line of a batch: its 1-based line number, why, and its event id if known."""
-
-    line: int
-    reason: str
-    detail: str
-    event_id: str | None = None
-
-
-@dataclass
-class ProduceReport:
-    """Counts of one `send_lines` call, and every rejected line."""
-
-    sent: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def total_rejected(self) -> int:
-        return sum(self.rejected.values())
 
 
 class CrmProducer:
@@ -137,12 +96,7 @@ class CrmProducer:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     async def send_line(self, raw: bytes) -> Outcome:
@@ -165,21 +119,13 @@ class CrmProducer:
         `progress` is called with the number of lines handled so far, after each chunk.
         """
         report = ProduceReport()
-        rejected: Counter[str] = Counter()
         number = reported = 0
         async for raw in _aiter(lines):
             number += 1
             line = raw.rstrip(b"\r\n")
             if not line.strip():
                 continue
-            outcome = await self._submit(line, _now_us())
-            if outcome.reason is None:
-                report.sent += 1
-            else:
-                rejected[outcome.reason] += 1
-                report.problems.append(
-                    Problem(number, outcome.reason, outcome.detail, outcome.event_id)
-                )
+            report.count(number, await self._submit(line, _now_us()))
             if len(self._pending) >= CHUNK:
                 await self.flush()
                 if progress is not None:
@@ -188,7 +134,6 @@ class CrmProducer:
         await self.flush()
         if progress is not None and number != reported:
             progress(number)
-        report.rejected = dict(rejected)
         return report
 
     async def deliver(self, events: Sequence[tuple[Envelope, bytes]]) -> None:
@@ -226,7 +171,9 @@ class CrmProducer:
         except Rejection as rejection:
             letter = DeadLetter.of(raw, rejection, format_time(now_us), self.origin)
             await self._queue(kafka.send(self.topics.dlq, raw, headers=letter.headers()))
-            return Outcome(self.topics.dlq, _event_id(raw), rejection.reason, rejection.detail)
+            return Outcome(
+                self.topics.dlq, rejected_event_id(raw), rejection.reason, rejection.detail
+            )
         topic = self.topics.for_event(event)
         await self._queue(kafka.send(topic, raw, key=event.entity_id.encode()))
         self.sent_ids.add(event.event_id)
@@ -262,68 +209,6 @@ class CrmProducer:
         )
 
 
-class SyncCrmProducer:
-    """`CrmProducer` for synchronous code: runs it on a private event loop in a thread."""
-
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        origin: str = "producer",
-        request_timeout: float = 30.0,
-    ) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="crmkpi-producer", daemon=True
-        )
-        self._thread.start()
-        self._producer = CrmProducer(settings, origin=origin, request_timeout=request_timeout)
-        try:
-            self._run(self._producer.start())
-        except BaseException:
-            self._shutdown()
-            raise
-
-    def send_line(self, raw: bytes) -> Outcome:
-        return self._run(self._producer.send_line(raw))
-
-    def send_event(self, event: Mapping[str, object]) -> Outcome:
-        return self._run(self._producer.send_event(event))
-
-    def send_lines(
-        self, lines: Iterable[bytes], progress: Callable[[int], None] | None = None
-    ) -> ProduceReport:
-        return self._run(self._producer.send_lines(lines, progress))
-
-    def close(self) -> None:
-        """Wait for pending deliveries, disconnect and stop the loop thread."""
-        if self._loop.is_closed():
-            return
-        try:
-            self._run(self._producer.stop())
-        finally:
-            self._shutdown()
-
-    def __enter__(self) -> SyncCrmProducer:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self, step: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(step, self._loop).result()
-
-    def _shutdown(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-
-
 async def _aiter(lines: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterable[bytes]:
     if isinstance(lines, AsyncIterable):
         async for line in lines:
@@ -331,16 +216,6 @@ async def _aiter(lines: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterable
     else:
         for line in lines:
             yield line
-
-
-def _event_id(raw: bytes) -> str | None:
-    """The `event_id` of a rejected line, when it is a JSON object with a string one."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    event_id = value.get("event_id") if isinstance(value, dict) else None
-    return event_id if isinstance(event_id, str) else None
 
 
 def _now_us() -> int:

@@ -71,10 +71,9 @@ class Deal:
 def lead_source(world: World, team: str, at: int) -> Process:
     """Inbound leads of one region, busiest in its business hours."""
     per_day = LEADS_PER_DAY * TEAM[team].share * world.scale
-    while True:
-        at = world.calendar.next_arrival(world.rng, at, per_day, team, "buyer")
-        yield at, None
-        world.engine.spawn(lead(world, team, at))
+    for arrival in world.arrivals(at, per_day, team, "buyer"):
+        yield arrival, None
+        world.engine.spawn(lead(world, team, arrival))
 
 
 def lead(world: World, team: str, at: int) -> Process:
@@ -116,21 +115,19 @@ def lead(world: World, team: str, at: int) -> Process:
 def outbound_source(world: World, team: str, at: int) -> Process:
     """Opportunities a team's reps source themselves (no lead, no channel)."""
     per_day = OUTBOUND_PER_DAY * TEAM[team].share * world.scale
-    rng = world.rng
-    while True:
-        at = world.calendar.next_arrival(rng, at, per_day, team, "office")
-        yield at, None
-        deal = Deal(world.ids.new("cust"), OUTBOUND_SEGMENTS.pick(rng), team, world.rep(team), None)
-        world.engine.spawn(opportunity(world, deal, at))
+    for arrival in world.arrivals(at, per_day, team, "office"):
+        yield arrival, None
+        segment = OUTBOUND_SEGMENTS.pick(world.rng)
+        deal = Deal(world.ids.new("cust"), segment, team, world.rep(team), None)
+        world.engine.spawn(opportunity(world, deal, arrival))
 
 
 def prospecting(world: World, team: str, at: int) -> Process:
     """Cold calls and emails of a team's reps, in office hours."""
     per_day = len(REPS[team]) * PROSPECTING_PER_REP_DAY * world.scale
-    while True:
-        at = world.calendar.next_arrival(world.rng, at, per_day, team, "office")
-        world.activity(at, FIRST_TOUCH.pick(world.rng), world.rep(team), team)
-        yield at, None
+    for arrival in world.arrivals(at, per_day, team, "office"):
+        world.activity(arrival, FIRST_TOUCH.pick(world.rng), world.rep(team), team)
+        yield arrival, None
 
 
 def win_probability(deal: Deal) -> float:

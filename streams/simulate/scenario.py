@@ -51,9 +51,8 @@ def self_serve(world: World, team: str, at: int) -> Process:
     """Small customers who pick a plan online and subscribe the same minute."""
     per_day = SELF_SERVE_PER_DAY * TEAM[team].share * world.scale
     rng = world.rng
-    while True:
-        at = world.calendar.next_arrival(rng, at, per_day, team, "buyer")
-        yield at, None
+    for arrival in world.arrivals(at, per_day, team, "buyer"):
+        yield arrival, None
         account = Customer(
             world.ids.new("cust"),
             "smb",
@@ -62,7 +61,7 @@ def self_serve(world: World, team: str, at: int) -> Process:
             team,
             unhappy_at_start(rng),
         )
-        world.engine.spawn(customer(world, account, at))
+        world.engine.spawn(customer(world, account, arrival))
 
 
 SOURCES: tuple[Callable[[World, str, int], Process], ...] = (

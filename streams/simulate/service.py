@@ -141,10 +141,9 @@ def ticket_stream(world: World, account: Customer, at: int) -> Process:
 def anonymous_tickets(world: World, team: str, at: int) -> Process:
     """Tickets no customer is attached to (prospects, users on trial)."""
     per_day = ANONYMOUS_TICKETS_PER_DAY * TEAM[team].share * world.scale
-    while True:
-        at = world.calendar.next_arrival(world.rng, at, per_day, team, "buyer")
-        yield at, None
-        world.engine.spawn(ticket(world, team, None, at))
+    for arrival in world.arrivals(at, per_day, team, "buyer"):
+        yield arrival, None
+        world.engine.spawn(ticket(world, team, None, arrival))
 
 
 def ticket(world: World, team: str, owner: Customer | None, at: int) -> Process:
@@ -236,10 +235,10 @@ def rate_support(
 def chat_csat(world: World, team: str, at: int) -> Process:
     """CSAT from chat sessions, tied to no ticket or customer."""
     per_day = CHAT_CSAT_PER_DAY * TEAM[team].share * world.scale
-    while True:
-        at = world.calendar.next_arrival(world.rng, at, per_day, team, "buyer")
+    for arrival in world.arrivals(at, per_day, team, "buyer"):
         score = CSAT["good"].pick(world.rng)
-        yield at, record("survey.csat", response_id=world.ids.new("resp"), score=score, team=team)
+        response_id = world.ids.new("resp")
+        yield arrival, record("survey.csat", response_id=response_id, score=score, team=team)
 
 
 def nps_score(rng: Random, segment: str, unhappy: bool) -> int:
@@ -280,9 +279,8 @@ def in_app_nps(world: World, team: str, at: int) -> Process:
     """Anonymous in-product NPS answers (segment known from the workspace, customer not)."""
     per_day = IN_APP_NPS_PER_DAY * TEAM[team].share * world.scale
     rng = world.rng
-    while True:
-        at = world.calendar.next_arrival(rng, at, per_day, team, "buyer")
+    for arrival in world.arrivals(at, per_day, team, "buyer"):
         segment = rng.choice(SEGMENTS)
         score = nps_score(rng, segment, chance(rng, UNHAPPY_SHARE))
         response_id = world.ids.new("resp")
-        yield at, record("survey.nps", response_id=response_id, score=score, segment=segment)
+        yield arrival, record("survey.nps", response_id=response_id, score=score, segment=segment)

@@ -9,7 +9,7 @@ MINUTE = 60
 HOUR = 3_600
 DAY = 86_400
 NEVER = 2**62
-"""A time no run reaches: where a source with a zero rate waits forever."""
+"""A time no run reaches."""
 
 Profile = Literal["office", "buyer"]
 """`office`: reps and agents at work; `buyer`: prospects and customers, with evening tails."""
@@ -69,7 +69,7 @@ def next_opening(at: int, zone: str) -> int:
 
 
 class Calendar(Protocol):
-    """When things happen: arrival times of a source and the working time of a team."""
+    """When things happen: arrival times of a source (`per_day` > 0) and a team's working time."""
 
     def next_arrival(
         self, rng: Random, at: int, per_day: float, zone: str, profile: Profile
@@ -85,8 +85,6 @@ class BusinessCalendar:
         self, rng: Random, at: int, per_day: float, zone: str, profile: Profile
     ) -> int:
         """Next arrival after `at` of a source averaging `per_day`, shaped by `profile`."""
-        if per_day <= 0:
-            return NEVER
         week, peak = WEEK[profile], PEAK[profile]
         rate = per_day * peak / DAY
         moment = float(at)
@@ -115,8 +113,6 @@ class FlatCalendar:
         self, rng: Random, at: int, per_day: float, zone: str, profile: Profile
     ) -> int:
         """Next arrival of a Poisson source averaging `per_day`."""
-        if per_day <= 0:
-            return NEVER
         return at + 1 + int(rng.expovariate(per_day / DAY))
 
     def working(self, rng: Random, at: int, zone: str) -> int:

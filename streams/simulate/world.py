@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import accumulate
 from random import Random
 from typing import Generic, TypeVar
 
 from streams.simulate.engine import Engine, record
-from streams.simulate.worktime import MINUTE, Calendar
+from streams.simulate.worktime import MINUTE, Calendar, Profile
 
 T = TypeVar("T")
 
@@ -115,6 +115,14 @@ class World:
     rep_pick: dict[str, Weights[str]]
     field_events: int = 0  # trade shows and field events held so far
     event_campaign: str | None = None  # the latest one: what new `event` leads come from
+
+    def arrivals(self, at: int, per_day: float, zone: str, profile: Profile) -> Iterator[int]:
+        """Arrival times after `at` of a source averaging `per_day` (none when it is 0)."""
+        if per_day <= 0:
+            return
+        while True:
+            at = self.calendar.next_arrival(self.rng, at, per_day, zone, profile)
+            yield at
 
     def later(self, at: int, median: float, zone: str, spread: float = 0.6) -> int:
         """About `median` seconds after `at` (at least a minute), in `zone`'s working time."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
-
-import orjson
+import msgspec
 
 from streams.http.ingest.errors import BadPayload
-from streams.http.ingest.payload import CanonicalEvent, as_list, as_object, parse_json
+from streams.http.ingest.payload import CanonicalEvent, convert, decode
 
 
 def adapt(body: bytes) -> list[CanonicalEvent]:
@@ -16,19 +14,25 @@ def adapt(body: bytes) -> list[CanonicalEvent]:
     if not stripped:
         raise BadPayload("body is empty: send a canonical event, a JSON array of them, or JSONL")
     if stripped.startswith(b"["):
-        documents = as_list(parse_json(stripped), "$")
-        if not documents:
+        events = decode(stripped, list[CanonicalEvent])
+        if not events:
             raise BadPayload("$: the array holds no events")
-        return [as_object(document, f"$[{n}]") for n, document in enumerate(documents)]
-    with suppress(orjson.JSONDecodeError):  # one object, perhaps pretty-printed
-        return [as_object(orjson.loads(stripped), "$")]
+        return events
+    try:  # one object, perhaps pretty-printed
+        document = msgspec.json.decode(stripped)
+    except msgspec.DecodeError:
+        return _lines(stripped)
+    return [convert(document, CanonicalEvent, "$")]
+
+
+def _lines(jsonl: bytes) -> list[CanonicalEvent]:
     events = []
-    for number, line in enumerate(stripped.splitlines(), start=1):
+    for number, line in enumerate(jsonl.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            document = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
+            document = msgspec.json.decode(line)
+        except msgspec.DecodeError as error:
             raise BadPayload(f"line {number}: invalid_json: {error}") from None
-        events.append(as_object(document, f"line {number}"))
+        events.append(convert(document, CanonicalEvent, f"line {number}"))
     return events

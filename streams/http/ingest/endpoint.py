@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from kpis.events import Envelope, Rejection, check_not_future, decode_event
@@ -20,13 +20,10 @@ from streams.http.ingest.errors import BadPayload, IngestError, TooLarge, Unauth
 from streams.http.ingest.payload import CanonicalEvent
 from streams.http.ingest.signatures import SignedRequest
 from streams.http.ingest.sources import SOURCES, Source
+from streams.http.server import json_response
 from streams.kafka.producer import CrmProducer, ProducerError
 
 log = logging.getLogger(__name__)
-
-
-def _json(document: object, status: int) -> web.Response:
-    return web.Response(body=orjson.dumps(document), status=status, content_type="application/json")
 
 
 class IngestEndpoint:
@@ -40,19 +37,19 @@ class IngestEndpoint:
         source = SOURCES.get(request.match_info["source"])
         if source is None:
             known = ", ".join(SOURCES)
-            return _json({"error": f"unknown source: expected one of {known}"}, 404)
+            return json_response({"error": f"unknown source: expected one of {known}"}, 404)
         try:
             events = await self._accept(source, request)
         except IngestError as error:
-            return _json({"error": str(error)}, error.status)
+            return json_response({"error": str(error)}, error.status)
         try:
             await self.producer.deliver(events)
         except ProducerError as error:
             log.warning("ingest from %s refused, broker unavailable: %s", source.name, error)
-            response = _json({"error": f"broker unavailable, retry later: {error}"}, 503)
+            response = json_response({"error": f"broker unavailable, retry later: {error}"}, 503)
             response.headers["Retry-After"] = "30"
             return response
-        return _json({"events": len(events)}, 202)
+        return json_response({"events": len(events)}, 202)
 
     async def _accept(self, source: Source, request: web.Request) -> list[tuple[Envelope, bytes]]:
         """The validated events of a request, or the `IngestError` that refuses it."""
@@ -94,7 +91,7 @@ def _validated(documents: list[CanonicalEvent], now_us: int) -> list[tuple[Envel
     """Every translated event checked against EVENTS.md; the first failure refuses the body."""
     events: list[tuple[Envelope, bytes]] = []
     for number, document in enumerate(documents, start=1):
-        raw = orjson.dumps(document)
+        raw = msgspec.json.encode(document)  # also integers over 64 bits, which orjson refuses
         try:
             event = decode_event(raw)
             check_not_future(event, now_us)

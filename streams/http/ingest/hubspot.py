@@ -7,18 +7,20 @@ creation events carry no properties, so what they cannot know gets a fixed place
 
 from __future__ import annotations
 
+from msgspec import Struct
+
 from streams.http.ingest.errors import BadPayload
+from streams.http.ingest.handlers import Handlers
 from streams.http.ingest.payload import (
     CanonicalEvent,
-    JsonObject,
-    as_list,
-    as_object,
-    integer,
+    EpochMillis,
+    Id,
+    Text,
+    amount,
+    canonical_event,
+    decode,
     label,
     millis_time,
-    money,
-    optional_text,
-    parse_json,
     stable_id,
     text,
 )
@@ -30,112 +32,120 @@ CONTACTED_STATUSES = {"ATTEMPTED_TO_CONTACT", "CONNECTED", "IN_PROGRESS", "OPEN_
 CLOSED_TICKET_STAGE = "4"  # "Closed" in HubSpot's default support pipeline
 
 
-def adapt(body: bytes) -> list[CanonicalEvent]:
-    """Canonical events of a HubSpot webhook batch, in event-time order, creations first."""
-    batch = as_list(parse_json(body), "$")
-    if not batch:
-        raise BadPayload("$: the array holds no HubSpot events")
-    notes = [_Note(as_object(item, f"$[{n}]"), f"$[{n}]") for n, item in enumerate(batch)]
-    notes.sort(key=lambda note: (note.occurred_ms, note.action != "creation"))
-    return [event for note in notes for event in note.events()]
+class _Note(Struct):
+    """One HubSpot subscription event: the fields crmkpi reads."""
 
+    subscriptionType: Id
+    objectId: Id
+    occurredAt: EpochMillis
+    propertyName: Text = None
+    propertyValue: Text = None
+    sourceId: Text = None
 
-class _Note:
-    """One HubSpot subscription event."""
+    @property
+    def kind(self) -> tuple[str, str]:
+        """(object type, action): `deal.propertyChange` is ("deal", "propertyChange")."""
+        object_type, _, action = str(self.subscriptionType).partition(".")
+        return object_type, action
 
-    def __init__(self, item: JsonObject, where: str) -> None:
-        self.item, self.where = item, where
-        subscription = text(item, "subscriptionType", where)
-        self.object_type, _, self.action = subscription.partition(".")
-        self.object_id = text(item, "objectId", where)
-        self.occurred_ms = integer(item, "occurredAt", where)
-        self.occurred_at = millis_time(item, "occurredAt", where)
-        self.property = optional_text(item, "propertyName", where)
-        self.value = optional_text(item, "propertyValue", where)
+    @property
+    def object_id(self) -> str:
+        return str(self.objectId)
 
-    def events(self) -> list[CanonicalEvent]:
-        handler = _HANDLERS.get((self.object_type, self.action))
-        return handler(self) if handler is not None else []
+    @property
+    def changed(self) -> str | None:
+        """The property a `*.propertyChange` changed."""
+        return text(self.propertyName)
+
+    @property
+    def value(self) -> str | None:
+        return text(self.propertyValue)
+
+    @property
+    def rep(self) -> str:
+        """The HubSpot user behind a change (`sourceId` `userId:123`), else `unknown`."""
+        kind, _, user = (text(self.sourceId) or "").partition(":")
+        return user if kind == "userId" and user else "unknown"
 
     def event(self, kind: str, milestone: str | None = None, /, **fields: object) -> CanonicalEvent:
         """A canonical event; a milestone (created, won, ...) gets an id per object, not per note.
 
         Then MQL followed by SQL, say, is one `lead.qualified`: the second is a duplicate.
         """
+        object_type = self.kind[0]
         if milestone is not None:
-            event_id = stable_id("hubspot", self.object_type, self.object_id, milestone)
+            event_id = stable_id("hubspot", object_type, self.object_id, milestone)
         else:
             event_id = stable_id(
-                "hubspot", self.object_type, self.object_id, self.property, self.occurred_ms
+                "hubspot", object_type, self.object_id, self.changed, self.occurredAt
             )
-        return {
-            "event_id": event_id,
-            "type": kind,
-            "occurred_at": self.occurred_at,
-            "source": "hubspot",
-            **fields,
-        }
-
-    @property
-    def rep(self) -> str:
-        """The HubSpot user behind a change (`sourceId` `userId:123`), else `unknown`."""
-        source = optional_text(self.item, "sourceId", self.where) or ""
-        kind, _, user = source.partition(":")
-        return user if kind == "userId" and user else "unknown"
+        return canonical_event("hubspot", event_id, kind, millis_time(self.occurredAt), **fields)
 
 
-def _contact_created(note: _Note) -> list[CanonicalEvent]:
+_handlers = Handlers[[_Note, str]]()  # a note and its place in the body (`$[3]`) for errors
+
+
+def adapt(body: bytes) -> list[CanonicalEvent]:
+    """Canonical events of a HubSpot webhook batch, in event-time order, creations first."""
+    notes = decode(body, list[_Note])
+    if not notes:
+        raise BadPayload("$: the array holds no HubSpot events")
+    places = sorted(
+        range(len(notes)),
+        key=lambda n: (notes[n].occurredAt, notes[n].kind[1] != "creation"),
+    )
+    return [event for n in places for event in _handlers.events(notes[n].kind, notes[n], f"$[{n}]")]
+
+
+@_handlers.on("contact", "creation")
+def _contact_created(note: _Note, where: str) -> list[CanonicalEvent]:
     return [note.event("lead.created", "created", lead_id=note.object_id, channel="unknown")]
 
 
-def _contact_changed(note: _Note) -> list[CanonicalEvent]:
-    if note.property == "lifecyclestage" and note.value in QUALIFIED_STAGES:
-        return [note.event("lead.qualified", "qualified", lead_id=note.object_id)]
-    if note.property == "lifecyclestage" and note.value == "customer":
-        return [note.event("lead.converted", "converted", lead_id=note.object_id)]
-    if note.property == "hs_lead_status" and note.value in CONTACTED_STATUSES:
-        return [note.event("lead.contacted", lead_id=note.object_id, rep=note.rep, team=UNASSIGNED)]
+@_handlers.on("contact", "propertyChange")
+def _contact_changed(note: _Note, where: str) -> list[CanonicalEvent]:
+    lead, changed = note.object_id, note.changed
+    if changed == "lifecyclestage" and note.value in QUALIFIED_STAGES:
+        return [note.event("lead.qualified", "qualified", lead_id=lead)]
+    if changed == "lifecyclestage" and note.value == "customer":
+        return [note.event("lead.converted", "converted", lead_id=lead)]
+    if changed == "hs_lead_status" and note.value in CONTACTED_STATUSES:
+        return [note.event("lead.contacted", lead_id=lead, rep=note.rep, team=UNASSIGNED)]
     return []
 
 
-def _deal_created(note: _Note) -> list[CanonicalEvent]:
+@_handlers.on("deal", "creation")
+def _deal_created(note: _Note, where: str) -> list[CanonicalEvent]:
     fields = {"amount": 0.0, "stage": "new", "rep": note.rep, "team": UNASSIGNED}
     return [note.event("opportunity.created", "created", opportunity_id=note.object_id, **fields)]
 
 
-def _deal_changed(note: _Note) -> list[CanonicalEvent]:
-    deal = note.object_id
-    if note.property == "dealstage" and note.value == "closedwon":
+@_handlers.on("deal", "propertyChange")
+def _deal_changed(note: _Note, where: str) -> list[CanonicalEvent]:
+    deal, changed = note.object_id, note.changed
+    if changed == "dealstage" and note.value == "closedwon":
         return [note.event("opportunity.won", "closed", opportunity_id=deal)]
-    if note.property == "dealstage" and note.value == "closedlost":
+    if changed == "dealstage" and note.value == "closedlost":
         return [note.event("opportunity.lost", "closed", opportunity_id=deal)]
-    if note.property == "dealstage" and label(note.value):
+    if changed == "dealstage" and label(note.value):
         stage = label(note.value)
         return [note.event("opportunity.stage_changed", opportunity_id=deal, stage=stage)]
-    if note.property == "amount":
-        amount = money(note.item, "propertyValue", note.where)
-        if amount is not None:
-            changed = {"stage": UNCHANGED_STAGE, "amount": amount}
-            return [note.event("opportunity.stage_changed", opportunity_id=deal, **changed)]
+    if changed == "amount":
+        value = amount(note.propertyValue, f"{where}.propertyValue")
+        if value is not None:
+            fields = {"stage": UNCHANGED_STAGE, "amount": value}
+            return [note.event("opportunity.stage_changed", opportunity_id=deal, **fields)]
     return []
 
 
-def _ticket_created(note: _Note) -> list[CanonicalEvent]:
+@_handlers.on("ticket", "creation")
+def _ticket_created(note: _Note, where: str) -> list[CanonicalEvent]:
     fields = {"team": UNASSIGNED, "priority": "normal"}
     return [note.event("ticket.opened", "created", ticket_id=note.object_id, **fields)]
 
 
-def _ticket_changed(note: _Note) -> list[CanonicalEvent]:
-    if note.property == "hs_pipeline_stage" and note.value == CLOSED_TICKET_STAGE:
+@_handlers.on("ticket", "propertyChange")
+def _ticket_changed(note: _Note, where: str) -> list[CanonicalEvent]:
+    if note.changed == "hs_pipeline_stage" and note.value == CLOSED_TICKET_STAGE:
         return [note.event("ticket.resolved", ticket_id=note.object_id)]
     return []
-
-
-_HANDLERS = {
-    ("contact", "creation"): _contact_created,
-    ("contact", "propertyChange"): _contact_changed,
-    ("deal", "creation"): _deal_created,
-    ("deal", "propertyChange"): _deal_changed,
-    ("ticket", "creation"): _ticket_created,
-    ("ticket", "propertyChange"): _ticket_changed,
-}

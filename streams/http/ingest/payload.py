@@ -1,7 +1,8 @@
-"""Reading CRM JSON payloads: typed field access whose errors name the field, and id/time helpers.
+"""Reading CRM JSON payloads into msgspec Structs, and the id, time and amount helpers.
 
-Every accessor raises `BadPayload` naming where the problem is (`$[2].objectId`), so an
-adapter never crashes on a body of the wrong shape.
+msgspec checks a body against an adapter's Structs and says where it is wrong; `decode`
+and `convert` turn that into a `BadPayload` naming the field (`$[2].objectId: required`),
+so an adapter never crashes on a body of the wrong shape.
 """
 
 from __future__ import annotations
@@ -9,123 +10,111 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Annotated, TypeVar
 
-import orjson
+import msgspec
+from msgspec import Meta
 
-from kpis.events import format_time
+from kpis.events import format_time, to_micros
 from streams.http.ingest.errors import BadPayload
 
-JsonObject = dict[str, object]
 CanonicalEvent = dict[str, object]
+JsonObject = dict[str, object]
 MAX_EVENT_ID = 128  # EVENTS.md: event_id is 1..128 characters
+
+Id = Annotated[str, Meta(min_length=1)] | int
+"""A required CRM id or name: a non-empty string, or an integer (CRMs send ids both ways)."""
+Text = str | int | None
+"""An optional id or name; null and "" (a cleared field) are absent: read it with `text`."""
+RawAmount = float | str | None
+"""An amount as CRMs send it: a number or a numeric string (HubSpot): read it with `amount`."""
+EpochMillis = Annotated[int, Meta(ge=-62_135_596_800_000, le=253_402_300_799_999)]
+"""Milliseconds since the epoch, within the years 1 to 9999 a canonical time can name."""
+ZonedTime = Annotated[datetime, Meta(tz=True)]
+"""An RFC 3339 time with an offset (or `Z`)."""
+
+T = TypeVar("T")
 _NOT_LABEL = re.compile(r"[^a-z0-9]+")
+_MISSING = re.compile(r"Object missing required field `(?P<field>.*)`")
 
 
-def parse_json(body: bytes) -> object:
-    """The JSON document of a body, or `BadPayload`."""
+def decode(body: bytes, kind: type[T], where: str = "$") -> T:
+    """The body as `kind` (a Struct, a list of them, ...), or `BadPayload`."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as error:
+        raise _bad_payload(error, where) from None
+    except msgspec.DecodeError as error:
         raise BadPayload(f"body is not JSON: {error}") from None
 
 
-def as_object(value: object, where: str) -> JsonObject:
-    if not isinstance(value, dict):
-        raise BadPayload(f"{where}: expected a JSON object, got {_kind(value)}")
-    return value
+def convert(document: object, kind: type[T], where: str) -> T:
+    """A decoded JSON value (found at `where`) as `kind`, or `BadPayload`."""
+    try:
+        return msgspec.convert(document, kind)
+    except msgspec.ValidationError as error:
+        raise _bad_payload(error, where) from None
 
 
-def as_list(value: object, where: str) -> list[object]:
-    if not isinstance(value, list):
-        raise BadPayload(f"{where}: expected a JSON array, got {_kind(value)}")
-    return value
+def _bad_payload(error: msgspec.ValidationError, where: str) -> BadPayload:
+    """msgspec's "Object missing required field `id` - at `$[0]`" as "$[0].id: required"."""
+    problem, _, path = str(error).partition(" - at `$")
+    place = where + path.removesuffix("`")
+    missing = _MISSING.fullmatch(problem)
+    if missing:
+        return BadPayload(f"{place}.{missing['field']}: required")
+    return BadPayload(f"{place}: {problem[:1].lower()}{problem[1:]}")
 
 
-def optional_object(document: JsonObject, key: str, where: str) -> JsonObject:
-    """`document[key]` as an object; an absent or null field is an empty one."""
-    value = document.get(key)
-    return {} if value is None else as_object(value, f"{where}.{key}")
+def text(value: Text) -> str | None:
+    """An optional id or name as a string; None when absent, null or ""."""
+    return None if value is None or value == "" else str(value)
 
 
-def text(document: JsonObject, key: str, where: str) -> str:
-    """A required identifier or name: a non-empty string, or an integer written as one."""
-    value = optional_text(document, key, where)
-    if value is None:
-        raise BadPayload(f"{where}.{key}: required")
-    return value
-
-
-def optional_text(document: JsonObject, key: str, where: str) -> str | None:
-    """An optional identifier or name; absent, null and "" are None."""
-    value = document.get(key)
+def amount(value: RawAmount, where: str) -> float | None:
+    """An amount as a finite number; None when absent, null or ""."""
     if value is None or value == "":
         return None
-    return identifier(value, f"{where}.{key}")
-
-
-def identifier(value: object, where: str) -> str:
-    """A non-empty string, or an integer written as one (CRMs send ids both ways)."""
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        raise BadPayload(f"{where}: expected a non-empty string, got {_kind(value)}")
-    return str(value)
-
-
-def flag(document: JsonObject, key: str, where: str) -> bool | None:
-    value = document.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise BadPayload(f"{where}.{key}: expected true or false, got {_kind(value)}")
-
-
-def integer(document: JsonObject, key: str, where: str) -> int:
-    value = document.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadPayload(f"{where}.{key}: expected an integer, got {_kind(value)}")
-    return value
-
-
-def money(document: JsonObject, key: str, where: str) -> float | None:
-    """An amount: a JSON number or a numeric string (HubSpot sends strings); None when absent."""
-    value = document.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise BadPayload(f"{where}.{key}: {value!r} is not a number") from None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise BadPayload(f"{where}.{key}: expected a finite number, got {_kind(value)}")
-    return float(value)
-
-
-def millis_time(document: JsonObject, key: str, where: str) -> str:
-    """An epoch-milliseconds field as the RFC 3339 `occurred_at` of a canonical event."""
-    millis = integer(document, key, where)
     try:
-        return format_time(millis * 1000)
-    except OverflowError:
-        raise BadPayload(f"{where}.{key}: {millis} is out of range") from None
-
-
-def iso_time(document: JsonObject, key: str, where: str) -> str:
-    """An ISO 8601 field with an offset (or `Z`) as an RFC 3339 `occurred_at`."""
-    raw = text(document, key, where)
-    try:
-        moment = datetime.fromisoformat(raw)
+        number = float(value)
     except ValueError:
-        raise BadPayload(f"{where}.{key}: {raw!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise BadPayload(f"{where}.{key}: {raw!r} has no UTC offset")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        raise BadPayload(f"{where}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise BadPayload(f"{where}: expected a finite number, got {value!r}")
+    return number
 
 
-def label(value: str | None) -> str | None:
+def millis_time(millis: int) -> str:
+    """Epoch milliseconds as the RFC 3339 `occurred_at` of a canonical event."""
+    return format_time(millis * 1000)
+
+
+def zoned_time(moment: datetime) -> str:
+    """A time with an offset as the RFC 3339 `occurred_at` of a canonical event (UTC, `Z`)."""
+    return format_time(to_micros(moment))
+
+
+def label(value: Text) -> str | None:
     """A CRM picklist value as a dimension value: `Closed Won` -> `closed_won`."""
-    if value is None:
+    name = text(value)
+    if name is None:
         return None
-    return _NOT_LABEL.sub("_", value.lower()).strip("_") or None
+    return _NOT_LABEL.sub("_", name.lower()).strip("_") or None
+
+
+def canonical_event(
+    source: str, event_id: str, kind: str, occurred_at: str, /, **fields: object
+) -> CanonicalEvent:
+    """A canonical event from `source`; fields that are None are left out (optional ones)."""
+    present = {name: value for name, value in fields.items() if value is not None}
+    return {
+        "event_id": event_id,
+        "type": kind,
+        "occurred_at": occurred_at,
+        "source": source,
+        **present,
+    }
 
 
 def stable_id(source: str, *parts: object) -> str:
@@ -137,17 +126,3 @@ def stable_id(source: str, *parts: object) -> str:
     if len(event_id) <= MAX_EVENT_ID:
         return event_id
     return f"{source}-{hashlib.sha256(event_id.encode()).hexdigest()}"
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"

@@ -6,136 +6,193 @@ Deals, activities and leads are read; other entities and deletions are ignored.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from msgspec import Struct
+
+from streams.http.ingest.errors import BadPayload
+from streams.http.ingest.handlers import Handlers
 from streams.http.ingest.payload import (
     CanonicalEvent,
+    EpochMillis,
+    Id,
     JsonObject,
-    as_object,
-    flag,
-    iso_time,
+    RawAmount,
+    Text,
+    ZonedTime,
+    amount,
+    canonical_event,
+    convert,
+    decode,
     label,
     millis_time,
-    money,
-    optional_object,
-    optional_text,
-    parse_json,
     stable_id,
     text,
+    zoned_time,
 )
 
 UNASSIGNED = "unassigned"
 
 
-def adapt(body: bytes) -> list[CanonicalEvent]:
-    """Canonical events of one Pipedrive webhook."""
-    webhook = _Webhook(as_object(parse_json(body), "$"))
-    handler = _HANDLERS.get((webhook.entity, webhook.action))
-    return handler(webhook) if handler is not None else []
+class _Meta(Struct):
+    action: Id
+    entity: Id
+    timestamp: EpochMillis | ZonedTime  # v2 sends an ISO time; v1-style milliseconds are read too
+    entity_id: Text = None
+
+
+class _Body(Struct):
+    meta: _Meta
+    data: JsonObject | None = None
+    previous: JsonObject | None = None
+
+
+class _Identified(Struct):
+    id: Id
+
+
+class _Owned(Struct):
+    owner_id: Text = None
+    user_id: Text = None
+
+    @property
+    def rep(self) -> str:
+        return text(self.owner_id) or text(self.user_id) or "unknown"
+
+
+class _Deal(_Owned):
+    value: RawAmount = None
+    status: Text = None
+    stage_id: Text = None
+    lost_reason: Text = None
+
+    @property
+    def stage(self) -> str:
+        stage = text(self.stage_id)
+        return f"stage_{stage}" if stage else "new"
+
+
+class _Activity(_Owned):
+    done: bool | None = None
+    type: Text = None
+    deal_id: Text = None
+    lead_id: Text = None
+
+
+class _Lead(_Owned):
+    source_name: Text = None
+
+
+class _PreviousActivity(Struct):
+    done: bool | None = None
+
+
+F = TypeVar("F", bound=Struct)
 
 
 class _Webhook:
-    def __init__(self, document: JsonObject) -> None:
-        meta = as_object(document.get("meta"), "$.meta")
-        self.action = text(meta, "action", "$.meta")
-        self.entity = text(meta, "entity", "$.meta")
-        # v2 sends an ISO time; v1-style integer milliseconds are accepted too
-        if isinstance(meta.get("timestamp"), int):
-            self.occurred_at = millis_time(meta, "timestamp", "$.meta")
+    def __init__(self, body: _Body) -> None:
+        meta = body.meta
+        self.action, self.entity = str(meta.action), str(meta.entity)
+        if isinstance(meta.timestamp, int):
+            self.occurred_at = millis_time(meta.timestamp)
         else:
-            self.occurred_at = iso_time(meta, "timestamp", "$.meta")
-        self.data = optional_object(document, "data", "$")
-        self.previous = optional_object(document, "previous", "$")
+            self.occurred_at = zoned_time(meta.timestamp)
+        self.data, self.previous = body.data or {}, body.previous or {}
         if self.data:
-            self.id = text(self.data, "id", "$.data")
+            self.id = str(convert(self.data, _Identified, "$.data").id)
         else:
-            self.id = text(meta, "entity_id", "$.meta")
+            self.id = text(meta.entity_id) or _required("$.meta.entity_id")
+
+    def fields(self, kind: type[F]) -> F:
+        """`data` as the entity's Struct."""
+        return convert(self.data, kind, "$.data")
+
+    def previous_fields(self, kind: type[F]) -> F:
+        return convert(self.previous, kind, "$.previous")
 
     def event(self, kind: str, step: str, /, **fields: object) -> CanonicalEvent:
         """A canonical event whose id is the object's id and the step (and time, for changes)."""
         changed_at = (self.occurred_at,) if step == "changed" else ()  # a change can recur
-        return {
-            "event_id": stable_id("pipedrive", self.entity, self.id, step, *changed_at),
-            "type": kind,
-            "occurred_at": self.occurred_at,
-            "source": "pipedrive",
-            **{name: value for name, value in fields.items() if value is not None},
-        }
-
-    def field(self, name: str) -> str | None:
-        return optional_text(self.data, name, "$.data")
-
-    @property
-    def rep(self) -> str:
-        return self.field("owner_id") or self.field("user_id") or "unknown"
+        event_id = stable_id("pipedrive", self.entity, self.id, step, *changed_at)
+        return canonical_event("pipedrive", event_id, kind, self.occurred_at, **fields)
 
 
+def _required(where: str) -> str:
+    raise BadPayload(f"{where}: required")
+
+
+_handlers = Handlers[[_Webhook]]()
+
+
+def adapt(body: bytes) -> list[CanonicalEvent]:
+    """Canonical events of one Pipedrive webhook."""
+    webhook = _Webhook(decode(body, _Body))
+    return _handlers.events((webhook.entity, webhook.action), webhook)
+
+
+@_handlers.on("deal", "create")
 def _deal_created(hook: _Webhook) -> list[CanonicalEvent]:
+    deal = hook.fields(_Deal)
     created = hook.event(
         "opportunity.created",
         "created",
         opportunity_id=hook.id,
-        amount=money(hook.data, "value", "$.data") or 0.0,
-        stage=_stage(hook),
-        rep=hook.rep,
+        amount=amount(deal.value, "$.data.value") or 0.0,
+        stage=deal.stage,
+        rep=deal.rep,
         team=UNASSIGNED,
     )
-    return [created, *_closing(hook)]
+    return [created, *_closing(hook, deal)]
 
 
+@_handlers.on("deal", "change")
 def _deal_changed(hook: _Webhook) -> list[CanonicalEvent]:
+    deal = hook.fields(_Deal)
     if "status" in hook.previous:
-        return _closing(hook)
-    if hook.field("status") not in (None, "open"):
+        return _closing(hook, deal)
+    if text(deal.status) not in (None, "open"):
         return []  # a closed deal's later edits are no pipeline change
     if "stage_id" in hook.previous or "value" in hook.previous:
-        amount = money(hook.data, "value", "$.data") if "value" in hook.previous else None
-        stage = _stage(hook)
-        fields = {"opportunity_id": hook.id, "stage": stage, "amount": amount}
+        value = amount(deal.value, "$.data.value") if "value" in hook.previous else None
+        fields = {"opportunity_id": hook.id, "stage": deal.stage, "amount": value}
         return [hook.event("opportunity.stage_changed", "changed", **fields)]
     return []
 
 
-def _closing(hook: _Webhook) -> list[CanonicalEvent]:
-    status = hook.field("status")
+def _closing(hook: _Webhook, deal: _Deal) -> list[CanonicalEvent]:
+    status = text(deal.status)
     if status == "won":
-        amount = money(hook.data, "value", "$.data")
-        return [hook.event("opportunity.won", "won", opportunity_id=hook.id, amount=amount)]
+        value = amount(deal.value, "$.data.value")
+        return [hook.event("opportunity.won", "won", opportunity_id=hook.id, amount=value)]
     if status == "lost":
-        reason = label(hook.field("lost_reason"))
+        reason = label(deal.lost_reason)
         return [hook.event("opportunity.lost", "lost", opportunity_id=hook.id, reason=reason)]
     return []
 
 
-def _stage(hook: _Webhook) -> str:
-    stage = hook.field("stage_id")
-    return f"stage_{stage}" if stage else "new"
-
-
+@_handlers.on("activity", "create")
+@_handlers.on("activity", "change")
 def _activity(hook: _Webhook) -> list[CanonicalEvent]:
     """An activity counts once, when it is done (created done, or marked done later)."""
-    done_now = flag(hook.data, "done", "$.data")
-    was_done = flag(hook.previous, "done", "$.previous") if "done" in hook.previous else None
-    if not done_now or (hook.action == "change" and was_done is not False):
+    activity = hook.fields(_Activity)
+    was_done = None
+    if "done" in hook.previous:
+        was_done = hook.previous_fields(_PreviousActivity).done
+    if not activity.done or (hook.action == "change" and was_done is not False):
         return []
     fields = {
         "activity_id": hook.id,
-        "kind": label(hook.field("type")) or "task",
-        "rep": hook.rep,
+        "kind": label(activity.type) or "task",
+        "rep": activity.rep,
         "team": UNASSIGNED,
-        "opportunity_id": hook.field("deal_id"),
-        "lead_id": hook.field("lead_id"),
+        "opportunity_id": text(activity.deal_id),
+        "lead_id": text(activity.lead_id),
     }
     return [hook.event("activity.logged", "done", **fields)]
 
 
+@_handlers.on("lead", "create")
 def _lead_created(hook: _Webhook) -> list[CanonicalEvent]:
-    channel = label(hook.field("source_name")) or "unknown"
+    channel = label(hook.fields(_Lead).source_name) or "unknown"
     return [hook.event("lead.created", "created", lead_id=hook.id, channel=channel)]
-
-
-_HANDLERS = {
-    ("deal", "create"): _deal_created,
-    ("deal", "change"): _deal_changed,
-    ("activity", "create"): _activity,
-    ("activity", "change"): _activity,
-    ("lead", "create"): _lead_created,
-}

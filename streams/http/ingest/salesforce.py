@@ -9,27 +9,31 @@ event can name several records (`recordIds`): each gets its own events.
 
 from __future__ import annotations
 
+from typing import Annotated, TypeVar
+
+from msgspec import Meta, Struct
+
 from streams.http.ingest.errors import BadPayload
+from streams.http.ingest.handlers import Handlers
 from streams.http.ingest.payload import (
     CanonicalEvent,
+    EpochMillis,
+    Id,
     JsonObject,
-    as_list,
-    as_object,
-    flag,
-    identifier,
-    integer,
+    RawAmount,
+    Text,
+    amount,
+    canonical_event,
+    convert,
+    decode,
     label,
     millis_time,
-    money,
-    optional_text,
-    parse_json,
     stable_id,
     text,
 )
 
 UNASSIGNED = "unassigned"
 UNCHANGED_STAGE = "unchanged"  # an Amount change alone: UPDATE events omit StageName
-TEAM_FIELD = "Team__c"  # optional custom field carrying the team; Salesforce has none built in
 CONTACTED_STATUS = "working_contacted"  # standard lead status "Working - Contacted"
 QUALIFIED_STATUS = "qualified"
 CLOSED_WON, CLOSED_LOST = "closed_won", "closed_lost"
@@ -42,182 +46,231 @@ PRIORITIES = {
 }
 
 
+class _Header(Struct):
+    entityName: Id
+    changeType: Id
+    transactionKey: Id
+    sequenceNumber: int
+    commitTimestamp: EpochMillis
+    recordIds: Annotated[list[Id], Meta(min_length=1)]
+    changedFields: list[object] | None = None
+
+
+class _ChangeEvent(Struct):
+    ChangeEventHeader: _Header
+
+
+class _Record(Struct):
+    """Record fields every handled entity may carry."""
+
+    OwnerId: Text = None
+    Team__c: Text = None  # optional custom field carrying the team; Salesforce has none built in
+
+    @property
+    def rep(self) -> str:
+        return text(self.OwnerId) or "unknown"
+
+    @property
+    def team(self) -> str:
+        return label(self.Team__c) or UNASSIGNED
+
+
+class _Lead(_Record):
+    LeadSource: Text = None
+    Status: Text = None
+    IsConverted: bool | None = None
+    ConvertedAccountId: Text = None
+
+
+class _Opportunity(_Record):
+    Amount: RawAmount = None
+    StageName: Text = None
+    LeadSource: Text = None
+    IsWon: bool | None = None
+    IsClosed: bool | None = None
+    Loss_Reason__c: Text = None
+
+
+class _Case(_Record):
+    Priority: Text = None
+    Status: Text = None
+    AccountId: Text = None
+
+
+class _Activity(_Record):
+    TaskSubtype: Text = None
+    WhoId: Text = None
+    WhatId: Text = None
+
+
+R = TypeVar("R", bound=_Record)
+
+
+class _Change:
+    """One change event: its header, and the record fields read as the entity's Struct."""
+
+    def __init__(self, document: JsonObject, where: str) -> None:
+        self.document, self.where = document, where
+        self.header = convert(document, _ChangeEvent, where).ChangeEventHeader
+        self.changed = {str(name) for name in self.header.changedFields or []}
+
+    @property
+    def kind(self) -> tuple[str, str]:
+        return str(self.header.entityName), str(self.header.changeType)
+
+    def events(self) -> list[CanonicalEvent]:
+        records = [str(record) for record in self.header.recordIds]
+        return [event for record in records for event in _handlers.events(self.kind, self, record)]
+
+    def record(self, kind: type[R]) -> R:
+        return convert(self.document, kind, self.where)
+
+    def has(self, name: str) -> bool:
+        """Whether this change sets `name`: any field of a CREATE, a changed one of an UPDATE."""
+        return name in self.document and (self.kind[1] == "CREATE" or name in self.changed)
+
+    def amount(self, record: _Opportunity) -> float | None:
+        return amount(record.Amount, f"{self.where}.Amount")
+
+    def event(self, kind: str, record: str, step: str, /, **fields: object) -> CanonicalEvent:
+        header = self.header
+        event_id = stable_id(
+            "salesforce", header.transactionKey, header.sequenceNumber, record, step
+        )
+        occurred_at = millis_time(header.commitTimestamp)
+        return canonical_event("salesforce", event_id, kind, occurred_at, **fields)
+
+
+_handlers = Handlers[[_Change, str]]()
+
+
 def adapt(body: bytes) -> list[CanonicalEvent]:
     """Canonical events of a Change Data Capture delivery."""
-    document = parse_json(body)
+    document = decode(body, object)
     if isinstance(document, list):
         if not document:
             raise BadPayload("$: the array holds no change events")
-        items = [(item, f"$[{n}]") for n, item in enumerate(document)]
+        items = convert(document, list[JsonObject], "$")
+        changes = [(item, f"$[{n}]") for n, item in enumerate(items)]
     else:
-        items = [(document, "$")]
+        changes = [(convert(document, JsonObject, "$"), "$")]
     events: list[CanonicalEvent] = []
-    for item, where in items:
-        change = as_object(item, where)
+    for change, where in changes:
         if "payload" in change:
             where = f"{where}.payload"
-            change = as_object(change["payload"], where)
+            change = convert(change["payload"], JsonObject, where)
         events.extend(_Change(change, where).events())
     return events
 
 
-class _Change:
-    """One change event, read through its header."""
-
-    def __init__(self, change: JsonObject, where: str) -> None:
-        self.change, self.where = change, where
-        header_at = f"{where}.ChangeEventHeader"
-        header = as_object(change.get("ChangeEventHeader"), header_at)
-        self.entity = text(header, "entityName", header_at)
-        self.kind = text(header, "changeType", header_at)
-        self.transaction = text(header, "transactionKey", header_at)
-        self.sequence = integer(header, "sequenceNumber", header_at)
-        self.occurred_at = millis_time(header, "commitTimestamp", header_at)
-        records = as_list(header.get("recordIds"), f"{header_at}.recordIds")
-        if not records:
-            raise BadPayload(f"{header_at}.recordIds: empty")
-        self.record_ids = [
-            identifier(record, f"{header_at}.recordIds[{n}]") for n, record in enumerate(records)
-        ]
-        changed = header.get("changedFields")
-        self.changed = {str(name) for name in as_list(changed or [], f"{header_at}.changedFields")}
-
-    def events(self) -> list[CanonicalEvent]:
-        handler = _HANDLERS.get((self.entity, self.kind))
-        if handler is None:
-            return []
-        return [event for record in self.record_ids for event in handler(self, record)]
-
-    def field(self, name: str) -> str | None:
-        return optional_text(self.change, name, self.where)
-
-    def has(self, name: str) -> bool:
-        """Whether this change sets `name`: any field of a CREATE, a changed one of an UPDATE."""
-        return name in self.change and (self.kind == "CREATE" or name in self.changed)
-
-    def event(self, kind: str, record: str, step: str, /, **fields: object) -> CanonicalEvent:
-        fields = {name: value for name, value in fields.items() if value is not None}
-        return {
-            "event_id": stable_id("salesforce", self.transaction, self.sequence, record, step),
-            "type": kind,
-            "occurred_at": self.occurred_at,
-            "source": "salesforce",
-            **fields,
-        }
-
-    @property
-    def rep(self) -> str:
-        return self.field("OwnerId") or "unknown"
-
-    @property
-    def team(self) -> str:
-        return label(self.field(TEAM_FIELD)) or UNASSIGNED
+@_handlers.on("Lead", "CREATE")
+def _lead_created(change: _Change, lead_id: str) -> list[CanonicalEvent]:
+    channel = label(change.record(_Lead).LeadSource) or "unknown"
+    return [change.event("lead.created", lead_id, "created", lead_id=lead_id, channel=channel)]
 
 
-def _lead_created(change: _Change, lead: str) -> list[CanonicalEvent]:
-    channel = label(change.field("LeadSource")) or "unknown"
-    return [change.event("lead.created", lead, "created", lead_id=lead, channel=channel)]
-
-
-def _lead_updated(change: _Change, lead: str) -> list[CanonicalEvent]:
-    events = []
-    status = label(change.field("Status")) if change.has("Status") else None
+@_handlers.on("Lead", "UPDATE")
+def _lead_updated(change: _Change, lead_id: str) -> list[CanonicalEvent]:
+    lead, events = change.record(_Lead), []
+    status = label(lead.Status) if change.has("Status") else None
     if status == CONTACTED_STATUS:
-        fields = {"rep": change.rep, "team": change.team}
-        events.append(change.event("lead.contacted", lead, "contacted", lead_id=lead, **fields))
+        fields = {"rep": lead.rep, "team": lead.team}
+        events.append(
+            change.event("lead.contacted", lead_id, "contacted", lead_id=lead_id, **fields)
+        )
     elif status == QUALIFIED_STATUS:
-        events.append(change.event("lead.qualified", lead, "qualified", lead_id=lead))
-    if change.has("IsConverted") and flag(change.change, "IsConverted", change.where):
-        customer = change.field("ConvertedAccountId")
-        converted = change.event("lead.converted", lead, "converted", lead_id=lead)
-        events.append({**converted, **({"customer_id": customer} if customer else {})})
+        events.append(change.event("lead.qualified", lead_id, "qualified", lead_id=lead_id))
+    if change.has("IsConverted") and lead.IsConverted:
+        customer = text(lead.ConvertedAccountId)
+        events.append(
+            change.event(
+                "lead.converted", lead_id, "converted", lead_id=lead_id, customer_id=customer
+            )
+        )
     return events
 
 
-def _opportunity_created(change: _Change, deal: str) -> list[CanonicalEvent]:
-    stage = label(change.field("StageName")) or "new"
+@_handlers.on("Opportunity", "CREATE")
+def _opportunity_created(change: _Change, deal_id: str) -> list[CanonicalEvent]:
+    deal = change.record(_Opportunity)
+    stage = label(deal.StageName) or "new"
     created = change.event(
         "opportunity.created",
-        deal,
+        deal_id,
         "created",
-        opportunity_id=deal,
-        amount=money(change.change, "Amount", change.where) or 0.0,
+        opportunity_id=deal_id,
+        amount=change.amount(deal) or 0.0,
         stage=stage,
-        rep=change.rep,
-        team=change.team,
-        channel=label(change.field("LeadSource")),
+        rep=deal.rep,
+        team=deal.team,
+        channel=label(deal.LeadSource),
     )
-    return [created, *_closing(change, deal, stage)]
+    return [created, *_closing(change, deal, deal_id, stage)]
 
 
-def _opportunity_updated(change: _Change, deal: str) -> list[CanonicalEvent]:
-    amount = money(change.change, "Amount", change.where) if change.has("Amount") else None
+@_handlers.on("Opportunity", "UPDATE")
+def _opportunity_updated(change: _Change, deal_id: str) -> list[CanonicalEvent]:
+    deal = change.record(_Opportunity)
+    value = change.amount(deal) if change.has("Amount") else None
     if change.has("StageName"):
-        stage = label(change.field("StageName")) or "new"
-        closing = _closing(change, deal, stage, amount)
+        stage = label(deal.StageName) or "new"
+        closing = _closing(change, deal, deal_id, stage, value)
         if closing:
             return closing
-        fields = {"opportunity_id": deal, "stage": stage, "amount": amount}
-        return [change.event("opportunity.stage_changed", deal, "stage", **fields)]
-    if amount is not None:
-        fields = {"opportunity_id": deal, "stage": UNCHANGED_STAGE, "amount": amount}
-        return [change.event("opportunity.stage_changed", deal, "amount", **fields)]
+        fields = {"opportunity_id": deal_id, "stage": stage, "amount": value}
+        return [change.event("opportunity.stage_changed", deal_id, "stage", **fields)]
+    if value is not None:
+        fields = {"opportunity_id": deal_id, "stage": UNCHANGED_STAGE, "amount": value}
+        return [change.event("opportunity.stage_changed", deal_id, "amount", **fields)]
     return []
 
 
 def _closing(
-    change: _Change, deal: str, stage: str, amount: float | None = None
+    change: _Change, deal: _Opportunity, deal_id: str, stage: str, value: float | None = None
 ) -> list[CanonicalEvent]:
     """`won` / `lost` when the stage is a closed one (`IsWon` / `IsClosed`, else its name)."""
-    won = flag(change.change, "IsWon", change.where)
-    closed = flag(change.change, "IsClosed", change.where)
-    if won or stage == CLOSED_WON:
-        return [change.event("opportunity.won", deal, "won", opportunity_id=deal, amount=amount)]
-    if (closed and won is False) or stage == CLOSED_LOST:
-        reason = label(change.field("Loss_Reason__c"))
-        fields = {"opportunity_id": deal, "reason": reason}
-        return [change.event("opportunity.lost", deal, "lost", **fields)]
+    if deal.IsWon or stage == CLOSED_WON:
+        fields = {"opportunity_id": deal_id, "amount": value}
+        return [change.event("opportunity.won", deal_id, "won", **fields)]
+    if (deal.IsClosed and deal.IsWon is False) or stage == CLOSED_LOST:
+        fields = {"opportunity_id": deal_id, "reason": label(deal.Loss_Reason__c)}
+        return [change.event("opportunity.lost", deal_id, "lost", **fields)]
     return []
 
 
-def _case_created(change: _Change, case: str) -> list[CanonicalEvent]:
-    priority = PRIORITIES.get(label(change.field("Priority")) or "", "normal")
-    fields = {"team": change.team, "priority": priority, "customer_id": change.field("AccountId")}
-    return [change.event("ticket.opened", case, "opened", ticket_id=case, **fields)]
+@_handlers.on("Case", "CREATE")
+def _case_created(change: _Change, case_id: str) -> list[CanonicalEvent]:
+    case = change.record(_Case)
+    priority = PRIORITIES.get(label(case.Priority) or "", "normal")
+    fields = {"team": case.team, "priority": priority, "customer_id": text(case.AccountId)}
+    return [change.event("ticket.opened", case_id, "opened", ticket_id=case_id, **fields)]
 
 
-def _case_updated(change: _Change, case: str) -> list[CanonicalEvent]:
+@_handlers.on("Case", "UPDATE")
+def _case_updated(change: _Change, case_id: str) -> list[CanonicalEvent]:
     if not change.has("Status"):
         return []
-    status = label(change.field("Status"))
+    status = label(change.record(_Case).Status)
     if status == "closed":
-        return [change.event("ticket.resolved", case, "resolved", ticket_id=case)]
+        return [change.event("ticket.resolved", case_id, "resolved", ticket_id=case_id)]
     if status == "reopened":
-        return [change.event("ticket.reopened", case, "reopened", ticket_id=case)]
+        return [change.event("ticket.reopened", case_id, "reopened", ticket_id=case_id)]
     return []
 
 
-def _activity_created(change: _Change, activity: str) -> list[CanonicalEvent]:
-    kind = "meeting" if change.entity == "Event" else label(change.field("TaskSubtype")) or "task"
-    who, what = change.field("WhoId") or "", change.field("WhatId") or ""
+@_handlers.on("Task", "CREATE")
+@_handlers.on("Event", "CREATE")
+def _activity_created(change: _Change, activity_id: str) -> list[CanonicalEvent]:
+    activity = change.record(_Activity)
+    is_meeting = change.kind[0] == "Event"
+    kind = "meeting" if is_meeting else label(activity.TaskSubtype) or "task"
+    who, what = text(activity.WhoId) or "", text(activity.WhatId) or ""
     fields = {
-        "activity_id": activity,
+        "activity_id": activity_id,
         "kind": kind,
-        "rep": change.rep,
-        "team": change.team,
+        "rep": activity.rep,
+        "team": activity.team,
         "lead_id": who if who.startswith("00Q") else None,  # Lead ids start with 00Q
         "opportunity_id": what if what.startswith("006") else None,  # Opportunity: 006
     }
-    return [change.event("activity.logged", activity, "logged", **fields)]
-
-
-_HANDLERS = {
-    ("Lead", "CREATE"): _lead_created,
-    ("Lead", "UPDATE"): _lead_updated,
-    ("Opportunity", "CREATE"): _opportunity_created,
-    ("Opportunity", "UPDATE"): _opportunity_updated,
-    ("Case", "CREATE"): _case_created,
-    ("Case", "UPDATE"): _case_updated,
-    ("Task", "CREATE"): _activity_created,
-    ("Event", "CREATE"): _activity_created,
-}
+    return [change.event("activity.logged", activity_id, "logged", **fields)]

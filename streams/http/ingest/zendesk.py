@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from msgspec import Struct
+
+from streams.http.ingest.handlers import Handlers
 from streams.http.ingest.payload import (
     CanonicalEvent,
-    as_object,
-    flag,
-    iso_time,
-    optional_object,
-    optional_text,
-    parse_json,
+    Id,
+    JsonObject,
+    Text,
+    ZonedTime,
+    canonical_event,
+    convert,
+    decode,
     stable_id,
     text,
+    zoned_time,
 )
 
 EVENT_TYPE = "zen:event-type:"
@@ -19,45 +26,102 @@ PRIORITIES = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgen
 OPEN_STATUSES = {"new", "open", "pending", "hold"}
 
 
+class _Webhook(Struct):
+    type: Id
+    id: Id
+    time: ZonedTime
+    detail: JsonObject | None = None
+    event: JsonObject | None = None
+
+    def canonical(self, kind: str, ticket: _Ticket, **fields: object) -> CanonicalEvent:
+        event_id = stable_id("zendesk", self.id)
+        occurred_at = zoned_time(self.time)
+        return canonical_event(
+            "zendesk", event_id, kind, occurred_at, ticket_id=ticket.ticket_id, **fields
+        )
+
+
+class _Ticket(Struct):
+    id: Id
+
+    @property
+    def ticket_id(self) -> str:
+        return str(self.id)
+
+
+class _NewTicket(_Ticket):
+    group_id: Text = None
+    organization_id: Text = None
+    priority: Text = None
+
+
+class _StatusChange(Struct):
+    current: Text = None
+    previous: Text = None
+
+
+class _Author(Struct):
+    is_staff: bool | None = None
+
+
+class _Comment(Struct):
+    is_public: bool | None = None
+    author: _Author | None = None
+
+
+class _CommentAdded(Struct):
+    comment: _Comment | None = None
+
+
+S = TypeVar("S", bound=Struct)
+_handlers = Handlers[[_Webhook]]()
+
+
 def adapt(body: bytes) -> list[CanonicalEvent]:
     """Canonical events of one Zendesk webhook: ticket created, status changed, comment added."""
-    webhook = as_object(parse_json(body), "$")
-    kind = text(webhook, "type", "$").removeprefix(EVENT_TYPE)
-    detail = optional_object(webhook, "detail", "$")
-    change = optional_object(webhook, "event", "$")
-    common: CanonicalEvent = {
-        "event_id": stable_id("zendesk", text(webhook, "id", "$")),
-        "occurred_at": iso_time(webhook, "time", "$"),
-        "source": "zendesk",
-    }
-    if kind not in ("ticket.created", "ticket.status_changed", "ticket.comment_added"):
-        return []
-    ticket = text(detail, "id", "$.detail")
-    if kind == "ticket.created":
-        group = optional_text(detail, "group_id", "$.detail")
-        organization = optional_text(detail, "organization_id", "$.detail")
-        priority = (optional_text(detail, "priority", "$.detail") or "normal").lower()
-        opened = {
-            "type": "ticket.opened",
-            "ticket_id": ticket,
-            "team": f"group_{group}" if group else "unassigned",  # a Zendesk group is a team
-            "priority": PRIORITIES.get(priority, "normal"),
-        }
-        if organization and organization != "0":
-            opened["customer_id"] = organization
-        return [{**common, **opened}]
-    if kind == "ticket.status_changed":
-        current = (optional_text(change, "current", "$.event") or "").lower()
-        previous = (optional_text(change, "previous", "$.event") or "").lower()
-        if current == "solved" or (current == "closed" and previous != "solved"):
-            return [{**common, "type": "ticket.resolved", "ticket_id": ticket}]
-        if current in OPEN_STATUSES and previous in ("solved", "closed"):
-            return [{**common, "type": "ticket.reopened", "ticket_id": ticket}]
-        return []
-    comment = optional_object(change, "comment", "$.event")
-    author = optional_object(comment, "author", "$.event.comment")
-    if not flag(comment, "is_public", "$.event.comment"):
+    webhook = decode(body, _Webhook)
+    return _handlers.events((str(webhook.type).removeprefix(EVENT_TYPE),), webhook)
+
+
+def _detail(webhook: _Webhook, kind: type[S]) -> S:
+    return convert(webhook.detail or {}, kind, "$.detail")
+
+
+def _change(webhook: _Webhook, kind: type[S]) -> S:
+    return convert(webhook.event or {}, kind, "$.event")
+
+
+@_handlers.on("ticket.created")
+def _ticket_created(webhook: _Webhook) -> list[CanonicalEvent]:
+    ticket = _detail(webhook, _NewTicket)
+    group, organization = text(ticket.group_id), text(ticket.organization_id)
+    priority = (text(ticket.priority) or "normal").lower()
+    opened = webhook.canonical(
+        "ticket.opened",
+        ticket,
+        team=f"group_{group}" if group else "unassigned",  # a Zendesk group is a team
+        priority=PRIORITIES.get(priority, "normal"),
+        customer_id=organization if organization != "0" else None,
+    )
+    return [opened]
+
+
+@_handlers.on("ticket.status_changed")
+def _status_changed(webhook: _Webhook) -> list[CanonicalEvent]:
+    ticket, change = _detail(webhook, _Ticket), _change(webhook, _StatusChange)
+    current, previous = (text(change.current) or "").lower(), (text(change.previous) or "").lower()
+    if current == "solved" or (current == "closed" and previous != "solved"):
+        return [webhook.canonical("ticket.resolved", ticket)]
+    if current in OPEN_STATUSES and previous in ("solved", "closed"):
+        return [webhook.canonical("ticket.reopened", ticket)]
+    return []
+
+
+@_handlers.on("ticket.comment_added")
+def _comment_added(webhook: _Webhook) -> list[CanonicalEvent]:
+    ticket = _detail(webhook, _Ticket)
+    comment = _change(webhook, _CommentAdded).comment or _Comment()
+    if not comment.is_public:
         return []  # internal notes are no reply
-    staff = flag(author, "is_staff", "$.event.comment.author")
-    author_kind = "agent" if staff else "customer"
-    return [{**common, "type": "ticket.replied", "ticket_id": ticket, "author": author_kind}]
+    staff = comment.author is not None and comment.author.is_staff
+    return [webhook.canonical("ticket.replied", ticket, author="agent" if staff else "customer")]
