@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from kpis import metric_names as m
 from kpis.thresholds import Health, ThresholdsConfig
 
 HEALTH_GROUP = "crmkpi.health"
-LAG = "sum(crmkpi_consumer_lag_records)"
-REJECTED = "sum(crmkpi_events_rejected_total)"
-REJECTED_10M_AGO = "sum(crmkpi_events_rejected_total offset 10m)"
+LAG = f"sum({m.CONSUMER_LAG})"
+REJECTED = f"sum({m.counter_total(m.EVENTS_REJECTED)})"
+REJECTED_10M_AGO = f"sum({m.counter_total(m.EVENTS_REJECTED)} offset 10m)"
 
 
 def _rule(
@@ -24,7 +25,7 @@ def _rule(
         "alert": name,
         "expr": expr,
         "for": for_,
-        "labels": {"severity": severity, "kpi": "crmkpi_health"},
+        "labels": {"severity": severity, "kpi": m.HEALTH_KPI},
         "annotations": {"summary": summary, "description": description, "runbook": runbook},
     }
 
@@ -53,8 +54,7 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
         ),
         _rule(
             "CrmkpiStalled",
-            f"time() - max(crmkpi_last_flush_timestamp_seconds) > {health.stalled_minutes * 60}"
-            f" and {LAG} > 0",
+            f"time() - max({m.LAST_FLUSH}) > {health.stalled_minutes * 60} and {LAG} > 0",
             "1m",
             "critical",
             "crmkpi has applied nothing while events are waiting",
@@ -131,11 +131,11 @@ def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
             "CrmkpiConsumerLagHigh: summed across workers, fires after its for, resolves",
             [
                 {
-                    "series": 'crmkpi_consumer_lag_records{instance="a", partition="crm.leads:0"}',
+                    "series": m.CONSUMER_LAG + '{instance="a", partition="crm.leads:0"}',
                     "values": f"0x5 {lag}x{lag_minutes + 2} 0x5",
                 },
                 {
-                    "series": 'crmkpi_consumer_lag_records{instance="b", partition="crm.leads:1"}',
+                    "series": m.CONSUMER_LAG + '{instance="b", partition="crm.leads:1"}',
                     "values": f"0x5 1x{lag_minutes + 2} 0x5",
                 },
             ],
@@ -149,11 +149,11 @@ def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
             "CrmkpiStalled: no flush while records wait fires; flushing again resolves",
             [
                 {
-                    "series": "crmkpi_last_flush_timestamp_seconds",
+                    "series": m.LAST_FLUSH,
                     "values": f"0+60x5 300x{stall + 4} {(stall + 10) * 60}+60x5",
                 },
                 {
-                    "series": 'crmkpi_consumer_lag_records{partition="crm.leads:0"}',
+                    "series": m.CONSUMER_LAG + '{partition="crm.leads:0"}',
                     "values": f"5x{stall + 20}",
                 },
             ],
@@ -167,7 +167,7 @@ def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
             "CrmkpiDeadLettersGrowing: a burst over the limit fires, a quiet 10 minutes resolves",
             [
                 {
-                    "series": 'crmkpi_events_rejected_total{reason="schema"}',
+                    "series": m.counter_total(m.EVENTS_REJECTED) + '{reason="schema"}',
                     "values": f"0x15 {limit + 1}x20",
                 }
             ],

@@ -23,10 +23,6 @@ DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "t
 _DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
 _DURATION_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
-# Quantiles recorded from the resolution-time histogram (`kpis.rules`).
-QUANTILES = (0.5, 0.9, 0.99)
-HISTOGRAM_KPIS = frozenset({"resolution_time_hours"})
-
 
 class ThresholdsError(ValueError):
     """A thresholds file that cannot be used; the message is one line naming the entry."""
@@ -207,10 +203,10 @@ def _check_entry(threshold: Threshold) -> str | None:
         given = ", ".join(repr(key) for key in threshold.dimension) or "nothing"
         return f"dimension: {kpi.name} is broken down by {kpi.dimension!r}, not {given}"
     if threshold.quantile is not None:
-        if kpi.name not in HISTOGRAM_KPIS:
+        if not kpi.quantiles:
             return f"quantile: {kpi.name} has no histogram"
-        if threshold.quantile not in QUANTILES:
-            return f"quantile: one of {', '.join(map(str, QUANTILES))}"
+        if threshold.quantile not in kpi.quantiles:
+            return f"quantile: one of {', '.join(map(str, kpi.quantiles))}"
     if threshold.comparison != "idle" and threshold.value is None:
         return f"value: required for comparison {threshold.comparison!r}"
     if threshold.comparison in {"drop", "drop_percent", "idle"} and threshold.over is None:

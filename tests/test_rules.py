@@ -14,9 +14,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from kpis import parts as p
 from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
+from kpis.metric_names import PART_FAMILIES
+from kpis.recording_rules import recorded_name
 from kpis.rules import (
     ALERT_TESTS_FILE,
     ALERTING_FILE,
@@ -24,10 +25,9 @@ from kpis.rules import (
     HEALTH_TESTS_FILE,
     RECORDING_FILE,
     generated_files,
-    recorded_name,
 )
 from kpis.thresholds import read_thresholds
-from streams.read.exposition import RETENTION_PARTS, WorkerView, render
+from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore, Position
 from streams.simulate import Anomalies, simulate_history
@@ -75,7 +75,7 @@ def test_every_kpi_is_recorded_overall_and_per_dimension() -> None:
 
 
 def test_recording_rules_read_only_exported_families() -> None:
-    exported = {name for name, _, _ in [*p.EXPORTED_PARTS.values(), *RETENTION_PARTS.values()]}
+    exported = {family.name for family in PART_FAMILIES.values()}
     exported |= {f"crmkpi_ticket_resolution_seconds_{s}" for s in ("bucket", "sum", "count")}
     recorded = {rule["record"] for rule in rules_of(RECORDING_FILE)}
     for rule in rules_of(RECORDING_FILE):

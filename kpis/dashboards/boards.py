@@ -25,13 +25,13 @@ from kpis.dashboards.panels import (
     timeseries,
 )
 from kpis.dashboards.variables import dimension_variable, window_variable
+from kpis.recording_rules import quantile_operation
 from kpis.thresholds import ThresholdsConfig
 from kpis.windows import NOW
 
 SCHEMA_VERSION = 41  # Grafana 12
 TAGS = ["crmkpi"]
 RESOLUTION = "resolution_time_hours"
-RESOLUTION_QUANTILES = (0.5, 0.9, 0.99)
 ALERT_QUANTILE = 0.9
 AT_RISK_DESCRIPTION = (
     "Active customers with at least two distinct churn signals in the last 30 days: "
@@ -137,8 +137,8 @@ def _resolution_panels(grid: Grid, config: ThresholdsConfig) -> None:
     kpi = KPIS_BY_NAME[RESOLUTION]
     alert_steps = steps(level_thresholds(config.thresholds, kpi.name, ALERT_QUANTILE, False))
     quantiles = [
-        Target(q.overall(kpi, quantile), legend=f"p{round(quantile * 100)}")
-        for quantile in RESOLUTION_QUANTILES
+        Target(q.overall(kpi, quantile), legend=quantile_operation(quantile))
+        for quantile in kpi.quantiles
     ]
     grid.row("Resolution time")
     grid.add(
