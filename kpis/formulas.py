@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from kpis import metric_names as m
 from kpis import parts as p
 from kpis.promql import Sums, in_base_units, scaled
 from kpis.windows import MONTH, NOW
@@ -216,7 +217,8 @@ class LifetimeValue(Formula):
     """`mean revenue per customer * gross margin / churn rate (30d)`; null on no churn.
 
     PromQL reads the 30d churn rate the `churn_kpi` rule records in the same evaluation
-    (its rule comes first in the group), and the margin the workers export.
+    (its rule comes first in the group), and the margin the reporting worker exports: the
+    margin is configuration of the running monitor, never baked into generated rules.
     """
 
     revenue: str
@@ -252,11 +254,8 @@ class LifetimeValue(Formula):
         revenue = scaled(sums(self.revenue), in_base_units(self.revenue, self.scale))
         per_customer = f"{revenue} / ({sums(self.customers)} > 0)"
         on = f"on ({', '.join(sums.by)})"
-        return f"{_margin(sums)} * {per_customer} / {on} ({churn} > 0)"
-
-
-def _margin(sums: Sums) -> str:
-    return "1.0"
+        margin = f"on () group_left () max({m.GROSS_MARGIN})"
+        return f"{per_customer} / {on} ({churn} > 0) * {margin}"
 
 
 def retention_counts(

@@ -77,6 +77,7 @@ def test_every_kpi_is_recorded_overall_and_per_dimension() -> None:
 def test_recording_rules_read_only_exported_families() -> None:
     exported = {family.name for family in PART_FAMILIES.values()}
     exported |= {f"crmkpi_ticket_resolution_seconds_{s}" for s in ("bucket", "sum", "count")}
+    exported.add("crmkpi_gross_margin")  # exported by the reporter: tests/test_gross_margin.py
     recorded = {rule["record"] for rule in rules_of(RECORDING_FILE)}
     for rule in rules_of(RECORDING_FILE):
         names = set(re.findall(r"[a-z_:]*crmkpi_[a-z0-9_:]+", rule["expr"]))
@@ -186,7 +187,8 @@ def test_recorded_kpis_equal_the_monitors_kpis(broker: str, tmp_path: Path) -> N
     history.write_text("\n".join(lines) + "\n")
     rules = tmp_path / "kpis.rules.yml"
     rules.write_text((DEPLOY / RECORDING_FILE).read_text())
-    with worker(broker, tmp_path) as (url, _):
+    # A margin other than 1: the rules read the one the worker exports.
+    with worker(broker, tmp_path, CRMKPI_GROSS_MARGIN="0.7") as (url, _):
         run_crmkpi(["produce", str(history)], crmkpi_env(broker, 0))
         wait_idle(url, accepted_at_least=len(lines) // 2)
         snapshot = wait_idle(url)

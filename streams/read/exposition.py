@@ -152,6 +152,11 @@ def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
         )
         watermark.add_metric([], snapshot.watermark_us / 1_000_000)
         yield watermark
+    margin = GaugeMetricFamily(
+        m.GROSS_MARGIN, "The gross margin customer lifetime value is computed with."
+    )
+    margin.add_metric([], snapshot.gross_margin)
+    yield margin
     risk = GaugeMetricFamily(
         m.CUSTOMERS_AT_RISK,
         "Active customers with at least two distinct churn signals in the last 30 days.",
