@@ -23,20 +23,22 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 FUTURE_TOLERANCE_US = 3_600_000_000  # EVENTS.md: more than 1 hour after the wall clock
 
-REJECTION_REASONS = (
+RejectionReason = Literal[
     "invalid_json",
     "schema",
     "future_timestamp",
     "duplicate",
     "unknown_entity",
     "invalid_transition",
-)
+    "processing_error",  # the worker raised an error on the record
+]
+"""Why an event goes to the dead-letter topic: the `reason` header and the counters' label."""
 
 
 class Rejection(Exception):
     """An event the monitor refuses, with its EVENTS.md reason and a one-line detail."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: RejectionReason, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail

@@ -47,8 +47,6 @@ def resolved_within(bound_hours: int) -> str:
     return f"tickets_resolved_within_{bound_hours}h"
 
 
-RESOLVED_WITHIN = tuple(resolved_within(bound) for bound in RESOLUTION_BOUNDS_HOURS)
-
 # Event accounting (point parts): dimension "" or the rejection reason.
 EVENTS_ACCEPTED = "events_accepted"
 EVENTS_REJECTED = "events_rejected"

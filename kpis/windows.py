@@ -40,7 +40,6 @@ WEEK_WINDOW = Window("7d", HOUR_US, 168)
 MONTH_WINDOW = Window("30d", HOUR_US, 720)
 
 WINDOWS: tuple[Window, ...] = (HOUR_WINDOW, DAY_WINDOW, WEEK_WINDOW, MONTH_WINDOW)
-WINDOWS_BY_NAME = {window.name: window for window in WINDOWS}
 NOW = "now"
 MONTH = MONTH_WINDOW.name  # CLV divides by the churn rate of this window
 

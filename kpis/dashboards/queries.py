@@ -13,7 +13,6 @@ from kpis.recording_rules import recorded_name
 from kpis.windows import NOW
 
 WINDOW_VARIABLE = "window"
-CLV_WINDOW = "30d"  # the only window of customer_lifetime_value
 
 
 def window_of(kpi: Kpi) -> str:
