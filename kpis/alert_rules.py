@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kpis.catalogue import Kpi
 from kpis.health_rules import HEALTH_GROUP, health_rules
 from kpis.recording_rules import recorded_name
 from kpis.thresholds import Threshold, ThresholdsConfig
+from kpis.units import PERCENT_CHANGE, Unit
 from kpis.windows import NOW
 
 ALERTING_GROUP = "crmkpi.alerts"
@@ -47,19 +47,14 @@ def alert_expression(threshold: Threshold) -> str:
     return expression
 
 
-def _threshold_text(kpi: Kpi, value: float) -> str:
-    """A threshold in the KPI's unit, for people."""
-    if kpi.unit == "ratio":
-        return f"{value * 100:g}%"
-    suffix = {"hours": " h", "days": " days", "nps": " points"}.get(kpi.unit, "")
-    return f"{value:g}{suffix}"
+def shown_as(threshold: Threshold) -> tuple[Unit, bool]:
+    """The unit an alert's value and limit are written in, and whether with a sign.
 
-
-def _value_template(kpi: Kpi) -> str:
-    """Go template printing `$value` in the KPI's unit (`value_text` in the tests renders it)."""
-    if kpi.unit == "ratio":
-        return "{{ $value | humanizePercentage }}"
-    return '{{ printf "%.2f" $value }}'
+    A drop is a positive difference (never signed); `drop_percent` compares in percent.
+    """
+    if threshold.comparison == "drop_percent":
+        return PERCENT_CHANGE, False
+    return threshold.catalogue_kpi.display, threshold.comparison != "drop"
 
 
 def description(threshold: Threshold, value: str, dimension_value: str) -> str:
@@ -71,7 +66,8 @@ def description(threshold: Threshold, value: str, dimension_value: str) -> str:
     where = f" over {threshold.window}" if threshold.window != NOW else ""
     if threshold.dimension is not None:
         where += f" for {kpi.dimension} {dimension_value}"
-    limit = _threshold_text(kpi, threshold.value or 0.0)
+    unit, signed = shown_as(threshold)
+    limit = unit.limit_text(threshold.value or 0.0, signed)
     if threshold.comparison == "below":
         return f"{title}{where} is {value}, below the threshold {limit}."
     if threshold.comparison == "above":
@@ -83,8 +79,8 @@ def description(threshold: Threshold, value: str, dimension_value: str) -> str:
         )
     if threshold.comparison == "drop_percent":
         return (
-            f"{title}{where} fell by {value}% against {threshold.over} earlier "
-            f"(threshold: a drop of more than {threshold.value:g}%)."
+            f"{title}{where} fell by {value} against {threshold.over} earlier "
+            f"(threshold: a drop of more than {limit})."
         )
     return (
         f"{title}{where} is 0, with some in the last {threshold.over} "
@@ -93,9 +89,9 @@ def description(threshold: Threshold, value: str, dimension_value: str) -> str:
 
 
 def value_template(threshold: Threshold) -> str:
-    if threshold.comparison == "drop_percent":
-        return '{{ printf "%.1f" $value }}'
-    return _value_template(threshold.catalogue_kpi)
+    """Go template printing the alert's `$value` (`shown_as` in the tests renders it)."""
+    unit, signed = shown_as(threshold)
+    return unit.value_template(signed)
 
 
 def alert_annotations(

@@ -7,8 +7,7 @@ import math
 import re
 from typing import Any
 
-from kpis.alert_rules import alert_annotations
-from kpis.catalogue import Kpi
+from kpis.alert_rules import alert_annotations, shown_as
 from kpis.recording_rules import recorded_name
 from kpis.thresholds import Threshold, ThresholdsConfig, duration_seconds
 
@@ -44,12 +43,10 @@ def _minutes(steps: int) -> str:
     return f"{steps * TEST_STEP // 60}m"
 
 
-def _value_text(kpi: Kpi, threshold: Threshold, value: float) -> str:
+def _value_text(threshold: Threshold, value: float) -> str:
     """What the Go template of `value_template` prints for `value`."""
-    if threshold.comparison == "drop_percent" or kpi.unit != "ratio":
-        digits = 1 if threshold.comparison == "drop_percent" else 2
-        return f"{value:.{digits}f}"
-    return f"{value * 100:.4g}%"
+    unit, signed = shown_as(threshold)
+    return unit.template_text(value, signed)
 
 
 def alert_test_group(threshold: Threshold, config: ThresholdsConfig) -> dict[str, Any]:
@@ -106,7 +103,7 @@ def alert_test_group(threshold: Threshold, config: ThresholdsConfig) -> dict[str
     firing = {
         "exp_labels": alert_labels,
         "exp_annotations": alert_annotations(
-            threshold, config, _value_text(kpi, threshold, fired), dimension_value
+            threshold, config, _value_text(threshold, fired), dimension_value
         ),
     }
     checks = [(start - 1, False), (start + pending, True), (start + breach + 1, False)]

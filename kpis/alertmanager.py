@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kpis.severity import SEVERITIES, rank
 from kpis.thresholds import Notify
 
 _NOTIFICATION_TEXT = (
@@ -53,7 +54,8 @@ def alertmanager_config(notify: Notify) -> dict[str, Any]:
         smtp["smtp_auth_username"] = notify.email.auth_username
     if notify.email.auth_password_file:
         smtp["smtp_auth_password_file"] = notify.email.auth_password_file
-    severities = {"critical": routing.critical, "warning": routing.warning, "info": routing.info}
+    most_severe_first = sorted(SEVERITIES, key=rank, reverse=True)
+    severities = {severity: getattr(routing, severity) for severity in most_severe_first}
     return {
         "global": {"resolve_timeout": "5m", **smtp},
         "route": {

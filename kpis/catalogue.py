@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from kpis import formulas as f
 from kpis import metric_names as m
 from kpis import parts as p
+from kpis.units import UNITS, Unit
 from kpis.windows import DAY_US, HOUR_US, MONTH, NOW, WINDOWS
 
 ALL_WINDOWS = tuple(window.name for window in WINDOWS)
@@ -36,6 +37,11 @@ class Kpi:
     def quantiles(self) -> tuple[float, ...]:
         """The quantiles recorded of its distribution (a mean exported as a histogram)."""
         return self.formula.quantiles if isinstance(self.formula, f.HistogramMean) else ()
+
+    @property
+    def display(self) -> Unit:
+        """How its values are shown: page, Grafana, alert text."""
+        return UNITS[self.unit]
 
     @property
     def metric(self) -> str:

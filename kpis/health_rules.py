@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kpis import metric_names as m
+from kpis.severity import Severity
 from kpis.thresholds import Health, ThresholdsConfig
 
 HEALTH_GROUP = "crmkpi.health"
@@ -19,7 +20,13 @@ REJECTED_10M_AGO = f"sum({m.counter_total(m.EVENTS_REJECTED)} offset 10m)"
 
 
 def _rule(
-    name: str, expr: str, for_: str, severity: str, summary: str, description: str, runbook: str
+    name: str,
+    expr: str,
+    for_: str,
+    severity: Severity,
+    summary: str,
+    description: str,
+    runbook: str,
 ) -> dict[str, Any]:
     return {
         "alert": name,

@@ -16,6 +16,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from kpis.catalogue import KPIS_BY_NAME, Kpi
+from kpis.severity import Severity
 
 DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "thresholds.yaml"
 
@@ -44,7 +45,6 @@ def duration_seconds(text: str) -> int:
 
 Duration = Annotated[str, AfterValidator(_duration)]
 Comparison = Literal["below", "above", "drop", "drop_percent", "idle"]
-Severity = Literal["critical", "warning", "info"]
 
 
 class Threshold(BaseModel):
@@ -73,6 +73,17 @@ class Threshold(BaseModel):
     @property
     def catalogue_kpi(self) -> Kpi:
         return KPIS_BY_NAME[self.kpi]
+
+    def crossed(self, value: float | None, earlier: float | None = None) -> bool:
+        """Whether `value` crosses the line: `below` / `above` the limit, or `idle` (zero now,
+        `earlier` some in the window `over`). Drops compare with history: never here."""
+        if self.comparison == "idle":
+            return not value and bool(earlier)
+        if value is None or self.value is None:
+            return False
+        if self.comparison == "below":
+            return value < self.value
+        return self.comparison == "above" and value > self.value
 
     @property
     def alertname(self) -> str:

@@ -6,25 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kpis.catalogue import Kpi
+from kpis.severity import Severity
 
 DATASOURCE_UID = "crmkpi-prometheus"
 """The uid of the Prometheus datasource in grafana/provisioning/datasources/."""
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
 GRID_WIDTH = 24
 
-# Grafana unit ids and decimals per catalogue unit.
-UNITS = {
-    "currency": ("currencyUSD", 0),
-    "ratio": ("percentunit", 1),
-    "count": ("short", 0),
-    "days": ("d", 1),
-    "hours": ("h", 1),
-    "nps": ("none", 1),
-}
 # Every step list starts with a base colour; breaches take their severity's colour.
 OK_COLOUR = "green"
 NEUTRAL_COLOUR = "blue"
-SEVERITY_COLOURS = {"critical": "red", "warning": "orange", "info": "yellow"}
+SEVERITY_COLOURS: dict[Severity, str] = {"critical": "red", "warning": "orange", "info": "yellow"}
 
 Steps = list[dict[str, Any]]
 
@@ -96,7 +88,8 @@ def _field_defaults(unit: str, decimals: int, steps: Steps) -> dict[str, Any]:
 
 
 def kpi_unit(kpi: Kpi) -> tuple[str, int]:
-    return UNITS[kpi.unit]
+    """Grafana's unit id and decimals for the KPI's unit."""
+    return kpi.display.grafana, kpi.display.decimals
 
 
 def _panel(
