@@ -49,11 +49,28 @@ def _value_text(threshold: Threshold, value: float) -> str:
     return unit.template_text(value, signed)
 
 
+def _test_values(threshold: Threshold) -> tuple[float, float, float]:
+    """The recorded value before and after the breach, and the `$value` the alert quotes."""
+    value = threshold.value or 0.0
+    delta = 0.05 if threshold.catalogue_kpi.unit == "ratio" else max(5.0, abs(value) * 0.1)
+    if threshold.comparison == "below":
+        return value + delta, value - delta, value - delta
+    if threshold.comparison == "above":
+        return value - delta, value + delta, value + delta
+    if threshold.comparison == "drop":
+        good = 2 * (abs(value) + delta)
+        bad = good - (value + delta)
+        return good, bad, good - bad
+    if threshold.comparison == "drop_percent":
+        good = 1000.0
+        bad = good * (1 - (value + 5) / 100)
+        return good, bad, 100 * (1 - bad / good)
+    return 3.0, 0.0, 10.0  # idle: the longer window has 10 throughout
+
+
 def alert_test_group(threshold: Threshold, config: ThresholdsConfig) -> dict[str, Any]:
     """A promtool test group: the alert stays silent, fires after `for`, and resolves."""
     kpi = threshold.catalogue_kpi
-    value = threshold.value or 0.0
-    delta = 0.05 if kpi.unit == "ratio" else max(5.0, abs(value) * 0.1)
     history = duration_seconds(threshold.over) // TEST_STEP if threshold.over else 0
     if threshold.comparison == "idle":
         history = 0
@@ -71,20 +88,8 @@ def alert_test_group(threshold: Threshold, config: ThresholdsConfig) -> dict[str
         labels[kpi.dimension] = dimension_value
     name = recorded_name(kpi, threshold.dimension is not None, threshold.quantile)
     series = []
-    if threshold.comparison == "below":
-        good, bad, fired = value + delta, value - delta, value - delta
-    elif threshold.comparison == "above":
-        good, bad, fired = value - delta, value + delta, value + delta
-    elif threshold.comparison == "drop":
-        good = 2 * (abs(value) + delta)
-        bad = good - (value + delta)
-        fired = good - bad
-    elif threshold.comparison == "drop_percent":
-        good = 1000.0
-        bad = good * (1 - (value + 5) / 100)
-        fired = 100 * (1 - bad / good)
-    else:
-        good, bad, fired = 3.0, 0.0, 10.0
+    good, bad, fired = _test_values(threshold)
+    if threshold.comparison == "idle":
         assert threshold.over is not None
         series.append(
             {

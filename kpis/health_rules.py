@@ -93,96 +93,110 @@ def _test(name: str, series: list[dict[str, str]], checks: list[tuple[str, list[
     }
 
 
+Rules = dict[str, dict[str, Any]]
+
+
+def _fired(rules: Rules, alert: str, value: str, **labels: str) -> list[dict[str, Any]]:
+    """The alert promtool expects, its description rendered with `value` and `labels`."""
+    rule = rules[alert]
+    annotations = dict(rule["annotations"])
+    annotations["description"] = (
+        annotations["description"]
+        .replace("{{ $value }}", value)
+        .replace("{{ $labels.instance }}", labels.get("instance", ""))
+        .replace("{{ $value | humanizeDuration }}", value)
+    )
+    return [{"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}]
+
+
+def _worker_down_test(health: Health, rules: Rules) -> Any:
+    minutes = health.down_for_minutes
+    instance = {"job": "crmkpi", "instance": "worker-1:8000"}
+    return _test(
+        "CrmkpiWorkerDown: silent while up, fires when down, resolves",
+        [
+            {
+                "series": 'up{job="crmkpi", instance="worker-1:8000"}',
+                "values": f"1x5 0x{minutes + 2} 1x5",
+            }
+        ],
+        [
+            ("5m", []),
+            (f"{6 + minutes}m", _fired(rules, "CrmkpiWorkerDown", "", **instance)),
+            (f"{minutes + 10}m", []),
+        ],
+    )
+
+
+def _lag_test(health: Health, rules: Rules) -> Any:
+    lag, minutes = health.lag_records, health.lag_for_minutes
+    return _test(
+        "CrmkpiConsumerLagHigh: summed across workers, fires after its for, resolves",
+        [
+            {
+                "series": m.CONSUMER_LAG + '{instance="a", partition="crm.leads:0"}',
+                "values": f"0x5 {lag}x{minutes + 2} 0x5",
+            },
+            {
+                "series": m.CONSUMER_LAG + '{instance="b", partition="crm.leads:1"}',
+                "values": f"0x5 1x{minutes + 2} 0x5",
+            },
+        ],
+        [
+            ("5m", []),
+            (f"{6 + minutes}m", _fired(rules, "CrmkpiConsumerLagHigh", str(lag + 1))),
+            (f"{minutes + 10}m", []),
+        ],
+    )
+
+
+def _stalled_test(health: Health, rules: Rules) -> Any:
+    stall = health.stalled_minutes
+    return _test(
+        "CrmkpiStalled: no flush while records wait fires; flushing again resolves",
+        [
+            {
+                "series": m.LAST_FLUSH,
+                "values": f"0+60x5 300x{stall + 4} {(stall + 10) * 60}+60x5",
+            },
+            {
+                "series": m.CONSUMER_LAG + '{partition="crm.leads:0"}',
+                "values": f"5x{stall + 20}",
+            },
+        ],
+        [
+            ("5m", []),
+            (f"{stall + 7}m", _fired(rules, "CrmkpiStalled", f"{stall + 2}m 0s")),
+            (f"{stall + 12}m", []),
+        ],
+    )
+
+
+def _dead_letters_test(health: Health, rules: Rules) -> Any:
+    limit = health.dead_letters_per_10m
+    return _test(
+        "CrmkpiDeadLettersGrowing: a burst over the limit fires, a quiet 10 minutes resolves",
+        [
+            {
+                "series": m.counter_total(m.EVENTS_REJECTED) + '{reason="schema"}',
+                "values": f"0x15 {limit + 1}x20",
+            }
+        ],
+        [
+            ("14m", []),
+            ("21m", _fired(rules, "CrmkpiDeadLettersGrowing", str(limit + 1))),
+            ("27m", []),
+        ],
+    )
+
+
 def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
     """promtool unit tests, evaluated every minute: each health alert stays silent, fires,
     and resolves."""
     health = config.health
     rules = {rule["alert"]: rule for rule in health_rules(health)}
-
-    def fired(alert: str, value: str, **labels: str) -> list[dict[str, Any]]:
-        rule = rules[alert]
-        annotations = dict(rule["annotations"])
-        annotations["description"] = (
-            annotations["description"]
-            .replace("{{ $value }}", value)
-            .replace("{{ $labels.instance }}", labels.get("instance", ""))
-            .replace("{{ $value | humanizeDuration }}", value)
-        )
-        return [{"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}]
-
-    lag, limit = health.lag_records, health.dead_letters_per_10m
-    down_minutes, lag_minutes, stall = (
-        health.down_for_minutes,
-        health.lag_for_minutes,
-        health.stalled_minutes,
-    )
     tests = [
-        _test(
-            "CrmkpiWorkerDown: silent while up, fires when down, resolves",
-            [
-                {
-                    "series": 'up{job="crmkpi", instance="worker-1:8000"}',
-                    "values": f"1x5 0x{down_minutes + 2} 1x5",
-                }
-            ],
-            [
-                ("5m", []),
-                (
-                    f"{6 + down_minutes}m",
-                    fired("CrmkpiWorkerDown", "", job="crmkpi", instance="worker-1:8000"),
-                ),
-                (f"{down_minutes + 10}m", []),
-            ],
-        ),
-        _test(
-            "CrmkpiConsumerLagHigh: summed across workers, fires after its for, resolves",
-            [
-                {
-                    "series": m.CONSUMER_LAG + '{instance="a", partition="crm.leads:0"}',
-                    "values": f"0x5 {lag}x{lag_minutes + 2} 0x5",
-                },
-                {
-                    "series": m.CONSUMER_LAG + '{instance="b", partition="crm.leads:1"}',
-                    "values": f"0x5 1x{lag_minutes + 2} 0x5",
-                },
-            ],
-            [
-                ("5m", []),
-                (f"{6 + lag_minutes}m", fired("CrmkpiConsumerLagHigh", str(lag + 1))),
-                (f"{lag_minutes + 10}m", []),
-            ],
-        ),
-        _test(
-            "CrmkpiStalled: no flush while records wait fires; flushing again resolves",
-            [
-                {
-                    "series": m.LAST_FLUSH,
-                    "values": f"0+60x5 300x{stall + 4} {(stall + 10) * 60}+60x5",
-                },
-                {
-                    "series": m.CONSUMER_LAG + '{partition="crm.leads:0"}',
-                    "values": f"5x{stall + 20}",
-                },
-            ],
-            [
-                ("5m", []),
-                (f"{stall + 7}m", fired("CrmkpiStalled", f"{stall + 2}m 0s")),
-                (f"{stall + 12}m", []),
-            ],
-        ),
-        _test(
-            "CrmkpiDeadLettersGrowing: a burst over the limit fires, a quiet 10 minutes resolves",
-            [
-                {
-                    "series": m.counter_total(m.EVENTS_REJECTED) + '{reason="schema"}',
-                    "values": f"0x15 {limit + 1}x20",
-                }
-            ],
-            [
-                ("14m", []),
-                ("21m", fired("CrmkpiDeadLettersGrowing", str(limit + 1))),
-                ("27m", []),
-            ],
-        ),
+        make(health, rules)
+        for make in (_worker_down_test, _lag_test, _stalled_test, _dead_letters_test)
     ]
     return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}

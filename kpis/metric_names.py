@@ -15,9 +15,11 @@ PREFIX = "crmkpi_"
 
 @dataclass(frozen=True)
 class PartFamily:
-    """How an additive part is exported: family name, help, divisor to base units."""
+    """How an additive part is exported: family name, the dimension it is labelled with,
+    help, and the divisor to base units."""
 
     name: str
+    dimension: str
     documentation: str
     divisor: int = 1
 
@@ -27,67 +29,81 @@ _MICRO = 1_000_000
 # The exported part families; the resolution-time parts are one histogram instead.
 PART_FAMILIES: dict[str, PartFamily] = {
     p.OPEN_PIPELINE_MICRO: PartFamily(
-        "crmkpi_open_pipeline_amount", "Current amount of open opportunities.", _MICRO
+        "crmkpi_open_pipeline_amount", "team", "Current amount of open opportunities.", _MICRO
     ),
     p.ACTIVE_CUSTOMERS: PartFamily(
-        "crmkpi_customers_active", "Customers subscribed and not churned."
+        "crmkpi_customers_active", "segment", "Customers subscribed and not churned."
     ),
-    p.MRR_MICRO: PartFamily("crmkpi_mrr_amount", "Current MRR of active customers.", _MICRO),
-    p.LEADS_CREATED: PartFamily("crmkpi_leads_created", "Leads created in the window."),
+    p.MRR_MICRO: PartFamily(
+        "crmkpi_mrr_amount", "segment", "Current MRR of active customers.", _MICRO
+    ),
+    p.LEADS_CREATED: PartFamily("crmkpi_leads_created", "channel", "Leads created in the window."),
     p.LEADS_CONVERTED: PartFamily(
-        "crmkpi_leads_created_converted", "Leads created in the window and converted since."
+        "crmkpi_leads_created_converted",
+        "channel",
+        "Leads created in the window and converted since.",
     ),
     p.LEADS_QUALIFIED: PartFamily(
-        "crmkpi_leads_created_qualified", "Leads created in the window and qualified since."
+        "crmkpi_leads_created_qualified",
+        "channel",
+        "Leads created in the window and qualified since.",
     ),
     p.LEADS_FIRST_CONTACTED: PartFamily(
-        "crmkpi_leads_first_contacted", "Leads first contacted in the window."
+        "crmkpi_leads_first_contacted", "team", "Leads first contacted in the window."
     ),
     p.OPPORTUNITIES_CREATED: PartFamily(
-        "crmkpi_opportunities_created", "Opportunities created in the window."
+        "crmkpi_opportunities_created", "team", "Opportunities created in the window."
     ),
-    p.OPPORTUNITIES_WON: PartFamily("crmkpi_opportunities_won", "Opportunities won in the window."),
+    p.OPPORTUNITIES_WON: PartFamily(
+        "crmkpi_opportunities_won", "team", "Opportunities won in the window."
+    ),
     p.OPPORTUNITIES_LOST: PartFamily(
-        "crmkpi_opportunities_lost", "Opportunities lost in the window."
+        "crmkpi_opportunities_lost", "team", "Opportunities lost in the window."
     ),
     p.WON_CYCLE_US: PartFamily(
         "crmkpi_opportunities_won_cycle_seconds",
+        "team",
         "Sum of creation-to-win time of opportunities won in the window.",
         _MICRO,
     ),
     p.WON_AMOUNT_MICRO: PartFamily(
         "crmkpi_opportunities_won_amount",
+        "channel",
         "Final amount of opportunities with a channel won in the window.",
         _MICRO,
     ),
-    p.ACTIVITIES: PartFamily("crmkpi_activities_logged", "Activities logged in the window."),
+    p.ACTIVITIES: PartFamily("crmkpi_activities_logged", "rep", "Activities logged in the window."),
     p.CUSTOMERS_SUBSCRIBED: PartFamily(
-        "crmkpi_customers_subscribed", "Customers subscribed in the window."
+        "crmkpi_customers_subscribed", "channel", "Customers subscribed in the window."
     ),
     p.SPEND_MICRO: PartFamily(
-        "crmkpi_marketing_spend_amount", "Marketing spend in the window.", _MICRO
+        "crmkpi_marketing_spend_amount", "channel", "Marketing spend in the window.", _MICRO
     ),
     p.TICKETS_FIRST_CONTACT_RESOLVED: PartFamily(
         "crmkpi_tickets_first_contact_resolved",
+        "team",
         "Tickets first resolved in the window with at most one agent reply and never reopened.",
     ),
-    p.CSAT_RESPONSES: PartFamily("crmkpi_csat_responses", "CSAT responses in the window."),
+    p.CSAT_RESPONSES: PartFamily("crmkpi_csat_responses", "team", "CSAT responses in the window."),
     p.CSAT_SATISFIED: PartFamily(
-        "crmkpi_csat_satisfied_responses", "CSAT responses in the window scoring 4 or 5."
+        "crmkpi_csat_satisfied_responses", "team", "CSAT responses in the window scoring 4 or 5."
     ),
-    p.NPS_RESPONSES: PartFamily("crmkpi_nps_responses", "NPS responses in the window."),
+    p.NPS_RESPONSES: PartFamily("crmkpi_nps_responses", "segment", "NPS responses in the window."),
     p.NPS_PROMOTERS: PartFamily(
-        "crmkpi_nps_promoters", "NPS responses in the window scoring 9 or 10."
+        "crmkpi_nps_promoters", "segment", "NPS responses in the window scoring 9 or 10."
     ),
     p.NPS_DETRACTORS: PartFamily(
-        "crmkpi_nps_detractors", "NPS responses in the window scoring 0 to 6."
+        "crmkpi_nps_detractors", "segment", "NPS responses in the window scoring 0 to 6."
     ),
     p.CUSTOMERS_AT_START: PartFamily(
         "crmkpi_customers_at_window_start",
+        "segment",
         "Customers acquired before the window start and not churned before it.",
     ),
     p.CUSTOMERS_CHURNED_IN_WINDOW: PartFamily(
-        "crmkpi_customers_churned_in_window", "Of those, the customers churned in the window."
+        "crmkpi_customers_churned_in_window",
+        "segment",
+        "Of those, the customers churned in the window.",
     ),
 }
 
@@ -95,8 +111,8 @@ RESOLUTION_HISTOGRAM = "crmkpi_ticket_resolution_seconds"
 RESOLUTION_BUCKET = f"{RESOLUTION_HISTOGRAM}_bucket"
 # The parts the histogram's `_sum` and `_count` carry, as PromQL reads them.
 HISTOGRAM_PARTS = {
-    p.RESOLUTION_US: PartFamily(f"{RESOLUTION_HISTOGRAM}_sum", "", _MICRO),
-    p.TICKETS_FIRST_RESOLVED: PartFamily(f"{RESOLUTION_HISTOGRAM}_count", ""),
+    p.RESOLUTION_US: PartFamily(f"{RESOLUTION_HISTOGRAM}_sum", "team", "", _MICRO),
+    p.TICKETS_FIRST_RESOLVED: PartFamily(f"{RESOLUTION_HISTOGRAM}_count", "team", ""),
 }
 
 EVENTS_ACCEPTED = "crmkpi_events_accepted"

@@ -105,9 +105,14 @@ def _panel(
     }
 
 
-def _last_value(**options: Any) -> dict[str, Any]:
-    """Options of a panel showing each series' last value."""
-    return {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, **options}
+def _last_value_panel(
+    kind: str, title: str, description: str, target: Target, defaults: Any, **options: Any
+) -> dict[str, Any]:
+    """A panel showing each series' last value."""
+    panel = _panel(kind, title, description, [target], defaults)
+    reduce = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+    panel["options"] = {"reduceOptions": reduce, **options}
+    return panel
 
 
 def stat(
@@ -119,8 +124,12 @@ def stat(
     link: str | None = None,
 ) -> dict[str, Any]:
     """A big number coloured by the thresholds, with a sparkline of the time range."""
-    panel = _panel("stat", title, description, [target], _field_defaults(*unit, steps))
-    panel["options"] = _last_value(
+    panel = _last_value_panel(
+        "stat",
+        title,
+        description,
+        target,
+        _field_defaults(*unit, steps),
         orientation="auto",
         textMode="value",
         colorMode="background",
@@ -165,12 +174,15 @@ def bargauge(
     title: str, description: str, target: Target, unit: tuple[str, int], steps: Steps
 ) -> dict[str, Any]:
     """Current value per series as horizontal bars (one per dimension value or bucket)."""
-    panel = _panel("bargauge", title, description, [target], _field_defaults(*unit, steps))
-    panel["options"] = _last_value(
+    return _last_value_panel(
+        "bargauge",
+        title,
+        description,
+        target,
+        _field_defaults(*unit, steps),
         orientation="horizontal",
         displayMode="gradient",
         valueMode="color",
         showUnfilled=True,
         namePlacement="left",
     )
-    return panel

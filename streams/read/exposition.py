@@ -36,7 +36,6 @@ from kpis.windows import NOW, WINDOWS
 from streams.read.snapshot_reader import Snapshot, event_counts
 
 HOUR_SECONDS = 3600
-PART_DIMENSIONS = {part: kpi.dimension for kpi in reversed(CATALOGUE) for part in kpi.parts}
 
 
 @dataclass(frozen=True)
@@ -89,8 +88,8 @@ def _kpi_families(snapshot: Snapshot) -> Iterator[Metric]:
 
 def _part_families(sums_by_window: dict[str, PartSums]) -> Iterator[Metric]:
     for part, exported in m.PART_FAMILIES.items():
-        name, documentation, divisor = exported.name, exported.documentation, exported.divisor
-        dimension = PART_DIMENSIONS[part]
+        name, dimension, divisor = exported.name, exported.dimension, exported.divisor
+        documentation = exported.documentation
         if part in p.CURRENT_STATE_PARTS:
             family = GaugeMetricFamily(name, documentation, labels=[dimension])
             for value_of_dimension, amount in sorted(sums_by_window[NOW].get(part, {}).items()):
@@ -124,9 +123,7 @@ def _resolution_histogram(sums_by_window: dict[str, PartSums]) -> Metric:
 
 
 def _event_families(share: Share, lag_by_partition: dict[str, int]) -> Iterator[Metric]:
-    accepted = CounterMetricFamily(m.EVENTS_ACCEPTED, "Canonical events applied.")
-    accepted.add_metric([], share.accepted)
-    yield accepted
+    yield CounterMetricFamily(m.EVENTS_ACCEPTED, "Canonical events applied.", share.accepted)
     rejected = CounterMetricFamily(
         m.EVENTS_REJECTED, "Events sent to the dead-letter topic.", labels=["reason"]
     )
@@ -146,17 +143,16 @@ def _event_families(share: Share, lag_by_partition: dict[str, int]) -> Iterator[
 def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
     yield from _kpi_families(snapshot)
     if snapshot.watermark_us is not None:
-        watermark = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             m.WATERMARK,
             "Largest occurred_at of all accepted events (the KPIs' 'now').",
+            snapshot.watermark_us / 1_000_000,
         )
-        watermark.add_metric([], snapshot.watermark_us / 1_000_000)
-        yield watermark
-    margin = GaugeMetricFamily(
-        m.GROSS_MARGIN, "The gross margin customer lifetime value is computed with."
+    yield GaugeMetricFamily(
+        m.GROSS_MARGIN,
+        "The gross margin customer lifetime value is computed with.",
+        snapshot.gross_margin,
     )
-    margin.add_metric([], snapshot.gross_margin)
-    yield margin
     risk = GaugeMetricFamily(
         m.CUSTOMERS_AT_RISK,
         "Active customers with at least two distinct churn signals in the last 30 days.",
@@ -168,27 +164,25 @@ def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
 
 
 def _health_families(worker: WorkerView) -> Iterator[Metric]:
-    owned = GaugeMetricFamily(m.PARTITIONS_ASSIGNED, "Source partitions assigned to this worker.")
-    owned.add_metric([], len(worker.owned))
-    yield owned
-    rebalances = CounterMetricFamily(
-        m.REBALANCES, "Partition assignments this worker received since it started."
+    yield GaugeMetricFamily(
+        m.PARTITIONS_ASSIGNED, "Source partitions assigned to this worker.", len(worker.owned)
     )
-    rebalances.add_metric([], worker.rebalances)
-    yield rebalances
+    yield CounterMetricFamily(
+        m.REBALANCES,
+        "Partition assignments this worker received since it started.",
+        worker.rebalances,
+    )
     if worker.last_flush is not None:
-        flushed = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             m.LAST_FLUSH,
             "When this worker last made a batch durable (checkpointed and published).",
+            worker.last_flush,
         )
-        flushed.add_metric([], worker.last_flush)
-        yield flushed
-    errors = CounterMetricFamily(
+    yield CounterMetricFamily(
         m.PROCESSING_ERRORS,
         "Records whose processing raised an error (dead-lettered as processing_error).",
+        worker.processing_errors,
     )
-    errors.add_metric([], worker.processing_errors)
-    yield errors
     letters = CounterMetricFamily(
         m.DEAD_LETTERS_WRITTEN,
         "Records this worker wrote to the dead-letter topic since it started.",
