@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kpis.formulas import quantile_name
 from kpis.health_rules import HEALTH_GROUP, health_rules
 from kpis.recording_rules import recorded_name
 from kpis.thresholds import Threshold, ThresholdsConfig
@@ -62,7 +63,7 @@ def description(threshold: Threshold, value: str, dimension_value: str) -> str:
     kpi = threshold.catalogue_kpi
     title = kpi.title
     if threshold.quantile is not None:
-        title += f" p{round(threshold.quantile * 100)}"
+        title += f" {quantile_name(threshold.quantile)}"
     where = f" over {threshold.window}" if threshold.window != NOW else ""
     if threshold.dimension is not None:
         where += f" for {kpi.dimension} {dimension_value}"

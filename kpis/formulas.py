@@ -113,6 +113,11 @@ class Mean(Ratio):
     operation: ClassVar[str] = "mean"
 
 
+def quantile_name(quantile: float) -> str:
+    """`p90` for 0.9: the recording rule's operation and the alert's word for a quantile."""
+    return f"p{round(quantile * 100)}"
+
+
 @dataclass(frozen=True)
 class HistogramMean(Mean):
     """A mean whose distribution is exported as a histogram of `buckets`: quantiles too."""

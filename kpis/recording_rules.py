@@ -12,7 +12,7 @@ from typing import Any
 
 from kpis import metric_names as m
 from kpis.catalogue import CATALOGUE, Kpi
-from kpis.formulas import HistogramMean
+from kpis.formulas import HistogramMean, quantile_name
 from kpis.promql import Sums
 
 RECORDING_GROUP = "crmkpi.kpis"
@@ -22,13 +22,9 @@ def _sums(kpi: Kpi, per_dimension: bool, windowed: bool = True) -> Sums:
     return Sums(windowed, kpi.dimension if per_dimension else None)
 
 
-def quantile_operation(quantile: float) -> str:
-    return f"p{round(quantile * 100)}"
-
-
 def recorded_name(kpi: Kpi, per_dimension: bool, quantile: float | None = None) -> str:
     """`window:crmkpi_csat:ratio` (overall) or `window_team:crmkpi_csat:ratio`; or a quantile's."""
-    operation = quantile_operation(quantile) if quantile is not None else kpi.formula.operation
+    operation = quantile_name(quantile) if quantile is not None else kpi.formula.operation
     return m.recorded(_sums(kpi, per_dimension).level, kpi.name, operation)
 
 

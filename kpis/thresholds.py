@@ -16,6 +16,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from kpis.catalogue import KPIS_BY_NAME, Kpi
+from kpis.formulas import quantile_name
 from kpis.severity import Severity
 
 DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "thresholds.yaml"
@@ -94,7 +95,7 @@ class Threshold(BaseModel):
         if self.dimension:
             words.append("by_" + self.catalogue_kpi.dimension)
         if self.quantile is not None:
-            words.insert(len(self.kpi.split("_")), f"p{round(self.quantile * 100)}")
+            words.insert(len(self.kpi.split("_")), quantile_name(self.quantile))
         return "Crmkpi" + "".join(
             word[:1].upper() + word[1:] for word in "_".join(words).split("_")
         )
