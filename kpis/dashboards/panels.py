@@ -105,11 +105,35 @@ def _panel(
     }
 
 
+_STAT_OPTIONS = {
+    "orientation": "auto",
+    "textMode": "value",
+    "colorMode": "background",
+    "graphMode": "area",  # the sparkline
+    "justifyMode": "center",
+    "wideLayout": True,
+    "showPercentChange": False,
+}
+_BAR_OPTIONS = {
+    "orientation": "horizontal",
+    "displayMode": "gradient",
+    "valueMode": "color",
+    "showUnfilled": True,
+    "namePlacement": "left",
+}
+
+
 def _last_value_panel(
-    kind: str, title: str, description: str, target: Target, defaults: Any, **options: Any
+    kind: str,
+    title: str,
+    description: str,
+    target: Target,
+    unit: tuple[str, int],
+    steps: Steps,
+    options: dict[str, Any],
 ) -> dict[str, Any]:
     """A panel showing each series' last value."""
-    panel = _panel(kind, title, description, [target], defaults)
+    panel = _panel(kind, title, description, [target], _field_defaults(*unit, steps))
     reduce = {"calcs": ["lastNotNull"], "fields": "", "values": False}
     panel["options"] = {"reduceOptions": reduce, **options}
     return panel
@@ -124,20 +148,7 @@ def stat(
     link: str | None = None,
 ) -> dict[str, Any]:
     """A big number coloured by the thresholds, with a sparkline of the time range."""
-    panel = _last_value_panel(
-        "stat",
-        title,
-        description,
-        target,
-        _field_defaults(*unit, steps),
-        orientation="auto",
-        textMode="value",
-        colorMode="background",
-        graphMode="area",  # the sparkline
-        justifyMode="center",
-        wideLayout=True,
-        showPercentChange=False,
-    )
+    panel = _last_value_panel("stat", title, description, target, unit, steps, _STAT_OPTIONS)
     if link:
         panel["links"] = [{"title": "Details", "url": link}]
     return panel
@@ -174,15 +185,4 @@ def bargauge(
     title: str, description: str, target: Target, unit: tuple[str, int], steps: Steps
 ) -> dict[str, Any]:
     """Current value per series as horizontal bars (one per dimension value or bucket)."""
-    return _last_value_panel(
-        "bargauge",
-        title,
-        description,
-        target,
-        _field_defaults(*unit, steps),
-        orientation="horizontal",
-        displayMode="gradient",
-        valueMode="color",
-        showUnfilled=True,
-        namePlacement="left",
-    )
+    return _last_value_panel("bargauge", title, description, target, unit, steps, _BAR_OPTIONS)
