@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kpis import formulas as f
+from kpis import metric_names as m
 from kpis import parts as p
-from kpis.windows import NOW, WINDOWS
+from kpis.units import UNITS, Unit
+from kpis.windows import DAY_US, HOUR_US, MONTH, NOW, WINDOWS
 
 ALL_WINDOWS = tuple(window.name for window in WINDOWS)
 
@@ -25,15 +27,26 @@ class Kpi:
     dimension: str
     windows: tuple[str, ...]
     group: str
-    parts: tuple[str, ...]
     formula: f.Formula
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return self.formula.parts
+
+    @property
+    def quantiles(self) -> tuple[float, ...]:
+        """The quantiles recorded of its distribution (a mean exported as a histogram)."""
+        return self.formula.quantiles if isinstance(self.formula, f.HistogramMean) else ()
+
+    @property
+    def display(self) -> Unit:
+        """How its values are shown: page, Grafana, alert text."""
+        return UNITS[self.unit]
 
     @property
     def metric(self) -> str:
         """Prometheus family name: unit-suffixed (`_ratio`, `_score`, `_days`, ...)."""
-        suffix = {"ratio": "_ratio", "nps": "_score"}.get(self.unit, "")
-        base = self.name.removesuffix("_rate").removesuffix("_ratio") if suffix else self.name
-        return f"crmkpi_{base}{suffix}"
+        return m.kpi_family(self.name, self.unit)
 
 
 SALES_PIPELINE = "Sales pipeline"
@@ -42,7 +55,7 @@ SATISFACTION = "Customer satisfaction"
 MARKETING = "Marketing"
 CUSTOMERS = "Customers"
 
-_RETENTION_PARTS = (f.CUSTOMERS_AT_START, f.CUSTOMERS_CHURNED_IN_WINDOW)
+_CHURN = f.Ratio(p.CUSTOMERS_CHURNED_IN_WINDOW, p.CUSTOMERS_AT_START)
 
 CATALOGUE: tuple[Kpi, ...] = (
     Kpi(
@@ -53,8 +66,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "team",
         (NOW,),
         SALES_PIPELINE,
-        (p.OPEN_PIPELINE_MICRO,),
-        f.total(p.OPEN_PIPELINE_MICRO, f.MICRO),
+        f.Total(p.OPEN_PIPELINE_MICRO, f.MICRO),
     ),
     Kpi(
         "lead_conversion_rate",
@@ -64,8 +76,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "channel",
         ALL_WINDOWS,
         SALES_PIPELINE,
-        (p.LEADS_CONVERTED, p.LEADS_CREATED),
-        f.ratio(p.LEADS_CONVERTED, p.LEADS_CREATED),
+        f.Ratio(p.LEADS_CONVERTED, p.LEADS_CREATED),
     ),
     Kpi(
         "sales_cycle_days",
@@ -75,8 +86,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "team",
         ALL_WINDOWS,
         SALES_PIPELINE,
-        (p.WON_CYCLE_US, p.OPPORTUNITIES_WON),
-        f.SALES_CYCLE_DAYS,
+        f.Mean(p.WON_CYCLE_US, p.OPPORTUNITIES_WON, scale=DAY_US),
     ),
     Kpi(
         "rep_activities",
@@ -86,8 +96,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "rep",
         ALL_WINDOWS,
         SALES_TEAM,
-        (p.ACTIVITIES,),
-        f.total(p.ACTIVITIES),
+        f.Total(p.ACTIVITIES),
     ),
     Kpi(
         "opportunity_creation_ratio",
@@ -97,8 +106,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "team",
         ALL_WINDOWS,
         SALES_TEAM,
-        (p.OPPORTUNITIES_CREATED, p.LEADS_FIRST_CONTACTED),
-        f.ratio(p.OPPORTUNITIES_CREATED, p.LEADS_FIRST_CONTACTED),
+        f.Ratio(p.OPPORTUNITIES_CREATED, p.LEADS_FIRST_CONTACTED),
     ),
     Kpi(
         "customer_retention_rate",
@@ -108,8 +116,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "segment",
         ALL_WINDOWS,
         CUSTOMERS,
-        _RETENTION_PARTS,
-        f.retention_rate,
+        f.Retention(p.CUSTOMERS_CHURNED_IN_WINDOW, p.CUSTOMERS_AT_START),
     ),
     Kpi(
         "csat",
@@ -119,8 +126,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "team",
         ALL_WINDOWS,
         SATISFACTION,
-        (p.CSAT_SATISFIED, p.CSAT_RESPONSES),
-        f.ratio(p.CSAT_SATISFIED, p.CSAT_RESPONSES),
+        f.Ratio(p.CSAT_SATISFIED, p.CSAT_RESPONSES),
     ),
     Kpi(
         "resolution_time_hours",
@@ -130,8 +136,13 @@ CATALOGUE: tuple[Kpi, ...] = (
         "team",
         ALL_WINDOWS,
         SATISFACTION,
-        (p.RESOLUTION_US, p.TICKETS_FIRST_RESOLVED, *p.RESOLVED_WITHIN),
-        f.RESOLUTION_TIME_HOURS,
+        f.HistogramMean(
+            p.RESOLUTION_US,
+            p.TICKETS_FIRST_RESOLVED,
+            scale=HOUR_US,
+            buckets=m.RESOLUTION_BUCKET,
+            quantiles=(0.5, 0.9, 0.99),
+        ),
     ),
     Kpi(
         "churn_rate",
@@ -141,8 +152,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "segment",
         ALL_WINDOWS,
         CUSTOMERS,
-        _RETENTION_PARTS,
-        f.churn_rate,
+        _CHURN,
     ),
     Kpi(
         "marketing_conversion_rate",
@@ -152,8 +162,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "channel",
         ALL_WINDOWS,
         MARKETING,
-        (p.LEADS_QUALIFIED, p.LEADS_CREATED),
-        f.ratio(p.LEADS_QUALIFIED, p.LEADS_CREATED),
+        f.Ratio(p.LEADS_QUALIFIED, p.LEADS_CREATED),
     ),
     Kpi(
         "customer_acquisition_cost",
@@ -163,8 +172,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "channel",
         ALL_WINDOWS,
         MARKETING,
-        (p.SPEND_MICRO, p.CUSTOMERS_SUBSCRIBED),
-        f.ratio(p.SPEND_MICRO, p.CUSTOMERS_SUBSCRIBED, scale=f.MICRO),
+        f.Ratio(p.SPEND_MICRO, p.CUSTOMERS_SUBSCRIBED, scale=f.MICRO),
     ),
     Kpi(
         "marketing_roi",
@@ -174,8 +182,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "channel",
         ALL_WINDOWS,
         MARKETING,
-        (p.WON_AMOUNT_MICRO, p.SPEND_MICRO),
-        f.marketing_roi,
+        f.ReturnOnSpend(p.WON_AMOUNT_MICRO, p.SPEND_MICRO),
     ),
     Kpi(
         "nps",
@@ -185,8 +192,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "segment",
         ALL_WINDOWS,
         SATISFACTION,
-        (p.NPS_PROMOTERS, p.NPS_DETRACTORS, p.NPS_RESPONSES),
-        f.nps,
+        f.NetScore(p.NPS_PROMOTERS, p.NPS_DETRACTORS, p.NPS_RESPONSES),
     ),
     Kpi(
         "first_contact_resolution_rate",
@@ -197,8 +203,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "team",
         ALL_WINDOWS,
         SATISFACTION,
-        (p.TICKETS_FIRST_CONTACT_RESOLVED, p.TICKETS_FIRST_RESOLVED),
-        f.ratio(p.TICKETS_FIRST_CONTACT_RESOLVED, p.TICKETS_FIRST_RESOLVED),
+        f.Ratio(p.TICKETS_FIRST_CONTACT_RESOLVED, p.TICKETS_FIRST_RESOLVED),
     ),
     Kpi(
         "customer_lifetime_value",
@@ -206,10 +211,9 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Mean current MRR x gross margin / 30-day churn rate.",
         "currency",
         "segment",
-        ("30d",),
+        (MONTH,),
         CUSTOMERS,
-        (p.MRR_MICRO, p.ACTIVE_CUSTOMERS, *_RETENTION_PARTS),
-        f.customer_lifetime_value,
+        f.LifetimeValue(p.MRR_MICRO, p.ACTIVE_CUSTOMERS, _CHURN, "churn_rate"),
     ),
     Kpi(
         "win_rate",
@@ -219,8 +223,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "team",
         ALL_WINDOWS,
         SALES_PIPELINE,
-        (p.OPPORTUNITIES_WON, p.OPPORTUNITIES_LOST),
-        f.ratio(p.OPPORTUNITIES_WON, p.OPPORTUNITIES_WON, p.OPPORTUNITIES_LOST),
+        f.Share(p.OPPORTUNITIES_WON, p.OPPORTUNITIES_LOST),
     ),
     Kpi(
         "active_customers",
@@ -230,8 +233,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "segment",
         (NOW,),
         CUSTOMERS,
-        (p.ACTIVE_CUSTOMERS,),
-        f.total(p.ACTIVE_CUSTOMERS),
+        f.Total(p.ACTIVE_CUSTOMERS),
     ),
     Kpi(
         "mrr",
@@ -241,8 +243,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "segment",
         (NOW,),
         CUSTOMERS,
-        (p.MRR_MICRO,),
-        f.total(p.MRR_MICRO, f.MICRO),
+        f.Total(p.MRR_MICRO, f.MICRO),
     ),
 )
 

@@ -29,7 +29,7 @@ class Checkpoint(Struct, array_like=True):
     entities: dict[str, Entity]
     event_ids: list[str]
     parts: list[tuple[str, str, int, int, int]]
-    incarnation: int = 0  # checkpoints written before incarnations existed are in the first
+    incarnation: int
 
 
 _encoder = msgspec.msgpack.Encoder()

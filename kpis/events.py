@@ -23,20 +23,22 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 FUTURE_TOLERANCE_US = 3_600_000_000  # EVENTS.md: more than 1 hour after the wall clock
 
-REJECTION_REASONS = (
+RejectionReason = Literal[
     "invalid_json",
     "schema",
     "future_timestamp",
     "duplicate",
     "unknown_entity",
     "invalid_transition",
-)
+    "processing_error",  # the worker raised an error on the record
+]
+"""Why an event goes to the dead-letter topic: the `reason` header and the counters' label."""
 
 
 class Rejection(Exception):
     """An event the monitor refuses, with its EVENTS.md reason and a one-line detail."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: RejectionReason, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -60,39 +62,41 @@ class Envelope(Struct, frozen=True, kw_only=True, tag_field="type"):
         return value
 
 
-class LeadCreated(Envelope, frozen=True, kw_only=True, tag="lead.created"):
+class LeadEvent(Envelope, frozen=True, kw_only=True):
+    """An event about one lead."""
+
     entity_key = "lead_id"
     domain = "leads"
     lead_id: NonEmpty
+
+
+class LeadCreated(LeadEvent, frozen=True, kw_only=True, tag="lead.created"):
     channel: NonEmpty
     campaign_id: NonEmpty | None = None
 
 
-class LeadContacted(Envelope, frozen=True, kw_only=True, tag="lead.contacted"):
-    entity_key = "lead_id"
-    domain = "leads"
-    lead_id: NonEmpty
+class LeadContacted(LeadEvent, frozen=True, kw_only=True, tag="lead.contacted"):
     rep: NonEmpty
     team: NonEmpty
 
 
-class LeadQualified(Envelope, frozen=True, kw_only=True, tag="lead.qualified"):
-    entity_key = "lead_id"
-    domain = "leads"
-    lead_id: NonEmpty
+class LeadQualified(LeadEvent, frozen=True, kw_only=True, tag="lead.qualified"):
+    """The lead became a qualified prospect."""
 
 
-class LeadConverted(Envelope, frozen=True, kw_only=True, tag="lead.converted"):
-    entity_key = "lead_id"
-    domain = "leads"
-    lead_id: NonEmpty
+class LeadConverted(LeadEvent, frozen=True, kw_only=True, tag="lead.converted"):
     customer_id: NonEmpty | None = None
 
 
-class OpportunityCreated(Envelope, frozen=True, kw_only=True, tag="opportunity.created"):
+class OpportunityEvent(Envelope, frozen=True, kw_only=True):
+    """An event about one opportunity."""
+
     entity_key = "opportunity_id"
     domain = "opportunities"
     opportunity_id: NonEmpty
+
+
+class OpportunityCreated(OpportunityEvent, frozen=True, kw_only=True, tag="opportunity.created"):
     amount: Money
     stage: NonEmpty
     rep: NonEmpty
@@ -101,25 +105,18 @@ class OpportunityCreated(Envelope, frozen=True, kw_only=True, tag="opportunity.c
     lead_id: NonEmpty | None = None
 
 
-class OpportunityStageChanged(Envelope, frozen=True, kw_only=True, tag="opportunity.stage_changed"):
-    entity_key = "opportunity_id"
-    domain = "opportunities"
-    opportunity_id: NonEmpty
+class OpportunityStageChanged(
+    OpportunityEvent, frozen=True, kw_only=True, tag="opportunity.stage_changed"
+):
     stage: NonEmpty
     amount: Money | None = None
 
 
-class OpportunityWon(Envelope, frozen=True, kw_only=True, tag="opportunity.won"):
-    entity_key = "opportunity_id"
-    domain = "opportunities"
-    opportunity_id: NonEmpty
+class OpportunityWon(OpportunityEvent, frozen=True, kw_only=True, tag="opportunity.won"):
     amount: Money | None = None
 
 
-class OpportunityLost(Envelope, frozen=True, kw_only=True, tag="opportunity.lost"):
-    entity_key = "opportunity_id"
-    domain = "opportunities"
-    opportunity_id: NonEmpty
+class OpportunityLost(OpportunityEvent, frozen=True, kw_only=True, tag="opportunity.lost"):
     reason: NonEmpty | None = None
 
 
@@ -134,71 +131,70 @@ class ActivityLogged(Envelope, frozen=True, kw_only=True, tag="activity.logged")
     opportunity_id: NonEmpty | None = None
 
 
-class CustomerSubscribed(Envelope, frozen=True, kw_only=True, tag="customer.subscribed"):
+class CustomerEvent(Envelope, frozen=True, kw_only=True):
+    """An event about one customer."""
+
     entity_key = "customer_id"
     domain = "customers"
     customer_id: NonEmpty
+
+
+class CustomerSubscribed(CustomerEvent, frozen=True, kw_only=True, tag="customer.subscribed"):
     segment: NonEmpty
     channel: NonEmpty
     mrr: Money
 
 
-class CustomerRenewed(Envelope, frozen=True, kw_only=True, tag="customer.renewed"):
-    entity_key = "customer_id"
-    domain = "customers"
-    customer_id: NonEmpty
+class CustomerRenewed(CustomerEvent, frozen=True, kw_only=True, tag="customer.renewed"):
     mrr: Money | None = None
 
 
-class CustomerChurned(Envelope, frozen=True, kw_only=True, tag="customer.churned"):
-    entity_key = "customer_id"
-    domain = "customers"
-    customer_id: NonEmpty
+class CustomerChurned(CustomerEvent, frozen=True, kw_only=True, tag="customer.churned"):
     reason: NonEmpty | None = None
 
 
-class TicketOpened(Envelope, frozen=True, kw_only=True, tag="ticket.opened"):
+class TicketEvent(Envelope, frozen=True, kw_only=True):
+    """An event about one ticket."""
+
     entity_key = "ticket_id"
     domain = "tickets"
     ticket_id: NonEmpty
+
+
+class TicketOpened(TicketEvent, frozen=True, kw_only=True, tag="ticket.opened"):
     team: NonEmpty
     priority: Priority
     customer_id: NonEmpty | None = None
 
 
-class TicketReplied(Envelope, frozen=True, kw_only=True, tag="ticket.replied"):
-    entity_key = "ticket_id"
-    domain = "tickets"
-    ticket_id: NonEmpty
+class TicketReplied(TicketEvent, frozen=True, kw_only=True, tag="ticket.replied"):
     author: Author
 
 
-class TicketResolved(Envelope, frozen=True, kw_only=True, tag="ticket.resolved"):
-    entity_key = "ticket_id"
-    domain = "tickets"
-    ticket_id: NonEmpty
+class TicketResolved(TicketEvent, frozen=True, kw_only=True, tag="ticket.resolved"):
+    """The ticket was resolved (first resolution or again after a reopen)."""
 
 
-class TicketReopened(Envelope, frozen=True, kw_only=True, tag="ticket.reopened"):
-    entity_key = "ticket_id"
-    domain = "tickets"
-    ticket_id: NonEmpty
+class TicketReopened(TicketEvent, frozen=True, kw_only=True, tag="ticket.reopened"):
+    """A resolved ticket was opened again."""
 
 
-class SurveyCsat(Envelope, frozen=True, kw_only=True, tag="survey.csat"):
+class SurveyEvent(Envelope, frozen=True, kw_only=True):
+    """A survey response."""
+
     entity_key = "response_id"
     domain = "surveys"
     response_id: NonEmpty
+
+
+class SurveyCsat(SurveyEvent, frozen=True, kw_only=True, tag="survey.csat"):
     score: Annotated[int, Meta(ge=1, le=5)]
     team: NonEmpty
     customer_id: NonEmpty | None = None
     ticket_id: NonEmpty | None = None
 
 
-class SurveyNps(Envelope, frozen=True, kw_only=True, tag="survey.nps"):
-    entity_key = "response_id"
-    domain = "surveys"
-    response_id: NonEmpty
+class SurveyNps(SurveyEvent, frozen=True, kw_only=True, tag="survey.nps"):
     score: Annotated[int, Meta(ge=0, le=10)]
     segment: NonEmpty
     customer_id: NonEmpty | None = None

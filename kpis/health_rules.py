@@ -9,22 +9,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from kpis import metric_names as m
+from kpis.severity import Severity
 from kpis.thresholds import Health, ThresholdsConfig
 
 HEALTH_GROUP = "crmkpi.health"
-LAG = "sum(crmkpi_consumer_lag_records)"
-REJECTED = "sum(crmkpi_events_rejected_total)"
-REJECTED_10M_AGO = "sum(crmkpi_events_rejected_total offset 10m)"
+LAG = f"sum({m.CONSUMER_LAG})"
+REJECTED = f"sum({m.counter_total(m.EVENTS_REJECTED)})"
+REJECTED_10M_AGO = f"sum({m.counter_total(m.EVENTS_REJECTED)} offset 10m)"
 
 
 def _rule(
-    name: str, expr: str, for_: str, severity: str, summary: str, description: str, runbook: str
+    name: str,
+    expr: str,
+    for_: str,
+    severity: Severity,
+    summary: str,
+    description: str,
+    runbook: str,
 ) -> dict[str, Any]:
     return {
         "alert": name,
         "expr": expr,
         "for": for_,
-        "labels": {"severity": severity, "kpi": "crmkpi_health"},
+        "labels": {"severity": severity, "kpi": m.HEALTH_KPI},
         "annotations": {"summary": summary, "description": description, "runbook": runbook},
     }
 
@@ -53,8 +61,7 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
         ),
         _rule(
             "CrmkpiStalled",
-            f"time() - max(crmkpi_last_flush_timestamp_seconds) > {health.stalled_minutes * 60}"
-            f" and {LAG} > 0",
+            f"time() - max({m.LAST_FLUSH}) > {health.stalled_minutes * 60} and {LAG} > 0",
             "1m",
             "critical",
             "crmkpi has applied nothing while events are waiting",
@@ -86,96 +93,110 @@ def _test(name: str, series: list[dict[str, str]], checks: list[tuple[str, list[
     }
 
 
+Rules = dict[str, dict[str, Any]]
+
+
+def _fired(rules: Rules, alert: str, value: str, **labels: str) -> list[dict[str, Any]]:
+    """The alert promtool expects, its description rendered with `value` and `labels`."""
+    rule = rules[alert]
+    annotations = dict(rule["annotations"])
+    annotations["description"] = (
+        annotations["description"]
+        .replace("{{ $value }}", value)
+        .replace("{{ $labels.instance }}", labels.get("instance", ""))
+        .replace("{{ $value | humanizeDuration }}", value)
+    )
+    return [{"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}]
+
+
+def _worker_down_test(health: Health, rules: Rules) -> Any:
+    minutes = health.down_for_minutes
+    instance = {"job": "crmkpi", "instance": "worker-1:8000"}
+    return _test(
+        "CrmkpiWorkerDown: silent while up, fires when down, resolves",
+        [
+            {
+                "series": 'up{job="crmkpi", instance="worker-1:8000"}',
+                "values": f"1x5 0x{minutes + 2} 1x5",
+            }
+        ],
+        [
+            ("5m", []),
+            (f"{6 + minutes}m", _fired(rules, "CrmkpiWorkerDown", "", **instance)),
+            (f"{minutes + 10}m", []),
+        ],
+    )
+
+
+def _lag_test(health: Health, rules: Rules) -> Any:
+    lag, minutes = health.lag_records, health.lag_for_minutes
+    return _test(
+        "CrmkpiConsumerLagHigh: summed across workers, fires after its for, resolves",
+        [
+            {
+                "series": m.CONSUMER_LAG + '{instance="a", partition="crm.leads:0"}',
+                "values": f"0x5 {lag}x{minutes + 2} 0x5",
+            },
+            {
+                "series": m.CONSUMER_LAG + '{instance="b", partition="crm.leads:1"}',
+                "values": f"0x5 1x{minutes + 2} 0x5",
+            },
+        ],
+        [
+            ("5m", []),
+            (f"{6 + minutes}m", _fired(rules, "CrmkpiConsumerLagHigh", str(lag + 1))),
+            (f"{minutes + 10}m", []),
+        ],
+    )
+
+
+def _stalled_test(health: Health, rules: Rules) -> Any:
+    stall = health.stalled_minutes
+    return _test(
+        "CrmkpiStalled: no flush while records wait fires; flushing again resolves",
+        [
+            {
+                "series": m.LAST_FLUSH,
+                "values": f"0+60x5 300x{stall + 4} {(stall + 10) * 60}+60x5",
+            },
+            {
+                "series": m.CONSUMER_LAG + '{partition="crm.leads:0"}',
+                "values": f"5x{stall + 20}",
+            },
+        ],
+        [
+            ("5m", []),
+            (f"{stall + 7}m", _fired(rules, "CrmkpiStalled", f"{stall + 2}m 0s")),
+            (f"{stall + 12}m", []),
+        ],
+    )
+
+
+def _dead_letters_test(health: Health, rules: Rules) -> Any:
+    limit = health.dead_letters_per_10m
+    return _test(
+        "CrmkpiDeadLettersGrowing: a burst over the limit fires, a quiet 10 minutes resolves",
+        [
+            {
+                "series": m.counter_total(m.EVENTS_REJECTED) + '{reason="schema"}',
+                "values": f"0x15 {limit + 1}x20",
+            }
+        ],
+        [
+            ("14m", []),
+            ("21m", _fired(rules, "CrmkpiDeadLettersGrowing", str(limit + 1))),
+            ("27m", []),
+        ],
+    )
+
+
 def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
     """promtool unit tests, evaluated every minute: each health alert stays silent, fires,
     and resolves."""
     health = config.health
     rules = {rule["alert"]: rule for rule in health_rules(health)}
-
-    def fired(alert: str, value: str, **labels: str) -> list[dict[str, Any]]:
-        rule = rules[alert]
-        annotations = dict(rule["annotations"])
-        annotations["description"] = (
-            annotations["description"]
-            .replace("{{ $value }}", value)
-            .replace("{{ $labels.instance }}", labels.get("instance", ""))
-            .replace("{{ $value | humanizeDuration }}", value)
-        )
-        return [{"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}]
-
-    lag, limit = health.lag_records, health.dead_letters_per_10m
-    down_minutes, lag_minutes, stall = (
-        health.down_for_minutes,
-        health.lag_for_minutes,
-        health.stalled_minutes,
-    )
     tests = [
-        _test(
-            "CrmkpiWorkerDown: silent while up, fires when down, resolves",
-            [
-                {
-                    "series": 'up{job="crmkpi", instance="worker-1:8000"}',
-                    "values": f"1x5 0x{down_minutes + 2} 1x5",
-                }
-            ],
-            [
-                ("5m", []),
-                (
-                    f"{6 + down_minutes}m",
-                    fired("CrmkpiWorkerDown", "", job="crmkpi", instance="worker-1:8000"),
-                ),
-                (f"{down_minutes + 10}m", []),
-            ],
-        ),
-        _test(
-            "CrmkpiConsumerLagHigh: summed across workers, fires after its for, resolves",
-            [
-                {
-                    "series": 'crmkpi_consumer_lag_records{instance="a", partition="crm.leads:0"}',
-                    "values": f"0x5 {lag}x{lag_minutes + 2} 0x5",
-                },
-                {
-                    "series": 'crmkpi_consumer_lag_records{instance="b", partition="crm.leads:1"}',
-                    "values": f"0x5 1x{lag_minutes + 2} 0x5",
-                },
-            ],
-            [
-                ("5m", []),
-                (f"{6 + lag_minutes}m", fired("CrmkpiConsumerLagHigh", str(lag + 1))),
-                (f"{lag_minutes + 10}m", []),
-            ],
-        ),
-        _test(
-            "CrmkpiStalled: no flush while records wait fires; flushing again resolves",
-            [
-                {
-                    "series": "crmkpi_last_flush_timestamp_seconds",
-                    "values": f"0+60x5 300x{stall + 4} {(stall + 10) * 60}+60x5",
-                },
-                {
-                    "series": 'crmkpi_consumer_lag_records{partition="crm.leads:0"}',
-                    "values": f"5x{stall + 20}",
-                },
-            ],
-            [
-                ("5m", []),
-                (f"{stall + 7}m", fired("CrmkpiStalled", f"{stall + 2}m 0s")),
-                (f"{stall + 12}m", []),
-            ],
-        ),
-        _test(
-            "CrmkpiDeadLettersGrowing: a burst over the limit fires, a quiet 10 minutes resolves",
-            [
-                {
-                    "series": 'crmkpi_events_rejected_total{reason="schema"}',
-                    "values": f"0x15 {limit + 1}x20",
-                }
-            ],
-            [
-                ("14m", []),
-                ("21m", fired("CrmkpiDeadLettersGrowing", str(limit + 1))),
-                ("27m", []),
-            ],
-        ),
+        make(health, rules)
+        for make in (_worker_down_test, _lag_test, _stalled_test, _dead_letters_test)
     ]
     return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}

@@ -9,7 +9,7 @@ a point part (`x == 0`) `y` is a minute that never expires (0 for gauges).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from kpis.windows import HOUR_US, MINUTE_US, RETAINED_BUCKETS
 
@@ -96,8 +96,3 @@ def combine(ledgers: Iterable[dict[PartKey, int]]) -> dict[PartKey, int]:
         for key, value in values.items():
             total[key] = total.get(key, 0) + value
     return total
-
-
-def iter_part(values: dict[PartKey, int], part: str) -> Iterator[tuple[PartKey, int]]:
-    """The entries of one part."""
-    return ((key, value) for key, value in values.items() if key[0] == part)

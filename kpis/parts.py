@@ -6,11 +6,15 @@ from __future__ import annotations
 OPEN_PIPELINE_MICRO = "open_pipeline_micro"
 ACTIVE_CUSTOMERS = "active_customers"
 MRR_MICRO = "mrr_micro"
+CURRENT_STATE_PARTS = (OPEN_PIPELINE_MICRO, ACTIVE_CUSTOMERS, MRR_MICRO)
 
 # Retention cohorts (point parts keyed by minute, never expire): see formulas.retention_counts.
 CUSTOMERS_ACQUIRED = "customers_acquired"
 CHURNED_BY_ACQUISITION = "customers_churned_by_acquisition"
 CHURNED_BY_LATER_OF = "customers_churned_by_later_of"
+# KPIS.md #6 and #9: S and L, derived per window from the retention cohorts.
+CUSTOMERS_AT_START = "customers_at_window_start"
+CUSTOMERS_CHURNED_IN_WINDOW = "customers_churned_in_window"
 
 # Windowed parts (minute and hour buckets).
 LEADS_CREATED = "leads_created"
@@ -43,71 +47,6 @@ def resolved_within(bound_hours: int) -> str:
     return f"tickets_resolved_within_{bound_hours}h"
 
 
-RESOLVED_WITHIN = tuple(resolved_within(bound) for bound in RESOLUTION_BOUNDS_HOURS)
-
 # Event accounting (point parts): dimension "" or the rejection reason.
 EVENTS_ACCEPTED = "events_accepted"
 EVENTS_REJECTED = "events_rejected"
-
-
-# How each part is exported to Prometheus: family name, help, and the divisor to base units.
-# Histogram parts (resolution) are exported as one histogram family instead.
-EXPORTED_PARTS: dict[str, tuple[str, str, int]] = {
-    OPEN_PIPELINE_MICRO: (
-        "crmkpi_open_pipeline_amount",
-        "Current amount of open opportunities.",
-        1_000_000,
-    ),
-    ACTIVE_CUSTOMERS: ("crmkpi_customers_active", "Customers subscribed and not churned.", 1),
-    MRR_MICRO: ("crmkpi_mrr_amount", "Current MRR of active customers.", 1_000_000),
-    LEADS_CREATED: ("crmkpi_leads_created", "Leads created in the window.", 1),
-    LEADS_CONVERTED: (
-        "crmkpi_leads_created_converted",
-        "Leads created in the window and converted since.",
-        1,
-    ),
-    LEADS_QUALIFIED: (
-        "crmkpi_leads_created_qualified",
-        "Leads created in the window and qualified since.",
-        1,
-    ),
-    LEADS_FIRST_CONTACTED: (
-        "crmkpi_leads_first_contacted",
-        "Leads first contacted in the window.",
-        1,
-    ),
-    OPPORTUNITIES_CREATED: (
-        "crmkpi_opportunities_created",
-        "Opportunities created in the window.",
-        1,
-    ),
-    OPPORTUNITIES_WON: ("crmkpi_opportunities_won", "Opportunities won in the window.", 1),
-    OPPORTUNITIES_LOST: ("crmkpi_opportunities_lost", "Opportunities lost in the window.", 1),
-    WON_CYCLE_US: (
-        "crmkpi_opportunities_won_cycle_seconds",
-        "Sum of creation-to-win time of opportunities won in the window.",
-        1_000_000,
-    ),
-    WON_AMOUNT_MICRO: (
-        "crmkpi_opportunities_won_amount",
-        "Final amount of opportunities with a channel won in the window.",
-        1_000_000,
-    ),
-    ACTIVITIES: ("crmkpi_activities_logged", "Activities logged in the window.", 1),
-    CUSTOMERS_SUBSCRIBED: ("crmkpi_customers_subscribed", "Customers subscribed in the window.", 1),
-    SPEND_MICRO: ("crmkpi_marketing_spend_amount", "Marketing spend in the window.", 1_000_000),
-    TICKETS_FIRST_CONTACT_RESOLVED: (
-        "crmkpi_tickets_first_contact_resolved",
-        "Tickets first resolved in the window with at most one agent reply and never reopened.",
-        1,
-    ),
-    CSAT_RESPONSES: ("crmkpi_csat_responses", "CSAT responses in the window.", 1),
-    CSAT_SATISFIED: (
-        "crmkpi_csat_satisfied_responses",
-        "CSAT responses in the window scoring 4 or 5.",
-        1,
-    ),
-    NPS_RESPONSES: ("crmkpi_nps_responses", "NPS responses in the window.", 1),
-    NPS_PROMOTERS: ("crmkpi_nps_promoters", "NPS responses in the window scoring 9 or 10.", 1),
-    NPS_DETRACTORS: ("crmkpi_nps_detractors", "NPS responses in the window scoring 0 to 6.", 1),
-}

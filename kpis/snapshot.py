@@ -10,7 +10,7 @@ from kpis import parts as p
 from kpis.catalogue import CATALOGUE, Kpi
 from kpis.churn import ChurnRules, ChurnSummary, is_customer_part
 from kpis.ledger import POINT, PartKey
-from kpis.windows import MINUTE_US, NOW, WINDOWS
+from kpis.windows import MINUTE_US, MONTH, NOW, WINDOWS
 
 PartSums = dict[str, dict[str, int]]  # part -> dimension value -> sum
 RETENTION_COHORTS = (p.CUSTOMERS_ACQUIRED, p.CHURNED_BY_ACQUISITION, p.CHURNED_BY_LATER_OF)
@@ -145,7 +145,7 @@ def _retention_sums(cohorts: dict[str, dict[str, dict[int, int]]], start_minute:
         at_start[segment], churned[segment] = f.retention_counts(
             counts, by_acquisition.get(segment, {}), by_later_of.get(segment, {}), start_minute
         )
-    return {f.CUSTOMERS_AT_START: at_start, f.CUSTOMERS_CHURNED_IN_WINDOW: churned}
+    return {p.CUSTOMERS_AT_START: at_start, p.CUSTOMERS_CHURNED_IN_WINDOW: churned}
 
 
 def sums_of(summary: Summary, watermark_us: int | None) -> dict[str, PartSums]:
@@ -193,15 +193,15 @@ def evaluate_sums(
     catalogue: tuple[Kpi, ...] = CATALOGUE,
 ) -> list[KpiValue]:
     """`evaluate` from parts already summed per window."""
-    month_sums = sums_by_window["30d"]
+    month_sums = sums_by_window[MONTH]
     series: list[KpiValue] = []
     for kpi in catalogue:
         for window in kpi.windows:
             sums = sums_by_window[window]
             overall = Scope(sums, None, month_sums, gross_margin)
-            series.append(KpiValue(kpi.name, window, {}, kpi.formula(overall)))
+            series.append(KpiValue(kpi.name, window, {}, kpi.formula.evaluate(overall)))
             for value_of_dimension in _dimension_values(kpi, sums):
                 scope = Scope(sums, value_of_dimension, month_sums, gross_margin)
                 labels = {kpi.dimension: value_of_dimension}
-                series.append(KpiValue(kpi.name, window, labels, kpi.formula(scope)))
+                series.append(KpiValue(kpi.name, window, labels, kpi.formula.evaluate(scope)))
     return series

@@ -16,16 +16,14 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from kpis.catalogue import KPIS_BY_NAME, Kpi
+from kpis.formulas import quantile_name
+from kpis.severity import Severity
 
 DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "thresholds.yaml"
 
 # Prometheus durations: `90s`, `15m`, `1h30m`, `30d`.
 _DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
 _DURATION_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-
-# Quantiles recorded from the resolution-time histogram (`kpis.rules`).
-QUANTILES = (0.5, 0.9, 0.99)
-HISTOGRAM_KPIS = frozenset({"resolution_time_hours"})
 
 
 class ThresholdsError(ValueError):
@@ -48,7 +46,6 @@ def duration_seconds(text: str) -> int:
 
 Duration = Annotated[str, AfterValidator(_duration)]
 Comparison = Literal["below", "above", "drop", "drop_percent", "idle"]
-Severity = Literal["critical", "warning", "info"]
 
 
 class Threshold(BaseModel):
@@ -78,6 +75,17 @@ class Threshold(BaseModel):
     def catalogue_kpi(self) -> Kpi:
         return KPIS_BY_NAME[self.kpi]
 
+    def crossed(self, value: float | None, earlier: float | None = None) -> bool:
+        """Whether `value` crosses the line: `below` / `above` the limit, or `idle` (zero now,
+        `earlier` some in the window `over`). Drops compare with history: never here."""
+        if self.comparison == "idle":
+            return not value and bool(earlier)
+        if value is None or self.value is None:
+            return False
+        if self.comparison == "below":
+            return value < self.value
+        return self.comparison == "above" and value > self.value
+
     @property
     def alertname(self) -> str:
         """The alert's name: given, or `Crmkpi` + KPI + window + comparison in CamelCase."""
@@ -87,7 +95,7 @@ class Threshold(BaseModel):
         if self.dimension:
             words.append("by_" + self.catalogue_kpi.dimension)
         if self.quantile is not None:
-            words.insert(len(self.kpi.split("_")), f"p{round(self.quantile * 100)}")
+            words.insert(len(self.kpi.split("_")), quantile_name(self.quantile))
         return "Crmkpi" + "".join(
             word[:1].upper() + word[1:] for word in "_".join(words).split("_")
         )
@@ -207,10 +215,10 @@ def _check_entry(threshold: Threshold) -> str | None:
         given = ", ".join(repr(key) for key in threshold.dimension) or "nothing"
         return f"dimension: {kpi.name} is broken down by {kpi.dimension!r}, not {given}"
     if threshold.quantile is not None:
-        if kpi.name not in HISTOGRAM_KPIS:
+        if not kpi.quantiles:
             return f"quantile: {kpi.name} has no histogram"
-        if threshold.quantile not in QUANTILES:
-            return f"quantile: one of {', '.join(map(str, QUANTILES))}"
+        if threshold.quantile not in kpi.quantiles:
+            return f"quantile: one of {', '.join(map(str, kpi.quantiles))}"
     if threshold.comparison != "idle" and threshold.value is None:
         return f"value: required for comparison {threshold.comparison!r}"
     if threshold.comparison in {"drop", "drop_percent", "idle"} and threshold.over is None:

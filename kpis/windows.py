@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 MINUTE_US = 60_000_000
 HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ WEEK_WINDOW = Window("7d", HOUR_US, 168)
 MONTH_WINDOW = Window("30d", HOUR_US, 720)
 
 WINDOWS: tuple[Window, ...] = (HOUR_WINDOW, DAY_WINDOW, WEEK_WINDOW, MONTH_WINDOW)
-WINDOWS_BY_NAME = {window.name: window for window in WINDOWS}
 NOW = "now"
+MONTH = MONTH_WINDOW.name  # CLV divides by the churn rate of this window
 
 # The longest window of each bucket size: buckets older than this are never read again.
 RETAINED_BUCKETS = {MINUTE_US: DAY_WINDOW.buckets, HOUR_US: MONTH_WINDOW.buckets}

@@ -14,9 +14,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from kpis import parts as p
 from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
+from kpis.metric_names import PART_FAMILIES
+from kpis.recording_rules import recorded_name
 from kpis.rules import (
     ALERT_TESTS_FILE,
     ALERTING_FILE,
@@ -24,10 +25,9 @@ from kpis.rules import (
     HEALTH_TESTS_FILE,
     RECORDING_FILE,
     generated_files,
-    recorded_name,
 )
 from kpis.thresholds import read_thresholds
-from streams.read.exposition import RETENTION_PARTS, WorkerView, render
+from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore, Position
 from streams.simulate import Anomalies, simulate_history
@@ -75,8 +75,9 @@ def test_every_kpi_is_recorded_overall_and_per_dimension() -> None:
 
 
 def test_recording_rules_read_only_exported_families() -> None:
-    exported = {name for name, _, _ in [*p.EXPORTED_PARTS.values(), *RETENTION_PARTS.values()]}
+    exported = {family.name for family in PART_FAMILIES.values()}
     exported |= {f"crmkpi_ticket_resolution_seconds_{s}" for s in ("bucket", "sum", "count")}
+    exported.add("crmkpi_gross_margin")  # exported by the reporter: tests/test_gross_margin.py
     recorded = {rule["record"] for rule in rules_of(RECORDING_FILE)}
     for rule in rules_of(RECORDING_FILE):
         names = set(re.findall(r"[a-z_:]*crmkpi_[a-z0-9_:]+", rule["expr"]))
@@ -186,7 +187,8 @@ def test_recorded_kpis_equal_the_monitors_kpis(broker: str, tmp_path: Path) -> N
     history.write_text("\n".join(lines) + "\n")
     rules = tmp_path / "kpis.rules.yml"
     rules.write_text((DEPLOY / RECORDING_FILE).read_text())
-    with worker(broker, tmp_path) as (url, _):
+    # A margin other than 1: the rules read the one the worker exports.
+    with worker(broker, tmp_path, CRMKPI_GROSS_MARGIN="0.7") as (url, _):
         run_crmkpi(["produce", str(history)], crmkpi_env(broker, 0))
         wait_idle(url, accepted_at_least=len(lines) // 2)
         snapshot = wait_idle(url)

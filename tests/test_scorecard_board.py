@@ -12,7 +12,7 @@ from kpis.snapshot import KpiValue
 from kpis.thresholds import Threshold, parse_thresholds
 from streams.http.scorecard.board import Board, build_board, changes
 from streams.http.scorecard.hub import Hub, Pace
-from streams.http.scorecard.states import series_states
+from streams.http.scorecard.states import Judge, SeriesValues, State, state_of
 from streams.read.snapshot_reader import Snapshot
 
 MONDAY = int(datetime(2026, 3, 2, 12, tzinfo=UTC).timestamp() * 1_000_000)
@@ -22,6 +22,18 @@ SATURDAY = int(datetime(2026, 3, 7, 12, tzinfo=UTC).timestamp() * 1_000_000)
 def thresholds(*entries: dict[str, Any]) -> tuple[Threshold, ...]:
     filled = [{"severity": "critical", "summary": "s", "runbook": "r", **e} for e in entries]
     return parse_thresholds(json.dumps({"thresholds": filled})).thresholds
+
+
+def series_states(
+    rules: tuple[Threshold, ...],
+    kpi: str,
+    window: str,
+    by_window: dict[str, SeriesValues],
+    watermark_us: int,
+) -> dict[str, State]:
+    """The page's state of each series some threshold crosses."""
+    severities = Judge(rules, watermark_us).severities(kpi, window, by_window)
+    return {name: state_of(severity) for name, severity in severities.items()}
 
 
 def snapshot(series: list[KpiValue], watermark_us: int = MONDAY) -> Snapshot:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kpis import catalogue as c
-from kpis.catalogue import CATALOGUE, KPIS_BY_NAME, Kpi
+from kpis.catalogue import CATALOGUE, Kpi
 from kpis.dashboards import queries as q
 from kpis.dashboards.levels import level_thresholds, steps
 from kpis.dashboards.panels import (
@@ -25,13 +25,12 @@ from kpis.dashboards.panels import (
     timeseries,
 )
 from kpis.dashboards.variables import dimension_variable, window_variable
+from kpis.formulas import quantile_name
 from kpis.thresholds import ThresholdsConfig
 from kpis.windows import NOW
 
 SCHEMA_VERSION = 41  # Grafana 12
 TAGS = ["crmkpi"]
-RESOLUTION = "resolution_time_hours"
-RESOLUTION_QUANTILES = (0.5, 0.9, 0.99)
 ALERT_QUANTILE = 0.9
 AT_RISK_DESCRIPTION = (
     "Active customers with at least two distinct churn signals in the last 30 days: "
@@ -134,11 +133,11 @@ def _by_dimension(kpi: Kpi, config: ThresholdsConfig) -> dict[str, Any]:
 
 
 def _resolution_panels(grid: Grid, config: ThresholdsConfig) -> None:
-    kpi = KPIS_BY_NAME[RESOLUTION]
+    (kpi,) = [kpi for kpi in SERVICE.kpis if kpi.quantiles]  # resolution time
     alert_steps = steps(level_thresholds(config.thresholds, kpi.name, ALERT_QUANTILE, False))
     quantiles = [
-        Target(q.overall(kpi, quantile), legend=f"p{round(quantile * 100)}")
-        for quantile in RESOLUTION_QUANTILES
+        Target(q.overall(kpi, quantile), legend=quantile_name(quantile))
+        for quantile in kpi.quantiles
     ]
     grid.row("Resolution time")
     grid.add(

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from kpis.dashboards.panels import OK_COLOUR, SEVERITY_COLOURS, Steps, neutral_steps
+from kpis.severity import worst
 from kpis.thresholds import Threshold
-
-_SEVERITY_ORDER = ("info", "warning", "critical")
 
 
 def level_thresholds(
@@ -32,16 +31,9 @@ def level_thresholds(
     ]
 
 
-def _breached(threshold: Threshold, value: float) -> bool:
-    limit = threshold.value or 0.0
-    return value < limit if threshold.comparison == "below" else value > limit
-
-
 def _colour(thresholds: Sequence[Threshold], value: float) -> str:
-    severities = [t.severity for t in thresholds if _breached(t, value)]
-    if not severities:
-        return OK_COLOUR
-    return SEVERITY_COLOURS[max(severities, key=_SEVERITY_ORDER.index)]
+    severity = worst(t.severity for t in thresholds if t.crossed(value))
+    return OK_COLOUR if severity is None else SEVERITY_COLOURS[severity]
 
 
 def steps(thresholds: Sequence[Threshold]) -> Steps:

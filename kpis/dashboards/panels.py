@@ -6,25 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kpis.catalogue import Kpi
+from kpis.severity import Severity
 
 DATASOURCE_UID = "crmkpi-prometheus"
 """The uid of the Prometheus datasource in grafana/provisioning/datasources/."""
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
 GRID_WIDTH = 24
 
-# Grafana unit ids and decimals per catalogue unit.
-UNITS = {
-    "currency": ("currencyUSD", 0),
-    "ratio": ("percentunit", 1),
-    "count": ("short", 0),
-    "days": ("d", 1),
-    "hours": ("h", 1),
-    "nps": ("none", 1),
-}
 # Every step list starts with a base colour; breaches take their severity's colour.
 OK_COLOUR = "green"
 NEUTRAL_COLOUR = "blue"
-SEVERITY_COLOURS = {"critical": "red", "warning": "orange", "info": "yellow"}
+SEVERITY_COLOURS: dict[Severity, str] = {"critical": "red", "warning": "orange", "info": "yellow"}
 
 Steps = list[dict[str, Any]]
 
@@ -96,7 +88,8 @@ def _field_defaults(unit: str, decimals: int, steps: Steps) -> dict[str, Any]:
 
 
 def kpi_unit(kpi: Kpi) -> tuple[str, int]:
-    return UNITS[kpi.unit]
+    """Grafana's unit id and decimals for the KPI's unit."""
+    return kpi.display.grafana, kpi.display.decimals
 
 
 def _panel(
@@ -112,9 +105,38 @@ def _panel(
     }
 
 
-def _last_value(**options: Any) -> dict[str, Any]:
-    """Options of a panel showing each series' last value."""
-    return {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, **options}
+_STAT_OPTIONS = {
+    "orientation": "auto",
+    "textMode": "value",
+    "colorMode": "background",
+    "graphMode": "area",  # the sparkline
+    "justifyMode": "center",
+    "wideLayout": True,
+    "showPercentChange": False,
+}
+_BAR_OPTIONS = {
+    "orientation": "horizontal",
+    "displayMode": "gradient",
+    "valueMode": "color",
+    "showUnfilled": True,
+    "namePlacement": "left",
+}
+
+
+def _last_value_panel(
+    kind: str,
+    title: str,
+    description: str,
+    target: Target,
+    unit: tuple[str, int],
+    steps: Steps,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """A panel showing each series' last value."""
+    panel = _panel(kind, title, description, [target], _field_defaults(*unit, steps))
+    reduce = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+    panel["options"] = {"reduceOptions": reduce, **options}
+    return panel
 
 
 def stat(
@@ -126,16 +148,7 @@ def stat(
     link: str | None = None,
 ) -> dict[str, Any]:
     """A big number coloured by the thresholds, with a sparkline of the time range."""
-    panel = _panel("stat", title, description, [target], _field_defaults(*unit, steps))
-    panel["options"] = _last_value(
-        orientation="auto",
-        textMode="value",
-        colorMode="background",
-        graphMode="area",  # the sparkline
-        justifyMode="center",
-        wideLayout=True,
-        showPercentChange=False,
-    )
+    panel = _last_value_panel("stat", title, description, target, unit, steps, _STAT_OPTIONS)
     if link:
         panel["links"] = [{"title": "Details", "url": link}]
     return panel
@@ -172,12 +185,4 @@ def bargauge(
     title: str, description: str, target: Target, unit: tuple[str, int], steps: Steps
 ) -> dict[str, Any]:
     """Current value per series as horizontal bars (one per dimension value or bucket)."""
-    panel = _panel("bargauge", title, description, [target], _field_defaults(*unit, steps))
-    panel["options"] = _last_value(
-        orientation="horizontal",
-        displayMode="gradient",
-        valueMode="color",
-        showUnfilled=True,
-        namePlacement="left",
-    )
-    return panel
+    return _last_value_panel("bargauge", title, description, target, unit, steps, _BAR_OPTIONS)

@@ -7,13 +7,12 @@ exactly what the alerts watch.
 
 from __future__ import annotations
 
+from kpis import metric_names as m
 from kpis.catalogue import Kpi
-from kpis.rules import RESOLUTION_HISTOGRAM, quantile_operation, recorded_name
+from kpis.recording_rules import recorded_name
 from kpis.windows import NOW
 
 WINDOW_VARIABLE = "window"
-CLV_WINDOW = "30d"  # the only window of customer_lifetime_value
-AT_RISK = "crmkpi_customers_at_risk"
 
 
 def window_of(kpi: Kpi) -> str:
@@ -32,34 +31,32 @@ def dimension_matcher(dimension: str) -> str:
 
 def overall(kpi: Kpi, quantile: float | None = None) -> str:
     """The overall series of a KPI in the selected window."""
-    operation = quantile_operation(quantile) if quantile is not None else None
-    return f'{recorded_name(kpi, False, operation)}{{window="{window_of(kpi)}"}}'
+    return f'{recorded_name(kpi, False, quantile)}{{window="{window_of(kpi)}"}}'
 
 
 def by_dimension(kpi: Kpi, quantile: float | None = None) -> str:
     """One series per selected value of the KPI's dimension."""
-    operation = quantile_operation(quantile) if quantile is not None else None
     matchers = f'window="{window_of(kpi)}", {dimension_matcher(kpi.dimension)}'
-    return f"{recorded_name(kpi, True, operation)}{{{matchers}}}"
+    return f"{recorded_name(kpi, True, quantile)}{{{matchers}}}"
 
 
 def resolution_buckets(dimension: str) -> str:
     """Tickets per resolution-time bucket (cumulative `le`) of the selected window and teams."""
     matchers = f'window="${WINDOW_VARIABLE}", {dimension_matcher(dimension)}'
-    return f"sum by (le) ({RESOLUTION_HISTOGRAM}_bucket{{{matchers}}})"
+    return f"sum by (le) ({m.RESOLUTION_BUCKET}{{{matchers}}})"
 
 
 def at_risk_by_segment() -> str:
-    return f"sum by (segment) ({AT_RISK}{{{dimension_matcher('segment')}}})"
+    return f"sum by (segment) ({m.CUSTOMERS_AT_RISK}{{{dimension_matcher('segment')}}})"
 
 
 def at_risk_total() -> str:
-    return f"sum({AT_RISK})"
+    return f"sum({m.CUSTOMERS_AT_RISK})"
 
 
 def dimension_values(dimension: str) -> str:
     """Grafana's variable query: the values of a dimension in any recorded KPI series."""
-    return f'label_values({{__name__=~"window_{dimension}:crmkpi_.+"}}, {dimension})'
+    return f'label_values({{__name__=~"window_{dimension}:{m.PREFIX}.+"}}, {dimension})'
 
 
 def firing_alerts(kpis: list[str]) -> str:

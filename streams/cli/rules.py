@@ -41,5 +41,5 @@ def write_rules(
         config = read_thresholds(settings.thresholds_file)
     except ThresholdsError as error:
         raise CliError(str(error)) from None
-    paths = _write(generated_files(config, settings.gross_margin), out_dir, console)
+    paths = _write(generated_files(config), out_dir, console)
     return paths + _write(generated_dashboards(config), dashboards_dir, console)

@@ -26,7 +26,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from kpis import formulas as f
+from kpis import metric_names as m
 from kpis import parts as p
 from kpis.catalogue import CATALOGUE
 from kpis.churn import at_risk_by_segment
@@ -36,20 +36,6 @@ from kpis.windows import NOW, WINDOWS
 from streams.read.snapshot_reader import Snapshot, event_counts
 
 HOUR_SECONDS = 3600
-RETENTION_PARTS = {
-    f.CUSTOMERS_AT_START: (
-        "crmkpi_customers_at_window_start",
-        "Customers acquired before the window start and not churned before it.",
-        1,
-    ),
-    f.CUSTOMERS_CHURNED_IN_WINDOW: (
-        "crmkpi_customers_churned_in_window",
-        "Of those, the customers churned in the window.",
-        1,
-    ),
-}
-GAUGE_PARTS = (p.OPEN_PIPELINE_MICRO, p.ACTIVE_CUSTOMERS, p.MRR_MICRO)
-PART_DIMENSIONS = {part: kpi.dimension for kpi in reversed(CATALOGUE) for part in kpi.parts}
 
 
 @dataclass(frozen=True)
@@ -101,10 +87,10 @@ def _kpi_families(snapshot: Snapshot) -> Iterator[Metric]:
 
 
 def _part_families(sums_by_window: dict[str, PartSums]) -> Iterator[Metric]:
-    exported = {**p.EXPORTED_PARTS, **RETENTION_PARTS}
-    for part, (name, documentation, divisor) in exported.items():
-        dimension = PART_DIMENSIONS[part]
-        if part in GAUGE_PARTS:
+    for part, exported in m.PART_FAMILIES.items():
+        name, dimension, divisor = exported.name, exported.dimension, exported.divisor
+        documentation = exported.documentation
+        if part in p.CURRENT_STATE_PARTS:
             family = GaugeMetricFamily(name, documentation, labels=[dimension])
             for value_of_dimension, amount in sorted(sums_by_window[NOW].get(part, {}).items()):
                 family.add_metric([value_of_dimension], amount / divisor)
@@ -119,7 +105,7 @@ def _part_families(sums_by_window: dict[str, PartSums]) -> Iterator[Metric]:
 
 def _resolution_histogram(sums_by_window: dict[str, PartSums]) -> Metric:
     family = HistogramMetricFamily(
-        "crmkpi_ticket_resolution_seconds",
+        m.RESOLUTION_HISTOGRAM,
         "Time from opening to first resolution of tickets first resolved in the window.",
         labels=["window", "team"],
     )
@@ -137,17 +123,15 @@ def _resolution_histogram(sums_by_window: dict[str, PartSums]) -> Metric:
 
 
 def _event_families(share: Share, lag_by_partition: dict[str, int]) -> Iterator[Metric]:
-    accepted = CounterMetricFamily("crmkpi_events_accepted", "Canonical events applied.")
-    accepted.add_metric([], share.accepted)
-    yield accepted
+    yield CounterMetricFamily(m.EVENTS_ACCEPTED, "Canonical events applied.", share.accepted)
     rejected = CounterMetricFamily(
-        "crmkpi_events_rejected", "Events sent to the dead-letter topic.", labels=["reason"]
+        m.EVENTS_REJECTED, "Events sent to the dead-letter topic.", labels=["reason"]
     )
     for reason, count in share.rejected.items():
         rejected.add_metric([reason], count)
     yield rejected
     lag = GaugeMetricFamily(
-        "crmkpi_consumer_lag_records",
+        m.CONSUMER_LAG,
         "Source records not yet reflected in the KPIs, per partition.",
         labels=["partition"],
     )
@@ -159,14 +143,18 @@ def _event_families(share: Share, lag_by_partition: dict[str, int]) -> Iterator[
 def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
     yield from _kpi_families(snapshot)
     if snapshot.watermark_us is not None:
-        watermark = GaugeMetricFamily(
-            "crmkpi_watermark_timestamp_seconds",
+        yield GaugeMetricFamily(
+            m.WATERMARK,
             "Largest occurred_at of all accepted events (the KPIs' 'now').",
+            snapshot.watermark_us / 1_000_000,
         )
-        watermark.add_metric([], snapshot.watermark_us / 1_000_000)
-        yield watermark
+    yield GaugeMetricFamily(
+        m.GROSS_MARGIN,
+        "The gross margin customer lifetime value is computed with.",
+        snapshot.gross_margin,
+    )
     risk = GaugeMetricFamily(
-        "crmkpi_customers_at_risk",
+        m.CUSTOMERS_AT_RISK,
         "Active customers with at least two distinct churn signals in the last 30 days.",
         labels=["segment"],
     )
@@ -176,31 +164,27 @@ def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
 
 
 def _health_families(worker: WorkerView) -> Iterator[Metric]:
-    owned = GaugeMetricFamily(
-        "crmkpi_partitions_assigned", "Source partitions assigned to this worker."
+    yield GaugeMetricFamily(
+        m.PARTITIONS_ASSIGNED, "Source partitions assigned to this worker.", len(worker.owned)
     )
-    owned.add_metric([], len(worker.owned))
-    yield owned
-    rebalances = CounterMetricFamily(
-        "crmkpi_rebalances", "Partition assignments this worker received since it started."
+    yield CounterMetricFamily(
+        m.REBALANCES,
+        "Partition assignments this worker received since it started.",
+        worker.rebalances,
     )
-    rebalances.add_metric([], worker.rebalances)
-    yield rebalances
     if worker.last_flush is not None:
-        flushed = GaugeMetricFamily(
-            "crmkpi_last_flush_timestamp_seconds",
+        yield GaugeMetricFamily(
+            m.LAST_FLUSH,
             "When this worker last made a batch durable (checkpointed and published).",
+            worker.last_flush,
         )
-        flushed.add_metric([], worker.last_flush)
-        yield flushed
-    errors = CounterMetricFamily(
-        "crmkpi_processing_errors",
+    yield CounterMetricFamily(
+        m.PROCESSING_ERRORS,
         "Records whose processing raised an error (dead-lettered as processing_error).",
+        worker.processing_errors,
     )
-    errors.add_metric([], worker.processing_errors)
-    yield errors
     letters = CounterMetricFamily(
-        "crmkpi_dead_letters_written",
+        m.DEAD_LETTERS_WRITTEN,
         "Records this worker wrote to the dead-letter topic since it started.",
         labels=["reason"],
     )

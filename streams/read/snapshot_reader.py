@@ -52,6 +52,7 @@ class Snapshot:
     sums_by_window: dict[str, PartSums] = field(repr=False)
     stale_since: float | None = None
     views: dict[str, PartitionView] = field(default_factory=dict, repr=False)
+    gross_margin: float = 1.0  # what customer lifetime value was computed with
 
     def to_json(self) -> dict[str, object]:
         """The snapshot JSON of INTERFACES.md."""
@@ -219,6 +220,7 @@ class SnapshotReader:
             sums_by_window=derived.sums_by_window,
             stale_since=stale_since,
             views=views,
+            gross_margin=gross_margin,
         )
         return snapshot, lag_by_partition
 

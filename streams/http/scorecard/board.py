@@ -1,7 +1,7 @@
 """The scorecard's content: every catalogue KPI as a tile, from one snapshot.
 
 A board is plain JSON data, so the server can compare two boards and push only
-the tiles that changed; the page formats the numbers.
+the tiles that changed; the page formats the numbers as each KPI's unit says.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from kpis.catalogue import CATALOGUE, Kpi
+from kpis.severity import worst
 from kpis.thresholds import Threshold
-from streams.http.scorecard.states import SeriesValues, series_states, worst
+from streams.http.scorecard.states import Judge, SeriesValues, state_of
 from streams.read.snapshot_reader import Snapshot
 
 GROUPS = ("Sales pipeline", "Sales team", "Customer satisfaction", "Marketing", "Customers")
@@ -36,31 +37,27 @@ def _bar_order(item: tuple[str, float | None]) -> tuple[bool, float, str]:
 
 
 def _window_view(
-    thresholds: tuple[Threshold, ...],
-    kpi: Kpi,
-    window: str,
-    by_window: dict[str, SeriesValues],
-    watermark_us: int | None,
+    judge: Judge, kpi: Kpi, window: str, by_window: dict[str, SeriesValues]
 ) -> dict[str, Any]:
     values = by_window.get(window, {})
-    states = series_states(thresholds, kpi.name, window, by_window, watermark_us)
+    severities = judge.severities(kpi.name, window, by_window)
     bars = sorted(((name, v) for name, v in values.items() if name), key=_bar_order)
     return {
         "value": values.get(""),
-        "state": worst(list(states.values())),
-        "breakdown": [[name, value, states.get(name, "ok")] for name, value in bars],
+        "state": state_of(worst(severities.values())),
+        "breakdown": [[name, value, state_of(severities.get(name))] for name, value in bars],
     }
 
 
 def tiles(snapshot: Snapshot, thresholds: tuple[Threshold, ...]) -> dict[str, Any]:
     """kpi -> window -> {value, state, breakdown}; a tile's state is its worst series'."""
     arranged = kpi_values(snapshot)
+    judge = Judge(thresholds, snapshot.watermark_us)
     by_kpi: dict[str, Any] = {}
     for kpi in CATALOGUE:
         by_window: dict[str, SeriesValues] = dict(arranged[kpi.name])
         by_kpi[kpi.name] = {
-            window: _window_view(thresholds, kpi, window, by_window, snapshot.watermark_us)
-            for window in kpi.windows
+            window: _window_view(judge, kpi, window, by_window) for window in kpi.windows
         }
     return by_kpi
 
@@ -73,6 +70,7 @@ def catalogue() -> list[dict[str, Any]]:
             "title": kpi.title,
             "description": kpi.description,
             "unit": kpi.unit,
+            "format": kpi.display.page_format(),
             "dimension": kpi.dimension,
             "windows": list(kpi.windows),
             "group": kpi.group,

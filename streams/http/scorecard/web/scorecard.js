@@ -1,4 +1,4 @@
-// crmkpi scorecard: renders the board pushed by /events; formats numbers, nothing else.
+// crmkpi scorecard: renders the board pushed by /events, numbers in the formats it carries.
 "use strict";
 
 (() => {
@@ -35,17 +35,13 @@
     }
     return formats.get(digits).format(value);
   }
+  // How a KPI's unit is shown comes from the server (kpis/units.py): one format everywhere.
   function format(unit, value) {
     if (value === null || value === undefined) return "–";
-    switch (unit) {
-      case "ratio": return number(value * 100, 1) + " %";
-      case "currency": return number(value, Math.abs(value) < 1000 ? 2 : 0);
-      case "hours": return number(value, 1) + " h";
-      case "days": return number(value, 1) + " d";
-      case "nps": return (value > 0 ? "+" : "") + number(value, 1);
-      case "count": return number(value, 0);
-      default: return number(value, 2);
-    }
+    const shown = value * unit.scale;
+    const small = unit.small_decimals !== null && Math.abs(shown) < 1000;
+    const sign = unit.signed && shown > 0 ? "+" : "";
+    return sign + number(shown, small ? unit.small_decimals : unit.decimals) + unit.suffix;
   }
   const shownWindow = (kpi) => (kpi.windows.includes(page.window) ? page.window : kpi.windows.at(-1));
 
@@ -113,7 +109,7 @@
     node.querySelector(".window").textContent = window;
     const value = node.querySelector(".value");
     value.dataset.value = view.value === null ? "" : String(view.value);
-    value.textContent = format(kpi.unit, view.value);
+    value.textContent = format(kpi.format, view.value);
     node.querySelector(".badge").textContent = view.state === "ok" ? "" : view.state;
     node.setAttribute("aria-label", `${kpi.title}, ${window}: ${value.textContent}` +
       (view.state === "ok" ? "" : `, ${view.state}`));
@@ -181,12 +177,12 @@
     dialog.dataset.kpi = kpi.name;
     dialog.dataset.window = window;
     $("breakdown-title").textContent = `${kpi.title} by ${kpi.dimension}, ${window}`;
-    $("breakdown-total").textContent = `Overall ${format(kpi.unit, view.value)} · ${view.breakdown.length} ${kpi.dimension} values`;
+    $("breakdown-total").textContent = `Overall ${format(kpi.format, view.value)} · ${view.breakdown.length} ${kpi.dimension} values`;
     const largest = Math.max(0, ...view.breakdown.map(([, v]) => Math.abs(v || 0)));
     $("bars").replaceChildren(...view.breakdown.map(([name, value, state]) => {
       const fill = el("div", { className: "bar-fill" });
       fill.style.width = largest > 0 ? `${(100 * Math.abs(value || 0)) / largest}%` : "0";
-      const shown = el("span", { className: "bar-value", textContent: format(kpi.unit, value) });
+      const shown = el("span", { className: "bar-value", textContent: format(kpi.format, value) });
       shown.dataset.value = value === null ? "" : String(value);
       const item = el("li", {}, el("span", { className: "bar-label", textContent: name, title: name }),
         el("div", { className: "bar-track" }, fill), shown);
