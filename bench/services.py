@@ -7,8 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ from typing import Any
 import orjson
 
 from streams.kafka.broker import EmbeddedBroker
+from tests.waiting import wait_until
 
 
 def free_port() -> int:
@@ -41,15 +40,19 @@ def get_json(url: str, timeout: float = 10) -> Any:
 
 
 @contextmanager
-def worker(bootstrap: str, logs: Path, name: str = "worker") -> Iterator[tuple[str, int]]:
-    """A `crmkpi worker` (in-process store), ready; yields its URL and process id."""
+def worker(
+    bootstrap: str, logs: Path, name: str = "worker", group: str | None = None, **extra: str
+) -> Iterator[tuple[str, int]]:
+    """A `crmkpi worker` (in-process store) in `group` (its own unless given), ready;
+    yields its URL and process id. `extra`: more `CRMKPI_*` settings."""
     port = free_port()
     env = dict(os.environ)
     env.update(
         CRMKPI_KAFKA_BOOTSTRAP=bootstrap,
         CRMKPI_HTTP_PORT=str(port),
-        CRMKPI_GROUP_ID=f"bench-{name}",
+        CRMKPI_GROUP_ID=group or f"bench-{name}",
         PYTHONUNBUFFERED="1",
+        **extra,
     )
     env.pop("CRMKPI_REDIS_URL", None)
     url = f"http://127.0.0.1:{port}"
@@ -73,19 +76,14 @@ def worker(bootstrap: str, logs: Path, name: str = "worker") -> Iterator[tuple[s
                     process.wait()
 
 
-def _wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"crmkpi worker exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"crmkpi worker at {url} not ready after {timeout:g}s")
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+            return bool(response.status == 200)
+
+    wait_until(ready, f"the crmkpi worker at {url} ready", ignoring=(OSError,))
 
 
 def rss_bytes(pid: int) -> int:
