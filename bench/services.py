@@ -41,10 +41,15 @@ def get_json(url: str, timeout: float = 10) -> Any:
 
 @contextmanager
 def worker(
-    bootstrap: str, logs: Path, name: str = "worker", group: str | None = None, **extra: str
+    bootstrap: str,
+    logs: Path,
+    name: str = "worker",
+    group: str | None = None,
+    wait_ready: bool = True,
+    **extra: str,
 ) -> Iterator[tuple[str, int]]:
-    """A `crmkpi worker` (in-process store) in `group` (its own unless given), ready;
-    yields its URL and process id. `extra`: more `CRMKPI_*` settings."""
+    """A `crmkpi worker` (in-process store) in `group` (its own unless given), ready unless
+    not `wait_ready`; yields its URL and process id. `extra`: more `CRMKPI_*` settings."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -64,7 +69,8 @@ def worker(
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_until_ready(url, process)
+            if wait_ready:
+                _wait_until_ready(url, process)
             yield url, process.pid
         finally:
             if process.poll() is None:
