@@ -161,21 +161,28 @@ def wait_settled(
     )
 
 
-def owners(members: list[GroupMember]) -> list[GroupMember]:
-    """The members that own partitions now (one not answering does not count)."""
-    found = []
+def membership(members: list[GroupMember]) -> dict[str, tuple[float, float]]:
+    """(partitions assigned, rebalances so far) of each member that answers, by name: when a
+    wait for owners runs out, the rebalance counts tell a slow group from a rebalance storm."""
+    found = {}
     for member in members:
         try:
-            if scrape(member.url).get(("crmkpi_partitions_assigned", ()), 0):
-                found.append(member)
+            samples = scrape(member.url)
         except OSError:
             continue
+        assigned = samples.get(("crmkpi_partitions_assigned", ()), 0)
+        found[member.name] = (assigned, samples.get(("crmkpi_rebalances_total", ()), 0))
     return found
 
 
 def pick_owner(members: list[GroupMember], rng: random.Random) -> tuple[GroupMember, int]:
     """A random member that owns partitions (waiting for one), and the accepted count it shows."""
-    victim = rng.choice(wait_until(lambda: owners(members), "a member owning a partition"))
+    seen = wait_until(
+        lambda: membership(members),
+        "a member owning a partition (seen: member: (partitions, rebalances))",
+        lambda seen: any(assigned for assigned, _ in seen.values()),
+    )
+    victim = rng.choice([member for member in members if seen.get(member.name, (0, 0))[0]])
     accepted: int = get_json(f"{victim.url}/kpis")["events"]["accepted"]
     return victim, accepted
 
