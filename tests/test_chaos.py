@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -141,48 +142,58 @@ def metrics_problems(reference: Reference, samples: Samples) -> list[str]:
     return problems
 
 
-def wait_settled(
-    members: list[GroupMember], partitions: int = SOURCE_PARTITIONS, reporting: bool = True
-) -> None:
-    """Until the live members own every source partition between them and one reports
-    (the reporter is known by its KPI series: unless `reporting`, before any event)."""
+@dataclass(frozen=True)
+class Membership:
+    """What a member's /metrics says of its place in the group. When a wait on the group
+    runs out, the rebalance counts tell a slow group from a rebalance storm."""
 
-    def ownership() -> tuple[float, int]:
-        scrapes = [scrape(member.url) for member in members]
-        owned = sum(s.get(("crmkpi_partitions_assigned", ()), 0) for s in scrapes)
-        reporters = sum(1 for s in scrapes if any(n == "crmkpi_csat_ratio" for n, _ in s))
-        return owned, reporters
-
-    wait_until(
-        ownership,
-        f"the group settled: (partitions owned, reporters) = ({partitions}, {int(reporting)})",
-        lambda seen: seen == (partitions, int(reporting)),
-        ignoring=(OSError,),
-    )
+    partitions: float
+    rebalances: float
+    reporting: bool  # the reporter is known by its KPI series
 
 
-def membership(members: list[GroupMember]) -> dict[str, tuple[float, float]]:
-    """(partitions assigned, rebalances so far) of each member that answers, by name: when a
-    wait for owners runs out, the rebalance counts tell a slow group from a rebalance storm."""
+def membership(members: list[GroupMember]) -> dict[str, Membership]:
+    """The membership of each member that answers, by name."""
     found = {}
     for member in members:
         try:
             samples = scrape(member.url)
         except OSError:
             continue
-        assigned = samples.get(("crmkpi_partitions_assigned", ()), 0)
-        found[member.name] = (assigned, samples.get(("crmkpi_rebalances_total", ()), 0))
+        found[member.name] = Membership(
+            samples.get(("crmkpi_partitions_assigned", ()), 0),
+            samples.get(("crmkpi_rebalances_total", ()), 0),
+            any(name == "crmkpi_csat_ratio" for name, _ in samples),
+        )
     return found
+
+
+def wait_settled(
+    members: list[GroupMember], partitions: int = SOURCE_PARTITIONS, reporting: bool = True
+) -> None:
+    """Until the live members own every source partition between them and one reports
+    (unless `reporting`: before any event, none does)."""
+
+    def settled(seen: dict[str, Membership]) -> bool:
+        owned = sum(member.partitions for member in seen.values())
+        reporters = sum(member.reporting for member in seen.values())
+        return len(seen) == len(members) and (owned, reporters) == (partitions, int(reporting))
+
+    wait_until(
+        lambda: membership(members),
+        f"the group settled: {partitions} partitions owned, {int(reporting)} reporting",
+        settled,
+    )
 
 
 def pick_owner(members: list[GroupMember], rng: random.Random) -> tuple[GroupMember, int]:
     """A random member that owns partitions (waiting for one), and the accepted count it shows."""
     seen = wait_until(
         lambda: membership(members),
-        "a member owning a partition (seen: member: (partitions, rebalances))",
-        lambda seen: any(assigned for assigned, _ in seen.values()),
+        "a member owning a partition",
+        lambda seen: any(member.partitions for member in seen.values()),
     )
-    victim = rng.choice([member for member in members if seen.get(member.name, (0, 0))[0]])
+    victim = rng.choice([m for m in members if m.name in seen and seen[m.name].partitions])
     accepted: int = get_json(f"{victim.url}/kpis")["events"]["accepted"]
     return victim, accepted
 
