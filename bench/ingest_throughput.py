@@ -24,19 +24,17 @@ import aiohttp
 import orjson
 
 from streams.kafka.broker import EmbeddedBroker, free_port
+from tests.waiting import wait_until
 
 TOKEN = "bench-token"
 
 
-def wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"worker at {url} not up after {timeout}s")
+def wait_ready(url: str) -> None:
+    def serving() -> bool:
+        urllib.request.urlopen(f"{url}/healthz", timeout=2).read()
+        return True
+
+    wait_until(serving, f"the worker at {url} serving", ignoring=(OSError,))
 
 
 def webhook(client: int, number: int, batch: int) -> bytes:

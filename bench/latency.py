@@ -18,10 +18,10 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from bench.workload import KafkaRecord
+from tests.waiting import wait_until_async
 
 TICK_SECONDS = 0.005
 POLL_SECONDS = 0.02
-SETTLE_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,15 @@ async def measure(
         poller = asyncio.create_task(_poll(session, url, seen, stop))
         try:
             sent_at, duration = await _send(producer, records, rate)
-            deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
-            while not seen or seen[-1][1] < base + len(records):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{len(records)} events at {rate:g}/s were not all applied")
-                await asyncio.sleep(POLL_SECONDS)
+
+            async def applied() -> int:
+                return seen[-1][1] if seen else base
+
+            await wait_until_async(
+                applied,
+                f"{len(records)} events at {rate:g}/s all applied",
+                lambda accepted: accepted >= base + len(records),
+            )
         finally:
             stop.set()
             await poller

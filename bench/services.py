@@ -6,8 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +15,7 @@ from typing import Any
 import orjson
 
 from streams.kafka.broker import EmbeddedBroker, free_port
+from tests.waiting import wait_until
 
 
 @contextmanager
@@ -32,15 +31,24 @@ def get_json(url: str, timeout: float = 10) -> Any:
 
 
 @contextmanager
-def worker(bootstrap: str, logs: Path, name: str = "worker") -> Iterator[tuple[str, int]]:
-    """A `crmkpi worker` (in-process store), ready; yields its URL and process id."""
+def worker(
+    bootstrap: str,
+    logs: Path,
+    name: str = "worker",
+    group: str | None = None,
+    wait_ready: bool = True,
+    **extra: str,
+) -> Iterator[tuple[str, int]]:
+    """A `crmkpi worker` (in-process store) in `group` (its own unless given), ready unless
+    not `wait_ready`; yields its URL and process id. `extra`: more `CRMKPI_*` settings."""
     port = free_port()
     env = dict(os.environ)
     env.update(
         CRMKPI_KAFKA_BOOTSTRAP=bootstrap,
         CRMKPI_HTTP_PORT=str(port),
-        CRMKPI_GROUP_ID=f"bench-{name}",
+        CRMKPI_GROUP_ID=group or f"bench-{name}",
         PYTHONUNBUFFERED="1",
+        **extra,
     )
     env.pop("CRMKPI_REDIS_URL", None)
     url = f"http://127.0.0.1:{port}"
@@ -52,7 +60,8 @@ def worker(bootstrap: str, logs: Path, name: str = "worker") -> Iterator[tuple[s
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_until_ready(url, process)
+            if wait_ready:
+                _wait_until_ready(url, process)
             yield url, process.pid
         finally:
             if process.poll() is None:
@@ -64,19 +73,14 @@ def worker(bootstrap: str, logs: Path, name: str = "worker") -> Iterator[tuple[s
                     process.wait()
 
 
-def _wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"crmkpi worker exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"crmkpi worker at {url} not ready after {timeout:g}s")
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+            return bool(response.status == 200)
+
+    wait_until(ready, f"the crmkpi worker at {url} ready", ignoring=(OSError,))
 
 
 def rss_bytes(pid: int) -> int:

@@ -15,6 +15,7 @@ from bench import services
 from bench.workload import KafkaRecord, preload
 from streams.config import Settings
 from streams.kafka.topics import Topics, ensure_topics
+from tests.waiting import wait_until_async
 
 POLL_SECONDS = 0.1
 
@@ -96,17 +97,24 @@ async def worker_rate(
     await reader.start()
     try:
         tps = await source_partitions(reader, topics)
-        idle_at = time.perf_counter()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        idle_at = polled_at = time.perf_counter()
+
+        async def progress() -> int:
+            nonlocal idle_at, polled_at
             done = await committed(reader, tps)
-            now = time.perf_counter()
+            polled_at = time.perf_counter()
             if not done:
-                idle_at = now
-            if done >= expected:
-                return Rate(done, now - idle_at)
-            await asyncio.sleep(POLL_SECONDS)
-        raise RuntimeError(f"the worker did not finish {expected} events in {timeout:g}s")
+                idle_at = polled_at
+            return done
+
+        done = await wait_until_async(
+            progress,
+            f"the worker's group {group} to commit {expected} events",
+            lambda done: done >= expected,
+            timeout=timeout,
+            poll=POLL_SECONDS,
+        )
+        return Rate(done, polled_at - idle_at)
     finally:
         await reader.stop()
 

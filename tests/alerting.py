@@ -8,33 +8,21 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import free_port, stop
-
-T = TypeVar("T")
-
-
-def wait_for(found: Callable[[], T | None], what: str, timeout: float = 60) -> T:
-    """The first truthy result of `found`, polled until `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = found()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"no {what} after {timeout}s")
+from tests.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -128,7 +116,7 @@ def alertmanager(config: Path, tmp: Path) -> Iterator[str]:
         stderr=(tmp / "alertmanager.log").open("w"),
     )
     try:
-        wait_for(lambda: _ready(address), "ready Alertmanager", timeout=30)
+        wait_until(lambda: _ready(address), "Alertmanager ready")
         yield address
     finally:
         stop(process)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 import redis
 
 from streams.kafka.broker import EmbeddedBroker, die_with_parent, free_port
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -37,6 +37,23 @@ def stop(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
             process.wait()
 
 
+def wait_pinging(url: str, process: subprocess.Popen[Any], log: Path | None = None) -> None:
+    """Until the redis-server `process` at `url` answers PING (it fails if the server exits)."""
+    client = redis.Redis.from_url(url)
+
+    def pings() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"redis-server exited{f': see {log}' if log else ''}")
+        return bool(client.ping())
+
+    try:
+        wait_until(
+            pings, f"redis-server at {url} answering PING", ignoring=(redis.ConnectionError,)
+        )
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private redis-server for the session (no persistence); yields its URL."""
@@ -54,17 +71,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent())
     url = f"redis://127.0.0.1:{port}/0"
     try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start: see {directory / 'redis.log'}")
-                time.sleep(0.02)
-        client.close()
+        wait_pinging(url, process, directory / "redis.log")
         yield url
     finally:
         stop(process)

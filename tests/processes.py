@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -18,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import free_port, stop
+from tests.conftest import free_port, stop, wait_pinging
+from tests.waiting import WAIT_SECONDS, wait_until
 
 
 def crmkpi_env(bootstrap: str, http_port: int, **extra: str) -> dict[str, str]:
@@ -38,7 +37,7 @@ def crmkpi_env(bootstrap: str, http_port: int, **extra: str) -> dict[str, str]:
 
 
 def run_crmkpi(
-    args: Sequence[str], env: dict[str, str], timeout: float = 120
+    args: Sequence[str], env: dict[str, str], timeout: float = WAIT_SECONDS
 ) -> subprocess.CompletedProcess[str]:
     """Run one `crmkpi` command to completion."""
     return subprocess.run(
@@ -55,35 +54,29 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-def wait_until_ready(
-    url: str, process: subprocess.Popen[str], timeout: float = 60, endpoint: str = "/readyz"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_until_ready(url: str, process: subprocess.Popen[str], endpoint: str = "/readyz") -> None:
+    def answers() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"crmkpi exited with {process.returncode}")
-        try:
-            get_json(f"{url}{endpoint}")
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    raise AssertionError(f"{url} not ready after {timeout}s")
+        get_json(f"{url}{endpoint}")
+        return True
+
+    wait_until(answers, f"{url}{endpoint} to answer", ignoring=(OSError,))
 
 
-def wait_idle(url: str, timeout: float = 120, accepted_at_least: int = 0) -> dict[str, Any]:
+def wait_idle(url: str, accepted_at_least: int = 0) -> dict[str, Any]:
     """The snapshot once the lag is 0 (and enough events were applied)."""
-    deadline = time.monotonic() + timeout
-    snapshot: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            snapshot = get_json(f"{url}/kpis")
-            if snapshot["lag"] == 0 and snapshot["events"]["accepted"] >= accepted_at_least:
-                return snapshot
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    events = snapshot.get("events", {})
-    raise AssertionError(f"not idle after {timeout}s: lag {snapshot.get('lag')}, events {events}")
+
+    def idle(snapshot: dict[str, Any]) -> bool:
+        return bool(snapshot["lag"] == 0 and snapshot["events"]["accepted"] >= accepted_at_least)
+
+    snapshot: dict[str, Any] = wait_until(
+        lambda: get_json(f"{url}/kpis"),
+        f"{url} idle: lag 0, at least {accepted_at_least} accepted",
+        idle,
+        ignoring=(OSError,),
+    )
+    return snapshot
 
 
 def spawn_crmkpi(args: Sequence[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
@@ -183,9 +176,9 @@ class WorkerGroup:
         self.close()
 
 
-def wait_serving(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+def wait_serving(url: str, process: subprocess.Popen[str]) -> None:
     """Until `url` answers HTTP at all (ready or not: a joining member may own nothing yet)."""
-    wait_until_ready(url, process, timeout, endpoint="/healthz")
+    wait_until_ready(url, process, endpoint="/healthz")
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -214,19 +207,7 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError("redis-server did not start") from None
-                    time.sleep(0.02)
-        finally:
-            client.close()
+        wait_pinging(self.url, self.process)
 
     def stop(self) -> None:
         if self.process is not None:

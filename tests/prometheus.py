@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port, stop
+from tests.waiting import wait_until
 
 
 def prometheus_binary() -> str:
@@ -40,18 +40,9 @@ class Prometheus:
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
-    def wait_for(self, promql: str, timeout: float = 30) -> list[dict[str, Any]]:
+    def wait_for(self, promql: str) -> list[dict[str, Any]]:
         """The result of `promql` once it is not empty."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                result = self.query(promql)
-                if result:
-                    return result
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"no data for {promql!r} after {timeout}s")
+        return wait_until(lambda: self.query(promql), f"data for {promql!r}", ignoring=(OSError,))
 
 
 @contextmanager

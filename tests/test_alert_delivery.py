@@ -21,9 +21,10 @@ from kpis.thresholds import DEFAULT_THRESHOLDS_FILE, parse_thresholds
 from streams.config import Settings
 from streams.kafka.producer import CrmProducer
 from streams.kafka.sync_producer import SyncCrmProducer
-from tests.alerting import MailSink, Received, SlackSink, alertmanager, wait_for
+from tests.alerting import MailSink, Received, SlackSink, alertmanager
 from tests.processes import wait_idle, worker
 from tests.prometheus import prometheus
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -160,14 +161,14 @@ def test_breach_and_recovery_reach_slack_and_email(
         # signal events of the same kinds. One alert, however many events show it.
         for signal_event in customer_at_risk("C9", NOW - timedelta(days=35)):
             producer.send_event(signal_event)
-        churn_fired = wait_for(lambda: slack_alerts(slack, CHURN_ALERT, "firing"), "churn alert")
+        churn_fired = wait_until(lambda: slack_alerts(slack, CHURN_ALERT, "firing"), "churn alert")
         assert "C9" in text_of(churn_fired[0]) and "detractor NPS" in text_of(churn_fired[0])
 
         # CSAT now: 10 good answers (1.0), the watermark moves 35 days on and C9's signals
         # leave the 30-day window: the customer has recovered.
         for _ in range(10):
             producer.send_event(csat(5, day))
-        wait_for(lambda: slack_alerts(slack, CHURN_ALERT, "resolved"), "churn alert resolved")
+        wait_until(lambda: slack_alerts(slack, CHURN_ALERT, "resolved"), "churn alert resolved")
         assert len(slack_alerts(slack, CHURN_ALERT, "firing")) == 1
         wait_idle(url, accepted_at_least=23)
         prom.wait_for('window:crmkpi_csat:ratio{window="30d"} == 1')
@@ -176,12 +177,12 @@ def test_breach_and_recovery_reach_slack_and_email(
         breached_at = datetime.now(UTC).timestamp()
         for _ in range(10):
             producer.send_event(csat(1, day + timedelta(minutes=1)))
-        fired = wait_for(lambda: slack_alerts(slack, CSAT_ALERT, "firing"), "CSAT Slack post")
+        fired = wait_until(lambda: slack_alerts(slack, CSAT_ALERT, "firing"), "CSAT Slack post")
         latency = fired[0].at - breached_at
         firing_text = text_of(fired[0])
         assert "Customer satisfaction" in firing_text and "30d" in firing_text
         assert breached_csat(firing_text) in BREACHED_VALUES, firing_text
-        mail_fired = wait_for(
+        mail_fired = wait_until(
             lambda: [m for m in mail.texts() if CSAT_ALERT in m[1] and "FIRING" in m[1]],
             "CSAT email",
         )
@@ -190,9 +191,9 @@ def test_breach_and_recovery_reach_slack_and_email(
         # 40 good answers: 50/60 = 0.83, back above the threshold.
         for _ in range(40):
             producer.send_event(csat(5, day + timedelta(minutes=2)))
-        resolved = wait_for(lambda: slack_alerts(slack, CSAT_ALERT, "resolved"), "resolved post")
+        resolved = wait_until(lambda: slack_alerts(slack, CSAT_ALERT, "resolved"), "resolved post")
         assert "RESOLVED" in text_of(resolved[0])
-        wait_for(
+        wait_until(
             lambda: [m for m in mail.texts() if CSAT_ALERT in m[1] and "RESOLVED" in m[1]],
             "resolved email",
         )

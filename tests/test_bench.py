@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration  # a real broker and worker: not in `make test-fast`
+
 
 def test_quick_benchmark_writes_every_measure(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"

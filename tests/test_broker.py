@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.kafka.broker import BrokerError, EmbeddedBroker, find_tansu
 from tests.conftest import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -114,10 +114,7 @@ def test_a_sigkilled_parent_leaves_no_broker_behind() -> None:
     )
     assert child.stdout == "started\n", child.stderr
     assert child.returncode == -9
-    deadline = time.monotonic() + 5
-    while tansu_processes(bootstrap) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert tansu_processes(bootstrap) == []
+    wait_until(lambda: tansu_processes(bootstrap), "no broker left behind", lambda left: left == [])
 
 
 def test_a_missing_binary_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -29,7 +29,6 @@ from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.topics import Topics, ensure_topics
 from streams.simulate import Anomalies, simulate_history
 from streams.worker.checkpoint_log import CheckpointLog, FenceLost
-from tests.alerting import wait_for
 from tests.conftest import free_port, stop
 from tests.processes import (
     WorkerGroup,
@@ -43,6 +42,7 @@ from tests.processes import (
 from tests.reference import compare_snapshot, compute_reference
 from tests.test_chaos import metrics_problems, summed, wait_settled
 from tests.test_faults import accepted, http_status
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def simulated(seed: int, days: int, path: Path) -> list[str]:
 
 def produce(bootstrap: str, path: Path) -> None:
     """`crmkpi produce`; it fails when the broker dies under it, which the tests cause."""
-    result = run_crmkpi(["produce", str(path)], crmkpi_env(bootstrap, 0), timeout=300)
+    result = run_crmkpi(["produce", str(path)], crmkpi_env(bootstrap, 0))
     print(time.strftime("%X"), "produce", path.name, "exit", result.returncode)
 
 
@@ -87,7 +87,9 @@ def durable_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
         )
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        wait_for(lambda: create_bucket(f"{endpoint}/{BUCKET}"), "S3 server", timeout=30)
+        wait_until(
+            lambda: create_bucket(f"{endpoint}/{BUCKET}"), "the S3 server to create a bucket"
+        )
         env = {
             "AWS_ENDPOINT": endpoint,
             "AWS_ALLOW_HTTP": "true",
@@ -135,12 +137,14 @@ def test_memory_broker_restarted_empty_kpis_are_what_it_holds_from_then_on(
         produce(memory_broker.bootstrap, tmp_path / "lost.jsonl")
         wait_idle(first, accepted_at_least=lost_reference.accepted)
         wait_settled(group.members)
-        time.sleep(2)  # churn-risk announcements and commits sent
+        # The scenario: a quiet moment, so that no batch of the workers (commits, churn-risk
+        # announcements every second) is in flight at the kill (the Tansu quirk above).
+        time.sleep(2)
         sigkill(memory_broker)
         assert http_status(f"{first}/readyz") == 503
         time.sleep(DOWN_SECONDS)
         memory_broker.start()  # empty: nobody but the workers creates the topics again
-        wait_for(lambda: accepted(first) == 0, "the lost history gone from /kpis")
+        wait_until(lambda: accepted(first) == 0, "the lost history gone from /kpis")
         wait_settled(group.members, reporting=False)
         produce(memory_broker.bootstrap, tmp_path / "kept.jsonl")
         wait_idle(first, accepted_at_least=reference.accepted)
@@ -167,14 +171,14 @@ def test_broker_that_keeps_its_logs_killed_mid_stream_every_kpi_is_exact(
         group.start()
         group.start()
         first = group.members[0].url
-        at_kill = wait_for(lambda: accepted(first) >= 1000 and accepted(first), "events applied")
+        at_kill = wait_until(lambda: accepted(first) >= 1000 and accepted(first), "events applied")
         sigkill(durable_broker)
         killed_at = time.monotonic()
         print(f"{time.strftime('%X')} broker killed at {at_kill} of {cut} accepted")
         time.sleep(DOWN_SECONDS)
         durable_broker.start()
         produce(bootstrap, rest)
-        wait_idle(first, accepted_at_least=reference.accepted, timeout=180)
+        wait_idle(first, accepted_at_least=reference.accepted)
         print(f"all applied {time.monotonic() - killed_at:.1f}s after the kill")
         wait_settled(group.members)
         wait_idle(first)

@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from tests.processes import (
     wait_serving,
 )
 from tests.reference import HISTOGRAM_LE, Reference, compare_snapshot, compute_reference
+from tests.waiting import WAIT_SECONDS, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -140,44 +142,60 @@ def metrics_problems(reference: Reference, samples: Samples) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class Membership:
+    """What a member's /metrics says of its place in the group. When a wait on the group
+    runs out, the rebalance counts tell a slow group from a rebalance storm."""
+
+    partitions: float
+    rebalances: float
+    reporting: bool  # the reporter is known by its KPI series
+
+
+def membership(members: list[GroupMember]) -> dict[str, Membership]:
+    """The membership of each member that answers, by name."""
+    found = {}
+    for member in members:
+        try:
+            samples = scrape(member.url)
+        except OSError:
+            continue
+        found[member.name] = Membership(
+            samples.get(("crmkpi_partitions_assigned", ()), 0),
+            samples.get(("crmkpi_rebalances_total", ()), 0),
+            any(name == "crmkpi_csat_ratio" for name, _ in samples),
+        )
+    return found
+
+
 def wait_settled(
-    members: list[GroupMember],
-    timeout: float = 120,
-    partitions: int = SOURCE_PARTITIONS,
-    reporting: bool = True,
+    members: list[GroupMember], partitions: int = SOURCE_PARTITIONS, reporting: bool = True
 ) -> None:
     """Until the live members own every source partition between them and one reports
-    (the reporter is known by its KPI series: unless `reporting`, before any event)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            scrapes = [scrape(member.url) for member in members]
-        except OSError:
-            scrapes = []
-        owned = sum(s.get(("crmkpi_partitions_assigned", ()), 0) for s in scrapes)
-        reporters = sum(1 for s in scrapes if any(n == "crmkpi_csat_ratio" for n, _ in s))
-        if scrapes and owned == partitions and reporters == int(reporting):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the group did not settle in {timeout}s")
+    (unless `reporting`: before any event, none does)."""
+
+    def settled(seen: dict[str, Membership]) -> bool:
+        owned = sum(member.partitions for member in seen.values())
+        reporters = sum(member.reporting for member in seen.values())
+        return len(seen) == len(members) and (owned, reporters) == (partitions, int(reporting))
+
+    wait_until(
+        lambda: membership(members),
+        f"the group settled: {partitions} partitions owned, {int(reporting)} reporting",
+        settled,
+    )
 
 
 def pick_owner(members: list[GroupMember], rng: random.Random) -> tuple[GroupMember, int]:
     """A random member that owns partitions (waiting for one), and the accepted count it shows."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        owners = []
-        for member in members:
-            try:
-                if scrape(member.url).get(("crmkpi_partitions_assigned", ()), 0):
-                    owners.append(member)
-            except OSError:
-                continue
-        if owners:
-            victim = rng.choice(owners)
-            return victim, get_json(f"{victim.url}/kpis")["events"]["accepted"]
-        time.sleep(0.5)
-    raise AssertionError("no member owned a partition for 60s")
+    seen = wait_until(
+        lambda: membership(members),
+        "a member owning a partition",
+        lambda seen: any(member.partitions for member in seen.values()),
+    )
+    victim = rng.choice([m for m in members if m.name in seen and seen[m.name].partitions])
+    accepted: int = get_json(f"{victim.url}/kpis")["events"]["accepted"]
+    return victim, accepted
 
 
 def produce_in_chunks(
@@ -185,7 +203,7 @@ def produce_in_chunks(
 ) -> None:
     """Produce each chunk, calling `after_chunk(index)` before the next one."""
     for index, chunk in enumerate(chunks):
-        result = run_crmkpi(["produce", str(chunk)], crmkpi_env(bootstrap, 0), timeout=300)
+        result = run_crmkpi(["produce", str(chunk)], crmkpi_env(bootstrap, 0))
         reports.append(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "")
         print(time.strftime("%X"), reports[-1], result.stderr[-300:])
         after_chunk(index)
@@ -213,7 +231,7 @@ def test_random_sigkills_and_restarts_leave_every_kpi_and_metric_exact(
         def wait_for_kill(index: int) -> None:
             """Every kill happens with at least one chunk still to come: mid-stream."""
             if index < KILLS:
-                kills[index].wait(timeout=120)
+                kills[index].wait(timeout=WAIT_SECONDS)
 
         producer = threading.Thread(
             target=produce_in_chunks, args=(broker, chunks, wait_for_kill, reports)
@@ -222,7 +240,7 @@ def test_random_sigkills_and_restarts_leave_every_kpi_and_metric_exact(
         mid_stream_kills = 0
         try:
             for killed in kills:
-                time.sleep(rng.uniform(0.5, 3.0))
+                time.sleep(rng.uniform(0.5, 3.0))  # the scenario: kills at random moments
                 victim, accepted = pick_owner(group.members, rng)
                 group.kill(victim)
                 killed.set()
@@ -236,7 +254,7 @@ def test_random_sigkills_and_restarts_leave_every_kpi_and_metric_exact(
         for member in group.members:
             wait_serving(member.url, member.process)
         first = group.members[0].url
-        wait_idle(first, timeout=300, accepted_at_least=reference.accepted)
+        wait_idle(first, accepted_at_least=reference.accepted)
         wait_settled(group.members)
         wait_idle(first)
         for member in group.members:

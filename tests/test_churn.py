@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer
 
 from streams.simulate import simulate_history
 from tests.processes import crmkpi_env, run_crmkpi, wait_idle, worker
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
 SLA_HOURS = {"urgent": 4, "high": 24, "normal": 48, "low": 72}  # the documented defaults
@@ -105,9 +106,10 @@ async def test_at_risk_customers_are_reported_and_announced(broker: str, tmp_pat
         for segment_of_customer, _ in expected.values():
             by_segment[segment_of_customer] += 1
         assert risk["at_risk_by_segment"] == dict(by_segment)
-        import asyncio
-
-        await asyncio.sleep(3)  # the announcer runs every second
-        announced = await announcements(broker)
+        announced = await wait_until_async(  # the announcer runs every second
+            lambda: announcements(broker),
+            f"the {len(expected)} customers at risk announced",
+            lambda found: {c for c, value in found.items() if value["at_risk"]} == set(expected),
+        )
     at_risk = {c for c, value in announced.items() if value["at_risk"]}
     assert at_risk == set(expected)

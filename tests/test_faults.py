@@ -22,7 +22,6 @@ import redis
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.topics import Topics
 from streams.simulate import Anomalies, simulate_history
-from tests.alerting import wait_for
 from tests.conftest import free_port
 from tests.processes import (
     RedisServer,
@@ -38,6 +37,7 @@ from tests.processes import (
 )
 from tests.reference import Reference, compare_snapshot, compute_reference
 from tests.test_chaos import pick_owner, wait_settled
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -83,10 +83,10 @@ def test_redis_stopped_mid_stream_and_restarted_empty_catches_up_exactly(
         extra = {"CRMKPI_REDIS_URL": store.url, "CRMKPI_PARTITIONS": str(PARTITIONS)}
         with worker(broker, tmp_path, **extra) as (url, _):
             produce(broker, chunks[0])
-            wait_for(lambda: accepted(url) > 0, "events applied")
+            wait_until(lambda: accepted(url) > 0, "events applied")
             store.stop()
             produce(broker, chunks[1])
-            wait_for(
+            wait_until(
                 lambda: committed_offsets(broker, Topics().sources) >= produced[0] + produced[1],
                 "records consumed and committed while Redis is down",
             )
@@ -98,7 +98,7 @@ def test_redis_stopped_mid_stream_and_restarted_empty_catches_up_exactly(
             produce(broker, chunks[2])
             snapshot = wait_idle(url, accepted_at_least=reference.accepted)
             assert compare_snapshot(reference, snapshot) == []
-            wait_for(lambda: http_status(f"{url}/readyz") == 200, "ready again")
+            wait_until(lambda: http_status(f"{url}/readyz") == 200, "ready again")
             assert "stale_since" not in get_json(f"{url}/kpis")
     finally:
         store.stop()
@@ -119,7 +119,7 @@ def test_broker_paused_mid_stream_worker_resumes_exactly(tmp_path: Path) -> None
             process,
         ):
             produce(broker.bootstrap, chunks[0])
-            at_pause = wait_for(lambda: accepted(url), "events applied")
+            at_pause = wait_until(lambda: accepted(url), "events applied")
             os.kill(pid, signal.SIGSTOP)
             try:
                 paused_at = time.monotonic()

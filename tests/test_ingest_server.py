@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from tests.ingest_http import comparable, deliver, landed, where_it_belongs
 from tests.ingest_signing import SECRET_ENV
 from tests.processes import get_json, wait_idle, worker
 from tests.reference import Reference, compare_snapshot, compute_reference
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,17 +30,15 @@ def server(broker: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def settled(url: str, reference: Reference, timeout: float = 60) -> dict[str, Any]:
+def settled(url: str, reference: Reference) -> dict[str, Any]:
     """The snapshot once every accepted and rejected event of the reference was counted."""
-    deadline = time.monotonic() + timeout
     rejected = sum(reference.rejected.values())
-    while True:
-        snapshot = wait_idle(url, accepted_at_least=reference.accepted)
-        if sum(snapshot["events"]["rejected"].values()) >= rejected:
-            return snapshot
-        if time.monotonic() > deadline:
-            raise AssertionError(f"rejections not counted: {snapshot['events']}")
-        time.sleep(0.2)
+    snapshot: dict[str, Any] = wait_until(
+        lambda: wait_idle(url, accepted_at_least=reference.accepted),
+        f"{rejected} rejections counted",
+        lambda snapshot: sum(snapshot["events"]["rejected"].values()) >= rejected,
+    )
+    return snapshot
 
 
 @pytest.mark.parametrize("source", SOURCES)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from streams.simulate import Anomalies, simulate_history
 from tests.processes import crmkpi_env, get_json, run_crmkpi, wait_idle, worker
 from tests.reference import REASONS, compare_snapshot, compute_reference
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -88,10 +88,11 @@ async def test_bad_lines_are_named_counted_and_dead_lettered(broker: str, tmp_pa
     path.write_text("\n".join([good, "{not json", schema, good]) + "\n")
     with worker(broker, tmp_path) as (url, _):
         result = run_crmkpi(["produce", str(path)], crmkpi_env(broker, 0))
-        snapshot = wait_idle(url, accepted_at_least=1)
-        while sum(snapshot["events"]["rejected"].values()) < 3:
-            time.sleep(0.2)
-            snapshot = wait_idle(url)
+        snapshot = wait_until(
+            lambda: wait_idle(url, accepted_at_least=1),
+            "3 rejections counted",
+            lambda snapshot: sum(snapshot["events"]["rejected"].values()) >= 3,
+        )
     assert result.returncode != 0
     report = result.stdout + result.stderr
     assert "line 2: invalid_json" in report
@@ -118,10 +119,11 @@ def test_restart_mid_stream_gives_the_same_snapshot(
         producing = threading.Thread(target=produce, args=(broker, history))
         producing.start()
         # Stop it mid-stream: once it has applied some events, long before all of them.
-        accepted = 0
-        while accepted < 1000:
-            time.sleep(0.02)
-            accepted = get_json(f"{url}/kpis")["events"]["accepted"]
+        accepted = wait_until(
+            lambda: get_json(f"{url}/kpis")["events"]["accepted"],
+            "1000 events applied",
+            lambda accepted: accepted >= 1000,
+        )
         process.send_signal(stop)
         process.wait()
         producing.join()

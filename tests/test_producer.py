@@ -19,6 +19,7 @@ from streams.kafka.outcomes import Problem
 from streams.kafka.producer import CrmProducer, ProducerError
 from streams.kafka.sync_producer import SyncCrmProducer
 from tests.conftest import free_port
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
 
@@ -100,17 +101,20 @@ def jsonl(tmp_path: Path) -> Path:
 
 
 async def _consume(settings: Settings, topics: list[str], count: int) -> list[ConsumerRecord]:
-    """Every record of `topics`, once `count` of them have arrived (or after 20 s)."""
+    """Every record of `topics`, once `count` of them have arrived."""
     consumer = AIOKafkaConsumer(
         *topics, group_id=None, auto_offset_reset="earliest", **settings.kafka_options()
     )
     await consumer.start()
     records: list[ConsumerRecord] = []
     try:
-        deadline = time.monotonic() + 20
-        while len(records) < count and time.monotonic() < deadline:
+
+        async def fetch() -> int:
             batches = await consumer.getmany(timeout_ms=500)
             records.extend(record for batch in batches.values() for record in batch)
+            return len(records)
+
+        await wait_until_async(fetch, f"{count} records", lambda fetched: fetched >= count)
     finally:
         await consumer.stop()
     return records

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.processes import crmkpi_env, crmkpi_process, wait_until_ready
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.integration
 
@@ -46,13 +47,13 @@ async def read_stream(session: aiohttp.ClientSession, url: str, events: list[str
                 events.append(line[7:].strip().decode())
 
 
-async def settle(session: aiohttp.ClientSession, url: str, timeout: float = 60) -> None:
+async def settle(session: aiohttp.ClientSession, url: str) -> None:
     """Wait until the demo's opening book is applied: the lag under a second of traffic."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if max(await lag_samples(session, url, 1.0), default=RATE) < RATE:
-            return
-    raise AssertionError(f"the lag did not settle within {timeout}s")
+    await wait_until_async(
+        lambda: lag_samples(session, url, 1.0),
+        f"the lag under {RATE} (a second of traffic) for a second",
+        lambda samples: max(samples, default=RATE) < RATE,
+    )
 
 
 def summary(samples: list[int]) -> str:
