@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from kpis.thresholds import ThresholdsError, read_thresholds
 from streams.config import Settings
-from streams.errors import CliError
+from streams.errors import BrokerUnreachable, ConfigError
 from streams.http.ingest.endpoint import IngestEndpoint
 from streams.http.server import HttpServer, build_app
 from streams.kafka.adapter import Batch, BatchConsumer
@@ -95,7 +95,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         try:
             thresholds = read_thresholds(settings.thresholds_file)
         except ThresholdsError as error:
-            raise CliError(str(error)) from None
+            raise ConfigError(str(error)) from None
         return ChurnAlerts(
             settings.alertmanager_url, thresholds.churn_alert, thresholds.dashboard_url
         )
@@ -230,7 +230,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         """Create the topics again if the broker lost them (a memory-only broker restarted)."""
         try:
             await ensure_topics(self.settings)
-        except CliError as error:  # still unreachable: the caller retries
+        except BrokerUnreachable as error:  # still unreachable: the caller retries
             log.warning("%s", error)
 
     async def recover(self, partitions: dict[str, int], consumer: Any) -> None:

@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 
 from kpis.events import Envelope, Rejection, check_not_future, decode_event, format_time
 from streams.config import Settings
-from streams.errors import CliError
+from streams.errors import BrokerUnreachable, CrmkpiError
 from streams.kafka.dead_letters import DeadLetter
 from streams.kafka.topics import Topics, ensure_topics
 
@@ -38,7 +38,7 @@ LINGER_MS = 20
 T = TypeVar("T")
 
 
-class ProducerError(CliError):
+class ProducerError(CrmkpiError):
     """The broker could not be reached or did not confirm a delivery."""
 
 
@@ -114,7 +114,7 @@ class CrmProducer:
         try:
             try:
                 await self._guard(ensure_topics(self.settings), "cannot reach")
-            except CliError as error:  # ensure_topics' own one-line error
+            except BrokerUnreachable as error:  # ensure_topics' own one-line error
                 raise ProducerError(str(error)) from None
             await self._guard(kafka.start(), "cannot reach")
         except ProducerError:

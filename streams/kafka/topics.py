@@ -12,7 +12,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from kpis.events import DOMAINS, Envelope
 from streams.config import Settings
-from streams.errors import CliError
+from streams.errors import BrokerUnreachable
 
 
 class MetadataRequestNoAutoCreate(MetadataRequest):  # type: ignore[misc]
@@ -81,7 +81,7 @@ async def ensure_topics(settings: Settings) -> Topics:
     try:
         await admin.start()
     except KafkaError as error:
-        raise CliError(
+        raise BrokerUnreachable(
             f"cannot reach the Kafka broker at {settings.kafka_bootstrap}: {error} "
             "(is it running? set CRMKPI_KAFKA_BOOTSTRAP or --bootstrap)"
         ) from None
