@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 import redis
 
+from streams.kafka.adapter import install_metadata_no_auto_create
 from streams.kafka.broker import EmbeddedBroker, die_with_parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The test process's aiokafka clients never auto-create topics, as crmkpi's own do."""
+    install_metadata_no_auto_create()
 
 
 def free_port() -> int:

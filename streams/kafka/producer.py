@@ -30,6 +30,7 @@ from aiokafka.errors import KafkaError
 from kpis.events import Envelope, Rejection, check_not_future, decode_event, format_time
 from streams.config import Settings
 from streams.errors import BrokerUnreachable, CrmkpiError
+from streams.kafka.adapter import install_metadata_no_auto_create
 from streams.kafka.dead_letters import DeadLetter
 from streams.kafka.topics import Topics, ensure_topics
 
@@ -104,6 +105,7 @@ class CrmProducer:
         """Create missing topics and connect; `ProducerError` if the broker is unreachable."""
         if not self._owns_kafka:
             return
+        install_metadata_no_auto_create()
         kafka = AIOKafkaProducer(
             **self.settings.kafka_options(),
             acks="all",

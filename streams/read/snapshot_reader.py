@@ -32,6 +32,7 @@ from kpis.snapshot import (
     window_firsts,
 )
 from streams.config import Settings
+from streams.kafka.partitions import PartitionId
 from streams.read.store import PartitionView, Store
 
 PROBE_TIMEOUT_SECONDS = 3.0
@@ -110,7 +111,7 @@ class LagProbe:
         ]
         ends = await self.consumer.end_offsets(tps) if tps else {}
         self.last_success = time.time()
-        return {f"{tp.topic}:{tp.partition}": offset for tp, offset in ends.items()}
+        return {str(PartitionId(tp.topic, tp.partition)): offset for tp, offset in ends.items()}
 
 
 def consumer_lag(ends: dict[str, int], views: dict[str, PartitionView]) -> dict[str, int]:
