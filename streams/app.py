@@ -40,15 +40,14 @@ from streams.read.snapshot_cache import LastGoodSnapshot
 from streams.read.snapshot_reader import LagProbe, SnapshotReader
 from streams.read.store import Store, open_store
 from streams.worker.assignment import Assignment
-from streams.worker.batches import BatchApplier
 from streams.worker.checkpoint_log import MAX_CHECKPOINT_BYTES, CheckpointLog
 from streams.worker.churn_alerts import ChurnAlerts, churn_alerts_for
 from streams.worker.churn_announcer import ChurnAnnouncer
 from streams.worker.churn_reporter import ChurnReporter
+from streams.worker.consumption import Consumption, recreate_topics
 from streams.worker.group_consumer import GroupConsumer
 from streams.worker.health import WorkerHealth
 from streams.worker.processor import Processor
-from streams.worker.recovery import Recovery, recreate_topics
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 10_000  # records per fetch: each batch costs a checkpoint write and a commit
@@ -64,8 +63,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
     """
 
     processor: Processor
-    batches: BatchApplier
-    recovery: Recovery
+    consumption: Consumption
     churn: ChurnReporter
 
     def __init__(
@@ -108,12 +106,11 @@ class Runtime(mode.Service):  # type: ignore[misc]
             self.probe,
             settings.gross_margin,
             settings.churn_rules(),
-            lambda: processor.store_stale_since,
+            lambda: processor.publisher.stale_since,
         )
         self.health = WorkerHealth(self.store, self.probe, assignment, processor)
         recreate = partial(recreate_topics, settings)
-        self.batches = BatchApplier(processor, self.consumer, assignment, recreate)
-        self.recovery = Recovery(settings, processor, self.consumer, assignment)
+        self.consumption = Consumption(processor, self.consumer, assignment, recreate)
         announcer = ChurnAnnouncer(self.producer, topics.churn_signals)
         self.churn = ChurnReporter(
             assignment, processor, self.snapshots.read, announcer, self.churn_alerts
@@ -168,7 +165,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
 
     async def apply(self, batch: Batch) -> None:
         await self.ready.wait()
-        await self.batches.apply(batch)
+        await self.consumption.apply(batch)
 
     def assigned(self, sources: Iterable[PartitionId]) -> None:
         """Readers see newly assigned partitions before their next record arrives."""
@@ -177,7 +174,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
 
     async def _recover(self, sources: list[PartitionId]) -> None:
         await self.ready.wait()
-        await self.recovery.recover(sources)
+        await self.consumption.recover(sources)
 
     def revoked(self, sources: Iterable[PartitionId]) -> None:
         """Batches fetched before a revocation are dropped, and revoked states forgotten."""

@@ -25,7 +25,7 @@ class WorkerHealth:
         problems = []
         if not await self.store.ping():
             problems.append("store unreachable")
-        if self.processor.store_stale_since is not None:
+        if self.processor.publisher.stale_since is not None:
             problems.append("store is behind (it was unreachable)")
         try:
             await self.probe.end_offsets()
@@ -43,6 +43,6 @@ class WorkerHealth:
             self.assignment.reporter,
             self.assignment.rebalances,
             processor.last_flush,
-            processor.processing_errors,
-            dict(processor.dead_letters),
+            processor.applier.processing_errors,
+            dict(processor.applier.dead_letters),
         )

@@ -13,39 +13,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
-from kpis.events import Rejection, format_time
 from kpis.windows import MINUTE_US
-from streams.kafka.dead_letters import WORKER, DeadLetter
+from streams.kafka.dead_letters import DeadLetter
 from streams.kafka.partitions import PartitionId
 from streams.kafka.topics import Topics
-from streams.read.store import Position, Store
+from streams.read.store import Store
 from streams.worker.assignment import Assignment
 from streams.worker.checkpoint_log import CheckpointLog
+from streams.worker.record_applier import RecordApplier, SourceRecord
+from streams.worker.store_publisher import StorePublisher
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_US = 10 * MINUTE_US
-
-
-class SourceRecord(Protocol):
-    """The parts of a consumed record the processor needs (an aiokafka `ConsumerRecord`)."""
-
-    @property
-    def offset(self) -> int: ...
-
-    @property
-    def value(self) -> bytes | None: ...
-
-    @property
-    def headers(self) -> Any: ...
 
 
 SourceBatch = Mapping[PartitionId, Sequence[SourceRecord]]
@@ -73,9 +59,8 @@ class Processor:
         checkpoints: CheckpointLog,
         assignment: Assignment,
     ) -> None:
-        self.topics = topics
-        self.store = store
-        self.producer = producer
+        self.applier = RecordApplier(producer, topics.dlq)
+        self.publisher = StorePublisher(store)
         self.checkpoints = checkpoints
         self.assignment = assignment  # its epoch: a batch stops when partitions are revoked
         self.states: dict[PartitionId, PartitionState] = {}
@@ -83,12 +68,8 @@ class Processor:
         self.pending_checkpoints: dict[PartitionId, cp.Checkpoint] = {}
         self.pending_letters: list[DeadLetter] = []
         self.pending_rewinds: dict[PartitionId, int] = {}  # not yet handed out in an outcome
-        self.unpublished: set[PartitionId] = set()
         self.pruned_at: dict[PartitionId, int] = {}
-        self.store_stale_since: float | None = None
         self.last_flush: float | None = None
-        self.processing_errors = 0
-        self.dead_letters: Counter[str] = Counter()  # written since start, by reason
         self.rewound: dict[PartitionId, int] = {}  # the last offset read again, per partition
         self.recovering = asyncio.Lock()  # one recovery at a time: a state is never rebuilt twice
 
@@ -122,13 +103,12 @@ class Processor:
         now_us: int,
     ) -> None:
         """Apply one partition's records that its state does not cover yet, up to a gap."""
-        apply = self._apply_dead_letter if source.topic == self.topics.dlq else self._apply_event
         for record in records:
             if record.offset <= state.offset:
                 continue  # already in the recovered state
             if record.offset > state.offset + 1 and self._rewind(source, state):
                 break
-            letter = apply(state, source, record, now_us)
+            letter = self.applier.apply(state, source, record, now_us)
             if letter is not None:
                 self.pending_letters.append(letter)
             state.offset = record.offset
@@ -137,7 +117,7 @@ class Processor:
     async def _flush(self) -> dict[PartitionId, int]:
         """Send dead letters, checkpoint, publish; returns the offsets safe to commit."""
         if self.pending_letters:
-            await self._send_dead_letters(self.pending_letters)
+            await self.applier.send(self.pending_letters)
             self.pending_letters = []
         batch: list[tuple[PartitionId, cp.Checkpoint]] = []
         for source in self.pending:
@@ -157,7 +137,7 @@ class Processor:
             state = self.states.get(source)
             if state is None:  # revoked while the checkpoints were being written
                 continue
-            await self._publish(source, state, checkpoint)
+            await self.publisher.publish(source, state, checkpoint)
             resume_at[source] = checkpoint.offset + 1
         self.last_flush = time.time()
         return resume_at
@@ -182,46 +162,7 @@ class Processor:
             self.states.pop(source, None)
             self.pending.discard(source)
             self.pending_checkpoints.pop(source, None)
-            self.unpublished.discard(source)
-
-    def _apply_dead_letter(
-        self, state: PartitionState, source: PartitionId, record: SourceRecord, now_us: int
-    ) -> DeadLetter | None:
-        letter = DeadLetter.from_record(record.value or b"", record.headers)
-        if letter.origin != WORKER:  # the worker counted its own rejections already
-            state.count_rejection(letter.reason)
-        return None  # never dead-lettered again
-
-    def _apply_event(
-        self, state: PartitionState, source: PartitionId, record: SourceRecord, now_us: int
-    ) -> DeadLetter | None:
-        value = record.value or b""
-        try:
-            _, rejection = state.apply_raw(value, now_us)
-        except Exception as error:  # a bug must not stop the stream: count it and dead-letter
-            log.exception("processing error at %s:%d", source, record.offset)
-            self.processing_errors += 1
-            rejection = Rejection("processing_error", repr(error))
-            state.count_rejection(rejection.reason)
-        if rejection is None:
-            return None
-        return DeadLetter(
-            value,
-            rejection.reason,
-            rejection.detail,
-            format_time(now_us),
-            WORKER,
-            f"{source}:{record.offset}",
-        )
-
-    async def _send_dead_letters(self, letters: list[DeadLetter]) -> None:
-        sends = [
-            await self.producer.send(self.topics.dlq, letter.value, headers=letter.headers())
-            for letter in letters
-        ]
-        if sends:
-            await asyncio.gather(*sends)
-        self.dead_letters.update(letter.reason for letter in letters)
+            self.publisher.unpublished.discard(source)
 
     def _maybe_prune(self, source: PartitionId, state: PartitionState) -> None:
         watermark = state.ledger.watermark_us
@@ -230,21 +171,6 @@ class Processor:
         if watermark - self.pruned_at.get(source, watermark - PRUNE_EVERY_US) >= PRUNE_EVERY_US:
             state.ledger.prune()
             self.pruned_at[source] = watermark
-
-    async def republish(self) -> None:
-        """Retry partitions the store missed or lost (it was down or restarted empty).
-
-        Readers catch up when it returns.
-        """
-        try:
-            stored = await self.store.names()
-        except Exception:  # still unreachable: retry what is known to be missing
-            stored = {str(source) for source in self.states}
-        self.unpublished.update(source for source in self.states if str(source) not in stored)
-        for source in list(self.unpublished):
-            state = self.states.get(source)
-            if state is not None:
-                await self._publish(source, state, None)
 
     async def recover(self, sources: Sequence[PartitionId]) -> None:
         """Rebuild the state of source partitions from their checkpoints, unless this worker
@@ -260,8 +186,8 @@ class Processor:
                 return  # revoked meanwhile: not kept, the caller stops its batch
             for source, state in states.items():
                 self.states[source] = state
-                self.unpublished.add(source)  # readers get the whole recovered state
-                await self._publish(source, state, None)
+                self.publisher.unpublished.add(source)  # readers get the whole recovered state
+                await self.publisher.publish(source, state, None)
         log.info(
             "recovered %d partitions in %.1fs: %s",
             len(states),
@@ -269,24 +195,6 @@ class Processor:
             ", ".join(f"{source}@{state.offset}" for source, state in sorted(states.items())),
         )
 
-    async def _publish(
-        self, source: PartitionId, state: PartitionState, checkpoint: cp.Checkpoint | None
-    ) -> None:
-        full = checkpoint is None or source in self.unpublished
-        changes = (
-            list(state.ledger.values.items())
-            if full or checkpoint is None
-            else [((k0, k1, k2, k3), value) for k0, k1, k2, k3, value in checkpoint.parts]
-        )
-        try:
-            position = Position(state.offset, state.incarnation, state.ledger.watermark_us)
-            await self.store.publish(str(source), position, changes, full=full)
-        except Exception as error:  # the store is down: keep consuming, republish later
-            if self.store_stale_since is None:
-                log.warning("store unreachable, readers see stale KPIs: %s", error)
-                self.store_stale_since = time.time()
-            self.unpublished.add(source)
-            return
-        self.unpublished.discard(source)
-        if self.store_stale_since is not None and not self.unpublished:
-            self.store_stale_since = None
+    async def republish(self) -> None:
+        """Publish again what the store missed or lost."""
+        await self.publisher.republish(self.states)

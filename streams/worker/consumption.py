@@ -1,9 +1,12 @@
-"""Recovering newly assigned partitions from their checkpoints, ahead of their records."""
+"""How this worker consumes its assigned partitions: each recovered from its checkpoints
+ahead of its records, then fed to the processor batch by batch, the group's offsets moved
+only after the checkpoints."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiokafka.errors import KafkaError
 
@@ -13,7 +16,7 @@ from streams.kafka.partitions import PartitionId
 from streams.kafka.topics import ensure_topics
 from streams.worker.assignment import Assignment
 from streams.worker.group_consumer import GroupConsumer
-from streams.worker.processor import Processor
+from streams.worker.processor import Outcome, Processor, SourceBatch
 from streams.worker.retry import with_backoff
 
 log = logging.getLogger(__name__)
@@ -28,20 +31,21 @@ async def recreate_topics(settings: Settings) -> None:
         log.warning("%s", error)
 
 
-class Recovery:
-    """Rebuilds assigned partitions' states and moves the consumer to read on from them."""
+class Consumption:
+    """Recovers assigned partitions and applies batches exactly once, retrying with back-off
+    (and re-creating lost topics) while the broker fails."""
 
     def __init__(
         self,
-        settings: Settings,
         processor: Processor,
         consumer: GroupConsumer,
         assignment: Assignment,
+        recreate_topics: Callable[[], Awaitable[None]],
     ) -> None:
-        self.settings = settings
         self.processor = processor
         self.consumer = consumer
         self.assignment = assignment
+        self.recreate_topics = recreate_topics
 
     async def recover(self, sources: list[PartitionId]) -> None:
         """Recover assigned partitions ahead of their records, retrying with back-off.
@@ -56,7 +60,7 @@ class Recovery:
                 sources = [source for source in sources if source in self.assignment.owned]
             if not sources:
                 return
-            await recreate_topics(self.settings)
+            await self.recreate_topics()
             with attempt:
                 await self.processor.recover(sources)
                 await self.read_on_from_states(sources)
@@ -84,3 +88,30 @@ class Recovery:
                 )
                 await self.consumer.commit({source: state.offset + 1})
                 await self.consumer.seek(source, state.offset + 1)
+
+    async def apply(self, batch: SourceBatch) -> None:
+        """Process a batch, retrying with back-off while the broker or store is failing.
+
+        A batch whose partitions were revoked meanwhile is dropped: it comes again from the
+        committed offsets, and after a broker that lost its logs, not at all.
+        """
+        epoch = self.assignment.epoch
+        async for attempt in with_backoff((KafkaError,), "broker error"):
+            if attempt.retry_state.attempt_number > 1:
+                if self.assignment.epoch != epoch:
+                    log.warning("partitions revoked while retrying: batch dropped")
+                    return
+                await self.recreate_topics()
+            with attempt:
+                outcome = await self.processor.process(batch)
+        await self.follow(outcome)
+
+    async def follow(self, outcome: Outcome) -> None:
+        """Commit the checkpointed offsets, then seek the partitions to read again."""
+        # Faust never acks the source topic (acks=False), so the group's offsets move only
+        # here, after the checkpoint: a stop mid-batch can never skip unapplied records.
+        if outcome.commit:
+            await self.consumer.commit(outcome.commit)
+        for source, offset in outcome.rewind.items():
+            log.warning("records skipped upstream: reading %s again from %d", source, offset)
+            await self.consumer.seek(source, offset)
