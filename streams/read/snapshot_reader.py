@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -83,7 +82,6 @@ class LagProbe:
     def __init__(self, settings: Settings, topics: tuple[str, ...]) -> None:
         self.topics = topics
         self.consumer = AIOKafkaConsumer(**settings.kafka_options(), enable_auto_commit=False)
-        self.last_success: float | None = None
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -110,7 +108,6 @@ class LagProbe:
             for partition in sorted(self.consumer.partitions_for_topic(topic) or ())
         ]
         ends = await self.consumer.end_offsets(tps) if tps else {}
-        self.last_success = time.time()
         return {str(PartitionId(tp.topic, tp.partition)): offset for tp, offset in ends.items()}
 
 
