@@ -162,7 +162,7 @@ class Processor:
             self.states.pop(source, None)
             self.pending.discard(source)
             self.pending_checkpoints.pop(source, None)
-            self.publisher.unpublished.discard(source)
+            self.publisher.forget(source)
 
     def _maybe_prune(self, source: PartitionId, state: PartitionState) -> None:
         watermark = state.ledger.watermark_us
@@ -186,8 +186,7 @@ class Processor:
                 return  # revoked meanwhile: not kept, the caller stops its batch
             for source, state in states.items():
                 self.states[source] = state
-                self.publisher.unpublished.add(source)  # readers get the whole recovered state
-                await self.publisher.publish(source, state, None)
+                await self.publisher.publish_whole(source, state)
         log.info(
             "recovered %d partitions in %.1fs: %s",
             len(states),

@@ -46,6 +46,16 @@ class StorePublisher:
         if self.stale_since is not None and not self.unpublished:
             self.stale_since = None
 
+    async def publish_whole(self, source: PartitionId, state: PartitionState) -> None:
+        """Publish a whole (recovered) state; until the store has it, changes made meanwhile
+        are published whole too."""
+        self.unpublished.add(source)
+        await self.publish(source, state, None)
+
+    def forget(self, source: PartitionId) -> None:
+        """Stop republishing a partition this worker no longer owns."""
+        self.unpublished.discard(source)
+
     async def republish(self, states: Mapping[PartitionId, PartitionState]) -> None:
         """Retry partitions the store missed or lost (it was down or restarted empty).
 
