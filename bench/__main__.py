@@ -16,6 +16,7 @@ from rich.console import Console
 
 from bench import latency, memory, report, scrape, services, snapshot, throughput, workload
 from streams.config import Settings
+from streams.kafka.adapter import install_metadata_no_auto_create
 from streams.kafka.topics import Topics, ensure_topics
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
@@ -97,6 +98,7 @@ def main(
     out: Annotated[Path, typer.Option(help="Where the JSON results go.")] = DEFAULT_OUT,
 ) -> None:
     """Throughput vs a plain consumer, end-to-end latency, memory, scrape and snapshot times."""
+    install_metadata_no_auto_create()
     rates = [5_000.0, 20_000.0]
     memory_count, scrapes = memory.PER, 20
     if quick:

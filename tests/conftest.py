@@ -12,8 +12,14 @@ from typing import Any
 import pytest
 import redis
 
+from streams.kafka.adapter import install_metadata_no_auto_create
 from streams.kafka.broker import EmbeddedBroker, die_with_parent, free_port
 from tests.waiting import wait_until
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The test process's aiokafka clients never auto-create topics, as crmkpi's own do."""
+    install_metadata_no_auto_create()
 
 
 @pytest.fixture

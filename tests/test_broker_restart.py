@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 
 from streams.config import Settings
 from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.partitions import PartitionId
 from streams.kafka.topics import Topics, ensure_topics
 from streams.simulate import Anomalies, simulate_history
 from streams.worker.checkpoint_log import CheckpointLog, FenceLost
@@ -250,7 +251,7 @@ async def test_a_fence_acknowledged_but_not_served_raises_fence_lost(
         started = time.monotonic()
         try:
             with pytest.raises(FenceLost):
-                await log.recover({"crm.leads:0": 0})
+                await log.recover({PartitionId("crm.leads", 0)})
         finally:
             await log.close()
         assert time.monotonic() - started < 10  # not the 60 s fence timeout

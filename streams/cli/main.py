@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from streams.config import Settings
-from streams.errors import CliError
+from streams.errors import CrmkpiError
 
 cli = typer.Typer(
     name="crmkpi",
@@ -140,7 +140,7 @@ def main() -> None:
         sys.exit(status if isinstance(status, int) else 0)
     except typer.Exit as stop:
         sys.exit(stop.exit_code)
-    except (CliError, OSError) as error:
+    except (CrmkpiError, OSError) as error:
         err.print(f"crmkpi: error: {error}")
         sys.exit(1)
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from streams.config import Settings
-from streams.errors import CliError
+from streams.errors import ConfigError
 from streams.kafka.outcomes import ProduceReport
 from streams.kafka.producer import CrmProducer
 
@@ -27,7 +27,7 @@ def _lines(file: str) -> Iterator[bytes]:
 async def produce_file(settings: Settings, file: str, out: Console, err: Console) -> ProduceReport:
     """Send every line of `file` (or stdin for `-`), printing progress and a summary."""
     if file != "-" and not Path(file).is_file():
-        raise CliError(f"{file}: no such file")
+        raise ConfigError(f"{file}: no such file")
     lines = _lines(file)
     with err.status(f"sending {file} to {settings.kafka_bootstrap}") as status:
 

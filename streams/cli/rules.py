@@ -10,7 +10,7 @@ from kpis.dashboards import generated_dashboards
 from kpis.rules import generated_files
 from kpis.thresholds import ThresholdsError, read_thresholds
 from streams.config import Settings
-from streams.errors import CliError
+from streams.errors import ConfigError
 
 
 def _write(files: dict[str, str], out_dir: Path, console: Console) -> list[Path]:
@@ -40,6 +40,6 @@ def write_rules(
     try:
         config = read_thresholds(settings.thresholds_file)
     except ThresholdsError as error:
-        raise CliError(str(error)) from None
+        raise ConfigError(str(error)) from None
     paths = _write(generated_files(config), out_dir, console)
     return paths + _write(generated_dashboards(config), dashboards_dir, console)

@@ -11,7 +11,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from streams.errors import CliError
+from streams.errors import MonitorNotIdle, MonitorUnreachable
 
 POLL_SECONDS = 0.25
 
@@ -22,7 +22,7 @@ def _get(url: str) -> dict[str, Any]:
             document: dict[str, Any] = orjson.loads(response.read())
             return document
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-        raise CliError(f"no monitor answers at {url}: {error}") from None
+        raise MonitorUnreachable(f"no monitor answers at {url}: {error}") from None
 
 
 def fetch_snapshot(url: str, wait_idle: bool, timeout: float, err: Console) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def fetch_snapshot(url: str, wait_idle: bool, timeout: float, err: Console) -> d
         while True:
             try:
                 document = _get(url)
-            except CliError as error:
+            except MonitorUnreachable as error:
                 if time.monotonic() > deadline:
                     raise
                 status.update(f"waiting for the monitor: {error}")
@@ -46,7 +46,9 @@ def fetch_snapshot(url: str, wait_idle: bool, timeout: float, err: Console) -> d
                 if document.get("lag") == 0:
                     return document
                 if time.monotonic() > deadline:
-                    raise CliError(f"lag still {document.get('lag')} after {timeout:.0f}s at {url}")
+                    raise MonitorNotIdle(
+                        f"lag still {document.get('lag')} after {timeout:.0f}s at {url}"
+                    )
                 status.update(
                     f"waiting for the consumer lag to reach 0 (lag {document.get('lag')})"
                 )

@@ -27,15 +27,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from streams.errors import CliError
+from streams.errors import BrokerError
 
 BINARY_ENV = "CRMKPI_TANSU_BIN"
 PR_SET_PDEATHSIG = 1
 API_VERSIONS_PROBE = struct.pack(">hhih", 18, 0, 1, 5) + b"probe"  # key, version, id, client
-
-
-class BrokerError(CliError):
-    """The embedded broker cannot be found, started or reached."""
 
 
 def find_tansu() -> Path:

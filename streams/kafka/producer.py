@@ -24,7 +24,8 @@ from aiokafka.errors import KafkaError
 
 from kpis.events import Envelope, Rejection, check_not_future, decode_event, format_time
 from streams.config import Settings
-from streams.errors import CliError
+from streams.errors import BrokerUnreachable, CrmkpiError
+from streams.kafka.adapter import install_metadata_no_auto_create
 from streams.kafka.dead_letters import DeadLetter
 from streams.kafka.outcomes import Outcome, ProduceReport, rejected_event_id
 from streams.kafka.topics import Topics, ensure_topics
@@ -34,7 +35,7 @@ LINGER_MS = 20
 T = TypeVar("T")
 
 
-class ProducerError(CliError):
+class ProducerError(CrmkpiError):
     """The broker could not be reached or did not confirm a delivery."""
 
 
@@ -63,6 +64,7 @@ class CrmProducer:
         """Create missing topics and connect; `ProducerError` if the broker is unreachable."""
         if not self._owns_kafka:
             return
+        install_metadata_no_auto_create()
         kafka = AIOKafkaProducer(
             **self.settings.kafka_options(),
             acks="all",
@@ -73,7 +75,7 @@ class CrmProducer:
         try:
             try:
                 await self._guard(ensure_topics(self.settings), "cannot reach")
-            except CliError as error:  # ensure_topics' own one-line error
+            except BrokerUnreachable as error:  # ensure_topics' own one-line error
                 raise ProducerError(str(error)) from None
             await self._guard(kafka.start(), "cannot reach")
         except ProducerError:

@@ -5,33 +5,12 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 
-import aiokafka.client
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from aiokafka.protocol.metadata import MetadataRequest
 
 from kpis.events import DOMAINS, Envelope
 from streams.config import Settings
-from streams.errors import CliError
-
-
-class MetadataRequestNoAutoCreate(MetadataRequest):  # type: ignore[misc]
-    """A metadata request that never asks the broker to create a missing topic.
-
-    aiokafka always asks (`allow_auto_topic_creation`), and brokers that honour it (Tansu;
-    Apache Kafka with `auto.create.topics.enable`, its default) create the topic with their
-    own partition count: after a broker lost its logs, the first client to look would pick
-    the count. crmkpi creates its topics itself, with the configured count (`ensure_topics`).
-    """
-
-    def __init__(
-        self, topics: list[str] | None = None, allow_auto_topic_creation: bool | None = None
-    ) -> None:
-        super().__init__(topics, allow_auto_topic_creation=False)
-
-
-# Every aiokafka client builds its metadata requests from this name (Faust's too).
-aiokafka.client.MetadataRequest = MetadataRequestNoAutoCreate
+from streams.errors import BrokerUnreachable
 
 
 @dataclass(frozen=True)
@@ -81,7 +60,7 @@ async def ensure_topics(settings: Settings) -> Topics:
     try:
         await admin.start()
     except KafkaError as error:
-        raise CliError(
+        raise BrokerUnreachable(
             f"cannot reach the Kafka broker at {settings.kafka_bootstrap}: {error} "
             "(is it running? set CRMKPI_KAFKA_BOOTSTRAP or --bootstrap)"
         ) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -32,6 +31,7 @@ from kpis.snapshot import (
     window_firsts,
 )
 from streams.config import Settings
+from streams.kafka.partitions import PartitionId
 from streams.read.store import PartitionView, Store
 
 PROBE_TIMEOUT_SECONDS = 3.0
@@ -83,7 +83,6 @@ class LagProbe:
     def __init__(self, settings: Settings, topics: tuple[str, ...]) -> None:
         self.topics = topics
         self.consumer = AIOKafkaConsumer(**settings.kafka_options(), enable_auto_commit=False)
-        self.last_success: float | None = None
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -110,8 +109,7 @@ class LagProbe:
             for partition in sorted(self.consumer.partitions_for_topic(topic) or ())
         ]
         ends = await self.consumer.end_offsets(tps) if tps else {}
-        self.last_success = time.time()
-        return {f"{tp.topic}:{tp.partition}": offset for tp, offset in ends.items()}
+        return {str(PartitionId(tp.topic, tp.partition)): offset for tp, offset in ends.items()}
 
 
 def consumer_lag(ends: dict[str, int], views: dict[str, PartitionView]) -> dict[str, int]:

@@ -128,7 +128,7 @@ local incarnation, offset = tonumber(ARGV[2]), tonumber(ARGV[3])
 local held = -1
 if stored then
   local entry = cjson.decode(stored)
-  held = tonumber(entry['incarnation'] or 0)
+  held = tonumber(entry['incarnation'])
   if held > incarnation or (held == incarnation and tonumber(entry['offset']) > offset) then
     return 0
   end
@@ -205,7 +205,7 @@ class RedisStore:
                 values = {_part_key(field): int(value) for field, value in parts.items()}
                 self.views[partition] = PartitionView(
                     entry["offset"],
-                    entry.get("incarnation", 0),
+                    entry["incarnation"],
                     entry["watermark_us"],
                     values,
                     meta,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Collection
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, KafkaTimeoutError
@@ -16,19 +17,11 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
 from streams.config import Settings
+from streams.kafka.partitions import PartitionId
 
 MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024
-FENCE = ":fence:"  # key infix of the markers `recover` reads up to
+FENCE = b":fence:"  # key infix of the markers `recover` reads up to
 FENCE_TIMEOUT_SECONDS = 60.0
-
-
-def encode_incarnation(incarnation: int) -> bytes:
-    return incarnation.to_bytes(8, "big")
-
-
-def decode_incarnation(value: bytes | None) -> int:
-    """A fence's incarnation; fences written before incarnations existed are the first (0)."""
-    return int.from_bytes(value, "big") if value else 0
 
 
 class FenceLost(KafkaError):  # type: ignore[misc]
@@ -50,25 +43,26 @@ class CheckpointLog:
         self.partitions = settings.partitions
         self._consumer: AIOKafkaConsumer | None = None
 
-    def partition_of(self, source_partition: int) -> int:
-        return source_partition % self.partitions
+    def partition_of(self, source: PartitionId) -> TopicPartition:
+        """The checkpoint partition a source partition's checkpoints are written to."""
+        return TopicPartition(self.topic, source.partition % self.partitions)
 
-    async def append(self, checkpoints: list[tuple[str, int, cp.Checkpoint]]) -> None:
-        """Write checkpoints (name, source partition, changes) and wait until the broker has all."""
+    async def append(self, checkpoints: list[tuple[PartitionId, cp.Checkpoint]]) -> None:
+        """Write source partitions' checkpoints and wait until the broker has all."""
         sent = [
             await self.producer.send(
                 self.topic,
                 cp.encode(checkpoint),
-                key=name.encode(),
-                partition=self.partition_of(source_partition),
+                key=str(source).encode(),
+                partition=self.partition_of(source).partition,
             )
-            for name, source_partition, checkpoint in checkpoints
+            for source, checkpoint in checkpoints
         ]
         await asyncio.gather(*sent)
 
-    async def recover(self, partitions: dict[str, int]) -> dict[str, PartitionState]:
-        """Rebuild source partitions' states (name -> source partition) from every checkpoint
-        written for them, reading each checkpoint partition once.
+    async def recover(self, sources: Collection[PartitionId]) -> dict[PartitionId, PartitionState]:
+        """Rebuild source partitions' states from every checkpoint written for them, reading
+        each checkpoint partition once.
 
         The end of each checkpoint partition is found by a fence: a marker record this call
         appends, then reads up to. Every checkpoint acknowledged before it lies below it,
@@ -79,69 +73,39 @@ class CheckpointLog:
         time it was written, in µs): a broker that lost its data has a new first fence.
         """
         states = {
-            name.encode(): PartitionState(churn_rules=self.settings.churn_rules())
-            for name in partitions
+            source: PartitionState(churn_rules=self.settings.churn_rules()) for source in sources
         }
-        tps = {TopicPartition(self.topic, self.partition_of(p)) for p in partitions.values()}
-        owned = {
-            tp: [
-                states[name.encode()]
-                for name, p in partitions.items()
-                if self.partition_of(p) == tp.partition
-            ]
-            for tp in tps
-        }
-        fences = {tp: f"{tp.partition}{FENCE}{uuid.uuid4().hex}".encode() for tp in tps}
-        sent = [
-            await self.producer.send(
-                self.topic,
-                encode_incarnation(time.time_ns() // 1000),
-                key=fence,
-                partition=tp.partition,
-            )
-            for tp, fence in fences.items()
-        ]
-        acknowledged = {
-            TopicPartition(fenced.topic, fenced.partition): fenced.offset
-            for fenced in await asyncio.gather(*sent)
-        }
+        tps = {self.partition_of(source) for source in sources}
+        fences = {tp: str(tp.partition).encode() + FENCE + uuid.uuid4().hex.encode() for tp in tps}
+        acknowledged = await self._append_fences(fences)
         consumer = await self._reader()
         consumer.assign(list(tps))
         await consumer.seek_to_beginning(*tps)
-        reading = set(tps)
-        incarnated: set[TopicPartition] = set()
-        passed: set[TopicPartition] = set()  # read past their fence's offset, fence unseen
-        deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
-        while reading and time.monotonic() < deadline:
-            batches = await consumer.getmany(*reading, timeout_ms=1000)
-            if lost := (reading & passed) - batches.keys():
-                missing = ", ".join(str(tp.partition) for tp in sorted(lost))
-                raise FenceLost(f"checkpoint partitions {missing}: fence acknowledged, not served")
-            for tp, records in batches.items():
-                for record in records:
-                    key = record.key or b""
-                    if record.offset >= acknowledged[tp] and key != fences[tp]:
-                        passed.add(tp)
-                    if FENCE.encode() in key:
-                        if tp not in incarnated:
-                            incarnated.add(tp)
-                            for recovering in owned[tp]:
-                                recovering.incarnation = decode_incarnation(record.value)
-                        if key == fences[tp]:
-                            reading.discard(tp)
-                            break
-                        continue
-                    state = states.get(key)
-                    if state is not None and record.value is not None:
-                        cp.restore(state, cp.decode(record.value))
-        if reading:
-            missing = ", ".join(str(tp.partition) for tp in sorted(reading))
-            raise KafkaTimeoutError(f"checkpoint partitions {missing}: fence not read back")
+        owned: dict[TopicPartition, list[PartitionState]] = {}
+        for source, state in states.items():
+            owned.setdefault(self.partition_of(source), []).append(state)
+        reader = _FenceReader(consumer, fences, acknowledged, owned)
+        await reader.restore({str(source).encode(): state for source, state in states.items()})
         for state in states.values():
             state.changed_entities.clear()
             state.new_event_ids.clear()
             state.ledger.dirty.clear()
-        return {key.decode(): state for key, state in states.items()}
+        return states
+
+    async def _append_fences(
+        self, fences: dict[TopicPartition, bytes]
+    ) -> dict[TopicPartition, int]:
+        """Append each fence, valued with the time (a first fence's incarnation); returns the
+        offsets the broker acknowledged for them."""
+        incarnation = (time.time_ns() // 1000).to_bytes(8, "big")
+        sent = [
+            await self.producer.send(self.topic, incarnation, key=fence, partition=tp.partition)
+            for tp, fence in fences.items()
+        ]
+        return {
+            TopicPartition(fenced.topic, fenced.partition): fenced.offset
+            for fenced in await asyncio.gather(*sent)
+        }
 
     async def close(self) -> None:
         if self._consumer is not None:
@@ -158,3 +122,56 @@ class CheckpointLog:
             )
             await self._consumer.start()
         return self._consumer
+
+
+class _FenceReader:
+    """Reads checkpoint partitions from their beginning up to the fences just appended."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        fences: dict[TopicPartition, bytes],
+        acknowledged: dict[TopicPartition, int],
+        owned: dict[TopicPartition, list[PartitionState]],
+    ) -> None:
+        self.consumer = consumer
+        self.fences = fences
+        self.acknowledged = acknowledged
+        self.owned = owned  # the states recovered from each checkpoint partition
+        self.reading = set(fences)
+        self.incarnated: set[TopicPartition] = set()
+        self.passed: set[TopicPartition] = set()  # read past their fence's offset, fence unseen
+
+    async def restore(self, states: dict[bytes, PartitionState]) -> None:
+        """Apply every checkpoint keyed as one of `states` to it, until each fence is read."""
+        deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
+        while self.reading and time.monotonic() < deadline:
+            batches = await self.consumer.getmany(*self.reading, timeout_ms=1000)
+            if lost := (self.reading & self.passed) - batches.keys():
+                missing = ", ".join(str(tp.partition) for tp in sorted(lost))
+                raise FenceLost(f"checkpoint partitions {missing}: fence acknowledged, not served")
+            for tp, records in batches.items():
+                for record in records:
+                    key = record.key or b""
+                    if record.offset >= self.acknowledged[tp] and key != self.fences[tp]:
+                        self.passed.add(tp)
+                    if FENCE not in key:
+                        state = states.get(key)
+                        if state is not None and record.value is not None:
+                            cp.restore(state, cp.decode(record.value))
+                    elif self._fence_read(tp, key, record.value or b""):
+                        break
+        if self.reading:
+            missing = ", ".join(str(tp.partition) for tp in sorted(self.reading))
+            raise KafkaTimeoutError(f"checkpoint partitions {missing}: fence not read back")
+
+    def _fence_read(self, tp: TopicPartition, key: bytes, value: bytes) -> bool:
+        """Note a fence read on `tp`; whether it is this recovery's own (`tp` is read)."""
+        if tp not in self.incarnated:  # the first fence names the incarnation of the logs
+            self.incarnated.add(tp)
+            for state in self.owned[tp]:
+                state.incarnation = int.from_bytes(value, "big")
+        if key != self.fences[tp]:
+            return False
+        self.reading.discard(tp)
+        return True

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 import aiohttp
 
 from kpis.churn import SIGNAL_WORDS, ChurnRisk, risk_changes
-from kpis.thresholds import ChurnAlert
+from kpis.thresholds import ChurnAlert, ThresholdsError, read_thresholds
+from streams.config import Settings
+from streams.errors import ConfigError
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 60.0
@@ -103,3 +105,14 @@ class ChurnAlerts:
     async def close(self) -> None:
         if self.session is not None:
             await self.session.close()
+
+
+def churn_alerts_for(settings: Settings) -> ChurnAlerts | None:
+    """The alerts of the configured Alertmanager (none when unset), as the thresholds say."""
+    if settings.alertmanager_url is None:
+        return None
+    try:
+        thresholds = read_thresholds(settings.thresholds_file)
+    except ThresholdsError as error:
+        raise ConfigError(str(error)) from None
+    return ChurnAlerts(settings.alertmanager_url, thresholds.churn_alert, thresholds.dashboard_url)

@@ -1,0 +1,152 @@
+"""The processor in process, over fakes: exactly once, dead letters, outcomes, rewinds,
+revocations (no broker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kpis import parts as p
+from streams.kafka.dead_letters import DeadLetter
+from tests.worker_fakes import (
+    DLQ_0,
+    LEADS_0,
+    LEADS_1,
+    BrokerDown,
+    Record,
+    lead_created,
+    records,
+    worker,
+)
+
+ACCEPTED = (p.EVENTS_ACCEPTED, "", 0, 0)
+
+
+def rejected(reason: str) -> tuple[str, str, int, int]:
+    return (p.EVENTS_REJECTED, reason, 0, 0)
+
+
+async def test_a_batch_commits_each_partition_past_its_last_record() -> None:
+    w = worker()
+    leads = [lead_created() for _ in range(3)]
+    batch = {LEADS_0: records(leads), LEADS_1: records([lead_created()])}
+    outcome = await w.processor.process(batch)
+    assert outcome.commit == {LEADS_0: 3, LEADS_1: 1}
+    assert outcome.rewind == {}
+    assert w.checkpoints.offsets(LEADS_0) == [2]
+    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 3
+    assert w.store.partitions["crm.leads:0"].offset == 2
+
+
+async def test_a_batch_retried_after_a_failed_checkpoint_is_applied_once() -> None:
+    w = worker()
+    batch = {LEADS_0: records([lead_created(), lead_created()])}
+    w.checkpoints.failed_appends = 1
+    with pytest.raises(BrokerDown):
+        await w.processor.process(batch)
+    assert w.store.partitions["crm.leads:0"].values == {}  # published only after the checkpoint
+    outcome = await w.processor.process(batch)
+    assert outcome.commit == {LEADS_0: 2}
+    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 2
+
+
+async def test_a_batch_replayed_to_a_restarted_worker_is_skipped() -> None:
+    first = worker()
+    batch = {LEADS_0: records([lead_created(), lead_created()])}
+    await first.processor.process(batch)
+    first.checkpoints.on_recover.clear()
+    restarted = worker(first.checkpoints)
+    again = records([lead_created()], 2)
+    outcome = await restarted.processor.process({LEADS_0: batch[LEADS_0] + again})
+    assert restarted.checkpoints.on_recover == [LEADS_0]
+    assert outcome.commit == {LEADS_0: 3}
+    assert restarted.store.partitions["crm.leads:0"].values[ACCEPTED] == 3
+
+
+async def test_a_batch_of_records_already_applied_commits_nothing() -> None:
+    w = worker()
+    batch = {LEADS_0: records([lead_created()])}
+    await w.processor.process(batch)
+    outcome = await w.processor.process(batch)
+    assert outcome.commit == {}
+    assert w.checkpoints.offsets(LEADS_0) == [0]
+
+
+async def test_rejected_records_are_dead_lettered_counted_and_named() -> None:
+    w = worker()
+    await w.processor.process({LEADS_0: records([b"{not json", lead_created()])})
+    [(topic, value, headers)] = w.producer.sent
+    letter = DeadLetter.from_record(value, headers)
+    assert (topic, value) == ("crm.dlq", b"{not json")
+    assert (letter.reason, letter.origin, letter.source) == (
+        "invalid_json",
+        "worker",
+        "crm.leads:0:0",
+    )
+    assert w.processor.applier.dead_letters == {"invalid_json": 1}
+    values = w.store.partitions["crm.leads:0"].values
+    assert (values[ACCEPTED], values[rejected("invalid_json")]) == (1, 1)
+
+
+async def test_dead_letters_of_other_origins_are_counted_never_sent_again() -> None:
+    w = worker()
+    ingest = DeadLetter(b"x", "schema", "no type", "2026-03-01T09:00:00Z", "ingest")
+    own = DeadLetter(b"y", "invalid_json", "", "2026-03-01T09:00:00Z", "worker")
+    batch = {
+        DLQ_0: [Record(0, ingest.value, ingest.headers()), Record(1, own.value, own.headers())]
+    }
+    outcome = await w.processor.process(batch)
+    assert outcome.commit == {DLQ_0: 2}
+    assert w.producer.sent == []
+    assert w.store.partitions["crm.dlq:0"].values == {rejected("schema"): 1}
+
+
+async def test_a_gap_rewinds_the_partition_to_the_state_once() -> None:
+    w = worker()
+    gap = [*records([lead_created(), lead_created()]), *records([lead_created()], 5)]
+    outcome = await w.processor.process({LEADS_0: gap})
+    assert outcome.rewind == {LEADS_0: 2}
+    assert outcome.commit == {LEADS_0: 2}  # the records before the gap are checkpointed
+    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 2
+    # Read again and still missing: the records do not exist, the gap is accepted.
+    outcome = await w.processor.process({LEADS_0: gap[2:]})
+    assert outcome.rewind == {}
+    assert outcome.commit == {LEADS_0: 6}
+
+
+async def test_a_rewind_found_by_a_failed_attempt_is_in_the_retry_outcome() -> None:
+    w = worker()
+    gap = [*records([lead_created()]), *records([lead_created()], 3)]
+    w.checkpoints.failed_appends = 1
+    with pytest.raises(BrokerDown):
+        await w.processor.process({LEADS_0: gap})
+    outcome = await w.processor.process({LEADS_0: gap})
+    assert outcome.rewind == {LEADS_0: 1}
+    assert outcome.commit == {LEADS_0: 1}
+
+
+async def test_a_revocation_during_recovery_stops_the_batch() -> None:
+    w = worker()
+    recover = w.checkpoints.recover
+
+    async def revoked_meanwhile(sources: object) -> object:
+        w.assignment.revoke([LEADS_0])
+        return await recover(sources)  # type: ignore[arg-type]
+
+    w.checkpoints.recover = revoked_meanwhile  # type: ignore[method-assign]
+    outcome = await w.processor.process({LEADS_0: records([lead_created()])})
+    assert outcome.commit == {}
+    assert w.processor.states == {}
+    assert "crm.leads:0" not in w.store.partitions
+
+
+async def test_a_forgotten_partition_is_neither_checkpointed_nor_committed() -> None:
+    w = worker()
+    w.checkpoints.failed_appends = 1
+    batch = {LEADS_0: records([lead_created()]), LEADS_1: records([lead_created()])}
+    with pytest.raises(BrokerDown):
+        await w.processor.process(batch)
+    w.assignment.revoke([LEADS_1])
+    w.processor.forget({LEADS_1})
+    outcome = await w.processor.process({LEADS_0: batch[LEADS_0]})
+    assert outcome.commit == {LEADS_0: 1}
+    assert w.checkpoints.offsets(LEADS_1) == []
