@@ -29,13 +29,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE_US = 3600 * MICROS
 NOW = "now"
 
-REASONS = (
-    "invalid_json",
-    "schema",
-    "future_timestamp",
-    "duplicate",
-    "unknown_entity",
-    "invalid_transition",
+# EVENTS.md "Rejection reasons", in precedence order.
+REASONS = tuple(
+    "invalid_json schema future_timestamp duplicate unknown_entity invalid_transition".split()
 )
 
 # (name, bucket seconds g, number of buckets n), KPIS.md "Time".
