@@ -32,7 +32,7 @@ from kpis.thresholds import ThresholdsError, read_thresholds
 from streams.config import Settings
 from streams.errors import CliError
 from streams.http.ingest.endpoint import IngestEndpoint
-from streams.http.server import HttpServer, build_app
+from streams.http.listeners import Listeners
 from streams.kafka.adapter import Batch, BatchConsumer
 from streams.kafka.producer import CrmProducer
 from streams.kafka.topics import Topics, ensure_topics
@@ -83,7 +83,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.reader = SnapshotReader(store)
         self.serve_http = serve_http
         self.ready = asyncio.Event()
-        self.http: HttpServer | None = None
+        self.http: Listeners | None = None
         self.assigned: set[str] = set()
         self.churn_alerts = self._churn_alerts(settings)
         self.rebalances = 0
@@ -121,14 +121,9 @@ class Runtime(mode.Service):  # type: ignore[misc]
                 kafka=self.producer,
             )
             ingest = IngestEndpoint(settings, shared)
-            app = build_app(
-                self.snapshot,
-                self.readiness,
-                settings.thresholds_file,
-                ingest.handle,
-                self.worker_view,
+            self.http = Listeners.for_settings(
+                settings, self.snapshot, self.readiness, ingest.handle, self.worker_view
             )
-            self.http = HttpServer(app, self.settings.http_host, self.settings.http_port)
             await self.http.start()
         self.ready.set()
         if self.on_started_hook is not None:

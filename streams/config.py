@@ -33,8 +33,13 @@ class Settings(BaseSettings):
     topic_prefix: str = "crm."
     partitions: int = Field(default=6, ge=1)
     redis_url: str | None = None
-    http_host: str = "127.0.0.1"
+    http_host: str = "127.0.0.1"  # the internal listener: page, /events, /kpis, /metrics, ...
     http_port: int = 8000
+    # The public ingest listener (docs/security.md); without a port, /ingest is on the internal one.
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int | None = None
+    read_token: SecretStr | None = None  # reads need it: Bearer, basic-auth password or cookie
+    read_users_file: Path | None = None  # `user:password` lines, also accepted for reads
     gross_margin: float = Field(default=1.0, gt=0)
     thresholds_file: Path | None = None
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set

@@ -38,6 +38,10 @@ def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None
         url = f"http://{settings.http_host}:{settings.http_port}"
         out.print(f"scorecard: {url}/")
         out.print(f"http: {url}/kpis  {url}/metrics  {url}/healthz  {url}/readyz")
+        if settings.ingest_port is not None:
+            out.print(f"ingest: http://{settings.ingest_host}:{settings.ingest_port}/ingest/")
+        else:
+            out.print(f"ingest: {url}/ingest/")
         if demo_rate is not None:
             runtime.spawn(feed_demo(settings, demo_rate))
             out.print(f"demo: simulated CRM traffic at {demo_rate:g} events/s")

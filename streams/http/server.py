@@ -1,13 +1,15 @@
-"""The one HTTP server: /metrics, /kpis, /healthz, /readyz, the scorecard page at /
-and, when given, /ingest/{source}."""
+"""The two applications: the internal one (/metrics, /kpis, /healthz, /readyz, the scorecard
+page at / and, on a single port, /ingest/{source}) and the public ingest one."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams.http.scorecard import add_scorecard
@@ -18,6 +20,8 @@ SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
 RequestHandler = Callable[[web.Request], Awaitable[web.Response]]
 WorkerViewer = Callable[[], WorkerView]
+
+log = logging.getLogger(__name__)
 
 
 def _json(document: object, status: int = 200) -> web.Response:
@@ -30,8 +34,9 @@ def build_app(
     thresholds_file: Path | None = None,
     ingest: RequestHandler | None = None,
     worker_view: WorkerViewer | None = None,
+    middlewares: Sequence[Middleware] = (),
 ) -> web.Application:
-    """The aiohttp application serving the readers' endpoints (`worker_view`: one of a group)."""
+    """The internal application serving the readers' endpoints (`worker_view`: one of a group)."""
 
     async def kpis(request: web.Request) -> web.Response:
         snapshot, _ = await read_snapshot()
@@ -44,19 +49,19 @@ def build_app(
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
-    async def healthz(request: web.Request) -> web.Response:
-        return _json({"status": "ok"})
-
     async def readyz(request: web.Request) -> web.Response:
         problems = await readiness()
         if problems:
-            return _json({"status": "not ready", "problems": problems}, status=503)
+            log.warning("not ready: %s", "; ".join(problems))
+            # What is wrong, without the addresses and errors behind it (those are logged).
+            public = [problem.partition(":")[0] for problem in problems]
+            return _json({"status": "not ready", "problems": public}, status=503)
         return _json({"status": "ready"})
 
-    app = web.Application()
+    app = web.Application(middlewares=list(middlewares))
     app.router.add_get("/kpis", kpis)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", readyz)
     add_scorecard(app, read_snapshot, thresholds_file)
     if ingest is not None:
@@ -64,17 +69,15 @@ def build_app(
     return app
 
 
-class HttpServer:
-    """Runs the application on host:port inside the worker's event loop."""
+async def _healthz(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
-        self.runner = web.AppRunner(app, access_log=None)
-        self.host = host
-        self.port = port
 
-    async def start(self) -> None:
-        await self.runner.setup()
-        await web.TCPSite(self.runner, self.host, self.port).start()
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
+def build_ingest_app(
+    ingest: RequestHandler, middlewares: Sequence[Middleware] = ()
+) -> web.Application:
+    """The public application: `POST /ingest/{source}` and a bare `/healthz`, 404 for the rest."""
+    app = web.Application(middlewares=list(middlewares))
+    app.router.add_post("/ingest/{source}", ingest)
+    app.router.add_get("/healthz", _healthz)
+    return app
