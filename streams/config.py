@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -40,6 +42,12 @@ class Settings(BaseSettings):
     ingest_port: int | None = None
     read_token: SecretStr | None = None  # reads need it: Bearer, basic-auth password or cookie
     read_users_file: Path | None = None  # `user:password` lines, also accepted for reads
+    # Connection hygiene (docs/security.md): slow or idle clients are cut, busy ingest says 503.
+    http_header_timeout: float = Field(default=10.0, gt=0)  # seconds to send a request's headers
+    http_body_timeout: float = Field(default=30.0, gt=0)  # seconds to send a request's body
+    ingest_max_concurrent_bodies: int = Field(default=16, ge=1)
+    max_event_streams: int = Field(default=100, ge=1)  # scorecard pages connected at once
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # Host names served; empty: any
     gross_margin: float = Field(default=1.0, gt=0)
     thresholds_file: Path | None = None
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
@@ -61,6 +69,13 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(default=1_048_576, ge=1)
     ingest_broker_timeout: float = Field(default=10.0, gt=0)  # seconds before answering 503
     ingest_public_url: str | None = None  # e.g. https://crmkpi.example.com: HubSpot signs it
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
 
     @classmethod
     def settings_customise_sources(

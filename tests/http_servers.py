@@ -13,6 +13,7 @@ from kpis.churn import ChurnRisk
 from kpis.windows import NOW, WINDOWS
 from streams.config import Settings
 from streams.http.listeners import Listeners
+from streams.http.server import RequestHandler
 from streams.read.snapshot_reader import Snapshot
 from tests.conftest import free_port
 
@@ -46,8 +47,10 @@ def settings_with(**values: Any) -> Settings:
 
 
 @asynccontextmanager
-async def listening(settings: Settings) -> AsyncIterator[Listeners]:
-    listeners = Listeners.for_settings(settings, read_snapshot, not_ready, accept_everything)
+async def listening(
+    settings: Settings, ingest: RequestHandler = accept_everything
+) -> AsyncIterator[Listeners]:
+    listeners = Listeners.for_settings(settings, read_snapshot, not_ready, ingest)
     await listeners.start()
     try:
         yield listeners

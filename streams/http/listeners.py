@@ -15,6 +15,7 @@ from aiohttp import web
 
 from streams.config import Settings
 from streams.http.auth import ReadAuth, read_users
+from streams.http.guards import host_allow_list
 from streams.http.server import (
     ReadinessCheck,
     RequestHandler,
@@ -63,6 +64,7 @@ def plan_listeners(
             "set CRMKPI_READ_TOKEN or CRMKPI_READ_USERS_FILE",
             settings.http_host,
         )
+    hosts = [host_allow_list(settings.allowed_hosts)] if settings.allowed_hosts else []
     separate = settings.ingest_port is not None
     internal = build_app(
         read_snapshot,
@@ -70,11 +72,12 @@ def plan_listeners(
         settings.thresholds_file,
         None if separate else ingest,
         worker_view,
-        middlewares=[auth.middleware()] if auth.enabled else [],
+        middlewares=hosts + ([auth.middleware()] if auth.enabled else []),
+        max_event_streams=settings.max_event_streams,
     )
     listeners = [Listener(internal, settings.http_host, settings.http_port)]
     if settings.ingest_port is not None:
-        public = build_ingest_app(ingest)
+        public = build_ingest_app(ingest, hosts)
         listeners.append(Listener(public, settings.ingest_host, settings.ingest_port))
     return listeners
 
@@ -82,9 +85,17 @@ def plan_listeners(
 class Listeners:
     """Runs every listener inside the worker's event loop."""
 
-    def __init__(self, listeners: list[Listener]) -> None:
+    def __init__(
+        self, listeners: list[Listener], header_timeout: float, body_timeout: float
+    ) -> None:
         self.listeners = listeners
         self.runners: list[web.AppRunner] = []
+        # aiohttp closes a connection whose next request is not complete within its
+        # keep-alive timeout, counted from the connection's start (aiohttp >= 3.14.5),
+        # so it is the header timeout; after a handler answered without reading the
+        # whole body, it reads on for `lingering_time` at most, then closes.
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
 
     @classmethod
     def for_settings(
@@ -95,11 +106,17 @@ class Listeners:
         ingest: RequestHandler,
         worker_view: WorkerViewer | None = None,
     ) -> Listeners:
-        return cls(plan_listeners(settings, read_snapshot, readiness, ingest, worker_view))
+        listeners = plan_listeners(settings, read_snapshot, readiness, ingest, worker_view)
+        return cls(listeners, settings.http_header_timeout, settings.http_body_timeout)
 
     async def start(self) -> None:
         for listener in self.listeners:
-            runner = web.AppRunner(listener.app, access_log=None)
+            runner = web.AppRunner(
+                listener.app,
+                access_log=None,
+                keepalive_timeout=self.header_timeout,
+                lingering_time=self.body_timeout,
+            )
             await runner.setup()
             self.runners.append(runner)
             await web.TCPSite(runner, listener.host, listener.port).start()

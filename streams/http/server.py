@@ -12,6 +12,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from streams.http import outcomes
+from streams.http.guards import add_security_headers
 from streams.http.scorecard import add_scorecard
 from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import Snapshot
@@ -35,6 +37,7 @@ def build_app(
     ingest: RequestHandler | None = None,
     worker_view: WorkerViewer | None = None,
     middlewares: Sequence[Middleware] = (),
+    max_event_streams: int = 100,
 ) -> web.Application:
     """The internal application serving the readers' endpoints (`worker_view`: one of a group)."""
 
@@ -45,7 +48,7 @@ def build_app(
     async def metrics(request: web.Request) -> web.Response:
         snapshot, lag = await read_snapshot()
         worker = worker_view() if worker_view is not None else None
-        response = web.Response(body=render(snapshot, lag, worker))
+        response = web.Response(body=render(snapshot, lag, worker) + outcomes.exposition())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
@@ -59,11 +62,12 @@ def build_app(
         return _json({"status": "ready"})
 
     app = web.Application(middlewares=list(middlewares))
+    app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/kpis", kpis)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", readyz)
-    add_scorecard(app, read_snapshot, thresholds_file)
+    add_scorecard(app, read_snapshot, thresholds_file, max_streams=max_event_streams)
     if ingest is not None:
         app.router.add_post("/ingest/{source}", ingest)
     return app
@@ -78,6 +82,7 @@ def build_ingest_app(
 ) -> web.Application:
     """The public application: `POST /ingest/{source}` and a bare `/healthz`, 404 for the rest."""
     app = web.Application(middlewares=list(middlewares))
+    app.on_response_prepare.append(add_security_headers)
     app.router.add_post("/ingest/{source}", ingest)
     app.router.add_get("/healthz", _healthz)
     return app
