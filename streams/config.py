@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from kpis.churn import ChurnRules
+from streams.secret_settings import file_sources
 
 
 class Settings(BaseSettings):
@@ -31,10 +32,10 @@ class Settings(BaseSettings):
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
-    kafka_sasl_password: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     topic_prefix: str = "crm."
     partitions: int = Field(default=6, ge=1)
-    redis_url: str | None = None
+    redis_url: str | None = None  # its password is redacted in every output
     http_host: str = "127.0.0.1"  # the internal listener: page, /events, /kpis, /metrics, ...
     http_port: int = 8000
     # The public ingest listener (docs/security.md); without a port, /ingest is on the internal one.
@@ -88,6 +89,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         config_file = os.environ.get("CRMKPI_CONFIG")
         sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        sources += file_sources(settings_cls)  # CRMKPI_*_FILE and CRMKPI_SECRETS_DIR
         if config_file:
             sources += (YamlConfigSettingsSource(settings_cls, yaml_file=config_file),)
         return sources
@@ -110,6 +112,10 @@ class Settings(BaseSettings):
             options.update(
                 sasl_mechanism=self.kafka_sasl_mechanism,
                 sasl_plain_username=self.kafka_sasl_username,
-                sasl_plain_password=self.kafka_sasl_password,
+                sasl_plain_password=(
+                    self.kafka_sasl_password.get_secret_value()
+                    if self.kafka_sasl_password is not None
+                    else None
+                ),
             )
         return options
