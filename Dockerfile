@@ -19,7 +19,9 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels crmkpi && rm -rf /wheels
 WORKDIR /app
 USER crmkpi
-EXPOSE 8000
+# 8000: the internal listener (page, /kpis, /metrics); 8080: webhook ingest when
+# CRMKPI_INGEST_PORT=8080 is set (docs/security.md). Only 8080 belongs on the internet.
+EXPOSE 8000 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['CRMKPI_HTTP_PORT'] + '/healthz', timeout=4)"]
 ENTRYPOINT ["crmkpi"]
