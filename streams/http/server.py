@@ -13,6 +13,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams.http import outcomes
+from streams.http.coalesced import Coalesced
 from streams.http.guards import add_security_headers
 from streams.http.scorecard import add_scorecard
 from streams.read.exposition import WorkerView, render
@@ -41,14 +42,22 @@ def build_app(
 ) -> web.Application:
     """The internal application serving the readers' endpoints (`worker_view`: one of a group)."""
 
-    async def kpis(request: web.Request) -> web.Response:
+    async def kpis_body() -> bytes:
         snapshot, _ = await read_snapshot()
-        return _json(snapshot.to_json())
+        return orjson.dumps(snapshot.to_json())
 
-    async def metrics(request: web.Request) -> web.Response:
+    async def metrics_body() -> bytes:
         snapshot, lag = await read_snapshot()
         worker = worker_view() if worker_view is not None else None
-        response = web.Response(body=render(snapshot, lag, worker) + outcomes.exposition())
+        return render(snapshot, lag, worker) + outcomes.exposition()
+
+    shared_kpis, shared_metrics = Coalesced(kpis_body), Coalesced(metrics_body)
+
+    async def kpis(request: web.Request) -> web.Response:
+        return web.Response(body=await shared_kpis(), content_type="application/json")
+
+    async def metrics(request: web.Request) -> web.Response:
+        response = web.Response(body=await shared_metrics())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
