@@ -2,10 +2,11 @@
 #   docker build -t crmkpi .     docker run --rm crmkpi --help
 FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY kpis ./kpis
 COPY streams ./streams
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# constraints.txt pins every dependency (scripts/lock-image.sh refreshes it).
+RUN pip wheel --no-cache-dir --wheel-dir /wheels --constraint constraints.txt .
 
 FROM python:3.11.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \

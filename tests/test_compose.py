@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,36 @@ def test_dockerfile_is_slim_pinned_and_non_root() -> None:
     assert re.search(r'^ENTRYPOINT \["crmkpi"\]', dockerfile, re.M)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "*.env"} <= set(ignored)
+
+
+def test_the_image_installs_the_pinned_versions_which_meet_every_floor() -> None:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^RUN pip wheel .*--constraint constraints\.txt", dockerfile, re.M)
+    assert re.search(r"^COPY .*constraints\.txt", dockerfile, re.M)
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for dependency in project["dependencies"]:
+        requirement = Requirement(dependency)
+        pinned = pins.get(canonicalize_name(requirement.name))
+        assert pinned is not None, f"{requirement.name} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pinned), (dependency, pinned)
+
+
+def test_dependency_floors_are_past_known_advisories() -> None:
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors = {
+        Requirement(d).name: min(Version(s.version) for s in Requirement(d).specifier)
+        for d in project["dependencies"]
+    }
+    assert floors["aiohttp"] >= Version("3.14.5")  # smuggling fixes; header timeout
+    assert floors["orjson"] >= Version("3.9.15")
