@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.services import rss_bytes
 from streams.kafka.broker import EmbeddedBroker
 from tests.conftest import free_port
 from tests.processes import worker
@@ -21,26 +22,18 @@ BODY = 1 << 20
 MIB = 1 << 20
 
 
-def rss(pid: int) -> int:
-    """Resident set size of `pid` in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
 class PeakRss:
     """Samples a process's RSS in a thread until stopped; `peak` is the largest seen."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.peak = rss(pid)
+        self.peak = rss_bytes(pid)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self.stopped.wait(0.02):
-            self.peak = max(self.peak, rss(self.pid))
+            self.peak = max(self.peak, rss_bytes(self.pid))
 
     def __enter__(self) -> PeakRss:
         self.thread.start()
@@ -84,8 +77,9 @@ def test_200_unauthenticated_1_mib_bodies_cost_less_than_50_mib(
     port = int(url.rpartition(":")[2])
     asyncio.run(uploads(port))  # warm up: first connections allocate the server's buffers
     with PeakRss(pid) as memory:
-        before = rss(pid)
+        before = rss_bytes(pid)
         statuses = asyncio.run(uploads(port))
     assert {line.split()[1] for line in statuses} == {b"401"}
     grown = (memory.peak - before) / MIB
+    print(f"RSS {before / MIB:.0f} MiB, peak {memory.peak / MIB:.0f} MiB: {grown:+.1f} MiB")
     assert grown < 50, f"RSS grew by {grown:.1f} MiB"
