@@ -26,7 +26,7 @@ from faust.types import TP
 
 from streams.config import Settings
 from streams.http.ingest.endpoint import IngestEndpoint
-from streams.http.server import HttpServer, build_app
+from streams.http.listeners import Listeners
 from streams.kafka.adapter import (
     Batch,
     BatchConsumer,
@@ -88,7 +88,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.datadir = datadir  # Faust's own files: removed on stop
         self.ready = asyncio.Event()
         self.background: set[asyncio.Task[None]] = set()
-        self.http: HttpServer | None = None
+        self.http: Listeners | None = None
 
     async def on_start(self) -> None:
         started = time.monotonic()
@@ -133,14 +133,9 @@ class Runtime(mode.Service):  # type: ignore[misc]
             kafka=self.producer,
         )
         ingest = IngestEndpoint(settings, shared)
-        app = build_app(
-            self.snapshots.read,
-            self.health.readiness,
-            settings.thresholds_file,
-            ingest.handle,
-            self.health.view,
+        self.http = Listeners.for_settings(
+            settings, self.snapshots.read, self.health.readiness, ingest.handle, self.health.view
         )
-        self.http = HttpServer(app, settings.http_host, settings.http_port)
         await self.http.start()
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
 
 from kpis.churn import ChurnRules
+from streams.secret_settings import file_sources
 
 
 class Settings(BaseSettings):
@@ -29,12 +32,23 @@ class Settings(BaseSettings):
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
-    kafka_sasl_password: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     topic_prefix: str = "crm."
     partitions: int = Field(default=6, ge=1)
-    redis_url: str | None = None
-    http_host: str = "127.0.0.1"
+    redis_url: str | None = None  # its password is redacted in every output
+    http_host: str = "127.0.0.1"  # the internal listener: page, /events, /kpis, /metrics, ...
     http_port: int = 8000
+    # The public ingest listener (docs/security.md); without a port, /ingest is on the internal one.
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int | None = None
+    read_token: SecretStr | None = None  # reads need it: Bearer, basic-auth password or cookie
+    read_users_file: Path | None = None  # `user:password` lines, also accepted for reads
+    # Connection hygiene (docs/security.md): slow or idle clients are cut, busy ingest says 503.
+    http_header_timeout: float = Field(default=10.0, gt=0)  # seconds to send a request's headers
+    http_body_timeout: float = Field(default=30.0, gt=0)  # seconds to send a request's body
+    ingest_max_concurrent_bodies: int = Field(default=16, ge=1)
+    max_event_streams: int = Field(default=100, ge=1)  # scorecard pages connected at once
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # Host names served; empty: any
     gross_margin: float = Field(default=1.0, gt=0)
     thresholds_file: Path | None = None
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
@@ -57,6 +71,13 @@ class Settings(BaseSettings):
     ingest_broker_timeout: float = Field(default=10.0, gt=0)  # seconds before answering 503
     ingest_public_url: str | None = None  # e.g. https://crmkpi.example.com: HubSpot signs it
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -68,6 +89,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         config_file = os.environ.get("CRMKPI_CONFIG")
         sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        sources += file_sources(settings_cls)  # CRMKPI_*_FILE and CRMKPI_SECRETS_DIR
         if config_file:
             sources += (YamlConfigSettingsSource(settings_cls, yaml_file=config_file),)
         return sources
@@ -90,6 +112,10 @@ class Settings(BaseSettings):
             options.update(
                 sasl_mechanism=self.kafka_sasl_mechanism,
                 sasl_plain_username=self.kafka_sasl_username,
-                sasl_plain_password=self.kafka_sasl_password,
+                sasl_plain_password=(
+                    self.kafka_sasl_password.get_secret_value()
+                    if self.kafka_sasl_password is not None
+                    else None
+                ),
             )
         return options

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 SECRETS = "deploy/crmkpi.env"
 CRMKPI_SERVICES = ("worker", "server", "simulator")
+SERVICE_SECRETS = {"grafana": "deploy/grafana.env", "alertmanager": "deploy/alertmanager.env"}
+SERVICE_PREFIXES = {"grafana": ("GF_",), "alertmanager": ("SLACK_", "SMTP_")}
 
 
 def services() -> dict[str, Any]:
@@ -50,7 +53,10 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
         pytest.skip("no docker compose plugin: the structural tests below check the file")
     shutil.copy(COMPOSE, tmp_path / COMPOSE.name)
     (tmp_path / "deploy").mkdir()
-    shutil.copy(ROOT / "deploy" / "crmkpi.env.example", tmp_path / SECRETS)
+    for env_file in (SECRETS, *SERVICE_SECRETS.values()):
+        shutil.copy(ROOT / f"{env_file}.example", tmp_path / env_file)
+    (tmp_path / "deploy" / "secrets").mkdir()
+    (tmp_path / "deploy" / "secrets" / "read-token").write_text("a-token")
     result = subprocess.run(
         ["docker", "compose", "-f", str(tmp_path / COMPOSE.name), "config", "--quiet"],
         capture_output=True,
@@ -99,7 +105,9 @@ def test_kafka_is_the_official_image_in_kraft_mode_where_crmkpi_looks() -> None:
         assert service["build"] == "."
         assert service["environment"]["CRMKPI_KAFKA_BOOTSTRAP"] == advertised
         assert service["environment"]["CRMKPI_REDIS_URL"].startswith("redis://redis:")
-        assert service["env_file"] == SECRETS
+    for name in ("worker", "server"):
+        assert found[name]["env_file"] == SECRETS
+    assert found["simulator"]["env_file"] == []  # it holds no secret
     assert found["worker"]["command"] == ["worker"]
     assert found["worker"]["deploy"]["replicas"] == 2
     # Without --bootstrap, `crmkpi up` would start its own embedded broker.
@@ -107,14 +115,83 @@ def test_kafka_is_the_official_image_in_kraft_mode_where_crmkpi_looks() -> None:
     assert found["simulator"]["command"][:2] == ["simulate", "--live"]
 
 
-def test_secrets_come_from_an_ignored_env_file_with_a_committed_example() -> None:
-    assert (ROOT / "deploy" / "crmkpi.env.example").is_file()
-    ignored = subprocess.run(["git", "check-ignore", "-q", SECRETS], cwd=ROOT)
-    assert ignored.returncode == 0, f"{SECRETS} must be in .gitignore"
-    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", SECRETS], cwd=ROOT)
-    assert tracked.returncode != 0, f"{SECRETS} is committed"
-    for name in ("grafana", "alertmanager"):
-        assert services()[name]["env_file"] == SECRETS
+@pytest.mark.parametrize(
+    "env_file", [SECRETS, *SERVICE_SECRETS.values(), "deploy/secrets/read-token"]
+)
+def test_secrets_come_from_an_ignored_file(env_file: str) -> None:
+    ignored = subprocess.run(["git", "check-ignore", "-q", env_file], cwd=ROOT)
+    assert ignored.returncode == 0, f"{env_file} must be in .gitignore"
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", env_file], cwd=ROOT)
+    assert tracked.returncode != 0, f"{env_file} is committed"
+
+
+def test_each_service_has_its_own_env_file_with_only_its_secrets() -> None:
+    found = services()
+    prefixes = {SECRETS: ("CRMKPI_",)} | {
+        env_file: SERVICE_PREFIXES[name] for name, env_file in SERVICE_SECRETS.items()
+    }
+    for name, env_file in SERVICE_SECRETS.items():
+        assert found[name]["env_file"] == env_file
+    for env_file, allowed in prefixes.items():
+        example = (ROOT / f"{env_file}.example").read_text().splitlines()
+        keys = [line.lstrip("# ").split("=")[0] for line in example if "=" in line]
+        assert keys and all(key.startswith(allowed) for key in keys), (env_file, keys)
+    # Webhook secrets only where webhooks are taken.
+    for name, service in found.items():
+        if name not in ("worker", "server"):
+            assert service.get("env_file") in (None, [], *SERVICE_SECRETS.values()), name
+
+
+def test_only_the_ingest_port_is_published_beyond_localhost() -> None:
+    found = services()
+    ingest_port = found["server"]["environment"]["CRMKPI_INGEST_PORT"]
+    internal_port = found["server"]["environment"]["CRMKPI_HTTP_PORT"]
+    assert ingest_port != internal_port
+    public = []
+    for name, service in found.items():
+        for mapping in service.get("ports", []):
+            if not str(mapping).startswith("127.0.0.1:"):
+                public.append((name, mapping))
+    assert public == [("server", f"{ingest_port}:{ingest_port}")]
+    assert f"127.0.0.1:{internal_port}:{internal_port}" in found["server"]["ports"]
+    assert "127.0.0.1:3000:3000" in found["grafana"]["ports"]
+
+
+def test_grafana_has_no_anonymous_viewers() -> None:
+    environment = services()["grafana"]["environment"]
+    assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert "GF_AUTH_ANONYMOUS_ORG_ROLE" not in environment
+
+
+@pytest.mark.parametrize(("password", "starts"), [("change-me", False), ("", False), ("s3", True)])
+def test_grafana_does_not_start_while_its_password_is_change_me(
+    password: str, starts: bool
+) -> None:
+    grafana = services()["grafana"]
+    assert grafana["entrypoint"] == ["/bin/sh", "-c"]
+    script = grafana["command"][0].replace("$$", "$")  # compose's escape of a literal $
+    assert script.endswith("exec /run.sh")  # the image's own entrypoint
+    script = script.removesuffix("exec /run.sh") + "exec true"
+    env = {"PATH": "/usr/bin:/bin", "GF_SECURITY_ADMIN_PASSWORD": password}
+    result = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True)
+    assert (result.returncode == 0) == starts, result.stderr
+
+
+def test_prometheus_and_crmkpi_share_the_read_token_secret() -> None:
+    found = services()
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "crmkpi"]
+    token_file = job["authorization"]["credentials_file"]
+    assert job["authorization"]["type"] == "Bearer"
+    assert (
+        token_file == "/run/secrets/read_token" and "read_token" in found["prometheus"]["secrets"]
+    )
+    for name in ("worker", "server"):
+        assert found[name]["environment"]["CRMKPI_READ_TOKEN_FILE"] == token_file
+        assert found[name]["secrets"] == ["read_token"]
+    assert yaml.safe_load(COMPOSE.read_text())["secrets"]["read_token"]["file"] == (
+        "deploy/secrets/read-token"
+    )
 
 
 def test_alertmanager_writes_the_secret_files_its_generated_config_reads() -> None:
@@ -174,8 +251,12 @@ def test_prometheus_loads_the_generated_rules_and_scrapes_server_and_workers(
     assert [path.name for path in loaded] == sorted(
         Path(name).name for name in (RECORDING_FILE, ALERTING_FILE)
     )
+    # ... and whose read token file (a compose secret) exists here.
+    token = tmp_path / "read_token"
+    token.write_text("a-token")
     copy = tmp_path / "prometheus.yml"
-    copy.write_text(PROMETHEUS_CONFIG.read_text().replace(rules, local))
+    text = PROMETHEUS_CONFIG.read_text().replace(rules, local)
+    copy.write_text(text.replace("/run/secrets/read_token", str(token)))
     result = subprocess.run(
         [binary("promtool"), "check", "config", str(copy)], capture_output=True, text=True
     )
@@ -191,3 +272,36 @@ def test_dockerfile_is_slim_pinned_and_non_root() -> None:
     assert re.search(r'^ENTRYPOINT \["crmkpi"\]', dockerfile, re.M)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "*.env"} <= set(ignored)
+
+
+def test_the_image_installs_the_pinned_versions_which_meet_every_floor() -> None:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^RUN pip wheel .*--constraint constraints\.txt", dockerfile, re.M)
+    assert re.search(r"^COPY .*constraints\.txt", dockerfile, re.M)
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for dependency in project["dependencies"]:
+        requirement = Requirement(dependency)
+        pinned = pins.get(canonicalize_name(requirement.name))
+        assert pinned is not None, f"{requirement.name} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pinned), (dependency, pinned)
+
+
+def test_dependency_floors_are_past_known_advisories() -> None:
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors = {
+        Requirement(d).name: min(Version(s.version) for s in Requirement(d).specifier)
+        for d in project["dependencies"]
+    }
+    assert floors["aiohttp"] >= Version("3.14.5")  # smuggling fixes; header timeout
+    assert floors["orjson"] >= Version("3.9.15")

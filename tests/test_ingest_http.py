@@ -180,7 +180,9 @@ async def _served(endpoint: IngestEndpoint) -> AsyncIterator[TestServer]:
         await server.close()
 
 
-async def test_a_source_without_a_secret_refuses_everything_with_401() -> None:
+async def test_a_source_without_a_secret_refuses_everything_with_401(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     unset = dict.fromkeys(SECRET_ENV, None)
     settings_ = Settings(**{key.removeprefix("CRMKPI_").lower(): v for key, v in unset.items()})
     endpoint = IngestEndpoint(settings_, CrmProducer(settings_))
@@ -192,7 +194,10 @@ async def test_a_source_without_a_secret_refuses_everything_with_401() -> None:
                 async with client.post(url, data=CSAT, headers=headers) as response:
                     answer = await response.json()
                 assert response.status == 401
-                assert "disabled: set CRMKPI_" in answer["error"]
+                assert answer["error"] == f"ingest from {source} is disabled"
+    # The fix is named in the log, not to the caller (no environment variable in a response).
+    for source in SOURCES:
+        assert f"ingest from {source} refused: set CRMKPI_" in caplog.text
 
 
 async def test_a_broker_that_cannot_take_the_events_gets_503(tmp_path: Path) -> None:

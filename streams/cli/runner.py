@@ -12,12 +12,14 @@ from streams.app import StartHook, create_app
 from streams.config import Settings
 from streams.kafka.adapter import install_metadata_no_auto_create
 from streams.kafka.topics import ensure_topics
+from streams.secret_settings import refuse_placeholder_secrets
 
 
 def run_worker(settings: Settings, on_started: StartHook | None = None) -> int:
     """Run the Faust worker until Ctrl-C or SIGTERM; returns the exit status."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     install_metadata_no_auto_create()
+    refuse_placeholder_secrets(settings)
     # Before Faust subscribes: a broker that auto-creates topics would pick its own count.
     asyncio.run(ensure_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())

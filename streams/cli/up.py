@@ -12,6 +12,7 @@ from streams.app import Runtime
 from streams.cli.runner import run_worker
 from streams.config import Settings
 from streams.kafka.broker import EmbeddedBroker
+from streams.secret_settings import redacted
 
 log = logging.getLogger(__name__)
 out = Console(highlight=False, soft_wrap=True)
@@ -38,6 +39,10 @@ def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None
         url = f"http://{settings.http_host}:{settings.http_port}"
         out.print(f"scorecard: {url}/")
         out.print(f"http: {url}/kpis  {url}/metrics  {url}/healthz  {url}/readyz")
+        if settings.ingest_port is not None:
+            out.print(f"ingest: http://{settings.ingest_host}:{settings.ingest_port}/ingest/")
+        else:
+            out.print(f"ingest: {url}/ingest/")
         if demo_rate is not None:
             runtime.spawn(feed_demo(settings, demo_rate))
             out.print(f"demo: simulated CRM traffic at {demo_rate:g} events/s")
@@ -48,7 +53,8 @@ def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None
         out.print(f"broker: embedded Kafka-compatible broker on {broker.bootstrap}")
     else:
         out.print(f"broker: {settings.kafka_bootstrap}")
-    out.print(f"store: {'redis ' + settings.redis_url if settings.redis_url else 'in-process'}")
+    store = f"redis {redacted(settings.redis_url)}" if settings.redis_url else "in-process"
+    out.print(f"store: {store}")
     try:
         return run_worker(settings, on_started)
     finally:

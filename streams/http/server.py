@@ -1,15 +1,20 @@
-"""The one HTTP server: /metrics, /kpis, /healthz, /readyz, the scorecard page at /
-and, when given, /ingest/{source}."""
+"""The two applications: the internal one (/metrics, /kpis, /healthz, /readyz, the scorecard
+page at / and, on a single port, /ingest/{source}) and the public ingest one."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from streams.http import outcomes
+from streams.http.coalesced import Coalesced
+from streams.http.guards import add_security_headers
 from streams.http.scorecard import add_scorecard
 from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import Snapshot
@@ -18,6 +23,8 @@ SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
 RequestHandler = Callable[[web.Request], Awaitable[web.Response]]
 WorkerViewer = Callable[[], WorkerView]
+
+log = logging.getLogger(__name__)
 
 
 def json_response(document: object, status: int = 200) -> web.Response:
@@ -31,51 +38,61 @@ def build_app(
     thresholds_file: Path | None = None,
     ingest: RequestHandler | None = None,
     worker_view: WorkerViewer | None = None,
+    middlewares: Sequence[Middleware] = (),
+    max_event_streams: int = 100,
 ) -> web.Application:
-    """The aiohttp application serving the readers' endpoints (`worker_view`: one of a group)."""
+    """The internal application serving the readers' endpoints (`worker_view`: one of a group)."""
 
-    async def kpis(request: web.Request) -> web.Response:
+    async def kpis_body() -> bytes:
         snapshot, _ = await read_snapshot()
-        return json_response(snapshot.to_json())
+        return orjson.dumps(snapshot.to_json())
 
-    async def metrics(request: web.Request) -> web.Response:
+    async def metrics_body() -> bytes:
         snapshot, lag = await read_snapshot()
         worker = worker_view() if worker_view is not None else None
-        response = web.Response(body=render(snapshot, lag, worker))
+        return render(snapshot, lag, worker) + outcomes.exposition()
+
+    shared_kpis, shared_metrics = Coalesced(kpis_body), Coalesced(metrics_body)
+
+    async def kpis(request: web.Request) -> web.Response:
+        return web.Response(body=await shared_kpis(), content_type="application/json")
+
+    async def metrics(request: web.Request) -> web.Response:
+        response = web.Response(body=await shared_metrics())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
-
-    async def healthz(request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
         problems = await readiness()
         if problems:
-            return json_response({"status": "not ready", "problems": problems}, status=503)
+            log.warning("not ready: %s", "; ".join(problems))
+            # What is wrong, without the addresses and errors behind it (those are logged).
+            public = [problem.partition(":")[0] for problem in problems]
+            return json_response({"status": "not ready", "problems": public}, status=503)
         return json_response({"status": "ready"})
 
-    app = web.Application()
+    app = web.Application(middlewares=list(middlewares))
+    app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/kpis", kpis)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", readyz)
-    add_scorecard(app, read_snapshot, thresholds_file)
+    add_scorecard(app, read_snapshot, thresholds_file, max_streams=max_event_streams)
     if ingest is not None:
         app.router.add_post("/ingest/{source}", ingest)
     return app
 
 
-class HttpServer:
-    """Runs the application on host:port inside the worker's event loop."""
+async def _healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
-        self.runner = web.AppRunner(app, access_log=None)
-        self.host = host
-        self.port = port
 
-    async def start(self) -> None:
-        await self.runner.setup()
-        await web.TCPSite(self.runner, self.host, self.port).start()
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
+def build_ingest_app(
+    ingest: RequestHandler, middlewares: Sequence[Middleware] = ()
+) -> web.Application:
+    """The public application: `POST /ingest/{source}` and a bare `/healthz`, 404 for the rest."""
+    app = web.Application(middlewares=list(middlewares))
+    app.on_response_prepare.append(add_security_headers)
+    app.router.add_post("/ingest/{source}", ingest)
+    app.router.add_get("/healthz", _healthz)
+    return app

@@ -25,3 +25,23 @@ class TooLarge(IngestError):
     """The body is over the configured limit (413)."""
 
     status = 413
+
+
+class Busy(IngestError):
+    """As many bodies as allowed are being read already (503: the CRM retries later)."""
+
+    status = 503
+
+
+class SlowBody(IngestError):
+    """The body did not arrive within the body timeout (408)."""
+
+    status = 408
+
+
+class Mismatch(Unauthorized):
+    """The signature or credentials are there but wrong (401)."""
+
+
+class Disabled(Unauthorized):
+    """The source has no secret configured: every request is refused (401)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from streams.http.ingest.errors import Unauthorized
+from streams.http.ingest.errors import Mismatch, Unauthorized
 
 MAX_AGE_SECONDS = 300.0  # HubSpot: "reject the request if the timestamp is older than 5 minutes"
 # HubSpot signs the URI with these percent-escapes decoded (its v3 signature docs).
@@ -137,4 +137,4 @@ def _check_digest(given: str | bytes, expected: str | bytes) -> None:
     given_bytes = given.encode(errors="replace") if isinstance(given, str) else given
     expected_bytes = expected.encode() if isinstance(expected, str) else expected
     if not hmac.compare_digest(given_bytes, expected_bytes):
-        raise Unauthorized("signature or credentials do not match")
+        raise Mismatch("signature or credentials do not match")

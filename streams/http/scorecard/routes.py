@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 HUB = web.AppKey("scorecard_hub", Hub)
+MAX_STREAMS = web.AppKey("scorecard_max_streams", int)
+RETRY_AFTER = {"Retry-After": "5"}
 SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 
 
@@ -38,11 +40,14 @@ async def _page(request: web.Request) -> web.FileResponse:
 
 async def _events(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
+    if len(hub.clients) >= request.app[MAX_STREAMS]:
+        log.info("scorecard: %d pages connected already, one more refused", len(hub.clients))
+        raise web.HTTPServiceUnavailable(text="too many pages connected", headers=RETRY_AFTER)
     try:
         queue = await hub.subscribe()
     except Exception as error:  # no snapshot to show yet: the page retries
         log.warning("scorecard: cannot read the snapshot: %s", error)
-        raise web.HTTPServiceUnavailable(text=f"no snapshot yet: {error}") from None
+        raise web.HTTPServiceUnavailable(text="no snapshot yet", headers=RETRY_AFTER) from None
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -73,6 +78,7 @@ def add_scorecard(
     read_snapshot: SnapshotReader,
     thresholds_file: Path | None = None,
     pace: Pace | None = None,
+    max_streams: int = 100,
 ) -> None:
     """Serve the live scorecard from `app`."""
     thresholds, problem = load_thresholds(thresholds_file)
@@ -91,6 +97,7 @@ def add_scorecard(
     }
     hub = Hub(read_board, page, pace)
     app[HUB] = hub
+    app[MAX_STREAMS] = max_streams
 
     async def close_streams(app: web.Application) -> None:
         await hub.close()

@@ -1,0 +1,94 @@
+"""Readers cannot slow processing: a worker's catch-up rate alone and with 200 concurrent readers.
+
+    PYTHONPATH=$PWD python3 -m bench.readers               # 200,000 events, 200 readers, 2 pairs
+    PYTHONPATH=$PWD python3 -m bench.readers --events 50000 --pairs 1
+
+Each run is a fresh broker loaded with the same events and a `crmkpi worker` catching
+up from offset 0, measured by its group's committed offsets (as throughput.py).
+Runs alternate without and with readers (each reader GETs `/kpis` and `/metrics` in
+turn, back to back, for the whole run), so a drift of the shared machine hits both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import aiohttp
+import typer
+
+from bench import services, throughput, workload
+from streams.kafka.topics import Topics
+
+TIMEOUT_SECONDS = 600.0
+
+
+async def read_until(url: str, stop: asyncio.Event) -> int:
+    """GET /kpis and /metrics in turn until `stop`; the number of answers."""
+    answers = 0
+    async with aiohttp.ClientSession() as client:
+        while not stop.is_set():
+            for path in ("/kpis", "/metrics"):
+                async with client.get(url + path) as response:
+                    await response.read()
+                answers += 1
+    return answers
+
+
+async def rate_with_readers(
+    bootstrap: str, group: str, topics: Topics, url: str, expected: int, readers: int
+) -> tuple[float, int]:
+    """The catch-up rate (events/s) while `readers` clients read; and how many reads they made."""
+    stop = asyncio.Event()
+    clients = [asyncio.create_task(read_until(url, stop)) for _ in range(readers)]
+    try:
+        rate = await throughput.worker_rate(bootstrap, group, topics, expected, TIMEOUT_SECONDS)
+    finally:
+        stop.set()
+        answered = await asyncio.gather(*clients)
+    return rate.per_second, sum(answered)
+
+
+def run(
+    records: list[workload.KafkaRecord], logs: Path, name: str, readers: int
+) -> tuple[float, int]:
+    """One worker catching up on a fresh broker loaded with `records`, with `readers` reading."""
+    with services.broker(logs) as bootstrap:
+        topics = asyncio.run(throughput.load_topics(bootstrap, records))
+        with services.worker(bootstrap, logs, name) as (url, _):
+            group = f"bench-{name}"
+            return asyncio.run(
+                rate_with_readers(bootstrap, group, topics, url, len(records), readers)
+            )
+
+
+def main(
+    events: Annotated[int, typer.Option(help="Pre-loaded events.")] = 200_000,
+    readers: Annotated[int, typer.Option(help="Concurrent readers.")] = 200,
+    pairs: Annotated[int, typer.Option(help="Runs without, then with readers.")] = 2,
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="crmkpi-bench-readers-") as directory:
+        logs = Path(directory)
+        records = workload.keyed(workload.simulated(events), Topics())
+        alone, read = [], []
+        for pair in range(pairs):
+            alone.append(run(records, logs, f"alone-{pair}", 0)[0])
+            rate, answers = run(records, logs, f"read-{pair}", readers)
+            read.append(rate)
+            print(
+                f"pair {pair + 1}: alone {alone[-1]:,.0f} ev/s, "
+                f"{readers} readers {rate:,.0f} ev/s ({answers:,} reads answered)",
+                flush=True,
+            )
+    change = statistics.median(read) / statistics.median(alone) - 1
+    print(
+        f"{len(records):,} events: median alone {statistics.median(alone):,.0f} ev/s, "
+        f"with {readers} readers {statistics.median(read):,.0f} ev/s: {100 * change:+.1f} %"
+    )
+
+
+if __name__ == "__main__":
+    typer.run(main)

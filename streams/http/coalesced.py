@@ -1,0 +1,53 @@
+"""Many readers, few reads: concurrent `/kpis` and `/metrics` requests share one read.
+
+Every caller gets the result of a read that started after it asked, so an answer is
+never older than its request (a `snapshot --wait-idle` right after `produce` sees the
+new events). Callers arriving while a read runs share the next one, and reads are
+spaced so that they take at most `busy_share` of the event loop, which the worker's
+own batches need: 200 readers cost about what one reader polling without pause does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+BUSY_SHARE = 0.05  # at most this share of the loop's time goes to one kind of read
+
+
+class Coalesced(Generic[T]):
+    """Calls `read` for every caller, once per group of callers that arrived together."""
+
+    def __init__(self, read: Callable[[], Awaitable[T]], busy_share: float = BUSY_SHARE) -> None:
+        self.read = read
+        self.busy_share = busy_share
+        self.next: asyncio.Future[T] | None = None  # the read the next callers share
+        self.reading: asyncio.Task[None] | None = None
+        self.due = 0.0  # loop time before which no new read starts
+
+    async def __call__(self) -> T:
+        loop = asyncio.get_running_loop()
+        if self.next is None:
+            self.next = loop.create_future()
+        if self.reading is None:
+            self.reading = loop.create_task(self._read_while_asked())
+        # A caller that gives up (its client left) must not cancel the others' read.
+        return await asyncio.shield(self.next)
+
+    async def _read_while_asked(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.next is not None:
+                await asyncio.sleep(max(0.0, self.due - loop.time()))
+                future, self.next = self.next, None  # who asks from now on waits for the next
+                started = loop.time()
+                try:
+                    future.set_result(await self.read())
+                except Exception as error:  # every caller of this read gets it
+                    future.set_exception(error)
+                spent = loop.time() - started
+                self.due = loop.time() + spent / self.busy_share - spent
+        finally:
+            self.reading = None

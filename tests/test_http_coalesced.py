@@ -1,0 +1,81 @@
+"""Concurrent readers share reads, never get an answer older than their request, and reads
+leave the event loop to the worker most of the time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from streams.http.coalesced import Coalesced
+
+
+class CountingRead:
+    """A read that takes `seconds` of loop time and returns how many reads started so far."""
+
+    def __init__(self, seconds: float = 0.01) -> None:
+        self.seconds = seconds
+        self.started = 0
+
+    async def __call__(self) -> int:
+        self.started += 1
+        number = self.started
+        await asyncio.sleep(self.seconds)
+        return number
+
+
+async def test_200_concurrent_readers_share_one_read() -> None:
+    read = CountingRead()
+    shared = Coalesced(read)
+    answers = await asyncio.gather(*(shared() for _ in range(200)))
+    assert read.started == 1 and set(answers) == {1}
+
+
+async def test_a_reader_never_gets_a_read_that_started_before_it_asked() -> None:
+    read = CountingRead()
+    shared = Coalesced(read)
+    first = asyncio.create_task(shared())
+    while read.started == 0:  # until the first read runs
+        await asyncio.sleep(0)
+    late = asyncio.create_task(shared())
+    assert await first == 1
+    assert await late == 2  # it asked while read 1 ran: it waits for read 2
+
+
+async def test_reads_take_at_most_their_busy_share_of_the_loop() -> None:
+    read = CountingRead(seconds=0.01)
+    shared = Coalesced(read, busy_share=0.1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while loop.time() - started < 0.5:  # a reader that asks again as soon as it is answered
+        await shared()
+    reading = read.started * read.seconds
+    assert reading <= 0.1 * (loop.time() - started) + read.seconds
+
+
+async def test_every_reader_of_a_failed_read_gets_its_error_and_the_next_read_runs() -> None:
+    calls = 0
+
+    async def failing_once() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("store unreachable")
+        return calls
+
+    shared = Coalesced(failing_once)
+    results = await asyncio.gather(shared(), shared(), return_exceptions=True)
+    assert all(isinstance(result, ConnectionError) for result in results)
+    assert await shared() == 2
+
+
+async def test_a_reader_that_leaves_does_not_cancel_the_others_read() -> None:
+    read = CountingRead(seconds=0.05)
+    shared = Coalesced(read)
+    leaving, staying = asyncio.create_task(shared()), asyncio.create_task(shared())
+    while read.started == 0:  # until their read runs
+        await asyncio.sleep(0)
+    leaving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    assert await staying == 1
