@@ -29,10 +29,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE_US = 3600 * MICROS
 NOW = "now"
 
-# EVENTS.md "Rejection reasons", in precedence order.
-REASONS = tuple(
-    "invalid_json schema future_timestamp duplicate unknown_entity invalid_transition".split()
-)
+# EVENTS.md "Rejection reasons", in precedence order: those found from the event alone,
+# then those found against the state.
+EVENT_REASONS = ("invalid_json", "schema", "future_timestamp")
+STATE_REASONS = ("duplicate", "unknown_entity", "invalid_transition")
+REASONS = EVENT_REASONS + STATE_REASONS
 
 # (name, bucket seconds g, number of buckets n), KPIS.md "Time".
 WINDOW_SIZES = (("1h", 60, 60), ("24h", 60, 1440), ("7d", 3600, 168), ("30d", 3600, 720))
