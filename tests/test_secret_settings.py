@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from streams.config import Settings
-from streams.errors import CliError
+from streams.errors import ConfigError
 from streams.secret_settings import redacted
 from tests.conftest import free_port
 from tests.processes import run_crmkpi
@@ -52,7 +52,7 @@ def test_an_unreadable_secret_file_is_one_line_naming_the_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CRMKPI_INGEST_TOKEN_FILE", str(tmp_path / "missing"))
-    with pytest.raises(CliError, match="CRMKPI_INGEST_TOKEN_FILE: cannot read"):
+    with pytest.raises(ConfigError, match="CRMKPI_INGEST_TOKEN_FILE: cannot read"):
         Settings()
 
 
