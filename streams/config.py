@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +18,26 @@ from pydantic_settings import (
 )
 
 from kpis.churn import ChurnRules
+
+
+class ClosingStages(BaseModel):
+    """The stage ids of one pipeline that close a deal as won or lost, or close a ticket."""
+
+    won: list[str] = Field(default_factory=list)
+    lost: list[str] = Field(default_factory=list)
+    closed: list[str] = Field(default_factory=list)
+
+
+class IngestStages(BaseModel):
+    """Closing stages per CRM pipeline id (docs/ingest.md); the defaults are the CRMs' own."""
+
+    hubspot_deals: dict[str, ClosingStages] = Field(
+        default_factory=lambda: {"default": ClosingStages(won=["closedwon"], lost=["closedlost"])}
+    )
+    hubspot_tickets: dict[str, ClosingStages] = Field(
+        default_factory=lambda: {"0": ClosingStages(closed=["4"])}
+    )
+    pipedrive_deals: dict[str, ClosingStages] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -56,6 +76,7 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(default=1_048_576, ge=1)
     ingest_broker_timeout: float = Field(default=10.0, gt=0)  # seconds before answering 503
     ingest_public_url: str | None = None  # e.g. https://crmkpi.example.com: HubSpot signs it
+    ingest_stages: IngestStages = Field(default_factory=IngestStages)
 
     @classmethod
     def settings_customise_sources(
