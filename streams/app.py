@@ -26,6 +26,7 @@ import mode
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faust.types import TP
+from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
 from kpis.thresholds import ThresholdsError, read_thresholds
@@ -84,6 +85,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.serve_http = serve_http
         self.ready = asyncio.Event()
         self.http: HttpServer | None = None
+        self.collectors: tuple[Collector, ...] = ()  # exported with the worker's health
         self.assigned: set[str] = set()
         self.churn_alerts = self._churn_alerts(settings)
         self.rebalances = 0
@@ -121,6 +123,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
                 kafka=self.producer,
             )
             ingest = IngestEndpoint(settings, shared)
+            self.collectors = (ingest.items,)
             app = build_app(
                 self.snapshot,
                 self.readiness,
@@ -188,6 +191,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
             processor.last_flush,
             processor.processing_errors,
             dict(processor.dead_letters),
+            self.collectors,
         )
 
     async def announce_churn_risk(self) -> None:

@@ -9,12 +9,17 @@ from typing import Any
 
 import aiohttp
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import ClosingStages, IngestStages, Settings
 from streams.http.ingest import hubspot, pipedrive, salesforce, zendesk
 from streams.http.ingest.endpoint import IngestEndpoint
 from streams.http.ingest.items import Item
 from streams.http.ingest.payload import CanonicalEvent
+from streams.http.ingest.tally import ItemTally
+from streams.read.exposition import WorkerView, render
+from streams.read.snapshot_reader import read_snapshot
+from streams.read.store import MemoryStore
 from tests.ingest_http import RecordingProducer, served
 from tests.ingest_signing import SECRET_ENV, signed_headers
 
@@ -172,7 +177,7 @@ async def test_a_salesforce_gap_is_dead_lettered_as_an_upstream_gap_and_counted(
     [letter] = producer.dead_letters
     assert letter.reason == "upstream_gap" and "006A" in letter.detail
     assert endpoint.items.counts == {("salesforce", "Opportunity.GAP_UPDATE", "gap"): 1}
-    [family] = endpoint.items.families()
+    [family] = endpoint.items.collect()
     assert family.name == "crmkpi_ingest_items"
     assert [s.labels for s in family.samples] == [
         {"source": "salesforce", "kind": "Opportunity.GAP_UPDATE", "result": "gap"}
@@ -185,3 +190,26 @@ async def test_a_pipedrive_v1_webhook_is_refused_naming_the_fix() -> None:
     status, answer, producer, _ = await _post("pipedrive", body)
     assert status == 400 and "webhooks v1 are not supported" in answer["error"]
     assert producer.events == [] and producer.dead_letters == []
+
+
+async def test_the_items_counts_are_exported_with_the_workers_health_on_metrics() -> None:
+    tally = ItemTally()
+    tally.count("hubspot", [Item("company.creation", b"{}"), Item("company.creation", b"{}")])
+    snapshot, _ = await read_snapshot(MemoryStore(), None, 1.0)
+    view = WorkerView(frozenset(), True, collectors=(tally,))
+    text = render(snapshot, {}, view).decode()
+    samples = [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "crmkpi_ingest_items_total"
+    ]
+    labels = {"source": "hubspot", "kind": "company.creation", "result": "ignored"}
+    assert samples == [("crmkpi_ingest_items_total", labels, 2.0)]
+
+
+def test_a_salesforce_overflow_without_record_ids_is_an_upstream_gap_too() -> None:
+    header = {"entityName": "Opportunity", "changeType": "GAP_OVERFLOW", "commitTimestamp": 1}
+    [item] = salesforce.adapt(orjson.dumps([{"ChangeEventHeader": header}]))
+    assert item.result == "gap" and item.refusal is not None
+    assert "GAP_OVERFLOW Opportunity all records" in item.refusal.detail

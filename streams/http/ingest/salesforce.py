@@ -70,6 +70,19 @@ class _ChangeEvent(Struct):
     ChangeEventHeader: _Header
 
 
+class _GapHeader(Struct):
+    """What a gap or overflow event names (an overflow has no record ids)."""
+
+    entityName: Id
+    changeType: Id
+    recordIds: list[Id] | None = None
+    commitTimestamp: int | None = None
+
+
+class _GapEvent(Struct):
+    ChangeEventHeader: _GapHeader
+
+
 class _Record(Struct):
     """Record fields every handled entity may carry."""
 
@@ -132,17 +145,10 @@ class _Change:
         return str(self.header.entityName), str(self.header.changeType)
 
     def item(self, raw: bytes) -> Item:
-        """This change as an item: its events, or an `upstream_gap` refusal."""
-        entity, change_type = self.kind
+        """This change as an item with its events."""
         records = [str(record) for record in self.header.recordIds]
-        item = Item(f"{entity}.{change_type}", raw)
-        if change_type.startswith(GAP):
-            detail = f"{change_type} {entity} {', '.join(records)}: backfill from Salesforce"
-            return item.refused(UPSTREAM_GAP, detail)
-        events = [
-            event for record in records for event in _handlers.events(self.kind, self, record)
-        ]
-        return Item(item.kind, raw, events)
+        translations = [_handlers.events(self.kind, self, record) for record in records]
+        return Item(".".join(self.kind), raw, [e for events in translations for e in events])
 
     def record(self, kind: type[R]) -> R:
         return convert(self.document, kind, self.where)
@@ -170,7 +176,7 @@ def adapt(body: bytes) -> list[Item]:
     """One item per change event of a delivery. In a JSON array each is judged alone (a
     malformed one is refused, the others go on); a single malformed one refuses the body."""
     if not body.lstrip().startswith(b"["):
-        return [_Change(*_payload(decode(body, JsonObject), "$")).item(body)]
+        return [_item(*_payload(decode(body, JsonObject), "$"), body)]
     raws = decode(body, list[msgspec.Raw])
     if not raws:
         raise BadPayload("$: the array holds no change events")
@@ -181,9 +187,21 @@ def _batch_item(raw: bytes, where: str) -> Item:
     if not raw.lstrip().startswith(b"{"):
         raise BadPayload(f"{where}: expected a change event object")
     try:
-        return _Change(*_payload(decode(raw, JsonObject, where), where)).item(raw)
+        return _item(*_payload(decode(raw, JsonObject, where), where), raw)
     except BadPayload as problem:
         return Item("unknown", raw).refused(BAD_ITEM, str(problem))
+
+
+def _item(change: JsonObject, where: str, raw: bytes) -> Item:
+    """A change event's item, or its `upstream_gap` refusal: a gap names the records and
+    the time to backfill from, an overflow (`GAP_OVERFLOW`) only the entity and time."""
+    gap = convert(change, _GapEvent, where).ChangeEventHeader
+    entity, change_type = str(gap.entityName), str(gap.changeType)
+    if not change_type.startswith(GAP):
+        return _Change(change, where).item(raw)
+    records = ", ".join(str(record) for record in gap.recordIds or []) or "all records"
+    detail = f"{change_type} {entity} {records} at {gap.commitTimestamp}: backfill from Salesforce"
+    return Item(f"{entity}.{change_type}", raw).refused(UPSTREAM_GAP, detail)
 
 
 def _payload(change: JsonObject, where: str) -> tuple[JsonObject, str]:

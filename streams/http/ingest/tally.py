@@ -25,7 +25,8 @@ class ItemTally:
     def count(self, source: str, items: Iterable[Item]) -> None:
         self.counts.update((source, item.kind, item.result) for item in items)
 
-    def families(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        """The family, for a Prometheus registry (a `Collector`)."""
         family = CounterMetricFamily(
             ITEMS_FAMILY,
             "Changes received by POST /ingest/{source}, by kind and result "
