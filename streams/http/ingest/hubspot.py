@@ -114,18 +114,16 @@ def adapt(body: bytes, stages: IngestStages) -> list[Item]:
         raise BadPayload("$: the array holds no HubSpot events")
     notes: list[tuple[_Note, int, bytes]] = []
     refused: list[Item] = []
-    for n, raw in enumerate(raws):
-        item = bytes(raw)
-        if not item.lstrip().startswith(b"{"):
+    for n, raw in enumerate(map(bytes, raws)):
+        if not raw.lstrip().startswith(b"{"):
             raise BadPayload(f"$[{n}]: expected a HubSpot event object")
         try:
-            notes.append((decode(item, _Note, f"$[{n}]"), n, item))
+            notes.append((decode(raw, _Note, f"$[{n}]"), n, raw))
         except BadPayload as problem:
-            refused.append(Item("unknown", item).refused(BAD_ITEM, str(problem)))
+            refused.append(Item("unknown", raw).refused(BAD_ITEM, str(problem)))
     notes.sort(key=lambda note: (note[0].occurredAt, note[0].kind[1] != "creation"))
-    return [
-        _translated(note, item, _Context(f"$[{n}]", stages)) for note, n, item in notes
-    ] + refused
+    translated = [_translated(note, raw, _Context(f"$[{n}]", stages)) for note, n, raw in notes]
+    return translated + refused
 
 
 def _translated(note: _Note, raw: bytes, context: _Context) -> Item:
@@ -187,6 +185,7 @@ def _ticket_created(note: _Note, context: _Context) -> list[CanonicalEvent]:
 @_handlers.on("ticket", "propertyChange")
 def _ticket_changed(note: _Note, context: _Context) -> list[CanonicalEvent]:
     pipelines = context.stages.hubspot_tickets.values()
-    if note.changed == "hs_pipeline_stage" and any(note.value in s.closed for s in pipelines):
+    closing = any(note.value in stages.closed for stages in pipelines)
+    if note.changed == "hs_pipeline_stage" and closing:
         return [note.event("ticket.resolved", ticket_id=note.object_id)]
     return []

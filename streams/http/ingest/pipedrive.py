@@ -2,8 +2,8 @@
 
 `data` is the object after the change, `previous` the changed fields' old values.
 Deals, activities and leads are read; other entities and deletions are ignored.
-Webhooks v1 (`current`, `meta.object`, `"v": 1`) are refused: they carry other
-fields, and Pipedrive sends both versions of one change when both are set up.
+Webhooks v1 (`current`, `meta.object`, `"v": 1`) are refused, naming the fix: their
+shape and fields are not v2's.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ class _Meta(Struct):
     entity: Id
     timestamp: EpochSeconds | ZonedTime  # an ISO time, or the 10-digit seconds v2 also sends
     entity_id: Text = None
-    version: Text = None
 
 
 class _Body(Struct):
