@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,16 +28,31 @@ class ClosingStages(BaseModel):
     closed: list[str] = Field(default_factory=list)
 
 
-class IngestStages(BaseModel):
-    """Closing stages per CRM pipeline id (docs/ingest.md); the defaults are the CRMs' own."""
+HUBSPOT_DEFAULT_DEALS = {"default": ClosingStages(won=["closedwon"], lost=["closedlost"])}
+HUBSPOT_DEFAULT_TICKETS = {"0": ClosingStages(closed=["4"])}  # "Closed", default pipeline
 
-    hubspot_deals: dict[str, ClosingStages] = Field(
-        default_factory=lambda: {"default": ClosingStages(won=["closedwon"], lost=["closedlost"])}
-    )
-    hubspot_tickets: dict[str, ClosingStages] = Field(
-        default_factory=lambda: {"0": ClosingStages(closed=["4"])}
-    )
+
+class IngestStages(BaseModel):
+    """Closing stages per CRM pipeline id (docs/ingest.md). The CRMs' default pipelines
+    keep their own closing stages unless a pipeline of the same id is configured."""
+
+    hubspot_deals: dict[str, ClosingStages] = Field(default_factory=dict, validate_default=True)
+    hubspot_tickets: dict[str, ClosingStages] = Field(default_factory=dict, validate_default=True)
     pipedrive_deals: dict[str, ClosingStages] = Field(default_factory=dict)
+
+    @field_validator("hubspot_deals")
+    @classmethod
+    def _with_default_deal_pipeline(
+        cls, pipelines: dict[str, ClosingStages]
+    ) -> dict[str, ClosingStages]:
+        return {**HUBSPOT_DEFAULT_DEALS, **pipelines}
+
+    @field_validator("hubspot_tickets")
+    @classmethod
+    def _with_default_ticket_pipeline(
+        cls, pipelines: dict[str, ClosingStages]
+    ) -> dict[str, ClosingStages]:
+        return {**HUBSPOT_DEFAULT_TICKETS, **pipelines}
 
 
 class Settings(BaseSettings):

@@ -5,10 +5,12 @@ bitmaps and gaps, batches judged change by change, and the items metric."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import ClosingStages, IngestStages, Settings
@@ -66,7 +68,7 @@ def test_hubspot_closing_stages_are_configured_per_pipeline() -> None:
               "propertyName": "hs_pipeline_stage", "propertyValue": "55"}  # fmt: skip
     assert [won["type"], lost["type"]] == ["opportunity.won", "opportunity.lost"]
     assert [e["type"] for e in _hubspot(closed, stages=stages)] == ["ticket.resolved"]
-    assert _hubspot(_stage(1, "closedwon", 1000), stages=stages)[0]["type"] == (
+    assert _hubspot(_stage(1, "1003", 1000), stages=stages)[0]["type"] == (
         "opportunity.stage_changed"
     )
 
@@ -213,3 +215,14 @@ def test_a_salesforce_overflow_without_record_ids_is_an_upstream_gap_too() -> No
     [item] = salesforce.adapt(orjson.dumps([{"ChangeEventHeader": header}]))
     assert item.result == "gap" and item.refusal is not None
     assert "GAP_OVERFLOW Opportunity all records" in item.refusal.detail
+
+
+def test_closing_stages_come_from_the_config_file_and_keep_the_default_pipelines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "crmkpi.yaml"
+    config.write_text('ingest_stages:\n  hubspot_deals:\n    "12345678": {won: ["987"]}\n')
+    monkeypatch.setenv("CRMKPI_CONFIG", str(config))
+    stages = Settings().ingest_stages
+    custom, default = _hubspot(_stage(1, "987", 1000), _stage(2, "closedwon", 2000), stages=stages)
+    assert [custom["type"], default["type"]] == ["opportunity.won", "opportunity.won"]
