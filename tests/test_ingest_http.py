@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from streams.config import Settings
@@ -133,7 +133,10 @@ def test_random_bytes_get_400(server: str, source: str, body: bytes) -> None:
 def test_truncated_webhooks_get_400(server: str, fixture: tuple[str, bytes], cut: float) -> None:
     source, body = fixture
     body = body.rstrip()
-    status, answer = deliver(server, source, body[: int(len(body) * cut)])
+    end = int(len(body) * cut)
+    # JSONL cut at a line's end is whole events, not a truncated one: 202 is right there
+    assume(not (source == "canonical" and body[end : end + 1] == b"\n"))
+    status, answer = deliver(server, source, body[:end])
     assert status == 400, answer
 
 
