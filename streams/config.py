@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,8 +28,10 @@ class ClosingStages(BaseModel):
     closed: list[str] = Field(default_factory=list)
 
 
-HUBSPOT_DEFAULT_DEALS = {"default": ClosingStages(won=["closedwon"], lost=["closedlost"])}
-HUBSPOT_DEFAULT_TICKETS = {"0": ClosingStages(closed=["4"])}  # "Closed", default pipeline
+DEFAULT_PIPELINES = {  # the CRMs' own closing stages: deals won/lost, ticket "Closed"
+    "hubspot_deals": {"default": ClosingStages(won=["closedwon"], lost=["closedlost"])},
+    "hubspot_tickets": {"0": ClosingStages(closed=["4"])},
+}
 
 
 class IngestStages(BaseModel):
@@ -40,19 +42,12 @@ class IngestStages(BaseModel):
     hubspot_tickets: dict[str, ClosingStages] = Field(default_factory=dict, validate_default=True)
     pipedrive_deals: dict[str, ClosingStages] = Field(default_factory=dict)
 
-    @field_validator("hubspot_deals")
+    @field_validator("hubspot_deals", "hubspot_tickets")
     @classmethod
-    def _with_default_deal_pipeline(
-        cls, pipelines: dict[str, ClosingStages]
+    def _with_default_pipelines(
+        cls, pipelines: dict[str, ClosingStages], info: ValidationInfo
     ) -> dict[str, ClosingStages]:
-        return {**HUBSPOT_DEFAULT_DEALS, **pipelines}
-
-    @field_validator("hubspot_tickets")
-    @classmethod
-    def _with_default_ticket_pipeline(
-        cls, pipelines: dict[str, ClosingStages]
-    ) -> dict[str, ClosingStages]:
-        return {**HUBSPOT_DEFAULT_TICKETS, **pipelines}
+        return {**DEFAULT_PIPELINES[str(info.field_name)], **pipelines}
 
 
 class Settings(BaseSettings):
