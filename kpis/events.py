@@ -31,6 +31,8 @@ RejectionReason = Literal[
     "unknown_entity",
     "invalid_transition",
     "processing_error",  # the worker raised an error on the record
+    "bad_payload",  # webhook ingest: a change that is not what the CRM sends
+    "upstream_gap",  # webhook ingest: changes the CRM could not send (Salesforce GAP_*)
 ]
 """Why an event goes to the dead-letter topic: the `reason` header and the counters' label."""
 
@@ -242,10 +244,19 @@ def decode_event(raw: bytes | str) -> Event:
     try:
         event: Event = _decoder.decode(raw)
     except msgspec.ValidationError as error:
+        _check_json(raw)  # a typed decode stops at the first wrong type, e.g. `[1, 2`
         raise Rejection("schema", str(error)) from None
     except msgspec.DecodeError as error:
         raise Rejection("invalid_json", str(error)) from None
     return event
+
+
+def _check_json(raw: bytes | str) -> None:
+    """`invalid_json` if `raw` is not JSON at all: it comes first in EVENTS.md's order."""
+    try:
+        msgspec.json.decode(raw)
+    except msgspec.DecodeError as error:
+        raise Rejection("invalid_json", str(error)) from None
 
 
 def to_micros(moment: datetime) -> int:

@@ -133,6 +133,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
             kafka=self.producer,
         )
         ingest = IngestEndpoint(settings, shared)
+        self.health.collectors = (ingest.items,)
         self.http = Listeners.for_settings(
             settings, self.snapshots.read, self.health.readiness, ingest.handle, self.health.view
         )

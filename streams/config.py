@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,6 +21,36 @@ from pydantic_settings import (
 
 from kpis.churn import ChurnRules
 from streams.secret_settings import file_sources
+
+
+class ClosingStages(BaseModel):
+    """The stage ids of one pipeline that close a deal as won or lost, or close a ticket."""
+
+    won: list[str] = Field(default_factory=list)
+    lost: list[str] = Field(default_factory=list)
+    closed: list[str] = Field(default_factory=list)
+
+
+DEFAULT_PIPELINES = {  # the CRMs' own closing stages: deals won/lost, ticket "Closed"
+    "hubspot_deals": {"default": ClosingStages(won=["closedwon"], lost=["closedlost"])},
+    "hubspot_tickets": {"0": ClosingStages(closed=["4"])},
+}
+
+
+class IngestStages(BaseModel):
+    """Closing stages per CRM pipeline id (docs/ingest.md). The CRMs' default pipelines
+    keep their own closing stages unless a pipeline of the same id is configured."""
+
+    hubspot_deals: dict[str, ClosingStages] = Field(default_factory=dict, validate_default=True)
+    hubspot_tickets: dict[str, ClosingStages] = Field(default_factory=dict, validate_default=True)
+    pipedrive_deals: dict[str, ClosingStages] = Field(default_factory=dict)
+
+    @field_validator("hubspot_deals", "hubspot_tickets")
+    @classmethod
+    def _with_default_pipelines(
+        cls, pipelines: dict[str, ClosingStages], info: ValidationInfo
+    ) -> dict[str, ClosingStages]:
+        return {**DEFAULT_PIPELINES[str(info.field_name)], **pipelines}
 
 
 class Settings(BaseSettings):
@@ -70,6 +100,7 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(default=1_048_576, ge=1)
     ingest_broker_timeout: float = Field(default=10.0, gt=0)  # seconds before answering 503
     ingest_public_url: str | None = None  # e.g. https://crmkpi.example.com: HubSpot signs it
+    ingest_stages: IngestStages = Field(default_factory=IngestStages)
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import http.client
 import time
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from aiohttp.test_utils import TestServer
 
+from kpis.events import Envelope
 from streams.config import Settings
+from streams.http.ingest.endpoint import IngestEndpoint
+from streams.http.server import build_app
+from streams.kafka.dead_letters import DeadLetter
+from streams.kafka.producer import CrmProducer
 from tests.ingest_signing import signed_headers
 from tests.test_producer import _consume
 
@@ -75,3 +82,37 @@ async def landed(bootstrap: str, count: int) -> list[tuple[str, bytes, dict[str,
     """(topic, key, event) of every record on the domain topics, once `count` have arrived."""
     records = await _consume(Settings(kafka_bootstrap=bootstrap), list(TOPIC.values()), count)
     return [(r.topic, r.key or b"", orjson.loads(r.value or b"null")) for r in records]
+
+
+class RecordingProducer(CrmProducer):
+    """Takes what the endpoint delivers instead of sending it to a broker."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.events: list[dict[str, Any]] = []
+        self.dead_letters: list[DeadLetter] = []
+
+    async def deliver(
+        self,
+        events: Sequence[tuple[Envelope, bytes]],
+        dead_letters: Sequence[DeadLetter] = (),
+    ) -> None:
+        self.events += [orjson.loads(raw) for _, raw in events]
+        self.dead_letters += dead_letters
+
+
+async def served(endpoint: IngestEndpoint) -> AsyncIterator[TestServer]:
+    """An HTTP server on loopback whose only working route is `POST /ingest/{source}`."""
+
+    async def nothing() -> tuple[Any, dict[str, int]]:
+        raise AssertionError("the ingest tests never read the snapshot")
+
+    async def ready() -> list[str]:
+        return []
+
+    server = TestServer(build_app(nothing, ready, ingest=endpoint.handle))
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import orjson
 import pytest
-from aiohttp.test_utils import TestServer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from streams.config import Settings
 from streams.http.ingest.endpoint import IngestEndpoint
-from streams.http.server import build_app
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.producer import CrmProducer
-from streams.read.snapshot_reader import Snapshot
 from tests.conftest import free_port
 from tests.ingest_fixtures import SOURCES, bodies
-from tests.ingest_http import deliver, post
+from tests.ingest_http import deliver, post, served
 from tests.ingest_signing import SECRET_ENV, signed_headers
 from tests.processes import get_json, worker
 
@@ -136,7 +133,10 @@ def test_random_bytes_get_400(server: str, source: str, body: bytes) -> None:
 def test_truncated_webhooks_get_400(server: str, fixture: tuple[str, bytes], cut: float) -> None:
     source, body = fixture
     body = body.rstrip()
-    status, answer = deliver(server, source, body[: int(len(body) * cut)])
+    end = int(len(body) * cut)
+    # JSONL cut at a line's end is whole events, not a truncated one: 202 is right there
+    assume(not (source == "canonical" and body[end : end + 1] == b"\n"))
+    status, answer = deliver(server, source, body[:end])
     assert status == 400, answer
 
 
@@ -163,30 +163,13 @@ def test_the_server_keeps_serving_after_the_fuzzing(server: str) -> None:
         assert deliver(server, source, body)[0] == 202
 
 
-async def _nothing() -> tuple[Snapshot, dict[str, int]]:
-    raise AssertionError("the ingest tests never read the snapshot")
-
-
-async def _ready() -> list[str]:
-    return []
-
-
-async def _served(endpoint: IngestEndpoint) -> AsyncIterator[TestServer]:
-    server = TestServer(build_app(_nothing, _ready, ingest=endpoint.handle))
-    await server.start_server()
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
 async def test_a_source_without_a_secret_refuses_everything_with_401(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     unset = dict.fromkeys(SECRET_ENV, None)
     settings_ = Settings(**{key.removeprefix("CRMKPI_").lower(): v for key, v in unset.items()})
     endpoint = IngestEndpoint(settings_, CrmProducer(settings_))
-    async for server in _served(endpoint):
+    async for server in served(endpoint):
         async with aiohttp.ClientSession() as client:
             for source in SOURCES:
                 url = str(server.make_url(f"/ingest/{source}"))
@@ -205,7 +188,7 @@ async def test_a_broker_that_cannot_take_the_events_gets_503(tmp_path: Path) -> 
         env = {key.removeprefix("CRMKPI_").lower(): value for key, value in SECRET_ENV.items()}
         settings_ = Settings(kafka_bootstrap=broker.bootstrap, **env)
         async with CrmProducer(settings_, request_timeout=2) as producer:
-            async for server in _served(IngestEndpoint(settings_, producer)):
+            async for server in served(IngestEndpoint(settings_, producer)):
                 url = str(server.make_url("/ingest/canonical"))
                 async with aiohttp.ClientSession() as client:
                     headers = signed_headers("canonical", url, CSAT, time.time())

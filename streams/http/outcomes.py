@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from kpis.metric_names import INGEST_REQUESTS
 from streams.http.ingest.sources import SOURCES
 
 UNKNOWN_SOURCE = "unknown"
@@ -26,7 +27,7 @@ OUTCOMES = (
 
 _registry = CollectorRegistry(auto_describe=False)
 _requests = Counter(
-    "crmkpi_ingest_requests",
+    INGEST_REQUESTS,
     "Webhook ingest requests by source and outcome (refused ones included).",
     ("source", "outcome"),
     registry=_registry,

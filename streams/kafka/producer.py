@@ -138,8 +138,13 @@ class CrmProducer:
             progress(number)
         return report
 
-    async def deliver(self, events: Sequence[tuple[Envelope, bytes]]) -> None:
-        """Send validated events, each to its topic keyed by entity, and wait for exactly these.
+    async def deliver(
+        self,
+        events: Sequence[tuple[Envelope, bytes]],
+        dead_letters: Sequence[DeadLetter] = (),
+    ) -> None:
+        """Send validated events, each to its topic keyed by entity, and dead letters to the
+        dead-letter topic, and wait for exactly these.
 
         For concurrent callers such as the ingest endpoint: only this call's deliveries
         are awaited, `ProducerError` if any is not confirmed within the request timeout.
@@ -151,6 +156,10 @@ class CrmProducer:
             sends = [
                 await kafka.send(self.topics.for_event(event), raw, key=event.entity_id.encode())
                 for event, raw in events
+            ]
+            sends += [
+                await kafka.send(self.topics.dlq, letter.value, headers=letter.headers())
+                for letter in dead_letters
             ]
             await asyncio.gather(*sends)
 

@@ -48,6 +48,7 @@ class WorkerView:
     last_flush: float | None = None
     processing_errors: int = 0
     dead_letters: Mapping[str, int] = field(default_factory=dict)
+    collectors: tuple[Collector, ...] = ()  # the process's own families, e.g. ingest counts
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,8 @@ class SnapshotCollector(Collector):
         yield from _event_families(share, lag)
         if worker is not None:
             yield from _health_families(worker)
+            for collector in worker.collectors:
+                yield from collector.collect()
 
 
 def render(

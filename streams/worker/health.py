@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client.registry import Collector
+
 from streams.read.exposition import WorkerView
 from streams.read.snapshot_reader import LagProbe
 from streams.read.store import Store
@@ -19,6 +21,7 @@ class WorkerHealth:
         self.probe = probe
         self.assignment = assignment
         self.processor = processor
+        self.collectors: tuple[Collector, ...] = ()  # exported with its health, e.g. ingest counts
 
     async def readiness(self) -> list[str]:
         """What keeps the worker from being ready; empty when it is."""
@@ -45,4 +48,5 @@ class WorkerHealth:
             processor.last_flush,
             processor.applier.processing_errors,
             dict(processor.applier.dead_letters),
+            self.collectors,
         )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import msgspec
 
 from streams.http.ingest.errors import BadPayload
+from streams.http.ingest.items import Item
 from streams.http.ingest.payload import CanonicalEvent, convert, decode
 
 
-def adapt(body: bytes) -> list[CanonicalEvent]:
-    """The events of a body; each is validated against EVENTS.md by the endpoint."""
+def adapt(body: bytes) -> list[Item]:
+    """One item per event of a body; each is validated against EVENTS.md by the endpoint."""
     stripped = body.strip()
     if not stripped:
         raise BadPayload("body is empty: send a canonical event, a JSON array of them, or JSONL")
@@ -17,12 +18,16 @@ def adapt(body: bytes) -> list[CanonicalEvent]:
         events = decode(stripped, list[CanonicalEvent])
         if not events:
             raise BadPayload("$: the array holds no events")
-        return events
+        return [_item(event) for event in events]
     try:  # one object, perhaps pretty-printed
         document = msgspec.json.decode(stripped)
     except msgspec.DecodeError:
-        return _lines(stripped)
-    return [convert(document, CanonicalEvent, "$")]
+        return [_item(event) for event in _lines(stripped)]
+    return [_item(convert(document, CanonicalEvent, "$"))]
+
+
+def _item(event: CanonicalEvent) -> Item:
+    return Item("event", msgspec.json.encode(event), [event])
 
 
 def _lines(jsonl: bytes) -> list[CanonicalEvent]:

@@ -1,7 +1,7 @@
 """The aiohttp handler of `POST /ingest/{source}`: size, authentication, translation, delivery.
 
-Nothing is sent unless the whole body is valid, and 202 is answered only after the
-broker confirmed every event, so an accepted webhook is never lost; a broker that
+Each change of the body is judged (`judging`); 202 is answered only after the broker
+confirmed every record, so an accepted webhook is never lost; a broker that
 cannot take them gets 503, which makes the CRM retry (the ids are stable, so the
 worker drops what a retry repeats).
 """
@@ -13,10 +13,8 @@ import logging
 import time
 from dataclasses import replace
 
-import msgspec
 from aiohttp import web
 
-from kpis.events import Envelope, Rejection, check_not_future, decode_event
 from streams.config import Settings
 from streams.http.ingest import signatures
 from streams.http.ingest.errors import (
@@ -29,9 +27,10 @@ from streams.http.ingest.errors import (
     TooLarge,
     Unauthorized,
 )
-from streams.http.ingest.payload import CanonicalEvent
+from streams.http.ingest.judging import Judged, judge
 from streams.http.ingest.signatures import SignedRequest
 from streams.http.ingest.sources import SOURCES, Source
+from streams.http.ingest.tally import ItemTally
 from streams.http.outcomes import count
 from streams.http.server import json_response
 from streams.kafka.producer import CrmProducer, ProducerError
@@ -64,6 +63,7 @@ class IngestEndpoint:
         self.settings = settings
         self.producer = producer
         self.bodies_in_flight = 0
+        self.items = ItemTally()
 
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info["source"]
@@ -73,7 +73,7 @@ class IngestEndpoint:
             known = ", ".join(SOURCES)
             return json_response({"error": f"unknown source: expected one of {known}"}, 404)
         try:
-            events = await self._accept(source, request)
+            judged = await self._accept(source, request)
         except SlowBody as error:
             count(source.name, "slow_body")
             return await _closing(request, json_response({"error": str(error)}, error.status))
@@ -81,16 +81,17 @@ class IngestEndpoint:
             count(source.name, OUTCOME_OF.get(type(error), "unauthorized"))
             return _refusal(str(error), error.status)
         try:
-            await self.producer.deliver(events)
+            await self.producer.deliver(judged.events, judged.dead_letters)
         except ProducerError as error:
             log.warning("ingest from %s refused, broker unavailable: %s", source.name, error)
             count(source.name, "broker_unavailable")
             return _refusal("broker unavailable, retry later", 503)
         count(source.name, "accepted")
-        return json_response({"events": len(events)}, 202)
+        self.items.count(source.name, judged.items)
+        return json_response(judged.answer(), 202)
 
-    async def _accept(self, source: Source, request: web.Request) -> list[tuple[Envelope, bytes]]:
-        """The validated events of a request, or the `IngestError` that refuses it."""
+    async def _accept(self, source: Source, request: web.Request) -> Judged:
+        """The judged changes of a request, or the `IngestError` that refuses it."""
         secret = source.secret(self.settings)
         if secret is None:
             log.warning("ingest from %s refused: set %s", source.name, source.secret_variable)
@@ -102,7 +103,12 @@ class IngestEndpoint:
         body = await self._read_body(request)
         signed = replace(headers_only, body=body)
         source.verify(signed, secret)
-        return _validated(source.adapt(body), int(signed.now * 1_000_000))
+        now_us = int(signed.now * 1_000_000)
+        try:
+            items = source.adapt(body, self.settings.ingest_stages)
+        except RecursionError:  # msgspec's nesting limit, decoding
+            raise BadPayload("body is nested too deeply") from None
+        return judge(source, items, now_us)
 
     async def _read_body(self, request: web.Request) -> bytes:
         limit = self.settings.ingest_max_body_bytes
@@ -157,20 +163,3 @@ async def _closing(request: web.Request, response: web.Response) -> web.Response
     await response.write_eof()
     request.protocol.force_close()
     return response
-
-
-def _validated(documents: list[CanonicalEvent], now_us: int) -> list[tuple[Envelope, bytes]]:
-    """Every translated event checked against EVENTS.md; the first failure refuses the body."""
-    events: list[tuple[Envelope, bytes]] = []
-    for number, document in enumerate(documents, start=1):
-        raw = msgspec.json.encode(document)  # also integers over 64 bits, which orjson refuses
-        try:
-            event = decode_event(raw)
-            check_not_future(event, now_us)
-        except Rejection as rejection:
-            event_id = document.get("event_id")
-            raise BadPayload(
-                f"event {number} ({event_id}): {rejection.reason}: {rejection.detail}"
-            ) from None
-        events.append((event, raw))
-    return events

@@ -2,15 +2,21 @@
 
 A HubSpot event names an object and, for `*.propertyChange`, one property's new value;
 creation events carry no properties, so what they cannot know gets a fixed placeholder
-(channel `unknown`, rep from `sourceId` or `unknown`, team `unassigned`).
+(channel `unknown`, rep from `sourceId` or `unknown`, team `unassigned`). Each event of
+the array is judged alone: a malformed one is refused, the others go on.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
+import msgspec
 from msgspec import Struct
 
+from streams.config import IngestStages
 from streams.http.ingest.errors import BadPayload
 from streams.http.ingest.handlers import Handlers
+from streams.http.ingest.items import BAD_ITEM, Item
 from streams.http.ingest.payload import (
     CanonicalEvent,
     EpochMillis,
@@ -29,7 +35,8 @@ UNASSIGNED = "unassigned"
 UNCHANGED_STAGE = "unchanged"  # an amount change alone: the webhook does not say the stage
 QUALIFIED_STAGES = {"marketingqualifiedlead", "salesqualifiedlead"}
 CONTACTED_STATUSES = {"ATTEMPTED_TO_CONTACT", "CONNECTED", "IN_PROGRESS", "OPEN_DEAL"}
-CLOSED_TICKET_STAGE = "4"  # "Closed" in HubSpot's default support pipeline
+GENERIC = "object"  # `object.creation`, `object.propertyChange`: the type is in objectTypeId
+OBJECT_TYPES = {"0-1": "contact", "0-3": "deal", "0-5": "ticket"}
 
 
 class _Note(Struct):
@@ -38,14 +45,19 @@ class _Note(Struct):
     subscriptionType: Id
     objectId: Id
     occurredAt: EpochMillis
+    objectTypeId: Text = None
     propertyName: Text = None
     propertyValue: Text = None
     sourceId: Text = None
 
     @property
     def kind(self) -> tuple[str, str]:
-        """(object type, action): `deal.propertyChange` is ("deal", "propertyChange")."""
+        """(object type, action): `deal.propertyChange` and `object.propertyChange` with
+        objectTypeId `0-3` are both ("deal", "propertyChange")."""
         object_type, _, action = str(self.subscriptionType).partition(".")
+        if object_type == GENERIC:
+            type_id = text(self.objectTypeId) or ""
+            object_type = OBJECT_TYPES.get(type_id, f"{GENERIC}_{type_id}")
         return object_type, action
 
     @property
@@ -68,42 +80,67 @@ class _Note(Struct):
         return user if kind == "userId" and user else "unknown"
 
     def event(self, kind: str, milestone: str | None = None, /, **fields: object) -> CanonicalEvent:
-        """A canonical event; a milestone (created, won, ...) gets an id per object, not per note.
+        """A canonical event; a milestone (created, qualified, ...) gets an id per object.
 
         Then MQL followed by SQL, say, is one `lead.qualified`: the second is a duplicate.
+        Other events get an id per change (object, property or outcome, time), which a
+        retry repeats: a deal lost, reopened and won is one loss and one win.
         """
         object_type = self.kind[0]
         if milestone is not None:
             event_id = stable_id("hubspot", object_type, self.object_id, milestone)
         else:
-            event_id = stable_id(
-                "hubspot", object_type, self.object_id, self.changed, self.occurredAt
-            )
+            step = {"opportunity.won": "won", "opportunity.lost": "lost"}.get(kind, self.changed)
+            event_id = stable_id("hubspot", object_type, self.object_id, step, self.occurredAt)
         return canonical_event("hubspot", event_id, kind, millis_time(self.occurredAt), **fields)
 
 
-_handlers = Handlers[[_Note, str]]()  # a note and its place in the body (`$[3]`) for errors
+@dataclass(frozen=True)
+class _Context:
+    """What a translation reads besides the note: its place in the body and the stages."""
+
+    where: str
+    stages: IngestStages
 
 
-def adapt(body: bytes) -> list[CanonicalEvent]:
-    """Canonical events of a HubSpot webhook batch, in event-time order, creations first."""
-    notes = decode(body, list[_Note])
-    if not notes:
+_handlers = Handlers[[_Note, _Context]]()
+
+
+def adapt(body: bytes, stages: IngestStages) -> list[Item]:
+    """One item per event of a HubSpot batch: translated in event-time order, creations
+    first; a malformed event is refused alone (its place and field named)."""
+    raws = decode(body, list[msgspec.Raw])
+    if not raws:
         raise BadPayload("$: the array holds no HubSpot events")
-    places = sorted(
-        range(len(notes)),
-        key=lambda n: (notes[n].occurredAt, notes[n].kind[1] != "creation"),
-    )
-    return [event for n in places for event in _handlers.events(notes[n].kind, notes[n], f"$[{n}]")]
+    notes: list[tuple[_Note, int, bytes]] = []
+    refused: list[Item] = []
+    for n, raw in enumerate(map(bytes, raws)):
+        if not raw.lstrip().startswith(b"{"):
+            raise BadPayload(f"$[{n}]: expected a HubSpot event object")
+        try:
+            notes.append((decode(raw, _Note, f"$[{n}]"), n, raw))
+        except BadPayload as problem:
+            refused.append(Item("unknown", raw).refused(BAD_ITEM, str(problem)))
+    notes.sort(key=lambda note: (note[0].occurredAt, note[0].kind[1] != "creation"))
+    translated = [_translated(note, raw, _Context(f"$[{n}]", stages)) for note, n, raw in notes]
+    return translated + refused
+
+
+def _translated(note: _Note, raw: bytes, context: _Context) -> Item:
+    item = Item(".".join(note.kind), raw)
+    try:
+        return replace(item, events=_handlers.events(note.kind, note, context))
+    except BadPayload as problem:
+        return item.refused(BAD_ITEM, str(problem))
 
 
 @_handlers.on("contact", "creation")
-def _contact_created(note: _Note, where: str) -> list[CanonicalEvent]:
+def _contact_created(note: _Note, context: _Context) -> list[CanonicalEvent]:
     return [note.event("lead.created", "created", lead_id=note.object_id, channel="unknown")]
 
 
 @_handlers.on("contact", "propertyChange")
-def _contact_changed(note: _Note, where: str) -> list[CanonicalEvent]:
+def _contact_changed(note: _Note, context: _Context) -> list[CanonicalEvent]:
     lead, changed = note.object_id, note.changed
     if changed == "lifecyclestage" and note.value in QUALIFIED_STAGES:
         return [note.event("lead.qualified", "qualified", lead_id=lead)]
@@ -115,23 +152,24 @@ def _contact_changed(note: _Note, where: str) -> list[CanonicalEvent]:
 
 
 @_handlers.on("deal", "creation")
-def _deal_created(note: _Note, where: str) -> list[CanonicalEvent]:
+def _deal_created(note: _Note, context: _Context) -> list[CanonicalEvent]:
     fields = {"amount": 0.0, "stage": "new", "rep": note.rep, "team": UNASSIGNED}
     return [note.event("opportunity.created", "created", opportunity_id=note.object_id, **fields)]
 
 
 @_handlers.on("deal", "propertyChange")
-def _deal_changed(note: _Note, where: str) -> list[CanonicalEvent]:
+def _deal_changed(note: _Note, context: _Context) -> list[CanonicalEvent]:
     deal, changed = note.object_id, note.changed
-    if changed == "dealstage" and note.value == "closedwon":
-        return [note.event("opportunity.won", "closed", opportunity_id=deal)]
-    if changed == "dealstage" and note.value == "closedlost":
-        return [note.event("opportunity.lost", "closed", opportunity_id=deal)]
+    pipelines = context.stages.hubspot_deals.values()
+    if changed == "dealstage" and any(note.value in stages.won for stages in pipelines):
+        return [note.event("opportunity.won", opportunity_id=deal)]
+    if changed == "dealstage" and any(note.value in stages.lost for stages in pipelines):
+        return [note.event("opportunity.lost", opportunity_id=deal)]
     if changed == "dealstage" and label(note.value):
         stage = label(note.value)
         return [note.event("opportunity.stage_changed", opportunity_id=deal, stage=stage)]
     if changed == "amount":
-        value = amount(note.propertyValue, f"{where}.propertyValue")
+        value = amount(note.propertyValue, f"{context.where}.propertyValue")
         if value is not None:
             fields = {"stage": UNCHANGED_STAGE, "amount": value}
             return [note.event("opportunity.stage_changed", opportunity_id=deal, **fields)]
@@ -139,13 +177,15 @@ def _deal_changed(note: _Note, where: str) -> list[CanonicalEvent]:
 
 
 @_handlers.on("ticket", "creation")
-def _ticket_created(note: _Note, where: str) -> list[CanonicalEvent]:
+def _ticket_created(note: _Note, context: _Context) -> list[CanonicalEvent]:
     fields = {"team": UNASSIGNED, "priority": "normal"}
     return [note.event("ticket.opened", "created", ticket_id=note.object_id, **fields)]
 
 
 @_handlers.on("ticket", "propertyChange")
-def _ticket_changed(note: _Note, where: str) -> list[CanonicalEvent]:
-    if note.changed == "hs_pipeline_stage" and note.value == CLOSED_TICKET_STAGE:
+def _ticket_changed(note: _Note, context: _Context) -> list[CanonicalEvent]:
+    pipelines = context.stages.hubspot_tickets.values()
+    closing = any(note.value in stages.closed for stages in pipelines)
+    if note.changed == "hs_pipeline_stage" and closing:
         return [note.event("ticket.resolved", ticket_id=note.object_id)]
     return []

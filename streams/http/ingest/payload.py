@@ -31,6 +31,8 @@ RawAmount = float | str | None
 """An amount as CRMs send it: a number or a numeric string (HubSpot): read it with `amount`."""
 EpochMillis = Annotated[int, Meta(ge=-62_135_596_800_000, le=253_402_300_799_999)]
 """Milliseconds since the epoch, within the years 1 to 9999 a canonical time can name."""
+EpochSeconds = Annotated[int, Meta(ge=-62_135_596_800, le=253_402_300_799)]
+"""Seconds since the epoch (Pipedrive's 10-digit `meta.timestamp`), years 1 to 9999."""
 ZonedTime = Annotated[datetime, Meta(tz=True)]
 """An RFC 3339 time with an offset (or `Z`)."""
 
@@ -88,6 +90,11 @@ def amount(value: RawAmount, where: str) -> float | None:
 def millis_time(millis: int) -> str:
     """Epoch milliseconds as the RFC 3339 `occurred_at` of a canonical event."""
     return format_time(millis * 1000)
+
+
+def seconds_time(seconds: int) -> str:
+    """Epoch seconds as the RFC 3339 `occurred_at` of a canonical event."""
+    return format_time(seconds * 1_000_000)
 
 
 def zoned_time(moment: datetime) -> str:

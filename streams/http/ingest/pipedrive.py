@@ -2,6 +2,8 @@
 
 `data` is the object after the change, `previous` the changed fields' old values.
 Deals, activities and leads are read; other entities and deletions are ignored.
+Webhooks v1 (`current`, `meta.object`, `"v": 1`) are refused, naming the fix: their
+shape and fields are not v2's.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from typing import TypeVar
 
 from msgspec import Struct
 
+from streams.config import ClosingStages, IngestStages
 from streams.http.ingest.errors import BadPayload
 from streams.http.ingest.handlers import Handlers
+from streams.http.ingest.items import Item
 from streams.http.ingest.payload import (
     CanonicalEvent,
-    EpochMillis,
+    EpochSeconds,
     Id,
     JsonObject,
     RawAmount,
@@ -25,19 +29,23 @@ from streams.http.ingest.payload import (
     convert,
     decode,
     label,
-    millis_time,
+    seconds_time,
     stable_id,
     text,
     zoned_time,
 )
 
 UNASSIGNED = "unassigned"
+V1_MARKS = ("current", "v", "event", "retry")  # top-level fields only webhooks v1 send
+V1_REFUSED = (
+    "webhooks v1 are not supported: create the Pipedrive webhook with version 2.0 (docs/ingest.md)"
+)
 
 
 class _Meta(Struct):
     action: Id
     entity: Id
-    timestamp: EpochMillis | ZonedTime  # v2 sends an ISO time; v1-style milliseconds are read too
+    timestamp: EpochSeconds | ZonedTime  # an ISO time, or the 10-digit seconds v2 also sends
     entity_id: Text = None
 
 
@@ -64,7 +72,21 @@ class _Deal(_Owned):
     value: RawAmount = None
     status: Text = None
     stage_id: Text = None
+    pipeline_id: Text = None
     lost_reason: Text = None
+
+    def closing(self, stages: IngestStages) -> str | None:
+        """`won` or `lost` by status, else by a closing stage configured for its pipeline."""
+        status = text(self.status)
+        if status in ("won", "lost"):
+            return status
+        pipeline = stages.pipedrive_deals.get(text(self.pipeline_id) or "", ClosingStages())
+        stage = text(self.stage_id)
+        if stage in pipeline.won:
+            return "won"
+        if stage in pipeline.lost:
+            return "lost"
+        return None
 
     @property
     def stage(self) -> str:
@@ -91,11 +113,12 @@ F = TypeVar("F", bound=Struct)
 
 
 class _Webhook:
-    def __init__(self, body: _Body) -> None:
+    def __init__(self, body: _Body, stages: IngestStages) -> None:
         meta = body.meta
+        self.stages = stages
         self.action, self.entity = str(meta.action), str(meta.entity)
         if isinstance(meta.timestamp, int):
-            self.occurred_at = millis_time(meta.timestamp)
+            self.occurred_at = seconds_time(meta.timestamp)
         else:
             self.occurred_at = zoned_time(meta.timestamp)
         self.data, self.previous = body.data or {}, body.previous or {}
@@ -112,8 +135,10 @@ class _Webhook:
         return convert(self.previous, kind, "$.previous")
 
     def event(self, kind: str, step: str, /, **fields: object) -> CanonicalEvent:
-        """A canonical event whose id is the object's id and the step (and time, for changes)."""
-        changed_at = (self.occurred_at,) if step == "changed" else ()  # a change can recur
+        """A canonical event whose id is the object's id and the step, and the time for
+        steps that can recur (a change; won or lost, as a deal can be reopened)."""
+        recurs = step in ("changed", "won", "lost")
+        changed_at = (self.occurred_at,) if recurs else ()
         event_id = stable_id("pipedrive", self.entity, self.id, step, *changed_at)
         return canonical_event("pipedrive", event_id, kind, self.occurred_at, **fields)
 
@@ -125,10 +150,19 @@ def _required(where: str) -> str:
 _handlers = Handlers[[_Webhook]]()
 
 
-def adapt(body: bytes) -> list[CanonicalEvent]:
-    """Canonical events of one Pipedrive webhook."""
-    webhook = _Webhook(decode(body, _Body))
-    return _handlers.events((webhook.entity, webhook.action), webhook)
+def adapt(body: bytes, stages: IngestStages) -> list[Item]:
+    """The one item of a Pipedrive webhook v2; v1 bodies are refused, naming the fix."""
+    document = decode(body, JsonObject)
+    meta = document.get("meta")
+    if any(mark in document for mark in V1_MARKS) or (isinstance(meta, dict) and _is_v1(meta)):
+        raise BadPayload(V1_REFUSED)
+    webhook = _Webhook(decode(body, _Body), stages)
+    kind = (webhook.entity, webhook.action)
+    return [Item(".".join(kind), body, _handlers.events(kind, webhook))]
+
+
+def _is_v1(meta: dict[object, object]) -> bool:
+    return "object" in meta or str(meta.get("version", "2")).startswith("1")
 
 
 @_handlers.on("deal", "create")
@@ -149,7 +183,7 @@ def _deal_created(hook: _Webhook) -> list[CanonicalEvent]:
 @_handlers.on("deal", "change")
 def _deal_changed(hook: _Webhook) -> list[CanonicalEvent]:
     deal = hook.fields(_Deal)
-    if "status" in hook.previous:
+    if "status" in hook.previous or ("stage_id" in hook.previous and deal.closing(hook.stages)):
         return _closing(hook, deal)
     if text(deal.status) not in (None, "open"):
         return []  # a closed deal's later edits are no pipeline change
@@ -161,7 +195,7 @@ def _deal_changed(hook: _Webhook) -> list[CanonicalEvent]:
 
 
 def _closing(hook: _Webhook, deal: _Deal) -> list[CanonicalEvent]:
-    status = text(deal.status)
+    status = deal.closing(hook.stages)
     if status == "won":
         value = amount(deal.value, "$.data.value")
         return [hook.event("opportunity.won", "won", opportunity_id=hook.id, amount=value)]

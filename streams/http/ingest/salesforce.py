@@ -1,20 +1,27 @@
 """Salesforce Change Data Capture events -> canonical events.
 
 A body is one change event or a JSON array of them, each the event's `payload`
-(a `ChangeEventHeader` plus the record's fields) or the Pub/Sub envelope
-`{"payload": {...}, "event": {"replayId": ...}}`. A CREATE carries every set
-field; an UPDATE only the changed ones (listed in `changedFields`). One change
-event can name several records (`recordIds`): each gets its own events.
+(a `ChangeEventHeader` plus the record's fields), the Pub/Sub envelope
+`{"payload": {...}, "event": {"replayId": ...}}` or the Streaming API (CometD)
+message `{"data": {"schema", "payload", "event"}, "channel"}`. A CREATE carries
+every set field; an UPDATE the changed ones, named in `changedFields` (CometD) or
+coded there as hex bitmaps of the Avro schema (Pub/Sub: `["0x08F81000"]`), where
+the changed fields are the ones with a value. One change event can name several
+records (`recordIds`): each gets its own events. `GAP_*` change types mean
+Salesforce could not send the change: they are refused as `upstream_gap`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, TypeVar
 
+import msgspec
 from msgspec import Meta, Struct
 
 from streams.http.ingest.errors import BadPayload
 from streams.http.ingest.handlers import Handlers
+from streams.http.ingest.items import BAD_ITEM, UPSTREAM_GAP, Item
 from streams.http.ingest.payload import (
     CanonicalEvent,
     EpochMillis,
@@ -37,6 +44,9 @@ UNCHANGED_STAGE = "unchanged"  # an Amount change alone: UPDATE events omit Stag
 CONTACTED_STATUS = "working_contacted"  # standard lead status "Working - Contacted"
 QUALIFIED_STATUS = "qualified"
 CLOSED_WON, CLOSED_LOST = "closed_won", "closed_lost"
+GAP = "GAP_"
+HEADER = "ChangeEventHeader"
+FIELD_BITMAP = re.compile(r"(\d+-)?0x[0-9a-fA-F]+")  # `0x08F81000`, nested `4-0x01`
 PRIORITIES = {
     "low": "low",
     "medium": "normal",
@@ -58,6 +68,19 @@ class _Header(Struct):
 
 class _ChangeEvent(Struct):
     ChangeEventHeader: _Header
+
+
+class _GapHeader(Struct):
+    """What a gap or overflow event names (an overflow has no record ids)."""
+
+    entityName: Id
+    changeType: Id
+    recordIds: list[Id] | None = None
+    commitTimestamp: int | None = None
+
+
+class _GapEvent(Struct):
+    ChangeEventHeader: _GapHeader
 
 
 class _Record(Struct):
@@ -112,15 +135,20 @@ class _Change:
     def __init__(self, document: JsonObject, where: str) -> None:
         self.document, self.where = document, where
         self.header = convert(document, _ChangeEvent, where).ChangeEventHeader
-        self.changed = {str(name) for name in self.header.changedFields or []}
+        changed = [str(name) for name in self.header.changedFields or []]
+        if any(FIELD_BITMAP.fullmatch(name) for name in changed):
+            changed = [name for name, value in document.items() if value is not None]
+        self.changed = set(changed) - {HEADER}
 
     @property
     def kind(self) -> tuple[str, str]:
         return str(self.header.entityName), str(self.header.changeType)
 
-    def events(self) -> list[CanonicalEvent]:
+    def item(self, raw: bytes) -> Item:
+        """This change as an item with its events."""
         records = [str(record) for record in self.header.recordIds]
-        return [event for record in records for event in _handlers.events(self.kind, self, record)]
+        translations = [_handlers.events(self.kind, self, record) for record in records]
+        return Item(".".join(self.kind), raw, [e for events in translations for e in events])
 
     def record(self, kind: type[R]) -> R:
         return convert(self.document, kind, self.where)
@@ -144,23 +172,48 @@ class _Change:
 _handlers = Handlers[[_Change, str]]()
 
 
-def adapt(body: bytes) -> list[CanonicalEvent]:
-    """Canonical events of a Change Data Capture delivery."""
-    document = decode(body, object)
-    if isinstance(document, list):
-        if not document:
-            raise BadPayload("$: the array holds no change events")
-        items = convert(document, list[JsonObject], "$")
-        changes = [(item, f"$[{n}]") for n, item in enumerate(items)]
-    else:
-        changes = [(convert(document, JsonObject, "$"), "$")]
-    events: list[CanonicalEvent] = []
-    for change, where in changes:
-        if "payload" in change:
-            where = f"{where}.payload"
-            change = convert(change["payload"], JsonObject, where)
-        events.extend(_Change(change, where).events())
-    return events
+def adapt(body: bytes) -> list[Item]:
+    """One item per change event of a delivery. In a JSON array each is judged alone (a
+    malformed one is refused, the others go on); a single malformed one refuses the body."""
+    if not body.lstrip().startswith(b"["):
+        return [_item(*_payload(decode(body, JsonObject), "$"), body)]
+    raws = decode(body, list[msgspec.Raw])
+    if not raws:
+        raise BadPayload("$: the array holds no change events")
+    return [_batch_item(bytes(raw), f"$[{n}]") for n, raw in enumerate(raws)]
+
+
+def _batch_item(raw: bytes, where: str) -> Item:
+    if not raw.lstrip().startswith(b"{"):
+        raise BadPayload(f"{where}: expected a change event object")
+    try:
+        return _item(*_payload(decode(raw, JsonObject, where), where), raw)
+    except BadPayload as problem:
+        return Item("unknown", raw).refused(BAD_ITEM, str(problem))
+
+
+def _item(change: JsonObject, where: str, raw: bytes) -> Item:
+    """A change event's item, or its `upstream_gap` refusal: a gap names the records and
+    the time to backfill from, an overflow (`GAP_OVERFLOW`) only the entity and time."""
+    gap = convert(change, _GapEvent, where).ChangeEventHeader
+    entity, change_type = str(gap.entityName), str(gap.changeType)
+    if not change_type.startswith(GAP):
+        return _Change(change, where).item(raw)
+    records = ", ".join(str(record) for record in gap.recordIds or []) or "all records"
+    detail = f"{change_type} {entity} {records} at {gap.commitTimestamp}: backfill from Salesforce"
+    return Item(f"{entity}.{change_type}", raw).refused(UPSTREAM_GAP, detail)
+
+
+def _payload(change: JsonObject, where: str) -> tuple[JsonObject, str]:
+    """The change event (and its place) in a CometD message (`data.payload`) or a Pub/Sub
+    envelope (`payload`)."""
+    if "data" in change and HEADER not in change:
+        where = f"{where}.data"
+        change = convert(change["data"], JsonObject, where)
+    if "payload" in change and HEADER not in change:
+        where = f"{where}.payload"
+        change = convert(change["payload"], JsonObject, where)
+    return change, where
 
 
 @_handlers.on("Lead", "CREATE")

@@ -118,7 +118,7 @@ def _header(request: SignedRequest, name: str) -> str:
 
 
 def _epoch_millis(value: str, name: str) -> float:
-    if not value.isdigit() or len(value) > 16:
+    if not (value.isascii() and value.isdigit()) or len(value) > 16:  # not `²`: float fails
         raise Unauthorized(f"{name}: expected epoch milliseconds, got {value[:40]!r}")
     return float(value)
 

@@ -1,4 +1,8 @@
-"""Zendesk ticket event webhooks (`type`, `detail`, `event`) -> canonical events."""
+"""Zendesk event webhooks (`type`, `detail`, `event`) -> canonical events.
+
+Ticket events and messaging replies (`messaging_ticket.message_added`, the web widget,
+WhatsApp, ...) are read; user, organization and other events are ignored.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import TypeVar
 from msgspec import Struct
 
 from streams.http.ingest.handlers import Handlers
+from streams.http.ingest.items import Item
 from streams.http.ingest.payload import (
     CanonicalEvent,
     Id,
@@ -24,6 +29,7 @@ from streams.http.ingest.payload import (
 EVENT_TYPE = "zen:event-type:"
 PRIORITIES = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"}
 OPEN_STATUSES = {"new", "open", "pending", "hold"}
+MESSAGE_AUTHORS = {"end_user": "customer", "agent": "agent"}  # trigger, system: automated
 
 
 class _Webhook(Struct):
@@ -73,14 +79,23 @@ class _CommentAdded(Struct):
     comment: _Comment | None = None
 
 
+class _Actor(Struct):
+    type: Text = None
+
+
+class _MessageAdded(Struct):
+    actor: _Actor | None = None
+
+
 S = TypeVar("S", bound=Struct)
 _handlers = Handlers[[_Webhook]]()
 
 
-def adapt(body: bytes) -> list[CanonicalEvent]:
-    """Canonical events of one Zendesk webhook: ticket created, status changed, comment added."""
+def adapt(body: bytes) -> list[Item]:
+    """The one item of a Zendesk webhook: ticket created, status changed, reply added."""
     webhook = decode(body, _Webhook)
-    return _handlers.events((str(webhook.type).removeprefix(EVENT_TYPE),), webhook)
+    kind = str(webhook.type).removeprefix(EVENT_TYPE)
+    return [Item(kind, body, _handlers.events((kind,), webhook))]
 
 
 def _detail(webhook: _Webhook, kind: type[S]) -> S:
@@ -125,3 +140,14 @@ def _comment_added(webhook: _Webhook) -> list[CanonicalEvent]:
         return []  # internal notes are no reply
     staff = comment.author is not None and comment.author.is_staff
     return [webhook.canonical("ticket.replied", ticket, author="agent" if staff else "customer")]
+
+
+@_handlers.on("messaging_ticket.message_added")
+def _message_added(webhook: _Webhook) -> list[CanonicalEvent]:
+    """A messaging reply by the end user or an agent; bots and triggers are no reply."""
+    ticket = _detail(webhook, _Ticket)
+    actor = _change(webhook, _MessageAdded).actor or _Actor()
+    author = MESSAGE_AUTHORS.get(text(actor.type) or "")
+    if author is None:
+        return []
+    return [webhook.canonical("ticket.replied", ticket, author=author)]
