@@ -27,8 +27,6 @@ from streams.http.ingest.payload import (
     EpochMillis,
     Id,
     JsonObject,
-    RawAmount,
-    Text,
     amount,
     canonical_event,
     convert,
@@ -38,8 +36,14 @@ from streams.http.ingest.payload import (
     stable_id,
     text,
 )
+from streams.http.ingest.salesforce_records import (
+    Activity,
+    Case,
+    Lead,
+    Opportunity,
+    Record,
+)
 
-UNASSIGNED = "unassigned"
 UNCHANGED_STAGE = "unchanged"  # an Amount change alone: UPDATE events omit StageName
 CONTACTED_STATUS = "working_contacted"  # standard lead status "Working - Contacted"
 QUALIFIED_STATUS = "qualified"
@@ -83,50 +87,7 @@ class _GapEvent(Struct):
     ChangeEventHeader: _GapHeader
 
 
-class _Record(Struct):
-    """Record fields every handled entity may carry."""
-
-    OwnerId: Text = None
-    Team__c: Text = None  # optional custom field carrying the team; Salesforce has none built in
-
-    @property
-    def rep(self) -> str:
-        return text(self.OwnerId) or "unknown"
-
-    @property
-    def team(self) -> str:
-        return label(self.Team__c) or UNASSIGNED
-
-
-class _Lead(_Record):
-    LeadSource: Text = None
-    Status: Text = None
-    IsConverted: bool | None = None
-    ConvertedAccountId: Text = None
-
-
-class _Opportunity(_Record):
-    Amount: RawAmount = None
-    StageName: Text = None
-    LeadSource: Text = None
-    IsWon: bool | None = None
-    IsClosed: bool | None = None
-    Loss_Reason__c: Text = None
-
-
-class _Case(_Record):
-    Priority: Text = None
-    Status: Text = None
-    AccountId: Text = None
-
-
-class _Activity(_Record):
-    TaskSubtype: Text = None
-    WhoId: Text = None
-    WhatId: Text = None
-
-
-R = TypeVar("R", bound=_Record)
+R = TypeVar("R", bound=Record)
 
 
 class _Change:
@@ -157,7 +118,7 @@ class _Change:
         """Whether this change sets `name`: any field of a CREATE, a changed one of an UPDATE."""
         return name in self.document and (self.kind[1] == "CREATE" or name in self.changed)
 
-    def amount(self, record: _Opportunity) -> float | None:
+    def amount(self, record: Opportunity) -> float | None:
         return amount(record.Amount, f"{self.where}.Amount")
 
     def event(self, kind: str, record: str, step: str, /, **fields: object) -> CanonicalEvent:
@@ -218,13 +179,13 @@ def _payload(change: JsonObject, where: str) -> tuple[JsonObject, str]:
 
 @_handlers.on("Lead", "CREATE")
 def _lead_created(change: _Change, lead_id: str) -> list[CanonicalEvent]:
-    channel = label(change.record(_Lead).LeadSource) or "unknown"
+    channel = label(change.record(Lead).LeadSource) or "unknown"
     return [change.event("lead.created", lead_id, "created", lead_id=lead_id, channel=channel)]
 
 
 @_handlers.on("Lead", "UPDATE")
 def _lead_updated(change: _Change, lead_id: str) -> list[CanonicalEvent]:
-    lead, events = change.record(_Lead), []
+    lead, events = change.record(Lead), []
     status = label(lead.Status) if change.has("Status") else None
     if status == CONTACTED_STATUS:
         fields = {"rep": lead.rep, "team": lead.team}
@@ -245,7 +206,7 @@ def _lead_updated(change: _Change, lead_id: str) -> list[CanonicalEvent]:
 
 @_handlers.on("Opportunity", "CREATE")
 def _opportunity_created(change: _Change, deal_id: str) -> list[CanonicalEvent]:
-    deal = change.record(_Opportunity)
+    deal = change.record(Opportunity)
     stage = label(deal.StageName) or "new"
     created = change.event(
         "opportunity.created",
@@ -263,7 +224,7 @@ def _opportunity_created(change: _Change, deal_id: str) -> list[CanonicalEvent]:
 
 @_handlers.on("Opportunity", "UPDATE")
 def _opportunity_updated(change: _Change, deal_id: str) -> list[CanonicalEvent]:
-    deal = change.record(_Opportunity)
+    deal = change.record(Opportunity)
     value = change.amount(deal) if change.has("Amount") else None
     if change.has("StageName"):
         stage = label(deal.StageName) or "new"
@@ -279,7 +240,7 @@ def _opportunity_updated(change: _Change, deal_id: str) -> list[CanonicalEvent]:
 
 
 def _closing(
-    change: _Change, deal: _Opportunity, deal_id: str, stage: str, value: float | None = None
+    change: _Change, deal: Opportunity, deal_id: str, stage: str, value: float | None = None
 ) -> list[CanonicalEvent]:
     """`won` / `lost` when the stage is a closed one (`IsWon` / `IsClosed`, else its name)."""
     if deal.IsWon or stage == CLOSED_WON:
@@ -293,7 +254,7 @@ def _closing(
 
 @_handlers.on("Case", "CREATE")
 def _case_created(change: _Change, case_id: str) -> list[CanonicalEvent]:
-    case = change.record(_Case)
+    case = change.record(Case)
     priority = PRIORITIES.get(label(case.Priority) or "", "normal")
     fields = {"team": case.team, "priority": priority, "customer_id": text(case.AccountId)}
     return [change.event("ticket.opened", case_id, "opened", ticket_id=case_id, **fields)]
@@ -303,7 +264,7 @@ def _case_created(change: _Change, case_id: str) -> list[CanonicalEvent]:
 def _case_updated(change: _Change, case_id: str) -> list[CanonicalEvent]:
     if not change.has("Status"):
         return []
-    status = label(change.record(_Case).Status)
+    status = label(change.record(Case).Status)
     if status == "closed":
         return [change.event("ticket.resolved", case_id, "resolved", ticket_id=case_id)]
     if status == "reopened":
@@ -314,7 +275,7 @@ def _case_updated(change: _Change, case_id: str) -> list[CanonicalEvent]:
 @_handlers.on("Task", "CREATE")
 @_handlers.on("Event", "CREATE")
 def _activity_created(change: _Change, activity_id: str) -> list[CanonicalEvent]:
-    activity = change.record(_Activity)
+    activity = change.record(Activity)
     is_meeting = change.kind[0] == "Event"
     kind = "meeting" if is_meeting else label(activity.TaskSubtype) or "task"
     who, what = text(activity.WhoId) or "", text(activity.WhatId) or ""
