@@ -8,9 +8,9 @@ worker`s of one group, set up as the integration tests run them (3 partitions a
 topic, a 6 s session timeout), own every source partition; a simulated history goes
 in and, while they apply it, one of them is SIGKILLed; once the two survivors own
 everything, a second history goes in and a new worker is started (as
-tests/test_rebalance.py adds one). Their /metrics are read every 0.1 s. For each
+tests/integration/test_rebalance.py adds one). Their /metrics are read every 0.1 s. For each
 change: the seconds until the members own every partition between them, each some;
-the longest stretch in which none owned any (what tests/test_chaos.py `pick_owner`
+the longest stretch in which none owned any (what tests/integration/test_chaos.py `pick_owner`
 waits through); and the rebalances the members count until OBSERVE_SECONDS after
 settling: one each is a settled rebalance, more is a storm.
 """

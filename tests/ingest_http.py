@@ -18,7 +18,7 @@ from streams.http.server import build_app
 from streams.kafka.dead_letters import DeadLetter
 from streams.kafka.producer import CrmProducer
 from tests.ingest_signing import signed_headers
-from tests.test_producer import _consume
+from tests.integration.test_producer import _consume
 
 # Topic and key of each event type's domain, written out by hand from EVENTS.md.
 TOPIC = {

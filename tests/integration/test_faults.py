@@ -23,6 +23,7 @@ from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.topics import Topics
 from streams.simulate import Anomalies, simulate_history
 from tests.conftest import free_port
+from tests.integration.test_chaos import pick_owner, wait_settled
 from tests.processes import (
     RedisServer,
     WorkerGroup,
@@ -36,7 +37,6 @@ from tests.processes import (
     write_chunks,
 )
 from tests.reference import Reference, compare_snapshot, compute_reference
-from tests.test_chaos import pick_owner, wait_settled
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration

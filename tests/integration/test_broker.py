@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.kafka.broker import BrokerError, EmbeddedBroker, find_tansu
+from tests import REPO_ROOT
 from tests.conftest import free_port
 from tests.waiting import wait_until
 
@@ -107,7 +108,7 @@ def test_a_sigkilled_parent_leaves_no_broker_behind() -> None:
     bootstrap = f"127.0.0.1:{free_port()}"
     child = subprocess.run(
         [sys.executable, "-c", CHILD, bootstrap],
-        cwd=Path(__file__).parents[1],
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,

@@ -15,7 +15,7 @@ from streams.kafka.dead_letters import DeadLetter
 from streams.kafka.producer import CrmProducer
 from tests.ingest_http import served
 from tests.ingest_signing import SECRET_ENV, signed_headers
-from tests.test_producer import _consume
+from tests.integration.test_producer import _consume
 
 pytestmark = pytest.mark.integration
 

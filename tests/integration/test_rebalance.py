@@ -21,11 +21,11 @@ from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore, Position
 from streams.simulate import Anomalies, simulate_history
+from tests.integration.test_chaos import pick_owner, produce_in_chunks, wait_settled
+from tests.kpis.test_properties import NOW_US
 from tests.processes import WorkerGroup, get_json, wait_idle, wait_serving, write_chunks
 from tests.reference import Reference, compare_snapshot, compute_reference, parse_time
-from tests.test_chaos import pick_owner, produce_in_chunks, wait_settled
-from tests.test_exporter import LINES
-from tests.test_properties import NOW_US
+from tests.streams.read.test_exposition import LINES
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

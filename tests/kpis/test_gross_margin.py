@@ -14,10 +14,11 @@ from streams.config import Settings
 from streams.read.exposition import render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore, Position
-from tests.test_exporter import LINES
-from tests.test_properties import NOW_US
+from tests import REPO_ROOT
+from tests.kpis.test_properties import NOW_US
+from tests.streams.read.test_exposition import LINES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def test_generating_with_a_gross_margin_set_gives_the_committed_files(

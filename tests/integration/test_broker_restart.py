@@ -31,6 +31,8 @@ from streams.kafka.topics import Topics, ensure_topics
 from streams.simulate import Anomalies, simulate_history
 from streams.worker.checkpoint_log import CheckpointLog, FenceLost
 from tests.conftest import free_port, stop
+from tests.integration.test_chaos import metrics_problems, summed, wait_settled
+from tests.integration.test_faults import accepted, http_status
 from tests.processes import (
     WorkerGroup,
     crmkpi_env,
@@ -41,8 +43,6 @@ from tests.processes import (
     worker,
 )
 from tests.reference import compare_snapshot, compute_reference
-from tests.test_chaos import metrics_problems, summed, wait_settled
-from tests.test_faults import accepted, http_status
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration

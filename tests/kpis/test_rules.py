@@ -31,12 +31,13 @@ from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore, Position
 from streams.simulate import Anomalies, simulate_history
+from tests import REPO_ROOT
+from tests.kpis.test_properties import NOW_US
 from tests.processes import crmkpi_env, run_crmkpi, wait_idle, worker
 from tests.prometheus import prometheus
-from tests.test_exporter import LINES
-from tests.test_properties import NOW_US
+from tests.streams.read.test_exposition import LINES
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = REPO_ROOT / "deploy"
 
 
 def binary(name: str) -> str:
@@ -77,7 +78,7 @@ def test_every_kpi_is_recorded_overall_and_per_dimension() -> None:
 def test_recording_rules_read_only_exported_families() -> None:
     exported = {family.name for family in PART_FAMILIES.values()}
     exported |= {f"crmkpi_ticket_resolution_seconds_{s}" for s in ("bucket", "sum", "count")}
-    exported.add("crmkpi_gross_margin")  # exported by the reporter: tests/test_gross_margin.py
+    exported.add("crmkpi_gross_margin")  # exported by the reporter: tests/kpis/test_gross_margin.py
     recorded = {rule["record"] for rule in rules_of(RECORDING_FILE)}
     for rule in rules_of(RECORDING_FILE):
         names = set(re.findall(r"[a-z_:]*crmkpi_[a-z0-9_:]+", rule["expr"]))

@@ -13,8 +13,8 @@ from kpis.windows import HOUR_US
 from streams.read.snapshot_reader import SnapshotReader
 from streams.read.store import MemoryStore, PartitionView, Position, RedisStore
 from streams.simulate import simulate_history
+from tests.integration.test_churn import expected_risks
 from tests.reference import compare_snapshot, compute_reference
-from tests.test_churn import expected_risks
 
 PARTITIONS = 4
 CHUNKS = 5

@@ -18,10 +18,11 @@ from kpis.dashboards.levels import steps
 from kpis.rules import RECORDING_FILE
 from kpis.thresholds import parse_thresholds, read_thresholds
 from streams.simulate import Anomalies, simulate_history
+from tests import REPO_ROOT
 from tests.processes import crmkpi_env, run_crmkpi, wait_idle, worker
 from tests.prometheus import Prometheus, prometheus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 DASHBOARDS = ROOT / "grafana" / "dashboards"
 PROVISIONING = ROOT / "grafana" / "provisioning"
 SIMULATED_DAYS = 35  # more than 30: churn, retention and CLV need customers at the window start

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,10 +14,11 @@ import pytest
 
 from streams.config import Settings
 from streams.http.ingest.endpoint import IngestEndpoint
+from tests.ingest_fixtures import FIXTURES
 from tests.ingest_http import RecordingProducer, served
 from tests.ingest_signing import SECRET_ENV, signed_headers
 
-REAL = Path(__file__).parent / "fixtures" / "ingest" / "real"
+REAL = FIXTURES / "real"
 CRMS = ("hubspot", "salesforce", "pipedrive", "zendesk")
 MIN_PER_CRM = 8
 

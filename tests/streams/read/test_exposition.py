@@ -9,7 +9,7 @@ from kpis.engine import PartitionState
 from streams.read.exposition import render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore, Position
-from tests.test_properties import NOW_US
+from tests.kpis.test_properties import NOW_US
 
 LINES = [
     b'{"event_id":"1","type":"survey.csat","occurred_at":"2026-03-01T09:00:00Z",'

@@ -14,9 +14,10 @@ import yaml
 
 from kpis.rules import ALERTING_FILE, RECORDING_FILE
 from kpis.thresholds import read_thresholds
-from tests.test_rules import binary
+from tests import REPO_ROOT
+from tests.kpis.test_rules import binary
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 COMPOSE = ROOT / "docker-compose.yml"
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 SECRETS = "deploy/crmkpi.env"
