@@ -8,16 +8,18 @@ from typing import Any
 from kpis.severity import SEVERITIES, rank
 from kpis.thresholds import Notify
 
+# The annotations say what is true at the last evaluation: over the line, or back (with
+# the value of that moment), so the text needs no resolved variant of its own.
 _NOTIFICATION_TEXT = (
-    '{{ range .Alerts }}{{ if eq .Status "resolved" }}RESOLVED: {{ end }}'
-    "{{ .Annotations.description }}\n"
+    "{{ range .Alerts }}{{ .Annotations.description }}\n"
     "{{ with .Annotations.runbook }}Runbook: {{ . }}\n{{ end }}"
     "{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}"
     "{{ with .Annotations.dashboard }}Dashboard: {{ . }}\n{{ end }}"
     "{{ end }}"
 )
 _NOTIFICATION_TITLE = (
-    "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}"
+    "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}: "
+    "{{ with .CommonAnnotations.summary }}{{ . }}{{ else }}{{ len .Alerts }} alerts{{ end }}"
 )
 
 

@@ -93,7 +93,9 @@ class Runtime(mode.Service):  # type: ignore[misc]
         if settings.alertmanager_url is None:
             return None
         try:
-            thresholds = read_thresholds(settings.thresholds_file)
+            thresholds = read_thresholds(
+                settings.thresholds_file, settings.public_url, settings.grafana_url
+            )
         except ThresholdsError as error:
             raise CliError(str(error)) from None
         return ChurnAlerts(

@@ -174,7 +174,7 @@ def test_promtool_unit_tests_cover_every_alert() -> None:
             cwd=test_file.parent,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=120,  # the drop alerts replay 30 days of 5-minute steps
         )
         assert result.returncode == 0, result.stdout + result.stderr
 

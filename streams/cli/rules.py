@@ -38,7 +38,9 @@ def write_rules(
     """Write every generated file: rules under `out_dir` (the `deploy/` layout), dashboards
     under `dashboards_dir`; returns their paths."""
     try:
-        config = read_thresholds(settings.thresholds_file)
+        config = read_thresholds(
+            settings.thresholds_file, settings.public_url, settings.grafana_url
+        )
     except ThresholdsError as error:
         raise CliError(str(error)) from None
     paths = _write(generated_files(config), out_dir, console)
