@@ -1,4 +1,5 @@
-"""Alerting rules on crmkpi's own health: a worker down, lag, a stalled stream, dead letters.
+"""Alerting rules on crmkpi's own health: a worker down, lag, a stalled stream, dead letters,
+notifications Alertmanager failed to deliver.
 
 Limits come from the `health` section of the thresholds file. Every series is
 summed across workers: each worker exports the partitions it owns, and those
@@ -17,6 +18,11 @@ HEALTH_GROUP = "crmkpi.health"
 LAG = f"sum({m.CONSUMER_LAG})"
 REJECTED = f"sum({m.counter_total(m.EVENTS_REJECTED)})"
 REJECTED_10M_AGO = f"sum({m.counter_total(m.EVENTS_REJECTED)} offset 10m)"
+FAILED_NOTIFICATIONS = f"sum by (integration) (increase({m.NOTIFICATIONS_FAILED}[10m])) > 0"
+FAILED_DESCRIPTION = (
+    'Alertmanager failed to deliver {{ $value | printf "%.0f" }} notifications to '
+    "{{ $labels.integration }} in the last 10 minutes."
+)
 
 
 def _rule(
@@ -77,6 +83,16 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
             "{{ $value }} events went to the dead-letter topic in the last 10 minutes (limit "
             + f"{health.dead_letters_per_10m}).",
             "Read crm.dlq: each record's `reason` and `detail` headers name the problem.",
+        ),
+        _rule(
+            "CrmkpiNotificationsFailing",
+            FAILED_NOTIFICATIONS,
+            "0m",
+            "critical",
+            "Alert notifications are not delivered",
+            FAILED_DESCRIPTION,
+            "Read Alertmanager's log for the receiver's error; check the webhook URL and SMTP "
+            "password files (`crmkpi rules --check-secrets`).",
         ),
     ]
 
@@ -190,6 +206,25 @@ def _dead_letters_test(health: Health, rules: Rules) -> Any:
     )
 
 
+def _notifications_failing_test(health: Health, rules: Rules) -> Any:
+    rule = rules["CrmkpiNotificationsFailing"]
+    description = FAILED_DESCRIPTION.replace('{{ $value | printf "%.0f" }}', "3").replace(
+        "{{ $labels.integration }}", "slack"
+    )
+    fired = {
+        "exp_labels": {**rule["labels"], "integration": "slack"},
+        "exp_annotations": {**rule["annotations"], "description": description},
+    }
+    return _test(
+        "CrmkpiNotificationsFailing: a failed Slack delivery fires, 10 quiet minutes resolve",
+        [
+            {"series": m.NOTIFICATIONS_FAILED + '{integration="slack"}', "values": "0x15 3x20"},
+            {"series": m.NOTIFICATIONS_FAILED + '{integration="email"}', "values": "0x35"},
+        ],
+        [("14m", []), ("17m", [fired]), ("28m", [])],
+    )
+
+
 def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
     """promtool unit tests, evaluated every minute: each health alert stays silent, fires,
     and resolves."""
@@ -197,6 +232,12 @@ def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
     rules = {rule["alert"]: rule for rule in health_rules(health)}
     tests = [
         make(health, rules)
-        for make in (_worker_down_test, _lag_test, _stalled_test, _dead_letters_test)
+        for make in (
+            _worker_down_test,
+            _lag_test,
+            _stalled_test,
+            _dead_letters_test,
+            _notifications_failing_test,
+        )
     ]
     return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}

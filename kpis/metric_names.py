@@ -129,6 +129,8 @@ DEAD_LETTERS_WRITTEN = "crmkpi_dead_letters_written"
 
 HEALTH_KPI = "crmkpi_health"
 """The `kpi` label of the alerts on crmkpi's own health."""
+NOTIFICATIONS_FAILED = "alertmanager_notifications_failed_total"
+"""Alertmanager's own counter of notifications its receivers failed to deliver."""
 
 
 def counter_total(counter: str) -> str:

@@ -242,6 +242,9 @@ def _first_error(error: ValidationError) -> str:
     message = details["msg"]
     if details["type"] not in {"missing", "extra_forbidden"}:
         message += f" (got {details['input']!r})"
+    if details["type"] == "literal_error" and isinstance(details["input"], str):
+        choices = re.findall(r"'([^']+)'", details["ctx"]["expected"])
+        message += _suggest(details["input"], choices)
     if details["type"] == "extra_forbidden":
         message = "unknown field"
     return f"{where}: {message}" if where else message
