@@ -81,29 +81,26 @@ def value_template(threshold: Threshold) -> str:
     return unit.value_template(signed)
 
 
-def _annotations(
-    threshold: Threshold, config: ThresholdsConfig, summary: str, description: str
-) -> dict[str, str]:
-    runbook = config.runbook(threshold.runbook)
-    runbook_key = "runbook_url" if runbook.startswith(("http://", "https://")) else "runbook"
-    return {
-        "summary": summary,
-        "description": description,
-        runbook_key: runbook,
-        "dashboard": config.dashboard_url,
-    }
-
-
 def alert_annotations(
     threshold: Threshold, config: ThresholdsConfig, value: str, dim: str
 ) -> dict[str, str]:
-    """The annotations while over the line, for `value` and dimension value `dim`."""
-    return _annotations(
-        threshold,
-        config,
-        alert_text.summary(threshold, value, dim),
-        alert_text.description(threshold, value, dim),
-    )
+    """The annotations while over the line, for `value` and dimension value `dim`; besides
+    the texts, the parts a notification shows as fields."""
+    runbook = config.runbook(threshold.runbook)
+    runbook_key = "runbook_url" if runbook.startswith(("http://", "https://")) else "runbook"
+    annotations = {
+        "summary": alert_text.summary(threshold, value, dim),
+        "description": alert_text.description(threshold, value, dim),
+        runbook_key: runbook,
+        "dashboard": config.dashboard_url,
+        "kpi_words": alert_text.kpi_words(threshold),
+        "value": "0" if threshold.comparison == "idle" else value,
+        "threshold": alert_text.threshold_words(threshold),
+    }
+    dimension = threshold.catalogue_kpi.dimension
+    whole = f"all {dimension}s"
+    annotations["dimension"] = f"{dimension} {dim}" if threshold.dimension is not None else whole
+    return annotations
 
 
 def rule_annotations(threshold: Threshold, config: ThresholdsConfig) -> dict[str, str]:

@@ -53,6 +53,16 @@ def limit_text(threshold: Threshold) -> str:
     return unit.limit_text(threshold.value or 0.0, signed)
 
 
+def threshold_words(threshold: Threshold) -> str:
+    """The line in words: `below 80%`, `a drop of more than 10 points against 30d earlier`."""
+    limit = limit_text(threshold)
+    if threshold.comparison in {"below", "above"}:
+        return f"{threshold.comparison} {limit}"
+    if threshold.comparison in {"drop", "drop_percent"}:
+        return f"a drop of more than {limit} against {threshold.over} earlier"
+    return f"none in {threshold.window}, with some in the last {threshold.over}"
+
+
 def kpi_words(threshold: Threshold) -> str:
     """The KPI's title, with its quantile: `Resolution time p90`."""
     title = threshold.catalogue_kpi.title

@@ -23,6 +23,31 @@ _NOTIFICATION_TITLE = (
 )
 
 
+def _each(annotation: str, separator: str = ", ") -> str:
+    """Go template: `annotation` of every alert of the group (one per team or customer)."""
+    return (
+        f"{{{{ range $i, $a := .Alerts }}}}{{{{ if $i }}}}{separator}{{{{ end }}}}"
+        f"{{{{ $a.Annotations.{annotation} }}}}{{{{ end }}}}"
+    )
+
+
+# Slack fields of one group's message: what is measured, the value of that moment against
+# the line, who it concerns, and where to look.
+_SLACK_FIELDS = [
+    {"title": "KPI", "value": "{{ .CommonAnnotations.kpi_words }}", "short": True},
+    {"title": "Window", "value": "{{ .CommonLabels.window }}", "short": True},
+    {"title": "Value", "value": _each("value"), "short": True},
+    {"title": "Threshold", "value": "{{ .CommonAnnotations.threshold }}", "short": True},
+    {"title": "Team or segment", "value": _each("dimension"), "short": True},
+    {"title": "Dashboard", "value": "{{ .CommonAnnotations.dashboard }}", "short": True},
+    {
+        "title": "Runbook",
+        "value": "{{ .CommonAnnotations.runbook_url }}{{ .CommonAnnotations.runbook }}",
+        "short": False,
+    },
+]
+
+
 def _receiver(name: str, kinds: Sequence[str], notify: Notify) -> dict[str, Any]:
     receiver: dict[str, Any] = {"name": name}
     if "slack" in kinds:
@@ -33,7 +58,8 @@ def _receiver(name: str, kinds: Sequence[str], notify: Notify) -> dict[str, Any]
                 "send_resolved": True,
                 "title": _NOTIFICATION_TITLE,
                 "title_link": "{{ .CommonAnnotations.dashboard }}",
-                "text": _NOTIFICATION_TEXT,
+                "text": _each("description", "\n"),
+                "fields": _SLACK_FIELDS,
             }
         ]
     if "email" in kinds:

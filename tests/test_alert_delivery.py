@@ -186,6 +186,16 @@ def assert_public_links(texts: Iterable[str]) -> None:
         assert "localhost" not in link and "127.0.0.1" not in link, link
 
 
+def fields_of(post: Received) -> dict[str, str]:
+    """The Slack fields of a post, by title."""
+    (attachment,) = post.body["attachments"]
+    return {field["title"]: field.get("value", "") for field in attachment.get("fields", [])}
+
+
+def percent(text: str) -> float:
+    return round(float(text.removesuffix("%")), 2)
+
+
 def text_of(post: Received) -> str:
     return "\n".join(str(a.get("text", "")) for a in post.body["attachments"])
 
@@ -223,6 +233,9 @@ def test_breach_and_recovery_reach_slack_and_email(
             producer.send_event(signal_event)
         churn_fired = wait_for(lambda: slack_alerts(slack, CHURN_ALERT, "firing"), "churn alert")
         assert "C9" in text_of(churn_fired[0]) and "detractor NPS" in text_of(churn_fired[0])
+        assert fields_of(churn_fired[0])["Team or segment"] == "segment smb, customer C9"
+        # Churn risk is a warning: routed to Slack and email, like every warning.
+        wait_for(lambda: [m for m in mail.texts() if CHURN_ALERT in m[1]], "churn email")
 
         # CSAT now: 10 good answers (1.0), the watermark moves 35 days on and C9's signals
         # leave the 30-day window: the customer has recovered.
@@ -242,6 +255,11 @@ def test_breach_and_recovery_reach_slack_and_email(
         firing_text = text_of(fired[0])
         assert "Customer satisfaction" in firing_text and "30d" in firing_text
         assert breached_csat(firing_text) in BREACHED_VALUES, firing_text
+        fields = fields_of(fired[0])
+        assert fields["KPI"] == "Customer satisfaction (CSAT)" and fields["Window"] == "30d"
+        assert percent(fields["Value"]) in BREACHED_VALUES and fields["Threshold"] == "below 80%"
+        assert fields["Team or segment"] == "all teams" and fields["Runbook"]
+        assert fields["Dashboard"] == f"{GRAFANA_URL}/d/crmkpi/crm-kpis"
         mail_fired = wait_for(
             lambda: [m for m in mail.texts() if CSAT_ALERT in m[1] and "FIRING" in m[1]],
             "CSAT email",
@@ -256,6 +274,7 @@ def test_breach_and_recovery_reach_slack_and_email(
         assert "RESOLVED" in resolved_title
         assert recovered_title(resolved_title) in RECOVERED_VALUES, resolved_title
         assert recovered_csat(text_of(resolved[0])) in RECOVERED_VALUES, text_of(resolved[0])
+        assert percent(fields_of(resolved[0])["Value"]) in RECOVERED_VALUES, fields_of(resolved[0])
         assert "below the threshold" not in text_of(resolved[0])
         mail_resolved = wait_for(
             lambda: [m for m in mail.texts() if CSAT_ALERT in m[1] and "RESOLVED" in m[1]],

@@ -55,6 +55,10 @@ def alert_document(
             "signals": ",".join(risk.signals),
             "runbook": config.runbook,
             "dashboard": dashboard_url,
+            # The parts Slack shows as fields, as the KPI alerts have them.
+            "kpi_words": "Churn risk",
+            "value": f"{len(risk.signals)} churn signals",
+            "dimension": f"segment {risk.segment}, customer {risk.customer_id}",
         },
         "endsAt": _timestamp(ends_at),
         "generatorURL": dashboard_url,
