@@ -15,6 +15,7 @@ _NOTIFICATION_TEXT = (
     "{{ with .Annotations.runbook }}Runbook: {{ . }}\n{{ end }}"
     "{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}"
     "{{ with .Annotations.dashboard }}Dashboard: {{ . }}\n{{ end }}"
+    "{{ with .Annotations.scorecard }}Scorecard: {{ . }}\n{{ end }}"
     "{{ end }}"
 )
 _NOTIFICATION_TITLE = (
@@ -40,6 +41,7 @@ _SLACK_FIELDS = [
     {"title": "Threshold", "value": "{{ .CommonAnnotations.threshold }}", "short": True},
     {"title": "Team or segment", "value": _each("dimension"), "short": True},
     {"title": "Dashboard", "value": "{{ .CommonAnnotations.dashboard }}", "short": True},
+    {"title": "Scorecard", "value": "{{ .CommonAnnotations.scorecard }}", "short": True},
     {
         "title": "Runbook",
         "value": "{{ .CommonAnnotations.runbook_url }}{{ .CommonAnnotations.runbook }}",

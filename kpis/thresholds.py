@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -187,6 +188,14 @@ class Health(BaseModel):
     dead_letters_per_10m: int = Field(default=100, ge=0)
 
 
+@dataclass(frozen=True)
+class AlertLinks:
+    """The links every notification carries."""
+
+    dashboard: str
+    scorecard: str
+
+
 class ThresholdsConfig(BaseModel):
     """The whole thresholds file."""
 
@@ -212,9 +221,9 @@ class ThresholdsConfig(BaseModel):
         return self.grafana_url + self.dashboard_path
 
     @property
-    def scorecard_url(self) -> str:
-        """The live scorecard page of crmkpi's server."""
-        return self.public_url + "/"
+    def links(self) -> AlertLinks:
+        """The overview dashboard and the live scorecard page of crmkpi's server."""
+        return AlertLinks(self.dashboard_url, self.public_url + "/")
 
     def runbook(self, runbook: str) -> str:
         """A runbook as notifications show it: a path (`/docs/...`) becomes a public link."""

@@ -98,9 +98,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
             )
         except ThresholdsError as error:
             raise CliError(str(error)) from None
-        return ChurnAlerts(
-            settings.alertmanager_url, thresholds.churn_alert, thresholds.dashboard_url
-        )
+        return ChurnAlerts(settings.alertmanager_url, thresholds.churn_alert, thresholds.links)
 
     async def on_start(self) -> None:
         started = time.monotonic()

@@ -234,6 +234,7 @@ def test_breach_and_recovery_reach_slack_and_email(
         churn_fired = wait_for(lambda: slack_alerts(slack, CHURN_ALERT, "firing"), "churn alert")
         assert "C9" in text_of(churn_fired[0]) and "detractor NPS" in text_of(churn_fired[0])
         assert fields_of(churn_fired[0])["Team or segment"] == "segment smb, customer C9"
+        assert fields_of(churn_fired[0])["Scorecard"] == f"{PUBLIC_URL}/"
         # Churn risk is a warning: routed to Slack and email, like every warning.
         wait_for(lambda: [m for m in mail.texts() if CHURN_ALERT in m[1]], "churn email")
 
@@ -260,6 +261,7 @@ def test_breach_and_recovery_reach_slack_and_email(
         assert percent(fields["Value"]) in BREACHED_VALUES and fields["Threshold"] == "below 80%"
         assert fields["Team or segment"] == "all teams" and fields["Runbook"]
         assert fields["Dashboard"] == f"{GRAFANA_URL}/d/crmkpi/crm-kpis"
+        assert fields["Scorecard"] == f"{PUBLIC_URL}/"
         mail_fired = wait_for(
             lambda: [m for m in mail.texts() if CSAT_ALERT in m[1] and "FIRING" in m[1]],
             "CSAT email",

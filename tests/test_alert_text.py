@@ -75,7 +75,7 @@ def test_a_public_url_makes_every_link_public() -> None:
         public_url="https://crmkpi.example.com", grafana_url="https://grafana.example.com/"
     )
     assert config.dashboard_url == "https://grafana.example.com/d/crmkpi/crm-kpis"
-    assert config.scorecard_url == "https://crmkpi.example.com/"
+    assert config.links.scorecard == "https://crmkpi.example.com/"
     linked = csat_config().linked("https://crmkpi.example.com", None)
     assert rule_annotations(linked.thresholds[0], linked)["runbook_url"] == (
         "https://crmkpi.example.com/docs/runbooks/csat.md"
