@@ -37,17 +37,22 @@ def _measured(threshold: Threshold) -> str:
 
 
 def _breach(threshold: Threshold) -> str:
-    """The PromQL whose samples are the series over the line now."""
-    if threshold.comparison == "idle":  # active over the longer window, nothing in this one
-        dimension = threshold.catalogue_kpi.dimension
-        active = _selector(threshold, threshold.over)
-        expression = f"({active} > 0) unless on ({dimension}) ({_selector(threshold)} > 0)"
-    else:
-        operator = "<" if threshold.comparison == "below" else ">"
-        expression = f"{_measured(threshold)} {operator} {threshold.value!r}"
+    """The PromQL of `idle`: active over the longer window, nothing in this one."""
+    dimension = threshold.catalogue_kpi.dimension
+    active = _selector(threshold, threshold.over)
+    expression = f"({active} > 0) unless on ({dimension}) ({_selector(threshold)} > 0)"
     if threshold.business_days:
         expression = f"({expression}) and on () (day_of_week() > 0 < 6)"
     return expression
+
+
+def _recent_worst(threshold: Threshold, resolved_after: str) -> str:
+    """The PromQL of the worst value of the last `resolved_after`: over the line while it is."""
+    worst = "min_over_time" if threshold.comparison == "below" else "max_over_time"
+    measured = _measured(threshold)
+    if threshold.comparison in {"below", "above"}:
+        return f"{worst}({measured}[{resolved_after}])"
+    return f"{worst}({measured}[{resolved_after}:])"  # a subquery: a range cannot follow it
 
 
 def alert_expression(threshold: Threshold, resolved_after: str) -> str:
@@ -56,17 +61,15 @@ def alert_expression(threshold: Threshold, resolved_after: str) -> str:
     Alertmanager's resolved notice quotes the annotations of the last firing evaluation:
     holding the alert a little past recovery makes that evaluation read the recovered value.
     """
-    breach = _breach(threshold)
     if threshold.comparison == "idle":
-        return breach
+        return _breach(threshold)
+    operator = "<" if threshold.comparison == "below" else ">"
     measured = _measured(threshold)
-    if threshold.comparison in {"below", "above"} and not threshold.business_days:
-        worst = "min_over_time" if threshold.comparison == "below" else "max_over_time"
-        operator = "<" if threshold.comparison == "below" else ">"
-        recent = f"{worst}({measured}[{resolved_after}]) {operator} {threshold.value!r}"
-    else:  # a subquery: costlier, only for the expressions a range cannot follow
-        recent = f"count_over_time(({breach})[{resolved_after}:])"
-    return f"{breach} or ({measured} and {recent})"
+    recent = f"{_recent_worst(threshold, resolved_after)} {operator} {threshold.value!r}"
+    expression = f"{measured} {operator} {threshold.value!r} or ({measured} and {recent})"
+    if threshold.business_days:
+        expression = f"({expression}) and on () (day_of_week() > 0 < 6)"
+    return expression
 
 
 def _still_over(threshold: Threshold) -> str:
@@ -104,6 +107,18 @@ def alert_annotations(
     return annotations
 
 
+def _before_template(threshold: Threshold, resolved_after: str) -> str:
+    """Go template printing the worst value of the last `resolved_after` of the alert's series:
+    while held past recovery, the value just before it came back."""
+    unit, signed = shown_as(threshold)
+    printed = unit.value_template(signed, of=".Value")
+    query = f"{{{{ range query `{_recent_worst(threshold, resolved_after)}` }}}}"
+    if threshold.dimension is not None:
+        dimension = threshold.catalogue_kpi.dimension
+        printed = f"{{{{ if eq .Labels.{dimension} $labels.{dimension} }}}}{printed}{{{{ end }}}}"
+    return f"{query}{printed}{{{{ end }}}}"
+
+
 def rule_annotations(threshold: Threshold, config: ThresholdsConfig) -> dict[str, str]:
     """Annotation templates that say what is true at each evaluation: over the line, or back."""
     value = value_template(threshold)
@@ -111,9 +126,10 @@ def rule_annotations(threshold: Threshold, config: ThresholdsConfig) -> dict[str
     firing = alert_annotations(threshold, config, value, dim)
     if threshold.comparison == "idle":
         return firing
+    before = _before_template(threshold, config.resolved_after)
     back = {
-        "summary": alert_text.recovered_summary(threshold, value, dim),
-        "description": alert_text.recovered_description(threshold, value, dim),
+        "summary": alert_text.recovered_summary(threshold, value, dim, before),
+        "description": alert_text.recovered_description(threshold, value, dim, before),
     }
     condition = _still_over(threshold)
     for key, text in back.items():

@@ -104,29 +104,29 @@ def description(threshold: Threshold, value: str, dimension_value: str) -> str:
     return f"{title} is 0, with some in the last {threshold.over} (threshold: none in the window)."
 
 
-def recovered_summary(threshold: Threshold, value: str, dimension_value: str) -> str:
-    """The title once back on the right side of the line, with the value of that moment."""
+def recovered_summary(threshold: Threshold, value: str, dimension_value: str, before: str) -> str:
+    """The title once back on the right side of the line: the value of that moment, and the
+    value `before` it came back."""
     title = kpi_words(threshold) + _where(threshold, dimension_value)
     limit = limit_text(threshold)
+    now = f"({value} now, {before} before)"
     if threshold.comparison == "below":
-        return f"{title} is back above {limit} ({value} now)"
+        return f"{title} is back above {limit} {now}"
     if threshold.comparison == "above":
-        return f"{title} is back below {limit} ({value} now)"
-    if threshold.comparison in {"drop", "drop_percent"}:
-        return f"{title} no longer falls by more than {limit} ({value} now)"
-    return f"{title} is no longer 0"
+        return f"{title} is back below {limit} {now}"
+    return f"{title} no longer falls by more than {limit} {now}"
 
 
-def recovered_description(threshold: Threshold, value: str, dimension_value: str) -> str:
-    """The text once back: the value now against the threshold."""
+def recovered_description(
+    threshold: Threshold, value: str, dimension_value: str, before: str
+) -> str:
+    """The text once back: the value now against the threshold, and the value before."""
     title = kpi_words(threshold) + _where(threshold, dimension_value)
     limit = limit_text(threshold)
     if threshold.comparison in {"below", "above"}:
         side = "at or above" if threshold.comparison == "below" else "at or below"
-        return f"{title} is {value} now, {side} the threshold {limit}."
-    if threshold.comparison in {"drop", "drop_percent"}:
-        return (
-            f"{title} fell by {value} against {threshold.over} earlier, "
-            f"within the threshold of a drop of {limit}."
-        )
-    return f"{title} is no longer 0 (threshold: none in the window)."
+        return f"{title} is {value} now, {side} the threshold {limit} (it was {before})."
+    return (
+        f"{title} fell by {value} against {threshold.over} earlier, "
+        f"within the threshold of a drop of {limit} (it fell by {before})."
+    )

@@ -124,8 +124,10 @@ BREACHED_VALUES = {round(100 * 10 / (10 + k), 2) for k in range(3, 11)}
 
 
 # Prometheus may likewise evaluate while only some of the 40 good answers are applied: the
-# value the resolved notice quotes is 10 + k good of 20 + k, for a k back at 80 % (k >= 30).
+# value the resolved notice quotes is 10 + k good of 20 + k, for a k back at 80 % (k >= 30),
+# and the value before it came back one still below (k < 30, or one of the breach).
 RECOVERED_VALUES = {round(100 * (10 + k) / (20 + k), 2) for k in range(30, 41)}
+BEFORE_VALUES = {round(100 * (10 + k) / (20 + k), 2) for k in range(30)} | BREACHED_VALUES
 
 
 def breached_csat(text: str) -> float:
@@ -135,20 +137,29 @@ def breached_csat(text: str) -> float:
     return round(float(found.group(1)), 2)
 
 
-def recovered_csat(text: str) -> float:
-    """The CSAT percentage a resolved notification quotes as the value now."""
-    found = re.search(r"over 30d is ([0-9.]+)% now, at or above the threshold 80%", text)
-    assert found, text
-    return round(float(found.group(1)), 2)
-
-
-def recovered_title(title: str) -> float:
-    """The CSAT percentage of a resolved title, which says it is back above 80 %."""
+def recovered_csat(text: str) -> tuple[float, float]:
+    """The CSAT percentages a resolved notification quotes: now, and before it came back."""
     found = re.search(
-        r"Customer satisfaction \(CSAT\) over 30d is back above 80% \(([0-9.]+)% now\)", title
+        r"over 30d is ([0-9.]+)% now, at or above the threshold 80% \(it was ([0-9.]+)%\)", text
+    )
+    assert found, text
+    return round(float(found.group(1)), 2), round(float(found.group(2)), 2)
+
+
+def recovered_title(title: str) -> tuple[float, float]:
+    """The CSAT percentages of a resolved title, which says it is back above 80 %."""
+    found = re.search(
+        r"Customer satisfaction \(CSAT\) over 30d is back above 80% "
+        r"\(([0-9.]+)% now, ([0-9.]+)% before\)",
+        title,
     )
     assert found, title
-    return round(float(found.group(1)), 2)
+    return round(float(found.group(1)), 2), round(float(found.group(2)), 2)
+
+
+def assert_recovered(values: tuple[float, float], text: str) -> None:
+    now, before = values
+    assert now in RECOVERED_VALUES and before in BEFORE_VALUES, text
 
 
 def links(text: str) -> list[str]:
@@ -274,8 +285,8 @@ def test_breach_and_recovery_reach_slack_and_email(
         resolved = wait_for(lambda: slack_alerts(slack, CSAT_ALERT, "resolved"), "resolved post")
         resolved_title = resolved[0].body["attachments"][0]["title"]
         assert "RESOLVED" in resolved_title
-        assert recovered_title(resolved_title) in RECOVERED_VALUES, resolved_title
-        assert recovered_csat(text_of(resolved[0])) in RECOVERED_VALUES, text_of(resolved[0])
+        assert_recovered(recovered_title(resolved_title), resolved_title)
+        assert_recovered(recovered_csat(text_of(resolved[0])), text_of(resolved[0]))
         assert percent(fields_of(resolved[0])["Value"]) in RECOVERED_VALUES, fields_of(resolved[0])
         assert "below the threshold" not in text_of(resolved[0])
         mail_resolved = wait_for(
@@ -283,8 +294,8 @@ def test_breach_and_recovery_reach_slack_and_email(
             "resolved email",
         )
         _, subject, plain = mail_resolved[0]
-        assert recovered_title(subject) in RECOVERED_VALUES, subject
-        assert recovered_csat(plain) in RECOVERED_VALUES, plain
+        assert_recovered(recovered_title(subject), subject)
+        assert_recovered(recovered_csat(plain), plain)
     assert len(slack_alerts(slack, CSAT_ALERT, "firing")) == 1
     for post in slack.posts:
         assert_public_links(strings(post.body))

@@ -56,11 +56,17 @@ def test_a_hand_typed_number_in_a_summary_is_refused() -> None:
 def test_the_resolved_text_says_the_kpi_is_back_with_the_value_now() -> None:
     config = csat_config()
     annotations = rule_annotations(config.thresholds[0], config)
-    assert (
-        "{{ else }}Customer satisfaction (CSAT) over 30d is back above 80% "
-        "({{ $value | humanizePercentage }} now){{ end }}" in annotations["summary"]
+    before = (
+        '{{ range query `min_over_time(window:crmkpi_csat:ratio{window="30d"}[1m])` }}'
+        "{{ .Value | humanizePercentage }}{{ end }}"
     )
-    assert "now, at or above the threshold 80%.{{ end }}" in annotations["description"]
+    assert annotations["summary"].endswith(
+        "{{ else }}Customer satisfaction (CSAT) over 30d is back above 80% "
+        "({{ $value | humanizePercentage }} now, " + before + " before){{ end }}"
+    )
+    assert annotations["description"].endswith(
+        "now, at or above the threshold 80% (it was " + before + ").{{ end }}"
+    )
 
 
 def test_the_alert_holds_past_recovery_to_quote_the_recovered_value() -> None:
