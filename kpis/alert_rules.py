@@ -154,6 +154,6 @@ def alerting_rules(config: ThresholdsConfig) -> dict[str, Any]:
     return {
         "groups": [
             {"name": ALERTING_GROUP, "rules": rules},
-            {"name": HEALTH_GROUP, "rules": health_rules(config.health)},
+            {"name": HEALTH_GROUP, "rules": health_rules(config.health, config.links)},
         ]
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 from kpis import metric_names as m
 from kpis.severity import Severity
-from kpis.thresholds import Health, ThresholdsConfig
+from kpis.thresholds import AlertLinks, Health, ThresholdsConfig
 
 HEALTH_GROUP = "crmkpi.health"
 LAG = f"sum({m.CONSUMER_LAG})"
@@ -26,6 +26,7 @@ FAILED_DESCRIPTION = (
 
 
 def _rule(
+    links: AlertLinks,
     name: str,
     expr: str,
     for_: str,
@@ -39,14 +40,22 @@ def _rule(
         "expr": expr,
         "for": for_,
         "labels": {"severity": severity, "kpi": m.HEALTH_KPI},
-        "annotations": {"summary": summary, "description": description, "runbook": runbook},
+        "annotations": {
+            "summary": summary,
+            "description": description,
+            "runbook": runbook,
+            "kpi_words": "crmkpi itself",
+            "dashboard": links.dashboard,
+            "scorecard": links.scorecard,
+        },
     }
 
 
-def health_rules(health: Health) -> list[dict[str, Any]]:
+def health_rules(health: Health, links: AlertLinks) -> list[dict[str, Any]]:
     """The health alerts, in the order of their promtool tests."""
     return [
         _rule(
+            links,
             "CrmkpiWorkerDown",
             'up{job="crmkpi"} == 0',
             f"{health.down_for_minutes}m",
@@ -57,6 +66,7 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
             "Check the process and its log; its partitions move to the other workers.",
         ),
         _rule(
+            links,
             "CrmkpiConsumerLagHigh",
             f"{LAG} > {health.lag_records}",
             f"{health.lag_for_minutes}m",
@@ -66,6 +76,7 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
             "Start another `crmkpi worker` in the same group, or look for a slow store.",
         ),
         _rule(
+            links,
             "CrmkpiStalled",
             f"time() - max({m.LAST_FLUSH}) > {health.stalled_minutes * 60} and {LAG} > 0",
             "1m",
@@ -75,6 +86,7 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
             "Check the workers' logs for broker or store errors; restart a stuck worker.",
         ),
         _rule(
+            links,
             "CrmkpiDeadLettersGrowing",
             f"{REJECTED} - {REJECTED_10M_AGO} > {health.dead_letters_per_10m}",
             "5m",
@@ -85,6 +97,7 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
             "Read crm.dlq: each record's `reason` and `detail` headers name the problem.",
         ),
         _rule(
+            links,
             "CrmkpiNotificationsFailing",
             FAILED_NOTIFICATIONS,
             "0m",
@@ -229,7 +242,7 @@ def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
     """promtool unit tests, evaluated every minute: each health alert stays silent, fires,
     and resolves."""
     health = config.health
-    rules = {rule["alert"]: rule for rule in health_rules(health)}
+    rules = {rule["alert"]: rule for rule in health_rules(health, config.links)}
     tests = [
         make(health, rules)
         for make in (
