@@ -36,14 +36,11 @@ def _measured(threshold: Threshold) -> str:
     return current
 
 
-def _breach(threshold: Threshold) -> str:
+def _idle(threshold: Threshold) -> str:
     """The PromQL of `idle`: active over the longer window, nothing in this one."""
     dimension = threshold.catalogue_kpi.dimension
     active = _selector(threshold, threshold.over)
-    expression = f"({active} > 0) unless on ({dimension}) ({_selector(threshold)} > 0)"
-    if threshold.business_days:
-        expression = f"({expression}) and on () (day_of_week() > 0 < 6)"
-    return expression
+    return f"({active} > 0) unless on ({dimension}) ({_selector(threshold)} > 0)"
 
 
 def _recent_worst(threshold: Threshold, resolved_after: str) -> str:
@@ -62,11 +59,12 @@ def alert_expression(threshold: Threshold, resolved_after: str) -> str:
     holding the alert a little past recovery makes that evaluation read the recovered value.
     """
     if threshold.comparison == "idle":
-        return _breach(threshold)
-    operator = "<" if threshold.comparison == "below" else ">"
-    measured = _measured(threshold)
-    recent = f"{_recent_worst(threshold, resolved_after)} {operator} {threshold.value!r}"
-    expression = f"{measured} {operator} {threshold.value!r} or ({measured} and {recent})"
+        expression = _idle(threshold)
+    else:
+        operator = "<" if threshold.comparison == "below" else ">"
+        measured = _measured(threshold)
+        recent = f"{_recent_worst(threshold, resolved_after)} {operator} {threshold.value!r}"
+        expression = f"{measured} {operator} {threshold.value!r} or ({measured} and {recent})"
     if threshold.business_days:
         expression = f"({expression}) and on () (day_of_week() > 0 < 6)"
     return expression
