@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kpis.formulas import quantile_name
+from kpis import alert_text
+from kpis.alert_text import shown_as
 from kpis.health_rules import HEALTH_GROUP, health_rules
 from kpis.recording_rules import recorded_name
 from kpis.thresholds import Threshold, ThresholdsConfig
-from kpis.units import PERCENT_CHANGE, Unit
-from kpis.windows import NOW
 
 ALERTING_GROUP = "crmkpi.alerts"
 
@@ -26,67 +25,55 @@ def _selector(threshold: Threshold, window: str | None = None) -> str:
     return f"{name}{{{', '.join(matchers)}}}"
 
 
-def alert_expression(threshold: Threshold) -> str:
-    """The PromQL whose samples are the breaching series; `$value` is what the text quotes."""
+def _measured(threshold: Threshold) -> str:
+    """The PromQL of the value an alert quotes (`$value`) and compares with the threshold."""
     current = _selector(threshold)
-    value = threshold.value
-    if threshold.comparison == "below":
-        expression = f"{current} < {value!r}"
-    elif threshold.comparison == "above":
-        expression = f"{current} > {value!r}"
-    elif threshold.comparison == "drop":
-        expression = f"({current} offset {threshold.over}) - {current} > {value!r}"
-    elif threshold.comparison == "drop_percent":
+    if threshold.comparison == "drop":
+        return f"(({current} offset {threshold.over}) - {current})"
+    if threshold.comparison == "drop_percent":
         earlier = f"({current} offset {threshold.over} > 0)"
-        expression = f"100 * (1 - {current} / {earlier}) > {value!r}"
-    else:  # idle: active over the longer window, nothing in this one
-        dimension = threshold.catalogue_kpi.dimension
-        active = _selector(threshold, threshold.over)
-        expression = f"({active} > 0) unless on ({dimension}) ({current} > 0)"
+        return f"(100 * (1 - {current} / {earlier}))"
+    return current
+
+
+def _idle(threshold: Threshold) -> str:
+    """The PromQL of `idle`: active over the longer window, nothing in this one."""
+    dimension = threshold.catalogue_kpi.dimension
+    active = _selector(threshold, threshold.over)
+    return f"({active} > 0) unless on ({dimension}) ({_selector(threshold)} > 0)"
+
+
+def _recent_worst(threshold: Threshold, resolved_after: str) -> str:
+    """The PromQL of the worst value of the last `resolved_after`: over the line while it is."""
+    worst = "min_over_time" if threshold.comparison == "below" else "max_over_time"
+    measured = _measured(threshold)
+    if threshold.comparison in {"below", "above"}:
+        return f"{worst}({measured}[{resolved_after}])"
+    return f"{worst}({measured}[{resolved_after}:])"  # a subquery: a range cannot follow it
+
+
+def alert_expression(threshold: Threshold, resolved_after: str) -> str:
+    """The breaching series, and for `resolved_after` once back each one's value now.
+
+    Alertmanager's resolved notice quotes the annotations of the last firing evaluation:
+    holding the alert a little past recovery makes that evaluation read the recovered value.
+    """
+    if threshold.comparison == "idle":
+        expression = _idle(threshold)
+    else:
+        operator = "<" if threshold.comparison == "below" else ">"
+        measured = _measured(threshold)
+        recent = f"{_recent_worst(threshold, resolved_after)} {operator} {threshold.value!r}"
+        expression = f"{measured} {operator} {threshold.value!r} or ({measured} and {recent})"
     if threshold.business_days:
         expression = f"({expression}) and on () (day_of_week() > 0 < 6)"
     return expression
 
 
-def shown_as(threshold: Threshold) -> tuple[Unit, bool]:
-    """The unit an alert's value and limit are written in, and whether with a sign.
-
-    A drop is a positive difference (never signed); `drop_percent` compares in percent.
-    """
-    if threshold.comparison == "drop_percent":
-        return PERCENT_CHANGE, False
-    return threshold.catalogue_kpi.display, threshold.comparison != "drop"
-
-
-def description(threshold: Threshold, value: str, dimension_value: str) -> str:
-    """The notification text: KPI in words, window, dimension, value and threshold."""
-    kpi = threshold.catalogue_kpi
-    title = kpi.title
-    if threshold.quantile is not None:
-        title += f" {quantile_name(threshold.quantile)}"
-    where = f" over {threshold.window}" if threshold.window != NOW else ""
-    if threshold.dimension is not None:
-        where += f" for {kpi.dimension} {dimension_value}"
-    unit, signed = shown_as(threshold)
-    limit = unit.limit_text(threshold.value or 0.0, signed)
-    if threshold.comparison == "below":
-        return f"{title}{where} is {value}, below the threshold {limit}."
-    if threshold.comparison == "above":
-        return f"{title}{where} is {value}, above the threshold {limit}."
-    if threshold.comparison == "drop":
-        return (
-            f"{title}{where} fell by {value} against {threshold.over} earlier "
-            f"(threshold: a drop of more than {limit})."
-        )
-    if threshold.comparison == "drop_percent":
-        return (
-            f"{title}{where} fell by {value} against {threshold.over} earlier "
-            f"(threshold: a drop of more than {limit})."
-        )
-    return (
-        f"{title}{where} is 0, with some in the last {threshold.over} "
-        "(threshold: none in the window)."
-    )
+def _still_over(threshold: Threshold) -> str:
+    """Go template condition: `$value` is over the line."""
+    operator = "lt" if threshold.comparison == "below" else "gt"
+    return f"{operator} $value {float(threshold.value or 0.0)!r}"
 
 
 def value_template(threshold: Threshold) -> str:
@@ -98,27 +85,64 @@ def value_template(threshold: Threshold) -> str:
 def alert_annotations(
     threshold: Threshold, config: ThresholdsConfig, value: str, dim: str
 ) -> dict[str, str]:
-    runbook_key = (
-        "runbook_url" if threshold.runbook.startswith(("http://", "https://")) else "runbook"
-    )
-    return {
-        "summary": threshold.summary,
-        "description": description(threshold, value, dim),
-        runbook_key: threshold.runbook,
-        "dashboard": config.dashboard_url,
+    """The annotations while over the line, for `value` and dimension value `dim`; besides
+    the texts, the parts a notification shows as fields."""
+    runbook = config.runbook(threshold.runbook)
+    runbook_key = "runbook_url" if runbook.startswith(("http://", "https://")) else "runbook"
+    annotations = {
+        "summary": alert_text.summary(threshold, value, dim),
+        "description": alert_text.description(threshold, value, dim),
+        runbook_key: runbook,
+        "dashboard": config.links.dashboard,
+        "scorecard": config.links.scorecard,
+        "kpi_words": alert_text.kpi_words(threshold),
+        "value": "0" if threshold.comparison == "idle" else value,
+        "threshold": alert_text.threshold_words(threshold),
     }
+    dimension = threshold.catalogue_kpi.dimension
+    whole = f"all {dimension}s"
+    annotations["dimension"] = f"{dimension} {dim}" if threshold.dimension is not None else whole
+    return annotations
+
+
+def _before_template(threshold: Threshold, resolved_after: str) -> str:
+    """Go template printing the worst value of the last `resolved_after` of the alert's series:
+    while held past recovery, the value just before it came back."""
+    unit, signed = shown_as(threshold)
+    printed = unit.value_template(signed, of=".Value")
+    query = f"{{{{ range query `{_recent_worst(threshold, resolved_after)}` }}}}"
+    if threshold.dimension is not None:
+        dimension = threshold.catalogue_kpi.dimension
+        printed = f"{{{{ if eq .Labels.{dimension} $labels.{dimension} }}}}{printed}{{{{ end }}}}"
+    return f"{query}{printed}{{{{ end }}}}"
+
+
+def rule_annotations(threshold: Threshold, config: ThresholdsConfig) -> dict[str, str]:
+    """Annotation templates that say what is true at each evaluation: over the line, or back."""
+    value = value_template(threshold)
+    dim = f"{{{{ $labels.{threshold.catalogue_kpi.dimension} }}}}"
+    firing = alert_annotations(threshold, config, value, dim)
+    if threshold.comparison == "idle":
+        return firing
+    before = _before_template(threshold, config.resolved_after)
+    back = {
+        "summary": alert_text.recovered_summary(threshold, value, dim, before),
+        "description": alert_text.recovered_description(threshold, value, dim, before),
+    }
+    condition = _still_over(threshold)
+    for key, text in back.items():
+        firing[key] = f"{{{{ if {condition} }}}}{firing[key]}{{{{ else }}}}{text}{{{{ end }}}}"
+    return firing
 
 
 def alerting_rule(threshold: Threshold, config: ThresholdsConfig) -> dict[str, Any]:
     kpi = threshold.catalogue_kpi
     return {
         "alert": threshold.alertname,
-        "expr": alert_expression(threshold),
+        "expr": alert_expression(threshold, config.resolved_after),
         "for": threshold.for_,
         "labels": {"severity": threshold.severity, "kpi": kpi.name, "window": threshold.window},
-        "annotations": alert_annotations(
-            threshold, config, value_template(threshold), f"{{{{ $labels.{kpi.dimension} }}}}"
-        ),
+        "annotations": rule_annotations(threshold, config),
     }
 
 
@@ -128,6 +152,6 @@ def alerting_rules(config: ThresholdsConfig) -> dict[str, Any]:
     return {
         "groups": [
             {"name": ALERTING_GROUP, "rules": rules},
-            {"name": HEALTH_GROUP, "rules": health_rules(config.health)},
+            {"name": HEALTH_GROUP, "rules": health_rules(config.health, config.links)},
         ]
     }

@@ -7,7 +7,8 @@ import math
 import re
 from typing import Any
 
-from kpis.alert_rules import alert_annotations, shown_as
+from kpis.alert_rules import alert_annotations
+from kpis.alert_text import shown_as
 from kpis.recording_rules import recorded_name
 from kpis.thresholds import Threshold, ThresholdsConfig, duration_seconds
 

@@ -8,17 +8,46 @@ from typing import Any
 from kpis.severity import SEVERITIES, rank
 from kpis.thresholds import Notify
 
+# The annotations say what is true at the last evaluation: over the line, or back (with
+# the value of that moment), so the text needs no resolved variant of its own.
 _NOTIFICATION_TEXT = (
-    '{{ range .Alerts }}{{ if eq .Status "resolved" }}RESOLVED: {{ end }}'
-    "{{ .Annotations.description }}\n"
+    "{{ range .Alerts }}{{ .Annotations.description }}\n"
     "{{ with .Annotations.runbook }}Runbook: {{ . }}\n{{ end }}"
     "{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}"
     "{{ with .Annotations.dashboard }}Dashboard: {{ . }}\n{{ end }}"
+    "{{ with .Annotations.scorecard }}Scorecard: {{ . }}\n{{ end }}"
     "{{ end }}"
 )
 _NOTIFICATION_TITLE = (
-    "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}"
+    "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}: "
+    "{{ with .CommonAnnotations.summary }}{{ . }}{{ else }}{{ len .Alerts }} alerts{{ end }}"
 )
+
+
+def _each(annotation: str, separator: str = ", ") -> str:
+    """Go template: `annotation` of every alert of the group (one per team or customer)."""
+    return (
+        f"{{{{ range $i, $a := .Alerts }}}}{{{{ if $i }}}}{separator}{{{{ end }}}}"
+        f"{{{{ $a.Annotations.{annotation} }}}}{{{{ end }}}}"
+    )
+
+
+# Slack fields of one group's message: what is measured, the value of that moment against
+# the line, who it concerns, and where to look.
+_SLACK_FIELDS = [
+    {"title": "KPI", "value": "{{ .CommonAnnotations.kpi_words }}", "short": True},
+    {"title": "Window", "value": "{{ .CommonLabels.window }}", "short": True},
+    {"title": "Value", "value": _each("value"), "short": True},
+    {"title": "Threshold", "value": "{{ .CommonAnnotations.threshold }}", "short": True},
+    {"title": "Team or segment", "value": _each("dimension"), "short": True},
+    {"title": "Dashboard", "value": "{{ .CommonAnnotations.dashboard }}", "short": True},
+    {"title": "Scorecard", "value": "{{ .CommonAnnotations.scorecard }}", "short": True},
+    {
+        "title": "Runbook",
+        "value": "{{ .CommonAnnotations.runbook_url }}{{ .CommonAnnotations.runbook }}",
+        "short": False,
+    },
+]
 
 
 def _receiver(name: str, kinds: Sequence[str], notify: Notify) -> dict[str, Any]:
@@ -31,7 +60,8 @@ def _receiver(name: str, kinds: Sequence[str], notify: Notify) -> dict[str, Any]
                 "send_resolved": True,
                 "title": _NOTIFICATION_TITLE,
                 "title_link": "{{ .CommonAnnotations.dashboard }}",
-                "text": _NOTIFICATION_TEXT,
+                "text": _each("description", "\n"),
+                "fields": _SLACK_FIELDS,
             }
         ]
     if "email" in kinds:

@@ -1,4 +1,5 @@
-"""Alerting rules on crmkpi's own health: a worker down, lag, a stalled stream, dead letters.
+"""Alerting rules on crmkpi's own health: a worker down, lag, a stalled stream, dead letters,
+notifications Alertmanager failed to deliver.
 
 Limits come from the `health` section of the thresholds file. Every series is
 summed across workers: each worker exports the partitions it owns, and those
@@ -11,15 +12,21 @@ from typing import Any
 
 from kpis import metric_names as m
 from kpis.severity import Severity
-from kpis.thresholds import Health, ThresholdsConfig
+from kpis.thresholds import AlertLinks, Health, ThresholdsConfig
 
 HEALTH_GROUP = "crmkpi.health"
 LAG = f"sum({m.CONSUMER_LAG})"
 REJECTED = f"sum({m.counter_total(m.EVENTS_REJECTED)})"
 REJECTED_10M_AGO = f"sum({m.counter_total(m.EVENTS_REJECTED)} offset 10m)"
+FAILED_NOTIFICATIONS = f"sum by (integration) (increase({m.NOTIFICATIONS_FAILED}[10m])) > 0"
+FAILED_DESCRIPTION = (
+    'Alertmanager failed to deliver {{ $value | printf "%.0f" }} notifications to '
+    "{{ $labels.integration }} in the last 10 minutes."
+)
 
 
 def _rule(
+    links: AlertLinks,
     name: str,
     expr: str,
     for_: str,
@@ -33,14 +40,22 @@ def _rule(
         "expr": expr,
         "for": for_,
         "labels": {"severity": severity, "kpi": m.HEALTH_KPI},
-        "annotations": {"summary": summary, "description": description, "runbook": runbook},
+        "annotations": {
+            "summary": summary,
+            "description": description,
+            "runbook": runbook,
+            "kpi_words": "crmkpi itself",
+            "dashboard": links.dashboard,
+            "scorecard": links.scorecard,
+        },
     }
 
 
-def health_rules(health: Health) -> list[dict[str, Any]]:
+def health_rules(health: Health, links: AlertLinks) -> list[dict[str, Any]]:
     """The health alerts, in the order of their promtool tests."""
     return [
         _rule(
+            links,
             "CrmkpiWorkerDown",
             'up{job="crmkpi"} == 0',
             f"{health.down_for_minutes}m",
@@ -51,6 +66,7 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
             "Check the process and its log; its partitions move to the other workers.",
         ),
         _rule(
+            links,
             "CrmkpiConsumerLagHigh",
             f"{LAG} > {health.lag_records}",
             f"{health.lag_for_minutes}m",
@@ -60,6 +76,7 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
             "Start another `crmkpi worker` in the same group, or look for a slow store.",
         ),
         _rule(
+            links,
             "CrmkpiStalled",
             f"time() - max({m.LAST_FLUSH}) > {health.stalled_minutes * 60} and {LAG} > 0",
             "1m",
@@ -69,6 +86,7 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
             "Check the workers' logs for broker or store errors; restart a stuck worker.",
         ),
         _rule(
+            links,
             "CrmkpiDeadLettersGrowing",
             f"{REJECTED} - {REJECTED_10M_AGO} > {health.dead_letters_per_10m}",
             "5m",
@@ -77,6 +95,17 @@ def health_rules(health: Health) -> list[dict[str, Any]]:
             "{{ $value }} events went to the dead-letter topic in the last 10 minutes (limit "
             + f"{health.dead_letters_per_10m}).",
             "Read crm.dlq: each record's `reason` and `detail` headers name the problem.",
+        ),
+        _rule(
+            links,
+            "CrmkpiNotificationsFailing",
+            FAILED_NOTIFICATIONS,
+            "0m",
+            "critical",
+            "Alert notifications are not delivered",
+            FAILED_DESCRIPTION,
+            "Read Alertmanager's log for the receiver's error; check the webhook URL and SMTP "
+            "password files (`crmkpi rules --check-secrets`).",
         ),
     ]
 
@@ -190,13 +219,38 @@ def _dead_letters_test(health: Health, rules: Rules) -> Any:
     )
 
 
+def _notifications_failing_test(health: Health, rules: Rules) -> Any:
+    rule = rules["CrmkpiNotificationsFailing"]
+    description = FAILED_DESCRIPTION.replace('{{ $value | printf "%.0f" }}', "3").replace(
+        "{{ $labels.integration }}", "slack"
+    )
+    fired = {
+        "exp_labels": {**rule["labels"], "integration": "slack"},
+        "exp_annotations": {**rule["annotations"], "description": description},
+    }
+    return _test(
+        "CrmkpiNotificationsFailing: a failed Slack delivery fires, 10 quiet minutes resolve",
+        [
+            {"series": m.NOTIFICATIONS_FAILED + '{integration="slack"}', "values": "0x15 3x20"},
+            {"series": m.NOTIFICATIONS_FAILED + '{integration="email"}', "values": "0x35"},
+        ],
+        [("14m", []), ("17m", [fired]), ("28m", [])],
+    )
+
+
 def health_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
     """promtool unit tests, evaluated every minute: each health alert stays silent, fires,
     and resolves."""
     health = config.health
-    rules = {rule["alert"]: rule for rule in health_rules(health)}
+    rules = {rule["alert"]: rule for rule in health_rules(health, config.links)}
     tests = [
         make(health, rules)
-        for make in (_worker_down_test, _lag_test, _stalled_test, _dead_letters_test)
+        for make in (
+            _worker_down_test,
+            _lag_test,
+            _stalled_test,
+            _dead_letters_test,
+            _notifications_failing_test,
+        )
     ]
     return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}

@@ -131,6 +131,8 @@ INGEST_ITEMS = "crmkpi_ingest_items"  # changes received, by source, kind and re
 
 HEALTH_KPI = "crmkpi_health"
 """The `kpi` label of the alerts on crmkpi's own health."""
+NOTIFICATIONS_FAILED = "alertmanager_notifications_failed_total"
+"""Alertmanager's own counter of notifications its receivers failed to deliver."""
 
 
 def counter_total(counter: str) -> str:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from kpis.alert_text import summary_problem
 from kpis.catalogue import KPIS_BY_NAME, Kpi
 from kpis.formulas import quantile_name
 from kpis.severity import Severity
@@ -44,7 +46,23 @@ def duration_seconds(text: str) -> int:
     return seconds
 
 
+def _summary_template(text: str) -> str:
+    problem = summary_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def _base_url(text: str) -> str:
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
+        raise ValueError(f"not an http(s) URL like https://crmkpi.example.com: {text!r}")
+    return text.rstrip("/")
+
+
 Duration = Annotated[str, AfterValidator(_duration)]
+SummaryTemplate = Annotated[str, AfterValidator(_summary_template)]
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
+Receivers = list[Literal["slack", "email"]]
 Comparison = Literal["below", "above", "drop", "drop_percent", "idle"]
 
 
@@ -67,7 +85,7 @@ class Threshold(BaseModel):
     business_days: bool = False
     for_: Duration = Field(default="15m", alias="for")
     severity: Severity
-    summary: str = Field(min_length=1)
+    summary: SummaryTemplate = Field(min_length=1)
     runbook: str = Field(min_length=1)
     name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -128,9 +146,9 @@ class Routing(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    critical: list[Literal["slack", "email"]] = ["slack", "email"]
-    warning: list[Literal["slack", "email"]] = ["slack"]
-    info: list[Literal["slack", "email"]] = ["email"]
+    critical: Receivers = ["slack", "email"]
+    warning: Receivers = ["slack", "email"]
+    info: Receivers = ["email"]
     group_wait: Duration = "30s"
     group_interval: Duration = "5m"
     repeat_interval: Duration = "4h"
@@ -170,16 +188,57 @@ class Health(BaseModel):
     dead_letters_per_10m: int = Field(default=100, ge=0)
 
 
+@dataclass(frozen=True)
+class AlertLinks:
+    """The links every notification carries."""
+
+    dashboard: str
+    scorecard: str
+
+
 class ThresholdsConfig(BaseModel):
     """The whole thresholds file."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    dashboard_url: str = "http://localhost:3000/d/crmkpi"
+    # Where people open crmkpi's server (scorecard, runbook paths) and Grafana; every link
+    # of a notification starts with one of them. CRMKPI_PUBLIC_URL / CRMKPI_GRAFANA_URL win.
+    public_url: BaseUrl = "http://localhost:8000"
+    grafana_url: BaseUrl = "http://localhost:3000"
+    dashboard_path: str = Field(default="/d/crmkpi/crm-kpis", pattern=r"^/")
+    # How long an alert stays firing once its KPI is back, so that its last evaluation (the
+    # one Alertmanager's resolved notice quotes) reads the recovered value. At least two
+    # evaluation intervals of Prometheus.
+    resolved_after: Duration = "1m"
     notify: Notify = Notify()
     churn_alert: ChurnAlert = ChurnAlert()
     health: Health = Health()
     thresholds: tuple[Threshold, ...] = ()
+
+    @property
+    def dashboard_url(self) -> str:
+        """The overview dashboard, linked from every notification."""
+        return self.grafana_url + self.dashboard_path
+
+    @property
+    def links(self) -> AlertLinks:
+        """The overview dashboard and the live scorecard page of crmkpi's server."""
+        return AlertLinks(self.dashboard_url, self.public_url + "/")
+
+    def runbook(self, runbook: str) -> str:
+        """A runbook as notifications show it: a path (`/docs/...`) becomes a public link."""
+        return self.public_url + runbook if runbook.startswith("/") else runbook
+
+    def linked(self, public_url: str | None, grafana_url: str | None) -> ThresholdsConfig:
+        """This configuration with the base URLs set (where given), validated."""
+        update = {"public_url": public_url, "grafana_url": grafana_url}
+        document = self.model_dump(by_alias=True, exclude={"thresholds"})
+        document.update({key: url for key, url in update.items() if url})
+        try:
+            linked = ThresholdsConfig.model_validate(document)
+        except ValidationError as error:
+            raise ThresholdsError(f"settings: {_first_error(error)}") from None
+        return linked.model_copy(update={"thresholds": self.thresholds})
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -192,6 +251,9 @@ def _first_error(error: ValidationError) -> str:
     message = details["msg"]
     if details["type"] not in {"missing", "extra_forbidden"}:
         message += f" (got {details['input']!r})"
+    if details["type"] == "literal_error" and isinstance(details["input"], str):
+        choices = re.findall(r"'([^']+)'", details["ctx"]["expected"])
+        message += _suggest(details["input"], choices)
     if details["type"] == "extra_forbidden":
         message = "unknown field"
     return f"{where}: {message}" if where else message
@@ -283,11 +345,14 @@ def parse_thresholds(text: str, source: str = "thresholds.yaml") -> ThresholdsCo
     return rest.model_copy(update={"thresholds": tuple(thresholds)})
 
 
-def read_thresholds(path: Path | None = None) -> ThresholdsConfig:
-    """The thresholds file at `path`, or the default one shipped with crmkpi."""
+def read_thresholds(
+    path: Path | None = None, public_url: str | None = None, grafana_url: str | None = None
+) -> ThresholdsConfig:
+    """The thresholds file at `path`, or the default one shipped with crmkpi, with the base
+    URLs of the links replaced where given (CRMKPI_PUBLIC_URL, CRMKPI_GRAFANA_URL)."""
     path = path or DEFAULT_THRESHOLDS_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ThresholdsError(f"{path}: cannot read ({error.strerror})") from None
-    return parse_thresholds(text, path.name)
+    return parse_thresholds(text, path.name).linked(public_url, grafana_url)

@@ -34,12 +34,13 @@ class Unit:
         sign = "+" if signed and self.signed and value > 0 else ""
         return f"{sign}{value * self.scale:g}{self.suffix}"
 
-    def value_template(self, signed: bool = True) -> str:
-        """Go template printing an alert's `$value` in this unit (Prometheus' percent format)."""
+    def value_template(self, signed: bool = True, of: str = "$value") -> str:
+        """Go template printing an alert's `$value` (or the value `of`) in this unit
+        (Prometheus' percent format)."""
         if self.name == PERCENT:
-            return "{{ $value | humanizePercentage }}"
+            return f"{{{{ {of} | humanizePercentage }}}}"
         sign = "+" if signed and self.signed else ""
-        return f'{{{{ printf "%{sign}.{self.precise_decimals}f" $value }}}}{self.suffix}'
+        return f'{{{{ printf "%{sign}.{self.precise_decimals}f" {of} }}}}{self.suffix}'
 
     def template_text(self, value: float, signed: bool = True) -> str:
         """What `value_template` prints for `value`."""

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     gross_margin: float = Field(default=1.0, gt=0)
     thresholds_file: Path | None = None
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
+    # Where people open crmkpi and Grafana: the links of every notification (docs/alerts.md).
+    public_url: str | None = None  # e.g. https://crmkpi.example.com
+    grafana_url: str | None = None  # e.g. https://grafana.example.com
     group_id: str = "crmkpi"
     churn_min_signals: int = Field(default=2, ge=1)
     churn_tickets_opened: int = Field(default=3, ge=1)

@@ -98,8 +98,10 @@ def _plain_text(message: Message) -> str:
 
 
 @contextmanager
-def alertmanager(config: Path, tmp: Path) -> Iterator[str]:
-    """Debian's Alertmanager with `config`, clustering off; yields host:port."""
+def alertmanager(config: Path, tmp: Path, external_url: str | None = None) -> Iterator[str]:
+    """Debian's Alertmanager with `config`, clustering off; yields host:port.
+
+    `external_url` is where people would open it: the base of its links in notifications."""
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary is None:
         pytest.fail("alertmanager is not installed: run CRMKPI_WITH_PROMETHEUS=1 ensure-services")
@@ -111,6 +113,11 @@ def alertmanager(config: Path, tmp: Path) -> Iterator[str]:
             f"--storage.path={tmp / 'alertmanager'}",
             f"--web.listen-address={address}",
             "--cluster.listen-address=",
+            *(
+                [f"--web.external-url={external_url}", "--web.route-prefix=/"]
+                if external_url
+                else []
+            ),
         ],
         stdout=subprocess.DEVNULL,
         stderr=(tmp / "alertmanager.log").open("w"),

@@ -51,10 +51,12 @@ def prometheus(
     tmp: Path,
     rule_files: Sequence[Path] = (),
     alertmanager: str | None = None,
+    external_url: str | None = None,
 ) -> Iterator[Prometheus]:
     """Prometheus scraping `targets` (host:port) every second; always stopped.
 
-    With `alertmanager` (host:port), alerts of the rule files are sent there.
+    With `alertmanager` (host:port), alerts of the rule files are sent there; `external_url`
+    is the base of the alerts' source links.
     """
     port = free_port()
     config = tmp / "prometheus.yml"
@@ -78,6 +80,11 @@ def prometheus(
             f"--config.file={config}",
             f"--storage.tsdb.path={tmp / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            *(
+                [f"--web.external-url={external_url}", "--web.route-prefix=/"]
+                if external_url
+                else []
+            ),
         ],
         stdout=subprocess.DEVNULL,
         stderr=(tmp / "prometheus.log").open("w"),

@@ -125,11 +125,21 @@ def rules(
     dashboards_dir: Annotated[
         Path, typer.Option("--dashboards", help="Where the Grafana dashboards go.")
     ] = Path("grafana/dashboards"),
+    check_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--check-secrets",
+            help="Write nothing; fail unless the Slack URL and SMTP password files are filled.",
+        ),
+    ] = False,
 ) -> None:
     """Write Prometheus rules, their tests, the Alertmanager config and the Grafana dashboards."""
-    from streams.cli.rules import write_rules
+    from streams.cli import rules as command
 
-    write_rules(Settings(), out_dir, out, dashboards_dir)
+    if check_secrets:
+        command.check_secrets(Settings(), out)
+        return
+    command.write_rules(Settings(), out_dir, out, dashboards_dir)
 
 
 def main() -> None:

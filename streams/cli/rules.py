@@ -8,7 +8,7 @@ from rich.console import Console
 
 from kpis.dashboards import generated_dashboards
 from kpis.rules import generated_files
-from kpis.thresholds import ThresholdsError, read_thresholds
+from kpis.thresholds import ThresholdsConfig, ThresholdsError, read_thresholds
 from streams.config import Settings
 from streams.errors import ConfigError
 
@@ -29,6 +29,51 @@ def _write(files: dict[str, str], out_dir: Path, console: Console) -> list[Path]
     return paths
 
 
+def _read(settings: Settings) -> ThresholdsConfig:
+    try:
+        return read_thresholds(settings.thresholds_file, settings.public_url, settings.grafana_url)
+    except ThresholdsError as error:
+        raise ConfigError(str(error)) from None
+
+
+def missing_secrets(config: ThresholdsConfig) -> list[str]:
+    """One line per secret file Alertmanager would read that is missing or empty."""
+    notify = config.notify
+    routed = {
+        kind
+        for severity in ("critical", "warning", "info")
+        for kind in getattr(notify.routing, severity)
+    }
+    needed = []
+    if "slack" in routed:
+        needed.append(
+            ("notify.slack.api_url_file", notify.slack.api_url_file, "the Slack webhook URL")
+        )
+    if "email" in routed and notify.email.auth_password_file:
+        needed.append(
+            (
+                "notify.email.auth_password_file",
+                notify.email.auth_password_file,
+                "the SMTP password",
+            )
+        )
+    problems = []
+    for field, name, holds in needed:
+        path = Path(name)
+        if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+            state = "is empty" if path.is_file() else "does not exist"
+            problems.append(f"{field}: {path} {state}: it must hold {holds}")
+    return problems
+
+
+def check_secrets(settings: Settings, console: Console) -> None:
+    """Refuse (ConfigError) when a secret file Alertmanager reads is missing or empty."""
+    problems = missing_secrets(_read(settings))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    console.print("secrets present")
+
+
 def write_rules(
     settings: Settings,
     out_dir: Path,
@@ -37,9 +82,6 @@ def write_rules(
 ) -> list[Path]:
     """Write every generated file: rules under `out_dir` (the `deploy/` layout), dashboards
     under `dashboards_dir`; returns their paths."""
-    try:
-        config = read_thresholds(settings.thresholds_file)
-    except ThresholdsError as error:
-        raise ConfigError(str(error)) from None
+    config = _read(settings)
     paths = _write(generated_files(config), out_dir, console)
     return paths + _write(generated_dashboards(config), dashboards_dir, console)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import aiohttp
 
 from kpis.churn import SIGNAL_WORDS, ChurnRisk, risk_changes
-from kpis.thresholds import ChurnAlert, ThresholdsError, read_thresholds
+from kpis.thresholds import AlertLinks, ChurnAlert, ThresholdsError, read_thresholds
 from streams.config import Settings
 from streams.errors import ConfigError
 
@@ -41,7 +41,7 @@ def describe(risk: ChurnRisk, window: str = "30 days") -> str:
 
 
 def alert_document(
-    risk: ChurnRisk, config: ChurnAlert, dashboard_url: str, ends_at: float
+    risk: ChurnRisk, config: ChurnAlert, links: AlertLinks, ends_at: float
 ) -> dict[str, object]:
     """One alert of Alertmanager's v2 `postableAlert` schema."""
     return {
@@ -56,20 +56,25 @@ def alert_document(
             "description": describe(risk),
             "signals": ",".join(risk.signals),
             "runbook": config.runbook,
-            "dashboard": dashboard_url,
+            "dashboard": links.dashboard,
+            "scorecard": links.scorecard,
+            # The parts Slack shows as fields, as the KPI alerts have them.
+            "kpi_words": "Churn risk",
+            "value": f"{len(risk.signals)} churn signals",
+            "dimension": f"segment {risk.segment}, customer {risk.customer_id}",
         },
         "endsAt": _timestamp(ends_at),
-        "generatorURL": dashboard_url,
+        "generatorURL": links.dashboard,
     }
 
 
 class ChurnAlerts:
     """Keeps Alertmanager's churn-risk alerts in step with the at-risk customers."""
 
-    def __init__(self, url: str, config: ChurnAlert, dashboard_url: str) -> None:
+    def __init__(self, url: str, config: ChurnAlert, links: AlertLinks) -> None:
         self.endpoint = url.rstrip("/") + "/api/v2/alerts"
         self.config = config
-        self.dashboard_url = dashboard_url
+        self.links = links
         self.firing: dict[str, ChurnRisk] = {}
         self.refreshed_at = 0.0
         self.session: aiohttp.ClientSession | None = None
@@ -87,7 +92,7 @@ class ChurnAlerts:
         firing = [(risk, now + EXPIRES_AFTER_SECONDS) for risk in risks]
         resolved = [(risk, now) for risk, at_risk in changes if not at_risk]
         alerts = [
-            alert_document(risk, self.config, self.dashboard_url, ends_at)
+            alert_document(risk, self.config, self.links, ends_at)
             for risk, ends_at in firing + resolved
         ]
         if self.session is None:
@@ -112,7 +117,9 @@ def churn_alerts_for(settings: Settings) -> ChurnAlerts | None:
     if settings.alertmanager_url is None:
         return None
     try:
-        thresholds = read_thresholds(settings.thresholds_file)
+        thresholds = read_thresholds(
+            settings.thresholds_file, settings.public_url, settings.grafana_url
+        )
     except ThresholdsError as error:
         raise ConfigError(str(error)) from None
-    return ChurnAlerts(settings.alertmanager_url, thresholds.churn_alert, thresholds.dashboard_url)
+    return ChurnAlerts(settings.alertmanager_url, thresholds.churn_alert, thresholds.links)

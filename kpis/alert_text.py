@@ -1,0 +1,132 @@
+"""What an alert says while the KPI is over the line and once it is back: the KPI in words,
+the window, the value against the threshold. Every number is written by the KPI's unit
+(`kpis.units`); the thresholds file's summaries are templates naming these placeholders.
+"""
+
+from __future__ import annotations
+
+import difflib
+import string
+from typing import TYPE_CHECKING
+
+from kpis.formulas import quantile_name
+from kpis.units import PERCENT_CHANGE, Unit
+from kpis.windows import NOW
+
+if TYPE_CHECKING:  # kpis.thresholds validates summaries with `summary_problem`
+    from kpis.thresholds import Threshold
+
+PLACEHOLDERS = ("kpi", "window", "value", "threshold", "over", "dimension")
+"""What a summary may name: `{kpi} over {window} is {value}, below {threshold}`."""
+
+
+def summary_problem(summary: str) -> str | None:
+    """What is wrong with a summary template, or None: unknown placeholders, typed numbers."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(summary) if name is not None]
+    except ValueError as error:
+        return f"not a template ({error})"
+    for name in names:
+        if name not in PLACEHOLDERS:
+            close = difflib.get_close_matches(name, PLACEHOLDERS, n=1)
+            hint = f" (did you mean {{{close[0]}}}?)" if close else ""
+            return f"unknown placeholder {{{name}}}{hint}; one of " + ", ".join(
+                f"{{{p}}}" for p in PLACEHOLDERS
+            )
+    if any(character.isdigit() for character in summary):
+        return "write numbers as {threshold}, {value}, {window} or {over}, not by hand"
+    return None
+
+
+def shown_as(threshold: Threshold) -> tuple[Unit, bool]:
+    """The unit an alert's value and limit are written in, and whether with a sign.
+
+    A drop is a positive difference (never signed); `drop_percent` compares in percent.
+    """
+    if threshold.comparison == "drop_percent":
+        return PERCENT_CHANGE, False
+    return threshold.catalogue_kpi.display, threshold.comparison != "drop"
+
+
+def limit_text(threshold: Threshold) -> str:
+    unit, signed = shown_as(threshold)
+    return unit.limit_text(threshold.value or 0.0, signed)
+
+
+def threshold_words(threshold: Threshold) -> str:
+    """The line in words: `below 80%`, `a drop of more than 10 points against 30d earlier`."""
+    limit = limit_text(threshold)
+    if threshold.comparison in {"below", "above"}:
+        return f"{threshold.comparison} {limit}"
+    if threshold.comparison in {"drop", "drop_percent"}:
+        return f"a drop of more than {limit} against {threshold.over} earlier"
+    return f"none in {threshold.window}, with some in the last {threshold.over}"
+
+
+def kpi_words(threshold: Threshold) -> str:
+    """The KPI's title, with its quantile: `Resolution time p90`."""
+    title = threshold.catalogue_kpi.title
+    if threshold.quantile is not None:
+        title += f" {quantile_name(threshold.quantile)}"
+    return title
+
+
+def _where(threshold: Threshold, dimension_value: str) -> str:
+    where = f" over {threshold.window}" if threshold.window != NOW else ""
+    if threshold.dimension is not None:
+        where += f" for {threshold.catalogue_kpi.dimension} {dimension_value}"
+    return where
+
+
+def summary(threshold: Threshold, value: str, dimension_value: str) -> str:
+    """The thresholds file's summary template, filled in."""
+    return threshold.summary.format(
+        kpi=kpi_words(threshold),
+        window=threshold.window,
+        value=value,
+        threshold=limit_text(threshold),
+        over=threshold.over or "",
+        dimension=dimension_value,
+    )
+
+
+def description(threshold: Threshold, value: str, dimension_value: str) -> str:
+    """The text while over the line: KPI in words, window, dimension, value and threshold."""
+    title = kpi_words(threshold) + _where(threshold, dimension_value)
+    limit = limit_text(threshold)
+    if threshold.comparison in {"below", "above"}:
+        return f"{title} is {value}, {threshold.comparison} the threshold {limit}."
+    if threshold.comparison in {"drop", "drop_percent"}:
+        return (
+            f"{title} fell by {value} against {threshold.over} earlier "
+            f"(threshold: a drop of more than {limit})."
+        )
+    return f"{title} is 0, with some in the last {threshold.over} (threshold: none in the window)."
+
+
+def recovered_summary(threshold: Threshold, value: str, dimension_value: str, before: str) -> str:
+    """The title once back on the right side of the line: the value of that moment, and the
+    value `before` it came back."""
+    title = kpi_words(threshold) + _where(threshold, dimension_value)
+    limit = limit_text(threshold)
+    now = f"({value} now, {before} before)"
+    if threshold.comparison == "below":
+        return f"{title} is back above {limit} {now}"
+    if threshold.comparison == "above":
+        return f"{title} is back below {limit} {now}"
+    return f"{title} no longer falls by more than {limit} {now}"
+
+
+def recovered_description(
+    threshold: Threshold, value: str, dimension_value: str, before: str
+) -> str:
+    """The text once back: the value now against the threshold, and the value before."""
+    title = kpi_words(threshold) + _where(threshold, dimension_value)
+    limit = limit_text(threshold)
+    if threshold.comparison in {"below", "above"}:
+        side = "at or above" if threshold.comparison == "below" else "at or below"
+        return f"{title} is {value} now, {side} the threshold {limit} (it was {before})."
+    return (
+        f"{title} fell by {value} against {threshold.over} earlier, "
+        f"within the threshold of a drop of {limit} (it fell by {before})."
+    )
