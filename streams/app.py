@@ -209,7 +209,7 @@ def create_app(
         broker_heartbeat_interval=min(1.0, settings.session_timeout / 3),
         broker_rebalance_timeout=settings.session_timeout,
     )
-    store = open_store(settings.redis_url)
+    store = open_store(settings.redis_url.get_secret_value() if settings.redis_url else None)
     consumer = FaustGroupConsumer(app)
     runtime = Runtime(settings, store, consumer, alerts, datadir, serve_http, on_started)
     app.service(runtime)

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     topic_prefix: str = "crm."
     partitions: int = Field(default=6, ge=1)
-    redis_url: str | None = None  # its password is redacted in every output
+    redis_url: SecretStr | None = None  # holds its password: never printed, redacted in output
     http_host: str = "127.0.0.1"  # the internal listener: page, /events, /kpis, /metrics, ...
     http_port: int = 8000
     # The public ingest listener (docs/security.md); without a port, /ingest is on the internal one.

@@ -61,7 +61,7 @@ def refuse_placeholder_secrets(settings: BaseModel) -> None:
         if isinstance(value, SecretStr) and value.get_secret_value() == PLACEHOLDER:
             raise ConfigError(f"{PREFIX}{name.upper()} is still {PLACEHOLDER!r}: set a real secret")
     redis_url = getattr(settings, "redis_url", None)
-    if redis_url and urlsplit(redis_url).password == PLACEHOLDER:
+    if redis_url and urlsplit(redis_url.get_secret_value()).password == PLACEHOLDER:
         raise ConfigError(f"{PREFIX}REDIS_URL's password is still {PLACEHOLDER!r}: set a real one")
 
 

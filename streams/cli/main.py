@@ -113,7 +113,9 @@ def snapshot(
     """Current KPIs from a running monitor."""
     from streams.cli.snapshot import fetch_snapshot, print_snapshot
 
-    document = fetch_snapshot(url, wait_idle, timeout, err)
+    token = Settings().read_token  # CRMKPI_READ_TOKEN (or its file), when reads need it
+    secret = token.get_secret_value() if token is not None else None
+    document = fetch_snapshot(url, wait_idle, timeout, err, secret)
     print_snapshot(document, as_json, out)
 
 

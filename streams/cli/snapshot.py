@@ -16,28 +16,39 @@ from streams.errors import MonitorNotIdle, MonitorUnreachable
 POLL_SECONDS = 0.25
 
 
-def _get(url: str) -> dict[str, Any]:
+def _get(url: str, read_token: str | None = None) -> dict[str, Any]:
+    request = urllib.request.Request(f"{url.rstrip('/')}/kpis")
+    if read_token:  # a monitor whose reads need CRMKPI_READ_TOKEN
+        request.add_header("Authorization", f"Bearer {read_token}")
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/kpis", timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             document: dict[str, Any] = orjson.loads(response.read())
             return document
+    except urllib.error.HTTPError as error:
+        if error.code == 401:
+            raise MonitorUnreachable(
+                f"the monitor at {url} refused the read (401): set CRMKPI_READ_TOKEN"
+            ) from None
+        raise MonitorUnreachable(f"the monitor at {url} answered {error.code}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         raise MonitorUnreachable(f"no monitor answers at {url}: {error}") from None
 
 
-def fetch_snapshot(url: str, wait_idle: bool, timeout: float, err: Console) -> dict[str, Any]:
+def fetch_snapshot(
+    url: str, wait_idle: bool, timeout: float, err: Console, read_token: str | None = None
+) -> dict[str, Any]:
     """The snapshot JSON; with `wait_idle`, the first one whose lag is 0.
 
     While waiting, a monitor that does not answer yet (still starting) is asked again.
     """
     if not wait_idle:
-        return _get(url)
+        return _get(url, read_token)
     deadline = time.monotonic() + timeout
     document: dict[str, Any] = {}
     with err.status("waiting for the consumer lag to reach 0") as status:
         while True:
             try:
-                document = _get(url)
+                document = _get(url, read_token)
             except MonitorUnreachable as error:
                 if time.monotonic() > deadline:
                     raise

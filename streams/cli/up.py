@@ -53,7 +53,8 @@ def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None
         out.print(f"broker: embedded Kafka-compatible broker on {broker.bootstrap}")
     else:
         out.print(f"broker: {settings.kafka_bootstrap}")
-    store = f"redis {redacted(settings.redis_url)}" if settings.redis_url else "in-process"
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    store = f"redis {redacted(redis_url)}" if redis_url else "in-process"
     out.print(f"store: {store}")
     try:
         return run_worker(settings, on_started)

@@ -27,6 +27,12 @@ def test_every_password_secret_and_token_setting_is_a_secret_str() -> None:
     assert "sasl-pw" not in shown and "read-tok" not in shown
 
 
+def test_the_redis_url_holding_a_password_is_a_secret_str() -> None:
+    settings = Settings(redis_url="redis://crmkpi:redis-pw@127.0.0.1:6379/0")
+    assert isinstance(settings.redis_url, SecretStr)
+    assert "redis-pw" not in repr(settings) and "redis-pw" not in str(settings.model_dump())
+
+
 def test_a_setting_is_read_from_the_file_its_file_variable_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
