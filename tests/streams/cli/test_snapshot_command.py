@@ -48,5 +48,5 @@ def test_snapshot_sends_the_read_token(monitor: str) -> None:
 
 
 def test_snapshot_without_the_token_is_refused_with_one_line(monitor: str) -> None:
-    with pytest.raises(MonitorUnreachable, match="401.*CRMKPI_READ_TOKEN"):
+    with pytest.raises(MonitorUnreachable, match=r"401.*CRMKPI_READ_TOKEN"):
         fetch_snapshot(monitor, False, 5.0, Console(stderr=True))
