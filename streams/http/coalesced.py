@@ -5,6 +5,8 @@ never older than its request (a `snapshot --wait-idle` right after `produce` see
 new events). Callers arriving while a read runs share the next one, and reads are
 spaced so that they take at most `busy_share` of the event loop, which the worker's
 own batches need: 200 readers cost about what one reader polling without pause does.
+The pause is capped: a read's time includes waiting for a batch to finish, and an
+uncapped pause would leave readers without an answer for as long as a backlog lasts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 BUSY_SHARE = 0.05  # at most this share of the loop's time goes to one kind of read
+MAX_PAUSE_SECONDS = 0.5  # between two reads, whatever the last one cost (a scorecard tick)
 
 
 class Coalesced(Generic[T]):
@@ -48,6 +51,7 @@ class Coalesced(Generic[T]):
                 except Exception as error:  # every caller of this read gets it
                     future.set_exception(error)
                 spent = loop.time() - started
-                self.due = loop.time() + spent / self.busy_share - spent
+                pause = min(spent / self.busy_share - spent, MAX_PAUSE_SECONDS)
+                self.due = loop.time() + pause
         finally:
             self.reading = None

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from streams.http.coalesced import Coalesced
+from streams.http.coalesced import MAX_PAUSE_SECONDS, Coalesced
 
 
 class CountingRead:
@@ -51,6 +51,14 @@ async def test_reads_take_at_most_their_busy_share_of_the_loop() -> None:
         await shared()
     reading = read.started * read.seconds
     assert reading <= 0.1 * (loop.time() - started) + read.seconds
+
+
+async def test_a_slow_read_delays_the_next_by_at_most_the_pause_cap() -> None:
+    """A read slowed by a batch holding the loop must not keep readers waiting a backlog long."""
+    read = CountingRead(seconds=0.2)  # uncapped, 0.2 s at a 5 % share would pause 3.8 s
+    shared = Coalesced(read)
+    await shared()
+    assert shared.due - asyncio.get_running_loop().time() <= MAX_PAUSE_SECONDS
 
 
 async def test_every_reader_of_a_failed_read_gets_its_error_and_the_next_read_runs() -> None:
