@@ -25,7 +25,6 @@ from streams.http.ingest.errors import (
     Mismatch,
     SlowBody,
     TooLarge,
-    Unauthorized,
 )
 from streams.http.ingest.judging import Judged, judge
 from streams.http.ingest.signatures import SignedRequest
@@ -39,14 +38,6 @@ log = logging.getLogger(__name__)
 
 
 HEADER_ONLY = frozenset({signatures.bearer, signatures.basic_auth})  # verifiers reading no body
-OUTCOME_OF = {
-    Disabled: "disabled",
-    Busy: "busy",
-    SlowBody: "slow_body",
-    TooLarge: "too_large",
-    Unauthorized: "unauthorized",
-    BadPayload: "bad_payload",
-}
 RETRY_AFTER_SECONDS = "30"
 
 
@@ -75,10 +66,10 @@ class IngestEndpoint:
         try:
             judged = await self._accept(source, request)
         except SlowBody as error:
-            count(source.name, "slow_body")
+            count(source.name, error.outcome)
             return await _closing(request, json_response({"error": str(error)}, error.status))
         except IngestError as error:
-            count(source.name, OUTCOME_OF.get(type(error), "unauthorized"))
+            count(source.name, error.outcome)
             return _refusal(str(error), error.status)
         try:
             await self.producer.deliver(judged.events, judged.dead_letters)
