@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     session_timeout: float = Field(
         default=10.0, gt=0
     )  # seconds before a dead worker's partitions move
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"  # INFO: each recovery
     # Webhook ingest (docs/ingest.md): a source whose secret is unset refuses every request.
     hubspot_client_secret: SecretStr | None = None
     salesforce_secret: SecretStr | None = None
@@ -104,6 +105,11 @@ class Settings(BaseSettings):
     ingest_broker_timeout: float = Field(default=10.0, gt=0)  # seconds before answering 503
     ingest_public_url: str | None = None  # e.g. https://crmkpi.example.com: HubSpot signs it
     ingest_stages: IngestStages = Field(default_factory=IngestStages)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -130,12 +130,13 @@ class WorkerGroup:
     """`crmkpi worker` processes of one consumer group, started and killed at will.
 
     Every member shares the Redis store at `redis_url`; `close` stops those still running.
+    Members log at INFO; when the block fails, the end of every member's log is printed.
     """
 
     def __init__(self, bootstrap: str, redis_url: str, tmp: Path, **extra: str) -> None:
         self.bootstrap = bootstrap
         self.tmp = tmp
-        self.extra = {"CRMKPI_REDIS_URL": redis_url, **extra}
+        self.extra = {"CRMKPI_REDIS_URL": redis_url, "CRMKPI_LOG_LEVEL": "INFO", **extra}
         self.members: list[GroupMember] = []
         self.started = 0
 
@@ -172,8 +173,17 @@ class WorkerGroup:
     def __enter__(self) -> WorkerGroup:
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
         self.close()
+        if error_type is not None:
+            for number in range(1, self.started + 1):
+                print_log_end(self.tmp / f"worker-{number}.log")
+
+
+def print_log_end(log: Path, lines: int = 60) -> None:
+    """The last `lines` lines of a process's log, for a failed test's report."""
+    print(f"--- the end of {log.name} ---")
+    print("\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
 
 
 def wait_serving(url: str, process: subprocess.Popen[str]) -> None:

@@ -17,14 +17,14 @@ from streams.secret_settings import refuse_placeholder_secrets
 
 def run_worker(settings: Settings, on_started: StartHook | None = None) -> int:
     """Run the Faust worker until Ctrl-C or SIGTERM; returns the exit status."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     install_metadata_no_auto_create()
     refuse_placeholder_secrets(settings)
     # Before Faust subscribes: a broker that auto-creates topics would pick its own count.
     asyncio.run(ensure_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
     app, _ = create_app(settings, on_started=on_started)
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.spinner = None  # its cursor codes garble our own progress lines
     try:
         worker.execute_from_commandline()
