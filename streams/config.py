@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     ingest_host: str = "127.0.0.1"
     ingest_port: int | None = None
     read_token: SecretStr | None = None  # reads need it: Bearer, basic-auth password or cookie
-    read_users_file: Path | None = None  # `user:password` lines, also accepted for reads
+    read_users_file: Path | None = None  # `user:bcrypt-hash` lines, also accepted for reads
     # Connection hygiene (docs/security.md): slow or idle clients are cut, busy ingest says 503.
     http_header_timeout: float = Field(default=10.0, gt=0)  # seconds to send a request's headers
     http_body_timeout: float = Field(default=30.0, gt=0)  # seconds to send a request's body
