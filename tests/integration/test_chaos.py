@@ -34,7 +34,7 @@ from tests.processes import (
     wait_serving,
 )
 from tests.reference import HISTOGRAM_LE, Reference, compare_snapshot, compute_reference
-from tests.waiting import WAIT_SECONDS, wait_until
+from tests.waiting import WAIT_SECONDS, WaitTimeout, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -168,6 +168,19 @@ def membership(members: list[GroupMember]) -> dict[str, Membership]:
     return found
 
 
+def print_ownership(members: list[GroupMember]) -> None:
+    """What each live member owns and which partitions lag, for a failed test's report."""
+    for name, seen in membership(members).items():
+        print(f"{name}: owns {seen.partitions:g} partitions after {seen.rebalances:g} rebalances")
+    for member in members:
+        lagging = {
+            dict(labels)["partition"]: value
+            for (name, labels), value in scrape(member.url).items()
+            if name == "crmkpi_consumer_lag_records" and value
+        }
+        print(f"{member.name}: its partitions lagging: {lagging}")
+
+
 def wait_settled(
     members: list[GroupMember], partitions: int = SOURCE_PARTITIONS, reporting: bool = True
 ) -> None:
@@ -254,7 +267,11 @@ def test_random_sigkills_and_restarts_leave_every_kpi_and_metric_exact(
         for member in group.members:
             wait_serving(member.url, member.process)
         first = group.members[0].url
-        wait_idle(first, accepted_at_least=reference.accepted)
+        try:
+            wait_idle(first, accepted_at_least=reference.accepted)
+        except WaitTimeout:
+            print_ownership(group.members)
+            raise
         wait_settled(group.members)
         wait_idle(first)
         for member in group.members:
