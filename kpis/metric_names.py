@@ -123,6 +123,7 @@ GROSS_MARGIN = "crmkpi_gross_margin"
 CUSTOMERS_AT_RISK = "crmkpi_customers_at_risk"
 PARTITIONS_ASSIGNED = "crmkpi_partitions_assigned"
 REBALANCES = "crmkpi_rebalances"
+PARTITIONS_RESUMED = "crmkpi_partitions_resumed"  # found lagging without progress, read again
 LAST_FLUSH = "crmkpi_last_flush_timestamp_seconds"
 PROCESSING_ERRORS = "crmkpi_processing_errors"
 DEAD_LETTERS_WRITTEN = "crmkpi_dead_letters_written"

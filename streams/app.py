@@ -48,9 +48,11 @@ from streams.worker.consumption import Consumption, recreate_topics
 from streams.worker.group_consumer import GroupConsumer
 from streams.worker.health import WorkerHealth
 from streams.worker.processor import Processor
+from streams.worker.stall_watch import StallWatch
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 10_000  # records per fetch: each batch costs a checkpoint write and a commit
+MIN_STALL_SECONDS = 30.0  # an owned partition lagging this long without progress is resumed
 
 StartHook = Callable[["Runtime"], Awaitable[None]]
 
@@ -111,6 +113,11 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.health = WorkerHealth(self.store, self.probe, assignment, processor)
         recreate = partial(recreate_topics, settings)
         self.consumption = Consumption(processor, self.consumer, assignment, recreate)
+        stall_seconds = max(MIN_STALL_SECONDS, 3 * settings.session_timeout)
+        self.stall_watch = StallWatch(
+            processor, assignment, self.consumer, self.probe, stall_seconds
+        )
+        self.health.collectors = (self.stall_watch,)
         announcer = ChurnAnnouncer(self.producer, topics.churn_signals)
         self.churn = ChurnReporter(
             assignment, processor, self.snapshots.read, announcer, self.churn_alerts
@@ -133,7 +140,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
             kafka=self.producer,
         )
         ingest = IngestEndpoint(settings, shared)
-        self.health.collectors = (ingest.items,)
+        self.health.collectors += (ingest.items,)
         self.http = Listeners.for_settings(
             settings, self.snapshots.read, self.health.readiness, ingest.handle, self.health.view
         )
@@ -183,6 +190,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         if self.ready.is_set():
             await self.processor.republish()
             await self.churn.tick()
+            await self.stall_watch.tick()
 
 
 def create_app(

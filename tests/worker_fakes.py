@@ -105,12 +105,16 @@ class FakeCheckpointLog:
 
 
 class FakeGroupConsumer:
-    """Records commits and seeks; `positions` are what `position` answers."""
+    """Records commits, seeks and resumes; `positions` are what `position` answers."""
 
     def __init__(self) -> None:
         self.commits: list[dict[PartitionId, int]] = []
         self.seeks: list[tuple[PartitionId, int]] = []
+        self.resumed: list[set[PartitionId]] = []
         self.positions: dict[PartitionId, int] = {}
+
+    async def resume(self, partitions: Collection[PartitionId]) -> None:
+        self.resumed.append(set(partitions))
 
     async def commit(self, offsets: Mapping[PartitionId, int]) -> None:
         self.commits.append(dict(offsets))

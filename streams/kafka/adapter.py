@@ -8,13 +8,14 @@ file only:
   start-up (`install_metadata_no_auto_create`);
 - Faust's consumer, handing each whole fetch to one handler (`BatchConsumer`)
   with a short fetch wait (`ShortFetchWaitThread`);
-- explicit offset commits through Faust's consumer (`FaustGroupConsumer`).
+- explicit offset commits through Faust's consumer, and resuming partitions a rebalance
+  left paused (`FaustGroupConsumer`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import aiokafka.client
@@ -146,6 +147,15 @@ class FaustGroupConsumer:
     async def position(self, partition: PartitionId) -> int | None:
         position: int | None = await self.app.consumer.position(_tp(partition))
         return position
+
+    async def resume(self, partitions: Collection[PartitionId]) -> None:
+        # Faust's own recovery resumes the partitions and the flow after each rebalance;
+        # these are its calls for it, made again (`streams.worker.stall_watch`).
+        consumer = self.app.consumer
+        consumer.resume_partitions({_tp(partition) for partition in partitions})
+        if not consumer.flow_active:
+            self.app.flow_control.resume()
+            consumer.resume_flow()
 
 
 def _tp(partition: PartitionId) -> TP:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from streams.kafka.partitions import PartitionId
@@ -19,15 +20,18 @@ class Assignment:
         self.owned: frozenset[PartitionId] = frozenset()
         self.epoch = 0
         self.rebalances = 0
+        self.changed_at = time.monotonic()  # the last assignment or revocation
         self.reporting_partition = PartitionId(topics.prefix + "customers", 0)
 
     def assign(self, partitions: Iterable[PartitionId]) -> None:
         self.owned = frozenset(partitions)
         self.rebalances += 1
+        self.changed_at = time.monotonic()
 
     def revoke(self, partitions: Iterable[PartitionId]) -> None:
         self.epoch += 1
         self.owned -= frozenset(partitions)
+        self.changed_at = time.monotonic()
 
     @property
     def reporter(self) -> bool:

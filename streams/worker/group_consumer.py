@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Protocol
 
 from streams.kafka.partitions import PartitionId
@@ -18,6 +18,10 @@ class GroupConsumer(Protocol):
 
     async def seek(self, partition: PartitionId, offset: int) -> None:
         """Read `partition` from `offset` on."""
+        ...
+
+    async def resume(self, partitions: Collection[PartitionId]) -> None:
+        """Fetch `partitions` again, should the consumer have left them paused."""
         ...
 
     async def position(self, partition: PartitionId) -> int | None:
