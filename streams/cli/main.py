@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -88,6 +89,14 @@ def simulate(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write JSONL here.")] = None,
     anomalies: Annotated[bool, typer.Option(help="Add duplicates, late and bad events.")] = False,
     scale: Annotated[float, typer.Option(help="Volume multiplier.")] = 1.0,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="First day (UTC) of the history [default: 2026-01-05]; pick one so that "
+            "the history ends before today: later events are rejected as future_timestamp.",
+        ),
+    ] = None,
     live: Annotated[bool, typer.Option(help="Send live traffic to the broker instead.")] = False,
     rate: Annotated[float, typer.Option(help="Live events per second.")] = 20.0,
     bootstrap: Bootstrap = None,
@@ -98,7 +107,8 @@ def simulate(
     if live:
         asyncio.run(simulate_live(_settings(bootstrap), seed, rate, err))
     else:
-        simulate_history_to(out_file, seed, days, anomalies, scale, err)
+        first_day = start.replace(tzinfo=UTC) if start is not None else None
+        simulate_history_to(out_file, seed, days, anomalies, scale, err, first_day)
 
 
 @cli.command()

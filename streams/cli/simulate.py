@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -13,16 +13,30 @@ from rich.console import Console
 from streams.config import Settings
 from streams.kafka.producer import CrmProducer
 from streams.simulate import Anomalies, live_events, simulate_history
+from streams.simulate.history import DEFAULT_START
 
 PROGRESS_EVERY = 10_000
 
 
 def simulate_history_to(
-    out_file: Path | None, seed: int, days: int, anomalies: bool, scale: float, err: Console
+    out_file: Path | None,
+    seed: int,
+    days: int,
+    anomalies: bool,
+    scale: float,
+    err: Console,
+    start: datetime | None = None,
 ) -> int:
     """Write the history as JSONL to `out_file` (or stdout); returns the number of events."""
+    first = start or DEFAULT_START
+    end = first + timedelta(days=days)
+    if end > datetime.now(UTC):
+        err.print(
+            f"[yellow]warning:[/] this history runs until {end:%Y-%m-%d}, after today: its "
+            "later events will be rejected as future_timestamp; choose an earlier --start"
+        )
     chosen = Anomalies.default() if anomalies else Anomalies.none()
-    lines = simulate_history(seed, days, anomalies=chosen, scale=scale)
+    lines = simulate_history(seed, days, start=first, anomalies=chosen, scale=scale)
     count = 0
     target = out_file.open("w") if out_file else sys.stdout
     try:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from pathlib import Path
 
 import pytest
 
@@ -389,3 +392,17 @@ def test_live_traffic_keeps_its_rate(live: tuple[list[tuple[datetime, str]], Fak
     steady = sent[len(sent) // 3 :]
     seconds = (steady[-1][0] - steady[0][0]).total_seconds()
     assert 40 < len(steady) / seconds < 60
+
+
+def test_the_command_starts_where_told_and_warns_of_a_history_past_today(tmp_path: Path) -> None:
+    out = tmp_path / "history.jsonl"
+    command = [sys.executable, "-m", "streams", "simulate", "--days", "2", "--out", str(out)]
+    done = subprocess.run([*command, "--start", "2025-03-03"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    first_event_day = min(json.loads(line)["occurred_at"][:10] for line in out.open())
+    assert first_event_day <= "2025-03-03"  # the company's state before it comes first
+    assert max(json.loads(line)["occurred_at"][:10] for line in out.open()) == "2025-03-04"
+    assert "after today" not in done.stderr
+    future = subprocess.run([*command, "--start", "2999-01-01"], capture_output=True, text=True)
+    assert future.returncode == 0
+    assert "runs until 2999-01-03, after today" in future.stderr
