@@ -1,0 +1,193 @@
+"""The users' setting: `crmkpi up` catching up on a long history with a scorecard reader.
+
+    PYTHONPATH=$PWD python3 -m bench.catchup                    # 1,080 days, scale 0.17
+    PYTHONPATH=$PWD python3 -m bench.catchup --days 540 --profile catchup.txt
+
+The history (about 440 events a day at scale 0.17) ends the day before the run, so every
+event is valid. It is sent with `crmkpi produce`, as users send an export, to a fresh
+broker; then a plain aiokafka + orjson consumer reads it (the baseline), then
+`crmkpi up --bootstrap` catches up from offset 0 while a reader GETs `/kpis` every 0.5 s,
+as an open scorecard does. The worker's rate counts the events applied or rejected
+between the last read before any progress and the read that sees lag 0. `--profile`
+records the worker with py-spy (raw folded stacks) while it catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bench import services, throughput
+from streams.kafka.broker import free_port
+from streams.kafka.topics import Topics
+from streams.simulate import simulate_history
+from tests.waiting import wait_until
+
+READ_EVERY_SECONDS = 0.5
+TIMEOUT_SECONDS = 1800.0
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One `/kpis` answer: when it was asked, how long it took, events handled, lag."""
+
+    at: float
+    seconds: float
+    handled: int
+    lag: int | None
+
+
+def write_history(path: Path, days: int, scale: float, seed: int) -> int:
+    """A history of `days` days ending yesterday (UTC); returns its number of events."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    count = 0
+    with path.open("w") as out:
+        for line in simulate_history(seed, days, start=today - timedelta(days=days), scale=scale):
+            out.write(line + "\n")
+            count += 1
+    return count
+
+
+def crmkpi_env(bootstrap: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, CRMKPI_KAFKA_BOOTSTRAP=bootstrap, PYTHONUNBUFFERED="1", **extra)
+    env.pop("CRMKPI_REDIS_URL", None)
+    return env
+
+
+def produce(bootstrap: str, history: Path) -> float:
+    """Send the history with `crmkpi produce`; its seconds."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "streams", "produce", str(history)],
+        env=crmkpi_env(bootstrap),
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"crmkpi produce failed: {done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def read_while(url: str, stop: threading.Event, readings: list[Reading]) -> None:
+    """GET /kpis every READ_EVERY_SECONDS until `stop`."""
+    while not stop.is_set():
+        asked = time.perf_counter()
+        try:
+            snapshot = services.get_json(f"{url}/kpis")
+        except OSError:
+            stop.wait(READ_EVERY_SECONDS)
+            continue
+        events = snapshot["events"]
+        handled = events["accepted"] + sum(events["rejected"].values())
+        readings.append(Reading(asked, time.perf_counter() - asked, handled, snapshot["lag"]))
+        stop.wait(READ_EVERY_SECONDS)
+
+
+def catch_up(bootstrap: str, logs: Path, profile: Path | None) -> dict[str, Any]:
+    """`crmkpi up --bootstrap` from offset 0 with a reader; rate and read times."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = crmkpi_env(bootstrap, CRMKPI_HTTP_PORT=str(port), CRMKPI_GROUP_ID="bench-catchup")
+    readings: list[Reading] = []
+    stop = threading.Event()
+    with (logs / "up.log").open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams", "up", "--bootstrap", bootstrap],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    reader = threading.Thread(target=read_while, args=(url, stop, readings))
+    spy = None
+    try:
+        reader.start()
+        if profile is not None:
+            spy = start_profile(process.pid, profile)
+        wait_until(
+            lambda: readings and readings[-1].lag == 0 and readings[-1].handled > 0,
+            "crmkpi up to catch up",
+            timeout=TIMEOUT_SECONDS,
+        )
+    finally:
+        stop.set()
+        reader.join()
+        if spy is not None:
+            spy.wait()
+        process.terminate()
+        process.wait(30)
+    return summarize(readings)
+
+
+def start_profile(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy recording `pid` for 30 s into `out` (raw folded stacks)."""
+    binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [binary, "record", "-p", str(pid), "-d", "30", "-r", "50", "-f", "raw", "-o"]
+    return subprocess.Popen([*command, str(out)], stdout=subprocess.DEVNULL)
+
+
+def summarize(readings: list[Reading]) -> dict[str, Any]:
+    """The catch-up rate and the /kpis answer times while catching up."""
+    idle = [r for r in readings if r.handled == 0]
+    start = idle[-1].at if idle else readings[0].at
+    done = readings[-1]
+    busy = sorted(r.seconds for r in readings if r.handled and r is not done)
+    return {
+        "events": done.handled,
+        "worker_per_second": done.handled / (done.at - start),
+        "kpis_ms_median": 1000 * busy[len(busy) // 2] if busy else None,
+        "kpis_ms_max": 1000 * busy[-1] if busy else None,
+        "reads": len(readings),
+    }
+
+
+def measure(days: int, scale: float, seed: int, profile: Path | None = None) -> dict[str, Any]:
+    """The baseline and `crmkpi up` on the same freshly loaded broker."""
+    with tempfile.TemporaryDirectory(prefix="crmkpi-catchup-") as directory:
+        logs = Path(directory)
+        history = logs / "history.jsonl"
+        events = write_history(history, days, scale, seed)
+        with services.broker(logs) as bootstrap:
+            produced_seconds = produce(bootstrap, history)
+            base = asyncio.run(throughput.baseline(bootstrap, Topics(), events))
+            worker = catch_up(bootstrap, logs, profile)
+    return {
+        "days": days,
+        "history_events": events,
+        "produce_seconds": produced_seconds,
+        "baseline_per_second": base.per_second,
+        **worker,
+        "ratio": worker["worker_per_second"] / base.per_second,
+    }
+
+
+def main(
+    days: Annotated[int, typer.Option(help="Days of history.")] = 1080,
+    scale: Annotated[float, typer.Option(help="Simulator volume multiplier.")] = 0.17,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+    profile: Annotated[Path | None, typer.Option(help="py-spy raw stacks of the worker.")] = None,
+) -> None:
+    """Print the catch-up figures of `crmkpi up` beside a plain consumer's."""
+    result = measure(days, scale, seed, profile)
+    print(
+        f"{result['history_events']:,} events over {days} days: crmkpi up "
+        f"{result['worker_per_second']:,.0f}/s, plain consumer "
+        f"{result['baseline_per_second']:,.0f}/s, ratio {result['ratio']:.2f}; "
+        f"/kpis while catching up: median {result['kpis_ms_median']:.0f} ms, "
+        f"max {result['kpis_ms_max']:.0f} ms ({result['reads']} reads)"
+    )
+
+
+if __name__ == "__main__":
+    typer.run(main)
