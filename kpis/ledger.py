@@ -22,17 +22,20 @@ class Ledger:
 
     def __init__(self) -> None:
         self.values: dict[PartKey, int] = {}
-        self.dirty: set[PartKey] = set()
+        self.dirty: dict[PartKey, int] = {}  # changed parts: their value at the last take
         self.watermark_us: int | None = None
+        self.cutoffs: dict[int, int] = {}  # per bucket size, the newest expired bucket
 
     def add(self, key: PartKey, amount: int) -> None:
         """Add `amount` to one part; a part that reaches zero is dropped."""
-        value = self.values.get(key, 0) + amount
+        before = self.values.get(key, 0)
+        if key not in self.dirty:
+            self.dirty[key] = before
+        value = before + amount
         if value:
             self.values[key] = value
         else:
             self.values.pop(key, None)
-        self.dirty.add(key)
 
     def add_gauge(self, part: str, dimension: str, amount: int) -> None:
         """Add to a current-state part (not windowed)."""
@@ -60,17 +63,23 @@ class Ledger:
         """Record an accepted event's time; the partition's watermark only grows."""
         if self.watermark_us is None or t_us > self.watermark_us:
             self.watermark_us = t_us
+            self.cutoffs.clear()
 
     def prune(self) -> None:
         """Drop buckets older than the longest window of their size: no window reads them again."""
         expired = [key for key in self.values if key[2] and self._expired(key[2], key[3])]
         for key in expired:
-            del self.values[key]
-            self.dirty.add(key)
+            self.dirty.setdefault(key, self.values.pop(key))
 
     def take_changes(self) -> list[tuple[PartKey, int]]:
-        """The current value of every part changed since the last call (0 = removed)."""
-        changes = [(key, self.values.get(key, 0)) for key in self.dirty]
+        """The current value of every part whose value changed since the last call (0 =
+        removed); a part made and dropped again in between is no change."""
+        values = self.values
+        changes = [
+            (key, now)
+            for key, before in self.dirty.items()
+            if (now := values.get(key, 0)) != before
+        ]
         self.dirty.clear()
         return changes
 
@@ -83,10 +92,13 @@ class Ledger:
                 self.values.pop(key, None)
 
     def _expired(self, bucket_us: int, bucket: int) -> bool:
-        retained = RETAINED_BUCKETS.get(bucket_us)
-        if retained is None or self.watermark_us is None:
-            return False
-        return bucket <= self.watermark_us // bucket_us - retained
+        cutoff = self.cutoffs.get(bucket_us)
+        if cutoff is None:
+            retained = RETAINED_BUCKETS.get(bucket_us)
+            if retained is None or self.watermark_us is None:
+                return False
+            cutoff = self.cutoffs[bucket_us] = self.watermark_us // bucket_us - retained
+        return bucket <= cutoff
 
 
 def combine(ledgers: Iterable[dict[PartKey, int]]) -> dict[PartKey, int]:

@@ -140,6 +140,18 @@ def test_checkpoints_of_another_incarnation_are_not_restored() -> None:
 def test_a_part_that_returns_to_zero_disappears() -> None:
     ledger = Ledger()
     ledger.add_gauge("p", "d", 5)
+    assert ledger.take_changes() == [(("p", "d", 0, 0), 5)]
     ledger.add_gauge("p", "d", -5)
     assert ledger.values == {}
     assert ledger.take_changes() == [(("p", "d", 0, 0), 0)]
+
+
+def test_a_part_back_at_its_value_of_the_last_take_is_no_change() -> None:
+    ledger = Ledger()
+    ledger.add_gauge("p", "d", 5)
+    ledger.add_gauge("p", "d", -5)  # made and dropped between two takes
+    ledger.add_gauge("q", "d", 2)
+    assert ledger.take_changes() == [(("q", "d", 0, 0), 2)]
+    ledger.add_gauge("q", "d", 3)
+    ledger.add_gauge("q", "d", -3)
+    assert ledger.take_changes() == []
