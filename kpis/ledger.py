@@ -22,7 +22,7 @@ class Ledger:
 
     def __init__(self) -> None:
         self.values: dict[PartKey, int] = {}
-        self.dirty: dict[PartKey, int] = {}  # changed parts: their value at the last take
+        self.dirty: dict[PartKey, int] = {}  # parts changed since the last take: their value then
         self.watermark_us: int | None = None
         self.cutoffs: dict[int, int] = {}  # per bucket size, the newest expired bucket
 
@@ -66,20 +66,27 @@ class Ledger:
             self.cutoffs.clear()
 
     def prune(self) -> None:
-        """Drop buckets older than the longest window of their size: no window reads them again."""
+        """Drop buckets older than the longest window of their size: no window reads them again.
+
+        A part made since the last take is dropped unseen, so a catch-up over a long, sparse
+        history does not write, publish and delete again the buckets that expire within one
+        batch. That is safe even when two owners write a partition's checkpoints during a
+        rebalance: a stale value restored for an expired bucket is never read, and is
+        pruned. A part taken before is taken again as removed (the store forgets it).
+        """
         expired = [key for key in self.values if key[2] and self._expired(key[2], key[3])]
+        dirty = self.dirty
         for key in expired:
-            self.dirty.setdefault(key, self.values.pop(key))
+            value = self.values.pop(key)
+            if dirty.get(key, value) == 0:
+                del dirty[key]  # made since the last take: never written
+            else:
+                dirty.setdefault(key, value)
 
     def take_changes(self) -> list[tuple[PartKey, int]]:
-        """The current value of every part whose value changed since the last call (0 =
-        removed); a part made and dropped again in between is no change."""
+        """The current value of every part changed since the last call (0 = removed)."""
         values = self.values
-        changes = [
-            (key, now)
-            for key, before in self.dirty.items()
-            if (now := values.get(key, 0)) != before
-        ]
+        changes = [(key, values.get(key, 0)) for key in self.dirty]
         self.dirty.clear()
         return changes
 

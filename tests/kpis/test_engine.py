@@ -140,18 +140,22 @@ def test_checkpoints_of_another_incarnation_are_not_restored() -> None:
 def test_a_part_that_returns_to_zero_disappears() -> None:
     ledger = Ledger()
     ledger.add_gauge("p", "d", 5)
-    assert ledger.take_changes() == [(("p", "d", 0, 0), 5)]
     ledger.add_gauge("p", "d", -5)
     assert ledger.values == {}
     assert ledger.take_changes() == [(("p", "d", 0, 0), 0)]
 
 
-def test_a_part_back_at_its_value_of_the_last_take_is_no_change() -> None:
+def test_a_bucket_made_and_expired_between_two_takes_is_not_taken() -> None:
     ledger = Ledger()
-    ledger.add_gauge("p", "d", 5)
-    ledger.add_gauge("p", "d", -5)  # made and dropped between two takes
-    ledger.add_gauge("q", "d", 2)
-    assert ledger.take_changes() == [(("q", "d", 0, 0), 2)]
-    ledger.add_gauge("q", "d", 3)
-    ledger.add_gauge("q", "d", -3)
-    assert ledger.take_changes() == []
+    day = 86_400_000_000
+    ledger.advance_watermark(10 * day)
+    ledger.add_windowed("p", "d", 10 * day, 1)  # a minute and an hour bucket
+    taken = dict(ledger.take_changes())
+    ledger.add_windowed("p", "d", 10 * day + 1, 1)  # the same buckets, taken before
+    ledger.add_windowed("q", "d", 10 * day, 1)  # new buckets
+    ledger.add_gauge("g", "d", 5)
+    ledger.add_gauge("g", "d", -5)  # back to nothing: still taken (another owner may differ)
+    ledger.advance_watermark(50 * day)
+    ledger.prune()
+    changes = dict(ledger.take_changes())
+    assert changes == {**{key: 0 for key in taken}, ("g", "d", 0, 0): 0}
