@@ -119,6 +119,7 @@ EVENTS_ACCEPTED = "crmkpi_events_accepted"
 EVENTS_REJECTED = "crmkpi_events_rejected"
 CONSUMER_LAG = "crmkpi_consumer_lag_records"
 WATERMARK = "crmkpi_watermark_timestamp_seconds"
+WATERMARK_LAG = "crmkpi_watermark_lag_seconds"  # wall clock minus watermark, at the read
 GROSS_MARGIN = "crmkpi_gross_margin"
 CUSTOMERS_AT_RISK = "crmkpi_customers_at_risk"
 PARTITIONS_ASSIGNED = "crmkpi_partitions_assigned"

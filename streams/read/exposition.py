@@ -149,6 +149,12 @@ def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
             "Largest occurred_at of all accepted events (the KPIs' 'now').",
             snapshot.watermark_us / 1_000_000,
         )
+    if snapshot.lag_seconds is not None:
+        yield GaugeMetricFamily(
+            m.WATERMARK_LAG,
+            "Seconds the watermark is behind the wall clock (live traffic: the age of the KPIs).",
+            snapshot.lag_seconds,
+        )
     yield GaugeMetricFamily(
         m.GROSS_MARGIN,
         "The gross margin customer lifetime value is computed with.",

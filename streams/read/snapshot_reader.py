@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -53,6 +54,15 @@ class Snapshot:
     stale_since: float | None = None
     views: dict[str, PartitionView] = field(default_factory=dict, repr=False)
     gross_margin: float = 1.0  # what customer lifetime value was computed with
+    processed_at: float | None = None  # wall clock of the read, in seconds
+
+    @property
+    def lag_seconds(self) -> float | None:
+        """How far the watermark is behind the wall clock at the read (for live traffic: the
+        age of what readers see)."""
+        if self.processed_at is None or self.watermark_us is None:
+            return None
+        return round(self.processed_at - self.watermark_us / 1_000_000, 3)
 
     def to_json(self) -> dict[str, object]:
         """The snapshot JSON of INTERFACES.md."""
@@ -72,6 +82,9 @@ class Snapshot:
                 ],
             },
         }
+        if self.processed_at is not None:
+            document["processed_at"] = format_time(int(self.processed_at * 1_000_000))
+            document["lag_seconds"] = self.lag_seconds
         if self.stale_since is not None:
             document["stale_since"] = format_time(int(self.stale_since * 1_000_000))
         return document
@@ -199,6 +212,7 @@ class SnapshotReader:
         churn_rules: ChurnRules,
     ) -> ReadResult:
         views = await self.store.read()
+        read_at = time.time()
         lag_by_partition: dict[str, int] = {}
         lag: int | None = None
         if probe is not None:
@@ -219,6 +233,7 @@ class SnapshotReader:
             stale_since=stale_since,
             views=views,
             gross_margin=gross_margin,
+            processed_at=read_at,
         )
         return snapshot, lag_by_partition
 

@@ -6,10 +6,13 @@ import asyncio
 import zlib
 from datetime import UTC, datetime
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from kpis.churn import SIGNAL_PART_PREFIX, TICKETS_OPENED_PART, segment_part
 from kpis.engine import PartitionState
 from kpis.events import decode_event
 from kpis.windows import HOUR_US
+from streams.read.exposition import render
 from streams.read.snapshot_reader import SnapshotReader
 from streams.read.store import MemoryStore, PartitionView, Position, RedisStore
 from streams.simulate import simulate_history
@@ -141,3 +144,27 @@ async def test_redis_reads_again_only_the_partitions_that_changed(redis_url: str
         assert (await store.read())["crm.surveys:1"].values == {part: 8}
     finally:
         await store.close()
+
+
+async def test_a_read_says_when_it_was_made_and_how_far_the_watermark_is_behind() -> None:
+    state = PartitionState()
+    line = next(simulate_history(5, 1))
+    state.apply_raw(line.encode(), now_us=int(datetime.now(UTC).timestamp() * 1_000_000))
+    store = MemoryStore()
+    watermark_us = state.ledger.watermark_us
+    assert watermark_us is not None
+    await store.publish("crm.events:0", Position(0, watermark_us=watermark_us), [], True)
+    before = datetime.now(UTC).timestamp()
+    snapshot, _ = await SnapshotReader(store).read(None, 1.0)
+    after = datetime.now(UTC).timestamp()
+    document = snapshot.to_json()
+    processed_at = datetime.fromisoformat(str(document["processed_at"])).timestamp()
+    assert before - 1e-6 <= processed_at <= after + 1e-6
+    expected_lag = processed_at - watermark_us / 1_000_000
+    assert abs(float(document["lag_seconds"]) - expected_lag) < 0.002  # type: ignore[arg-type]
+    (family,) = [
+        family
+        for family in text_string_to_metric_families(render(snapshot, {}).decode())
+        if family.name == "crmkpi_watermark_lag_seconds"
+    ]
+    assert family.samples[0].value == document["lag_seconds"]
