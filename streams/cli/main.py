@@ -47,13 +47,20 @@ def up(
     bootstrap: Bootstrap = None,
     redis: Redis = None,
     rate: Annotated[float, typer.Option(help="Demo events per second.")] = 50.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes in one consumer group (more than 1 needs --redis)."
+        ),
+    ] = 1,
 ) -> None:
     """Run the whole monitor: embedded broker (unless --bootstrap), worker, HTTP server."""
     from streams.cli.up import run_up
 
     settings = _settings(bootstrap, redis)
+    demo_rate = rate if demo else None
     raise typer.Exit(
-        run_up(settings, embedded_broker=bootstrap is None, demo_rate=rate if demo else None)
+        run_up(settings, embedded_broker=bootstrap is None, demo_rate=demo_rate, workers=workers)
     )
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 
 from rich.console import Console
 
 from streams.app import Runtime
 from streams.cli.runner import run_worker
 from streams.config import Settings
+from streams.errors import ConfigError
 from streams.kafka.broker import EmbeddedBroker
 from streams.secret_settings import redacted
 
@@ -31,8 +36,45 @@ async def feed_demo(settings: Settings, rate: float) -> None:
         log.warning("demo traffic stopped: %s", error)
 
 
-def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None) -> int:
-    """Start broker (unless external), worker, HTTP server and demo; stop all on Ctrl-C/SIGTERM."""
+@contextlib.contextmanager
+def more_workers(settings: Settings, count: int) -> Iterator[None]:
+    """`count` more `crmkpi worker` processes in this one's group, each serving HTTP on the
+    next port; stopped (SIGTERM, then SIGKILL) when the block ends."""
+    processes = []
+    for number in range(1, count + 1):
+        env = dict(os.environ)
+        env.update(
+            CRMKPI_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+            CRMKPI_GROUP_ID=settings.group_id,
+            CRMKPI_HTTP_PORT=str(settings.http_port + number),
+        )
+        env.pop("CRMKPI_INGEST_PORT", None)  # one public ingest listener: this process's
+        if settings.redis_url is not None:
+            env["CRMKPI_REDIS_URL"] = settings.redis_url.get_secret_value()
+        command = [sys.executable, "-m", "streams", "worker"]
+        processes.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
+        out.print(f"worker {number + 1}: http://{settings.http_host}:{settings.http_port + number}")
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def run_up(
+    settings: Settings, *, embedded_broker: bool, demo_rate: float | None, workers: int = 1
+) -> int:
+    """Start broker (unless external), workers, HTTP server and demo; stop all on Ctrl-C or
+    SIGTERM."""
+    if workers > 1 and settings.redis_url is None:
+        raise ConfigError(
+            "--workers needs --redis (or CRMKPI_REDIS_URL): workers share the KPIs through Redis"
+        )
     broker = EmbeddedBroker(settings.kafka_bootstrap) if embedded_broker else None
 
     async def on_started(runtime: Runtime) -> None:
@@ -57,7 +99,8 @@ def run_up(settings: Settings, *, embedded_broker: bool, demo_rate: float | None
     store = f"redis {redacted(redis_url)}" if redis_url else "in-process"
     out.print(f"store: {store}")
     try:
-        return run_worker(settings, on_started)
+        with more_workers(settings, workers - 1):
+            return run_worker(settings, on_started)
     finally:
         if broker is not None:
             with contextlib.suppress(Exception):

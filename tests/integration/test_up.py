@@ -5,12 +5,24 @@ from __future__ import annotations
 import signal
 import socket
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from streams.simulate import simulate_history
 from tests.conftest import free_port
-from tests.processes import crmkpi_env, crmkpi_process, get_json
+from tests.integration.test_chaos import SOURCE_PARTITIONS
+from tests.processes import (
+    crmkpi_env,
+    crmkpi_process,
+    get_json,
+    run_crmkpi,
+    scrape,
+    wait_idle,
+    wait_until_ready,
+)
+from tests.reference import compare_snapshot, compute_reference
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -62,3 +74,30 @@ def test_up_demo_shows_the_kpis_within_30s_and_stops_cleanly(
     assert "Traceback" not in output, output
     assert "crmkpi is ready" in output
     assert port_is_free(broker_port) and port_is_free(http_port)
+
+
+def test_up_with_two_workers_splits_the_partitions_and_stops_both(
+    tmp_path: Path, redis_url: str
+) -> None:
+    broker_port, http_port = free_port(), free_port()
+    while not port_is_free(http_port + 1):
+        http_port = free_port()
+    env = crmkpi_env(f"127.0.0.1:{broker_port}", http_port)
+    urls = [f"http://127.0.0.1:{port}" for port in (http_port, http_port + 1)]
+    lines = list(simulate_history(3, 3))
+    history = tmp_path / "history.jsonl"
+    history.write_text("\n".join(lines) + "\n")
+    command = ["up", "--workers", "2", "--redis", redis_url]
+    with crmkpi_process(command, env, tmp_path / "up.log") as process:
+        for url in urls:
+            wait_until_ready(url, process, endpoint="/healthz")
+        produced = run_crmkpi(["produce", str(history)], env)
+        assert produced.returncode == 0, produced.stderr
+        reference = compute_reference(lines, now=datetime.now(UTC))
+        snapshot = wait_idle(urls[0], accepted_at_least=reference.accepted)
+        assert compare_snapshot(reference, snapshot) == []
+        owned = [scrape(url)[("crmkpi_partitions_assigned", ())] for url in urls]
+        assert all(owned) and sum(owned) == SOURCE_PARTITIONS
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) in (0, -signal.SIGTERM)
+    assert port_is_free(http_port) and port_is_free(http_port + 1)
