@@ -2,6 +2,7 @@
 
     PYTHONPATH=$PWD python3 -m bench.catchup                    # 1,080 days, scale 0.17
     PYTHONPATH=$PWD python3 -m bench.catchup --days 540 --profile catchup.txt
+    PYTHONPATH=$PWD python3 -m bench.catchup --workers 2 --redis redis://127.0.0.1:6379/15
 
 The history (about 440 events a day at scale 0.17) ends the day before the run, so every
 event is valid. It is sent with `crmkpi produce`, as users send an export, to a fresh
@@ -27,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import redis as redis_client
 import typer
 
 from bench import services, throughput
@@ -95,16 +97,21 @@ def read_while(url: str, stop: threading.Event, readings: list[Reading]) -> None
         stop.wait(READ_EVERY_SECONDS)
 
 
-def catch_up(bootstrap: str, logs: Path, profile: Path | None) -> dict[str, Any]:
+def catch_up(
+    bootstrap: str, logs: Path, profile: Path | None, workers: int, redis: str | None
+) -> dict[str, Any]:
     """`crmkpi up --bootstrap` from offset 0 with a reader; rate and read times."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = crmkpi_env(bootstrap, CRMKPI_HTTP_PORT=str(port), CRMKPI_GROUP_ID="bench-catchup")
+    command = [sys.executable, "-m", "streams", "up", "--bootstrap", bootstrap]
+    if workers > 1:
+        command += ["--workers", str(workers), "--redis", redis or ""]
     readings: list[Reading] = []
     stop = threading.Event()
     with (logs / "up.log").open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streams", "up", "--bootstrap", bootstrap],
+            command,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -130,6 +137,13 @@ def catch_up(bootstrap: str, logs: Path, profile: Path | None) -> dict[str, Any]
     return summarize(readings)
 
 
+def flush_redis(url: str) -> None:
+    """Empty the Redis database the workers will share."""
+    client = redis_client.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+
+
 def start_profile(pid: int, out: Path) -> subprocess.Popen[bytes]:
     """py-spy recording `pid` for 30 s into `out` (raw folded stacks)."""
     binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -152,7 +166,14 @@ def summarize(readings: list[Reading]) -> dict[str, Any]:
     }
 
 
-def measure(days: int, scale: float, seed: int, profile: Path | None = None) -> dict[str, Any]:
+def measure(
+    days: int,
+    scale: float,
+    seed: int,
+    profile: Path | None = None,
+    workers: int = 1,
+    redis: str | None = None,
+) -> dict[str, Any]:
     """The baseline and `crmkpi up` on the same freshly loaded broker."""
     with tempfile.TemporaryDirectory(prefix="crmkpi-catchup-") as directory:
         logs = Path(directory)
@@ -161,9 +182,13 @@ def measure(days: int, scale: float, seed: int, profile: Path | None = None) -> 
         with services.broker(logs) as bootstrap:
             produced_seconds = produce(bootstrap, history)
             base = asyncio.run(throughput.baseline(bootstrap, Topics(), events))
-            worker = catch_up(bootstrap, logs, profile)
+            if redis is not None:
+                flush_redis(redis)
+            worker = catch_up(bootstrap, logs, profile, workers, redis)
     return {
         "days": days,
+        "workers": workers,
+        "cpus": os.cpu_count(),
         "history_events": events,
         "produce_seconds": produced_seconds,
         "baseline_per_second": base.per_second,
@@ -177,11 +202,16 @@ def main(
     scale: Annotated[float, typer.Option(help="Simulator volume multiplier.")] = 0.17,
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
     profile: Annotated[Path | None, typer.Option(help="py-spy raw stacks of the worker.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="`crmkpi up --workers`.")] = 1,
+    redis: Annotated[str | None, typer.Option(help="Redis URL (emptied), for --workers.")] = None,
 ) -> None:
     """Print the catch-up figures of `crmkpi up` beside a plain consumer's."""
-    result = measure(days, scale, seed, profile)
+    if workers > 1 and redis is None:
+        raise typer.BadParameter("--workers needs --redis")
+    result = measure(days, scale, seed, profile, workers, redis)
     print(
         f"{result['history_events']:,} events over {days} days: crmkpi up "
+        f"({workers} worker{'s' if workers > 1 else ''}, {result['cpus']} CPUs) "
         f"{result['worker_per_second']:,.0f}/s, plain consumer "
         f"{result['baseline_per_second']:,.0f}/s, ratio {result['ratio']:.2f}; "
         f"/kpis while catching up: median {result['kpis_ms_median']:.0f} ms, "
