@@ -32,6 +32,7 @@ from streams.worker.store_publisher import StorePublisher
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_US = 10 * MINUTE_US
+YIELD_EVERY = 500  # records applied between two turns of the event loop: readers get theirs
 
 
 SourceBatch = Mapping[PartitionId, Sequence[SourceRecord]]
@@ -84,16 +85,24 @@ class Processor:
         epoch = self.assignment.epoch
         if missing := [source for source in batch if source not in self.states]:
             await self.recover(missing)
-        for source, records in batch.items():
-            state = self.states.get(source)
-            if self.assignment.epoch != epoch or state is None:
-                # A rebalance forgot partitions meanwhile: applying the rest to a state rebuilt
-                # from checkpoints could leave a gap. It comes again from the committed offsets.
-                break
-            self._apply(source, state, records, now_us)
+        await self._apply_batch(batch, epoch, now_us)
         commit = await self._flush()
         rewind, self.pending_rewinds = self.pending_rewinds, {}
         return Outcome(commit, rewind)
+
+    async def _apply_batch(self, batch: SourceBatch, epoch: int, now_us: int) -> None:
+        """Apply the batch YIELD_EVERY records at a time, letting the loop turn in between."""
+        for source, records in batch.items():
+            for start in range(0, len(records), YIELD_EVERY):
+                state = self.states.get(source)
+                if self.assignment.epoch != epoch or state is None:
+                    # A rebalance forgot partitions meanwhile: applying the rest to a state
+                    # rebuilt from checkpoints could leave a gap. It comes again from the
+                    # committed offsets.
+                    return
+                if not self._apply(source, state, records[start : start + YIELD_EVERY], now_us):
+                    break  # a gap: the partition is read again from its state
+                await asyncio.sleep(0)
 
     def _apply(
         self,
@@ -101,18 +110,20 @@ class Processor:
         state: PartitionState,
         records: Sequence[SourceRecord],
         now_us: int,
-    ) -> None:
-        """Apply one partition's records that its state does not cover yet, up to a gap."""
+    ) -> bool:
+        """Apply one partition's records that its state does not cover yet, up to a gap;
+        False when it stopped at one."""
         for record in records:
             if record.offset <= state.offset:
                 continue  # already in the recovered state
             if record.offset > state.offset + 1 and self._rewind(source, state):
-                break
+                return False
             letter = self.applier.apply(state, source, record, now_us)
             if letter is not None:
                 self.pending_letters.append(letter)
             state.offset = record.offset
             self.pending.add(source)
+        return True
 
     async def _flush(self) -> dict[PartitionId, int]:
         """Send dead letters, checkpoint, publish; returns the offsets safe to commit."""

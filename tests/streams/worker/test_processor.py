@@ -3,10 +3,13 @@ revocations (no broker)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from kpis import parts as p
 from streams.kafka.dead_letters import DeadLetter
+from streams.worker.processor import YIELD_EVERY
 from tests.worker_fakes import (
     DLQ_0,
     LEADS_0,
@@ -150,3 +153,38 @@ async def test_a_forgotten_partition_is_neither_checkpointed_nor_committed() -> 
     outcome = await w.processor.process({LEADS_0: batch[LEADS_0]})
     assert outcome.commit == {LEADS_0: 1}
     assert w.checkpoints.offsets(LEADS_1) == []
+
+
+async def test_a_gap_past_the_first_slice_of_a_long_batch_still_stops_the_partition() -> None:
+    w = worker()
+    before, after = YIELD_EVERY + 100, 50
+    gap = [*records([lead_created() for _ in range(before)])]
+    gap += records([lead_created() for _ in range(after)], before + 10)
+    outcome = await w.processor.process({LEADS_0: gap})
+    assert outcome.rewind == {LEADS_0: before}
+    assert outcome.commit == {LEADS_0: before}
+    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == before
+
+
+async def test_readers_get_turns_during_a_long_batch_and_a_revocation_then_stops_it() -> None:
+    w = worker()
+    await w.processor.recover([LEADS_0])
+    w.assignment.assign([LEADS_0])
+    turns: list[int] = []
+
+    async def reader() -> None:
+        while True:
+            turns.append(w.processor.states[LEADS_0].offset)
+            if len(turns) == 2:  # mid-batch: the group takes the partition away
+                w.assignment.revoke([LEADS_0])
+                w.processor.forget({LEADS_0})
+                return
+            await asyncio.sleep(0)
+
+    batch = {LEADS_0: records([lead_created() for _ in range(4 * YIELD_EVERY)])}
+    task = asyncio.get_running_loop().create_task(reader())
+    outcome = await w.processor.process(batch)
+    await task
+    assert turns[-1] < 4 * YIELD_EVERY - 1  # it read between two slices of the batch
+    assert outcome.commit == {}  # what was applied before the revocation is not committed
+    assert w.checkpoints.offsets(LEADS_0) == []
