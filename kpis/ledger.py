@@ -73,7 +73,7 @@ class Ledger:
     ) -> None:
         """Add to the buckets of event time `t_us` that a window can still read."""
         for bucket_us in bucket_sizes:
-            bucket = self._bucket(bucket_us, t_us)
+            bucket = local_day(t_us, self.zone) if bucket_us == LOCAL_DAY_US else t_us // bucket_us
             if not self._expired(bucket_us, bucket):
                 self.add((part, dimension, bucket_us, bucket), amount)
 
@@ -103,14 +103,11 @@ class Ledger:
             else:
                 self.values.pop(key, None)
 
-    def _bucket(self, bucket_us: int, t_us: int) -> int:
-        return local_day(t_us, self.zone) if bucket_us == LOCAL_DAY_US else t_us // bucket_us
-
     def _expired(self, bucket_us: int, bucket: int) -> bool:
         retained = RETAINED_BUCKETS.get(bucket_us)
         if retained is None or self.watermark_us is None:
             return False
-        return bucket <= self._bucket(bucket_us, self.watermark_us) - retained
+        return bucket <= self.watermark_us // bucket_us - retained
 
 
 def combine(ledgers: Iterable[dict[PartKey, int]]) -> dict[PartKey, int]:

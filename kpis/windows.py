@@ -124,9 +124,10 @@ WINDOWS: tuple[Window, ...] = (
 NOW = "now"
 MONTH = MONTH_WINDOW.name  # CLV divides by the churn rate of this window
 
-# Per bucket size, how many buckets back from T's any window reads: older ones never are.
+# Per bucket size, how many buckets back from `T // size` any window reads: older ones never
+# are. A local date is at most one day before the UTC date: local days keep one more.
 RETAINED_BUCKETS = {
     MINUTE_US: 2 * DAY_WINDOW.buckets,
     HOUR_US: 2 * MONTH_WINDOW.buckets,
-    LOCAL_DAY_US: QUARTER_DAYS,
+    LOCAL_DAY_US: QUARTER_DAYS + 1,
 }

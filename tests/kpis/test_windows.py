@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from kpis.ledger import Ledger, minute_pair, pair_key
 from kpis.windows import (
+    DAY_US,
     DAY_WINDOW,
     HOUR_US,
     HOUR_WINDOW,
@@ -104,14 +105,17 @@ def test_calendar_windows_start_at_the_local_month_and_quarter() -> None:
 def test_the_ledger_keeps_every_bucket_a_window_reads() -> None:
     zone = ZoneInfo("America/New_York")
     ledger = Ledger(zone)
-    watermark = micros("2026-05-14T09:00:00+00:00")
+    # 22:00 on September 30 in New York, October 1 in UTC: the longest quarter, July to
+    # September (92 days), begins 92 days before the UTC date.
+    watermark = micros("2026-10-01T02:00:00+00:00")
     ledger.advance_watermark(watermark)
+    quarter_first = QUARTER_TO_DATE.first_bucket(watermark, zone)
+    assert quarter_first == watermark // DAY_US - QUARTER_DAYS
     oldest = {
         MINUTE_US: PREVIOUS_WINDOWS[0].first_bucket(watermark),
         HOUR_US: PREVIOUS_WINDOWS[2].first_bucket(watermark),
-        LOCAL_DAY_US: local_day(watermark, zone) - QUARTER_DAYS + 1,
+        LOCAL_DAY_US: quarter_first,
     }
-    assert oldest[LOCAL_DAY_US] <= QUARTER_TO_DATE.first_bucket(watermark, zone)
     for bucket_us, first in oldest.items():
         ledger.add(("a", "", bucket_us, first), 1)
         ledger.add(("a", "", bucket_us, first - 1), 1)
