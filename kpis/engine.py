@@ -259,11 +259,7 @@ def _customer_churned(state: PartitionState, event: ev.CustomerChurned, t_us: in
     ledger.add_gauge(p.MRR_MICRO, customer.segment, -customer.mrr_micro)
     ledger.add_gauge(churn.segment_part(customer.segment), event.customer_id, -1)
     acquired_minute = customer.acquired_us // MINUTE_US
-    churned_minute = t_us // MINUTE_US
-    ledger.add_point(p.CHURNED_BY_ACQUISITION, customer.segment, acquired_minute, 1)
-    ledger.add_point(
-        p.CHURNED_BY_LATER_OF, customer.segment, max(acquired_minute, churned_minute), 1
-    )
+    ledger.add_pair(p.CUSTOMERS_CHURNED, customer.segment, acquired_minute, t_us // MINUTE_US, 1)
 
 
 # --- tickets ---------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import ClassVar, Protocol
 
 from kpis import metric_names as m
 from kpis import parts as p
+from kpis.ledger import minute_pair
 from kpis.promql import Sums, in_base_units, scaled
 from kpis.windows import MONTH, NOW
 
@@ -264,22 +265,22 @@ class LifetimeValue(Formula):
 
 
 def retention_counts(
-    acquired: dict[int, int],
-    churned_by_acquisition: dict[int, int],
-    churned_by_later_of: dict[int, int],
-    start_minute: int,
+    acquired: dict[int, int], churned: dict[int, int], start_minute: int, end_minute: int | None
 ) -> tuple[int, int]:
-    """S and L of KPIS.md #6 for a window starting at `start_minute`.
+    """S and L of KPIS.md #6 for a window from `start_minute` to `end_minute` (None: to T).
 
     S = acquired before the start and not churned before it; L = those of S
-    churned in the window. Since "acquired before and churned before the
-    start" is "the later of the two minutes is before the start",
-    S = A(<s) - G(<s) and L = C(<s) - G(<s), where A counts acquisitions,
-    C churned customers by acquisition minute, G by the later minute.
+    churned in the window. `acquired` counts customers by acquisition minute,
+    `churned` the churned ones by `pair_key(acquisition minute, churn minute)`.
     """
-
-    def before(counts: dict[int, int]) -> int:
-        return sum(count for minute, count in counts.items() if minute < start_minute)
-
-    gone = before(churned_by_later_of)
-    return before(acquired) - gone, before(churned_by_acquisition) - gone
+    gone = lost = 0
+    for key, count in churned.items():
+        acquired_minute, churned_minute = minute_pair(key)
+        if acquired_minute >= start_minute:
+            continue
+        if churned_minute < start_minute:
+            gone += count
+        elif end_minute is None or churned_minute < end_minute:
+            lost += count
+    before = sum(count for minute, count in acquired.items() if minute < start_minute)
+    return before - gone, lost

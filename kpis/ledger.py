@@ -3,24 +3,41 @@
 Every KPI is a formula over integer parts (counts, micro-units of money,
 microseconds), so the parts of several partitions simply add up, in any
 order, exactly. A part is keyed `(part, dimension value, x, y)`: for a
-windowed part `x` is the bucket size in microseconds and `y` the bucket; for
-a point part (`x == 0`) `y` is a minute that never expires (0 for gauges).
+windowed part `x` is the bucket size in microseconds and `y` the bucket (a
+local day for `LOCAL_DAY_US`, see `kpis.windows`); for a point part (`x == 0`)
+`y` is a minute, or a pair of minutes (`pair_key`), that never expires (0 for
+gauges).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
-from kpis.windows import HOUR_US, MINUTE_US, RETAINED_BUCKETS
+from kpis.windows import HOUR_US, LOCAL_DAY_US, MINUTE_US, RETAINED_BUCKETS, UTC_ZONE, local_day
 
 PartKey = tuple[str, str, int, int]
 POINT = 0  # `x` of a part that is not bucketed by a window
+WINDOW_BUCKETS = (MINUTE_US, HOUR_US, LOCAL_DAY_US)  # the bucket sizes of the KPI windows
+_PAIR_OFFSET = 1 << 30  # minutes from year 1 to beyond 3000 fit in 31 bits once offset
+
+
+def pair_key(first_minute: int, second_minute: int) -> int:
+    """Two minutes as the one `y` of a point part (`minute_pair` reads them back)."""
+    return (first_minute + _PAIR_OFFSET) << 31 | (second_minute + _PAIR_OFFSET)
+
+
+def minute_pair(key: int) -> tuple[int, int]:
+    """The two minutes of a `pair_key`."""
+    first, second = divmod(key, 1 << 31)
+    return first - _PAIR_OFFSET, second - _PAIR_OFFSET
 
 
 class Ledger:
     """Integer parts with change tracking, so a checkpoint carries only what changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, zone: ZoneInfo = UTC_ZONE) -> None:
+        self.zone = zone  # of local-day buckets
         self.values: dict[PartKey, int] = {}
         self.dirty: dict[PartKey, int] = {}  # parts changed since the last take: their value then
         self.watermark_us: int | None = None
@@ -45,17 +62,21 @@ class Ledger:
         """Add to a part keyed by a minute that stays readable forever (retention cohorts)."""
         self.add((part, dimension, POINT, minute), amount)
 
+    def add_pair(self, part: str, dimension: str, first: int, second: int, amount: int) -> None:
+        """Add to a part keyed by two minutes that stays readable forever (churned customers)."""
+        self.add((part, dimension, POINT, pair_key(first, second)), amount)
+
     def add_windowed(
         self,
         part: str,
         dimension: str,
         t_us: int,
         amount: int,
-        bucket_sizes: tuple[int, ...] = (MINUTE_US, HOUR_US),
+        bucket_sizes: tuple[int, ...] = WINDOW_BUCKETS,
     ) -> None:
         """Add to the buckets of event time `t_us` that a window can still read."""
         for bucket_us in bucket_sizes:
-            bucket = t_us // bucket_us
+            bucket = local_day(t_us, self.zone) if bucket_us == LOCAL_DAY_US else t_us // bucket_us
             if not self._expired(bucket_us, bucket):
                 self.add((part, dimension, bucket_us, bucket), amount)
 

@@ -8,10 +8,9 @@ ACTIVE_CUSTOMERS = "active_customers"
 MRR_MICRO = "mrr_micro"
 CURRENT_STATE_PARTS = (OPEN_PIPELINE_MICRO, ACTIVE_CUSTOMERS, MRR_MICRO)
 
-# Retention cohorts (point parts keyed by minute, never expire): see formulas.retention_counts.
-CUSTOMERS_ACQUIRED = "customers_acquired"
-CHURNED_BY_ACQUISITION = "customers_churned_by_acquisition"
-CHURNED_BY_LATER_OF = "customers_churned_by_later_of"
+# Retention cohorts (point parts, never expire): see formulas.retention_counts.
+CUSTOMERS_ACQUIRED = "customers_acquired"  # keyed by acquisition minute
+CUSTOMERS_CHURNED = "customers_churned"  # keyed by the pair (acquisition, churn minute)
 # KPIS.md #6 and #9: S and L, derived per window from the retention cohorts.
 CUSTOMERS_AT_START = "customers_at_window_start"
 CUSTOMERS_CHURNED_IN_WINDOW = "customers_churned_in_window"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from kpis import formulas as f
 from kpis import parts as p
 from kpis.catalogue import CATALOGUE, Kpi
 from kpis.churn import ChurnRules, ChurnSummary, is_customer_part
 from kpis.ledger import POINT, PartKey
-from kpis.windows import MINUTE_US, MONTH, NOW, WINDOWS
+from kpis.windows import MINUTE_US, MONTH, NOW, UTC_ZONE, WINDOWS
 
 PartSums = dict[str, dict[str, int]]  # part -> dimension value -> sum
-RETENTION_COHORTS = (p.CUSTOMERS_ACQUIRED, p.CHURNED_BY_ACQUISITION, p.CHURNED_BY_LATER_OF)
+RETENTION_COHORTS = (p.CUSTOMERS_ACQUIRED, p.CUSTOMERS_CHURNED)
 
 
 @dataclass(frozen=True)
@@ -61,26 +62,35 @@ class Summary:
     churn: ChurnSummary | None = None  # of the parts keyed by customer, when asked for
 
 
-def window_firsts(watermark_us: int | None) -> tuple[int, ...] | None:
-    """Each window's first bucket: the summary of some parts depends on the watermark only so."""
+def window_bounds(
+    watermark_us: int | None, zone: ZoneInfo = UTC_ZONE
+) -> tuple[tuple[int, int], ...] | None:
+    """Each window's first and last bucket: the summary of some parts depends on the
+    watermark only so."""
     if watermark_us is None:
         return None
-    return tuple(window.first_bucket(watermark_us) for window in WINDOWS)
+    return tuple(
+        (window.first_bucket(watermark_us, zone), window.last_bucket(watermark_us, zone))
+        for window in WINDOWS
+    )
 
 
 def summarize(
-    values: dict[PartKey, int], watermark_us: int | None, churn_rules: ChurnRules | None = None
+    values: dict[PartKey, int],
+    watermark_us: int | None,
+    churn_rules: ChurnRules | None = None,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Summary:
     """One pass over `values`: point parts, every window's sums and, given `churn_rules`,
     the churn summary of the parts keyed by customer."""
     churn = None if churn_rules is None else ChurnSummary.empty(watermark_us, churn_rules)
     summary = Summary(windowed={window.name: {} for window in WINDOWS}, churn=churn)
-    # Per bucket size, each window's first bucket and sums, the longest window first.
-    bounds: dict[int, list[tuple[int, PartSums]]] = {}
-    if watermark_us is not None:
-        for window in sorted(WINDOWS, key=lambda w: w.first_bucket(watermark_us)):
-            first = window.first_bucket(watermark_us)
-            bounds.setdefault(window.bucket_us, []).append((first, summary.windowed[window.name]))
+    # Per bucket size, each window's first and last bucket and sums.
+    bounds: dict[int, list[tuple[int, int, PartSums]]] = {}
+    for window, (first, last) in zip(
+        WINDOWS, window_bounds(watermark_us, zone) or (), strict=False
+    ):
+        bounds.setdefault(window.bucket_us, []).append((first, last, summary.windowed[window.name]))
     gauges, cohorts = summary.gauges, summary.cohorts
     per_customer: dict[str, bool] = {}  # part name -> is_customer_part (few names, many keys)
     for (part, value_of_dimension, x, y), amount in values.items():
@@ -99,9 +109,9 @@ def summarize(
                 gauge = gauges.setdefault(part, {})
                 gauge[value_of_dimension] = gauge.get(value_of_dimension, 0) + amount
             continue
-        for first, sums in bounds.get(x, ()):
-            if y < first:
-                break
+        for first, last, sums in bounds.get(x, ()):
+            if y < first or y > last:
+                continue
             by_value = sums.get(part)
             if by_value is None:
                 by_value = sums[part] = {}
@@ -135,38 +145,44 @@ def merge(summaries: Iterable[Summary]) -> Summary:
     return total
 
 
-def _retention_sums(cohorts: dict[str, dict[str, dict[int, int]]], start_minute: int) -> PartSums:
-    acquired = cohorts.get(p.CUSTOMERS_ACQUIRED, {})
-    by_acquisition = cohorts.get(p.CHURNED_BY_ACQUISITION, {})
-    by_later_of = cohorts.get(p.CHURNED_BY_LATER_OF, {})
+def _retention_sums(
+    cohorts: dict[str, dict[str, dict[int, int]]], start_minute: int, end_minute: int | None
+) -> PartSums:
+    churned = cohorts.get(p.CUSTOMERS_CHURNED, {})
     at_start: dict[str, int] = {}
-    churned: dict[str, int] = {}
-    for segment, counts in acquired.items():
-        at_start[segment], churned[segment] = f.retention_counts(
-            counts, by_acquisition.get(segment, {}), by_later_of.get(segment, {}), start_minute
+    lost: dict[str, int] = {}
+    for segment, counts in cohorts.get(p.CUSTOMERS_ACQUIRED, {}).items():
+        at_start[segment], lost[segment] = f.retention_counts(
+            counts, churned.get(segment, {}), start_minute, end_minute
         )
-    return {p.CUSTOMERS_AT_START: at_start, p.CUSTOMERS_CHURNED_IN_WINDOW: churned}
+    return {p.CUSTOMERS_AT_START: at_start, p.CUSTOMERS_CHURNED_IN_WINDOW: lost}
 
 
-def sums_of(summary: Summary, watermark_us: int | None) -> dict[str, PartSums]:
+def sums_of(
+    summary: Summary, watermark_us: int | None, zone: ZoneInfo = UTC_ZONE
+) -> dict[str, PartSums]:
     """The parts summed over each window (and `now`), per dimension value."""
     result: dict[str, PartSums] = {NOW: summary.gauges}
     for window in WINDOWS:
         sums = dict(summary.gauges)
         if watermark_us is not None:
             sums.update(summary.windowed[window.name])
-            start_minute = window.start_us(watermark_us) // MINUTE_US
-            sums.update(_retention_sums(summary.cohorts, start_minute))
+            start_minute = window.start_us(watermark_us, zone) // MINUTE_US
+            end_us = window.end_us(watermark_us, zone)
+            end_minute = None if end_us is None else end_us // MINUTE_US
+            sums.update(_retention_sums(summary.cohorts, start_minute, end_minute))
         result[window.name] = sums
     return result
 
 
-def window_sums(values: dict[PartKey, int], watermark_us: int | None) -> dict[str, PartSums]:
+def window_sums(
+    values: dict[PartKey, int], watermark_us: int | None, zone: ZoneInfo = UTC_ZONE
+) -> dict[str, PartSums]:
     """The parts summed over each window (and `now`), per dimension value.
 
     Parts keyed by customer (churn signals) are left to `kpis.churn`.
     """
-    return sums_of(summarize(values, watermark_us), watermark_us)
+    return sums_of(summarize(values, watermark_us, zone=zone), watermark_us, zone)
 
 
 def _dimension_values(kpi: Kpi, sums: PartSums) -> list[str]:
@@ -182,9 +198,10 @@ def evaluate(
     watermark_us: int | None,
     gross_margin: float = 1.0,
     catalogue: tuple[Kpi, ...] = CATALOGUE,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> list[KpiValue]:
     """Every KPI of the catalogue in each of its windows, overall and per dimension value."""
-    return evaluate_sums(window_sums(values, watermark_us), gross_margin, catalogue)
+    return evaluate_sums(window_sums(values, watermark_us, zone), gross_margin, catalogue)
 
 
 def evaluate_sums(

@@ -104,7 +104,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.processor = processor
         self.probe = LagProbe(settings, topics.sources)
         self.snapshots = LastGoodSnapshot(
-            SnapshotReader(self.store),
+            SnapshotReader(self.store, settings.zone()),
             self.probe,
             settings.gross_margin,
             settings.churn_rules(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     max_event_streams: int = Field(default=100, ge=1)  # scorecard pages connected at once
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # Host names served; empty: any
     gross_margin: float = Field(default=1.0, gt=0)
+    timezone: str = "UTC"  # IANA name of `mtd` / `qtd`; changing it needs a replay
     thresholds_file: Path | None = None
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
     # Where people open crmkpi and Grafana: the links of every notification (docs/alerts.md).
@@ -111,6 +113,17 @@ class Settings(BaseSettings):
     def _upper_case(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone name (e.g. UTC, Europe/Paris)"
+            ) from None
+        return value
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -141,6 +154,10 @@ class Settings(BaseSettings):
             tickets_opened=self.churn_tickets_opened,
             sla_hours=dict(self.churn_sla_hours),
         )
+
+    def zone(self) -> ZoneInfo:
+        """The time zone of the calendar windows."""
+        return ZoneInfo(self.timezone)
 
     def kafka_options(self) -> dict[str, object]:
         """Connection options shared by every aiokafka client."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 Labels = tuple[tuple[str, str], ...]
 SeriesKey = tuple[str, str, Labels]
@@ -37,6 +38,7 @@ REASONS = EVENT_REASONS + STATE_REASONS
 
 # (name, bucket seconds g, number of buckets n), KPIS.md "Time".
 WINDOW_SIZES = (("1h", 60, 60), ("24h", 60, 1440), ("7d", 3600, 168), ("30d", 3600, 720))
+PREVIOUS_OF = ("24h", "7d", "30d")  # windows with a `prev_` window
 
 HISTOGRAM_BOUNDS_HOURS = (1, 4, 8, 24, 48, 72, 168)
 HISTOGRAM_LE = (*(str(bound) for bound in HISTOGRAM_BOUNDS_HOURS), "+Inf")
@@ -469,26 +471,50 @@ class CrmState:
 
 @dataclass(frozen=True)
 class Window:
-    """One KPI window ending at the watermark T."""
+    """One KPI window: the events at or after `start` and before `end` (None: up to T)."""
 
     name: str
-    bucket_seconds: int
-    buckets: int
-    watermark: int  # T, microseconds
-
-    def bucket(self, at: int) -> int:
-        return at // (self.bucket_seconds * MICROS)  # floor, also before 1970
+    start: int  # microseconds
+    end: int | None = None
 
     def contains(self, at: int) -> bool:
-        return self.bucket(at) > self.bucket(self.watermark) - self.buckets
-
-    @property
-    def start(self) -> int:
-        return (self.bucket(self.watermark) - self.buckets + 1) * self.bucket_seconds * MICROS
+        return at >= self.start and (self.end is None or at < self.end)
 
 
-def windows_at(watermark: int) -> list[Window]:
-    return [Window(name, g, n, watermark) for name, g, n in WINDOW_SIZES]
+def _sliding(name: str, bucket_seconds: int, buckets: int, watermark: int, back: int) -> Window:
+    """`n` buckets of `g` seconds ending `back` windows before T's bucket (KPIS.md)."""
+    g = bucket_seconds * MICROS
+    last = watermark // g - back * buckets  # floor, also before 1970
+    end = None if back == 0 else (last + 1) * g
+    return Window(name, (last - buckets + 1) * g, end)
+
+
+def _local_midnight(year: int, month: int, zone: ZoneInfo) -> int:
+    """The first instant of the month's first day in `zone`."""
+    return to_micros(datetime(year, month, 1, tzinfo=zone))
+
+
+def _calendar(name: str, months: int, watermark: int, zone: ZoneInfo) -> Window:
+    """The calendar month (quarter) containing T: from the local midnight that starts it
+    (the next one, when T lies in an hour repeated just after it)."""
+    local = from_micros(watermark).astimezone(zone)
+    month = local.month - (local.month - 1) % months
+    start = _local_midnight(local.year, month, zone)
+    following = month + months
+    after = _local_midnight(local.year + (following > 12), (following - 1) % 12 + 1, zone)
+    return Window(name, after if after <= watermark else start)
+
+
+def windows_at(watermark: int, zone: ZoneInfo) -> list[Window]:
+    """Every window of KPIS.md at T: sliding, previous, then calendar windows."""
+    current = [_sliding(name, g, n, watermark, 0) for name, g, n in WINDOW_SIZES]
+    previous = [
+        _sliding(f"prev_{name}", g, n, watermark, 1)
+        for name, g, n in WINDOW_SIZES
+        if name in PREVIOUS_OF
+    ]
+    calendar = [_calendar("mtd", 1, watermark, zone), _calendar("qtd", 3, watermark, zone)]
+    return [*current, *previous, *calendar]
 
 
 # --- KPI formulas (KPIS.md "The KPIs") -----------------------------------------------------
@@ -851,9 +877,10 @@ def _decode(line: str | bytes) -> str:
 
 
 def compute_reference(
-    lines: Iterable[str | bytes], now: datetime, gross_margin: float = 1.0
+    lines: Iterable[str | bytes], now: datetime, gross_margin: float = 1.0, timezone: str = "UTC"
 ) -> Reference:
-    """Replays raw JSONL lines in log order; `now` is the wall clock of the future rule.
+    """Replays raw JSONL lines in log order; `now` is the wall clock of the future rule,
+    `timezone` the IANA name of the calendar windows (`CRMKPI_TIMEZONE`).
 
     Lines holding only whitespace are skipped: they are no events.
     """
@@ -889,7 +916,7 @@ def compute_reference(
         for labels, value in now_formula(state).items():
             series[(kpi, NOW, labels)] = value
     if watermark is not None:
-        for window in windows_at(watermark):
+        for window in windows_at(watermark, ZoneInfo(timezone)):
             for kpi, formula in WINDOWED_KPIS.items():
                 for labels, value in formula(state, window).items():
                     series[(kpi, window.name, labels)] = value

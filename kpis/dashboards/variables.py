@@ -17,7 +17,7 @@ def _option(value: str, selected: bool) -> dict[str, Any]:
 
 
 def window_variable() -> dict[str, Any]:
-    """The KPI window (KPIS.md): 1h, 24h, 7d or 30d; current-state KPIs ignore it."""
+    """The KPI window (KPIS.md), e.g. 30d, prev_30d or qtd; current-state KPIs ignore it."""
     names = [window.name for window in WINDOWS]
     return {
         "type": "custom",

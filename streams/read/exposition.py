@@ -68,7 +68,7 @@ def owned_share(snapshot: Snapshot, owned: frozenset[str]) -> Share:
     values = combine(view.values for view in views)
     accepted, rejected = event_counts(values)
     # The combined watermark, not the owned partitions' own: the same windows in every worker.
-    return Share(window_sums(values, snapshot.watermark_us), accepted, rejected)
+    return Share(window_sums(values, snapshot.watermark_us, snapshot.zone), accepted, rejected)
 
 
 def _kpi_families(snapshot: Snapshot) -> Iterator[Metric]:

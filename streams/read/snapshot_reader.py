@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
@@ -29,8 +30,9 @@ from kpis.snapshot import (
     merge,
     summarize,
     sums_of,
-    window_firsts,
+    window_bounds,
 )
+from kpis.windows import UTC_ZONE
 from streams.config import Settings
 from streams.kafka.partitions import PartitionId
 from streams.read.store import PartitionView, Store
@@ -54,6 +56,7 @@ class Snapshot:
     stale_since: float | None = None
     views: dict[str, PartitionView] = field(default_factory=dict, repr=False)
     gross_margin: float = 1.0  # what customer lifetime value was computed with
+    zone: ZoneInfo = UTC_ZONE  # of the calendar windows
     processed_at: float | None = None  # wall clock of the read, in seconds
 
     @property
@@ -182,8 +185,9 @@ class SnapshotReader:
     that changed. Concurrent reads with the same arguments share one.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, zone: ZoneInfo = UTC_ZONE) -> None:
         self.store = store
+        self.zone = zone  # of the calendar windows
         self.partitions: dict[str, _Summarized] = {}
         self.derived: _Derived | None = None
         self.serials = itertools.count()
@@ -233,6 +237,7 @@ class SnapshotReader:
             stale_since=stale_since,
             views=views,
             gross_margin=gross_margin,
+            zone=self.zone,
             processed_at=read_at,
         )
         return snapshot, lag_by_partition
@@ -255,7 +260,7 @@ class SnapshotReader:
         if churn is None:  # not additive: combine the parts themselves
             values = combine(view.values for view in views.values())
             churn = summarize_churn(values, watermark, churn_rules)
-        sums_by_window = sums_of(summary, watermark)
+        sums_by_window = sums_of(summary, watermark, self.zone)
         accepted, rejected = _gauge_counts(summary.gauges)
         self.derived = _Derived(
             source,
@@ -273,9 +278,9 @@ class SnapshotReader:
     ) -> _Summarized:
         known = self.partitions.get(name)
         churn_first = None if watermark is None else churn_rules.window.first_bucket(watermark)
-        source = (view.version, window_firsts(watermark), churn_first, churn_rules)
+        source = (view.version, window_bounds(watermark, self.zone), churn_first, churn_rules)
         if known is None or known.source != source:
-            summary = summarize(view.values, watermark, churn_rules)
+            summary = summarize(view.values, watermark, churn_rules, self.zone)
             known = _Summarized(next(self.serials), source, summary)
         return known
 

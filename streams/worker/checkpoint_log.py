@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
+from kpis.ledger import Ledger
 from streams.config import Settings
 from streams.kafka.partitions import PartitionId
 
@@ -72,8 +73,9 @@ class CheckpointLog:
         The first fence of a checkpoint partition names the incarnation of the logs (the
         time it was written, in µs): a broker that lost its data has a new first fence.
         """
+        rules, zone = self.settings.churn_rules(), self.settings.zone()
         states = {
-            source: PartitionState(churn_rules=self.settings.churn_rules()) for source in sources
+            source: PartitionState(churn_rules=rules, ledger=Ledger(zone)) for source in sources
         }
         tps = {self.partition_of(source) for source in sources}
         fences = {tp: str(tp.partition).encode() + FENCE + uuid.uuid4().hex.encode() for tp in tps}

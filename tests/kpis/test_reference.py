@@ -46,8 +46,10 @@ def lead_clock() -> str:
     return event("lead.created", stamp(T), lead_id="clock", channel="clock")
 
 
-def run(*lines: str | bytes, now: datetime = T, gross_margin: float = 1.0) -> Reference:
-    return compute_reference(lines, now=now, gross_margin=gross_margin)
+def run(
+    *lines: str | bytes, now: datetime = T, gross_margin: float = 1.0, timezone: str = "UTC"
+) -> Reference:
+    return compute_reference(lines, now=now, gross_margin=gross_margin, timezone=timezone)
 
 
 def values(reference: Reference, kpi: str, window: str) -> dict[str, float | None]:
@@ -595,6 +597,178 @@ def test_retention_and_churn_edges() -> None:
     assert_values(reference, "churn_rate", "1h", {"": 0.0, "smb": 0.0, "ent": None, "mid": 0.0})
 
 
+# --- Previous and calendar windows (KPIS.md) ---------------------------------------------------
+
+MICROSECOND = timedelta(microseconds=1)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def in_time_order(*timed: tuple[datetime, str]) -> list[str]:
+    """The lines in the order of their times: none is late, whatever the grace period."""
+    return [line for _, line in sorted(timed, key=lambda pair: pair[0])]
+
+
+def activity_at(moment: datetime, rep: str = "ana") -> tuple[datetime, str]:
+    line = event("activity.logged", stamp(moment), activity_id=f"a{next(_ids)}", kind="call")
+    return moment, line.replace('"kind"', f'"rep": "{rep}", "team": "t", "kind"')
+
+
+def subscribed_at(customer_id: str, moment: datetime, segment: str) -> tuple[datetime, str]:
+    return moment, subscribed(customer_id, stamp(moment), segment)
+
+
+def churned_at(customer_id: str, moment: datetime) -> tuple[datetime, str]:
+    return moment, churned(customer_id, stamp(moment))
+
+
+def clock_at(moment: datetime) -> tuple[datetime, str]:
+    return moment, clock(stamp(moment))
+
+
+# Per zone: T, and the local midnights that start its month and quarter, in UTC.
+CALENDAR_STARTS = {
+    "America/New_York": [
+        # After the change to summer time (March 8): the month began in winter time.
+        ("2026-03-20T12:00:00Z", "2026-03-01T05:00:00Z", "2026-01-01T05:00:00Z"),
+        # 00:30 on November 1 (summer time until 06:00Z): November and Q4 have begun.
+        ("2026-11-01T04:30:00Z", "2026-11-01T04:00:00Z", "2026-10-01T04:00:00Z"),
+        # 23:59 on October 31: still October.
+        ("2026-11-01T03:59:00Z", "2026-10-01T04:00:00Z", "2026-10-01T04:00:00Z"),
+    ],
+    "Asia/Kathmandu": [("2026-03-20T12:00:00Z", "2026-02-28T18:15:00Z", "2025-12-31T18:15:00Z")],
+    "Asia/Kolkata": [("2026-03-20T12:00:00Z", "2026-02-28T18:30:00Z", "2025-12-31T18:30:00Z")],
+}
+
+
+def calendar_case(watermark: datetime, month: datetime, quarter: datetime) -> list[str]:
+    """Events at and just before the local month and quarter starts."""
+    timed = [
+        activity_at(month),
+        activity_at(month - MICROSECOND),
+        activity_at(quarter - MICROSECOND),
+        subscribed_at("C1", month - MICROSECOND, "smb"),
+        churned_at("C1", month + timedelta(minutes=1)),
+        subscribed_at("C2", month, "smb"),
+        subscribed_at("C3", quarter - MICROSECOND, "smb"),
+        subscribed_at("C4", quarter - timedelta(days=1), "ent"),
+        subscribed_at("C5", quarter - timedelta(days=2), "ent"),
+        clock_at(watermark),
+    ]
+    if month > quarter:
+        timed += [activity_at(quarter), churned_at("C4", month - MICROSECOND)]
+    return in_time_order(*timed)
+
+
+def calendar_cases(timezone: str) -> list[list[str]]:
+    return [calendar_case(*map(at, starts)) for starts in CALENDAR_STARTS[timezone]]
+
+
+@pytest.mark.parametrize(
+    ("timezone", "case"),
+    [(zone, case) for zone, cases in CALENDAR_STARTS.items() for case in range(len(cases))],
+)
+def test_calendar_windows_start_at_the_local_midnight(timezone: str, case: int) -> None:
+    watermark, month, quarter = map(at, CALENDAR_STARTS[timezone][case])
+    reference = run(*calendar_case(watermark, month, quarter), now=watermark, timezone=timezone)
+    if month > quarter:
+        # mtd: the activity at the month start; qtd adds the one just before it and the one
+        # at the quarter start, not the one just before that.
+        assert_values(reference, "rep_activities", "mtd", {"": 1.0, "ana": 1.0})
+        assert_values(reference, "rep_activities", "qtd", {"": 3.0, "ana": 3.0})
+        # mtd S: C1 (smb, churned in it), C3 (smb), C5 (ent); C4 churned just before.
+        # qtd S: C3 (smb), C4 (ent, churned in it), C5 (ent).
+        expected_mtd = {"": 1 / 3, "smb": 0.5, "ent": 0.0}
+        expected_qtd = {"": 1 / 3, "smb": 0.0, "ent": 0.5}
+    else:
+        # Month and quarter start together: the same window.
+        assert_values(reference, "rep_activities", "mtd", {"": 1.0, "ana": 1.0})
+        assert_values(reference, "rep_activities", "qtd", {"": 1.0, "ana": 1.0})
+        # S: C3 (smb), C4 and C5 (ent), C1 acquired before the start too (smb); L: C1.
+        expected_mtd = expected_qtd = {"": 0.25, "smb": 0.5, "ent": 0.0}
+    assert_values(reference, "churn_rate", "mtd", expected_mtd)
+    assert_values(reference, "churn_rate", "qtd", expected_qtd)
+
+
+def test_a_utc_quarter_ending_mid_way() -> None:
+    reference = run(
+        *in_time_order(
+            activity_at(at("2026-03-31T23:59:59.999999Z")),
+            activity_at(at("2026-04-01T00:00:00Z")),
+            activity_at(at("2026-05-01T00:00:00Z")),
+            clock_at(at("2026-05-14T09:00:00Z")),
+        ),
+        now=at("2026-05-14T09:00:00Z"),
+    )
+    assert_values(reference, "rep_activities", "mtd", {"": 1.0, "ana": 1.0})
+    assert_values(reference, "rep_activities", "qtd", {"": 2.0, "ana": 2.0})
+
+
+PREV_EDGES = {
+    # T = 2026-03-31T12:00:00Z; each `prev_` window ends where the window of its name starts.
+    "prev_24h": ("2026-03-29T12:01:00Z", "2026-03-30T12:01:00Z"),
+    "prev_7d": ("2026-03-17T13:00:00Z", "2026-03-24T13:00:00Z"),
+    "prev_30d": ("2026-01-30T13:00:00Z", "2026-03-01T13:00:00Z"),
+}
+
+
+def prev_boundary_case() -> list[str]:
+    """Per `prev_` window, one rep with an activity at each side of both of its edges."""
+    timed = [clock_at(T)]
+    for window, (start, end) in PREV_EDGES.items():
+        for edge in (at(start), at(end)):
+            timed += [activity_at(edge, window), activity_at(edge - MICROSECOND, window)]
+    return in_time_order(*timed)
+
+
+def test_prev_windows_hold_the_buckets_just_before_their_window() -> None:
+    reference = run(*prev_boundary_case())
+    for window in PREV_EDGES:
+        # The first instant of the window and the last before its end: 2 of 4.
+        counts = values(reference, "rep_activities", window)
+        assert counts[window] == 2.0, (window, counts)
+    assert values(reference, "rep_activities", "prev_24h") == {
+        "": 2.0,
+        "prev_24h": 2.0,
+        "prev_7d": 0.0,
+        "prev_30d": 0.0,
+    }
+    # 24h: its first instant (the end of prev_24h) only; the clock is a ticket.
+    assert values(reference, "rep_activities", "24h")["prev_24h"] == 1.0
+
+
+def prev_30d_retention_case() -> list[str]:
+    start, end = map(at, PREV_EDGES["prev_30d"])
+    return in_time_order(
+        clock_at(T),
+        subscribed_at("D1", start - timedelta(days=10), "smb"),
+        churned_at("D1", start + timedelta(days=5)),  # S and L
+        subscribed_at("D2", start - timedelta(days=10), "smb"),
+        churned_at("D2", end + timedelta(days=1)),  # S; churned after the end: not L
+        subscribed_at("D3", start - timedelta(days=10), "ent"),
+        churned_at("D3", start - MICROSECOND),  # churned before the start: not S
+        subscribed_at("D4", start, "ent"),  # not strictly before the start
+        subscribed_at("D5", start - MICROSECOND, "ent"),
+        churned_at("D5", end - MICROSECOND),  # S and L
+        subscribed_at("D6", start - MICROSECOND, "ent"),
+        churned_at("D6", end),  # S; at the end is after the window
+        subscribed_at("D7", start - timedelta(days=2), "ent"),  # S
+    )
+
+
+def test_retention_and_churn_on_prev_30d_count_churns_inside_it_only() -> None:
+    reference = run(*prev_30d_retention_case())
+    # S = D1, D2, D5, D6, D7; L = D1, D5.
+    assert_values(reference, "churn_rate", "prev_30d", {"": 0.4, "smb": 0.5, "ent": 1 / 3})
+    assert_values(
+        reference, "customer_retention_rate", "prev_30d", {"": 0.6, "smb": 0.5, "ent": 2 / 3}
+    )
+    # 30d (from prev_30d's end): S = D2 (smb), D4, D6, D7 (ent); L = D2, D6.
+    assert_values(reference, "churn_rate", "30d", {"": 0.5, "smb": 1.0, "ent": 1 / 3})
+
+
 def test_lifetime_value_active_customers_and_mrr() -> None:
     reference = run(
         clock(),
@@ -781,7 +955,7 @@ def test_every_kpi_has_its_windows() -> None:
     windows: dict[str, set[str]] = {}
     for kpi, window, _ in reference.series:
         windows.setdefault(kpi, set()).add(window)
-    all_windows = {"1h", "24h", "7d", "30d"}
+    all_windows = {"1h", "24h", "7d", "30d", "prev_24h", "prev_7d", "prev_30d", "mtd", "qtd"}
     assert windows == {
         "open_pipeline_value": {"now"},
         "active_customers": {"now"},
@@ -889,6 +1063,8 @@ def test_zero_or_null_series_may_be_missing_but_not_others() -> None:
         "csat 24h {team=a}: missing, expected 1.0",
         "csat 30d {team=a}: missing, expected 1.0",
         "csat 7d {team=a}: missing, expected 1.0",
+        "csat mtd {team=a}: missing, expected 1.0",
+        "csat qtd {team=a}: missing, expected 1.0",
     ]
 
 

@@ -1,8 +1,26 @@
-"""Bucket math of KPIS.md "Time"."""
+"""Bucket math of KPIS.md "Time" and "Previous and calendar windows"."""
 
 from __future__ import annotations
 
-from kpis.windows import DAY_WINDOW, HOUR_WINDOW, MINUTE_US, MONTH_WINDOW, WEEK_WINDOW
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from kpis.ledger import Ledger, minute_pair, pair_key
+from kpis.windows import (
+    DAY_US,
+    DAY_WINDOW,
+    HOUR_US,
+    HOUR_WINDOW,
+    LOCAL_DAY_US,
+    MINUTE_US,
+    MONTH_TO_DATE,
+    MONTH_WINDOW,
+    PREVIOUS_WINDOWS,
+    QUARTER_DAYS,
+    QUARTER_TO_DATE,
+    WEEK_WINDOW,
+    local_day,
+)
 
 T = 1_772_357_400_000_000 + 30 * 1_000_000  # 2026-03-01T09:30:30Z
 
@@ -27,3 +45,84 @@ def test_the_hour_window_of_an_hourly_bucket_starts_on_the_hour() -> None:
     assert start % 3_600_000_000 == 0
     assert WEEK_WINDOW.contains(start, T)
     assert not WEEK_WINDOW.contains(start - 1, T)
+
+
+def test_prev_windows_are_the_buckets_just_before_their_window() -> None:
+    for prev, window in zip(PREVIOUS_WINDOWS, (DAY_WINDOW, WEEK_WINDOW, MONTH_WINDOW), strict=True):
+        assert prev.name == f"prev_{window.name}"
+        assert prev.bucket_us == window.bucket_us
+        assert prev.last_bucket(T) == window.first_bucket(T) - 1
+        assert prev.first_bucket(T) == window.first_bucket(T) - window.buckets
+        assert prev.end_us(T) == window.start_us(T)
+        assert prev.contains(prev.start_us(T), T)
+        assert not prev.contains(prev.start_us(T) - 1, T)
+        assert prev.contains(window.start_us(T) - 1, T)
+        assert not prev.contains(window.start_us(T), T)
+    assert MONTH_WINDOW.end_us(T) is None
+
+
+def micros(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp()) * 1_000_000
+
+
+def test_a_local_day_starts_at_local_midnight() -> None:
+    kathmandu = ZoneInfo("Asia/Kathmandu")  # UTC+5:45
+    april_first = (date(2026, 4, 1) - date(1970, 1, 1)).days
+    assert local_day(micros("2026-03-31T18:15:00+00:00"), kathmandu) == april_first
+    assert local_day(micros("2026-03-31T18:15:00+00:00") - 1, kathmandu) == april_first - 1
+    new_york = ZoneInfo("America/New_York")
+    # Midnight of March 9 is in summer time (04:00Z), of March 8 in winter time (05:00Z).
+    march_ninth = (date(2026, 3, 9) - date(1970, 1, 1)).days
+    assert local_day(micros("2026-03-09T04:00:00+00:00"), new_york) == march_ninth
+    assert local_day(micros("2026-03-09T04:00:00+00:00") - 1, new_york) == march_ninth - 1
+    assert local_day(micros("2026-03-08T05:00:00+00:00"), new_york) == march_ninth - 1
+
+
+def test_a_local_day_goes_on_through_an_hour_repeated_from_the_previous_date() -> None:
+    # Casey went from +11 to +8 at 02:00 on 2010-03-05: 23:00-01:59 came again, 23:00-23:59
+    # dated March 4. Those instants follow March 5's midnight: they belong to March 5.
+    casey = ZoneInfo("Antarctica/Casey")
+    midnight = micros("2010-03-04T13:00:00+00:00")
+    march_fifth = (date(2010, 3, 5) - date(1970, 1, 1)).days
+    assert local_day(midnight - 1, casey) == march_fifth - 1
+    assert local_day(midnight, casey) == march_fifth
+    assert local_day(micros("2010-03-04T15:30:00+00:00"), casey) == march_fifth
+
+
+def test_calendar_windows_start_at_the_local_month_and_quarter() -> None:
+    zone = ZoneInfo("Asia/Kolkata")  # UTC+5:30
+    watermark = micros("2026-05-14T09:00:00+00:00")
+    assert MONTH_TO_DATE.start_us(watermark, zone) == micros("2026-04-30T18:30:00+00:00")
+    assert QUARTER_TO_DATE.start_us(watermark, zone) == micros("2026-03-31T18:30:00+00:00")
+    may_first = (date(2026, 5, 1) - date(1970, 1, 1)).days
+    assert MONTH_TO_DATE.first_bucket(watermark, zone) == may_first
+    assert MONTH_TO_DATE.last_bucket(watermark, zone) == may_first + 13
+    assert MONTH_TO_DATE.end_us(watermark, zone) is None
+    assert MONTH_TO_DATE.contains(micros("2026-04-30T18:30:00+00:00"), watermark, zone)
+    assert not MONTH_TO_DATE.contains(micros("2026-04-30T18:30:00+00:00") - 1, watermark, zone)
+
+
+def test_the_ledger_keeps_every_bucket_a_window_reads() -> None:
+    zone = ZoneInfo("America/New_York")
+    ledger = Ledger(zone)
+    # 22:00 on September 30 in New York, October 1 in UTC: the longest quarter, July to
+    # September (92 days), begins 92 days before the UTC date.
+    watermark = micros("2026-10-01T02:00:00+00:00")
+    ledger.advance_watermark(watermark)
+    quarter_first = QUARTER_TO_DATE.first_bucket(watermark, zone)
+    assert quarter_first == watermark // DAY_US - QUARTER_DAYS
+    oldest = {
+        MINUTE_US: PREVIOUS_WINDOWS[0].first_bucket(watermark),
+        HOUR_US: PREVIOUS_WINDOWS[2].first_bucket(watermark),
+        LOCAL_DAY_US: quarter_first,
+    }
+    for bucket_us, first in oldest.items():
+        ledger.add(("a", "", bucket_us, first), 1)
+        ledger.add(("a", "", bucket_us, first - 1), 1)
+    ledger.prune()
+    assert sorted(ledger.values) == sorted(("a", "", size, first) for size, first in oldest.items())
+
+
+def test_a_pair_of_minutes_is_one_key() -> None:
+    for pair in [(0, 0), (29_000_000, 29_100_000), (-1_000_000_000, 4), (5, -7)]:
+        assert minute_pair(pair_key(*pair)) == pair

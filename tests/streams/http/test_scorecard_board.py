@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from kpis.catalogue import CATALOGUE
 from kpis.snapshot import KpiValue
 from kpis.thresholds import Threshold, parse_thresholds
+from kpis.windows import WINDOWS
 from streams.http.scorecard.board import Board, build_board, changes
 from streams.http.scorecard.hub import Hub, Pace
 from streams.http.scorecard.states import Judge, SeriesValues, State, state_of
@@ -209,3 +212,13 @@ async def test_a_page_that_falls_behind_is_dropped() -> None:
     assert await wait_until_async(dropped, "the page that fell behind dropped")
     assert [stuck.get_nowait()] == [None]
     await hub.close()
+
+
+def test_the_page_offers_every_window_of_the_catalogue() -> None:
+    web = Path(__file__).parents[3] / "streams" / "http" / "scorecard" / "web"
+    buttons = re.findall(r'data-window="([^"]+)"', (web / "index.html").read_text())
+    script = re.search(r"const WINDOWS = \[([^\]]*)\]", (web / "scorecard.js").read_text())
+    assert script is not None
+    names = [window.name for window in WINDOWS]
+    assert buttons == names
+    assert re.findall(r'"([^"]+)"', script.group(1)) == names

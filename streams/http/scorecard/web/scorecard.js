@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const WINDOWS = ["1h", "24h", "7d", "30d"];
+  const WINDOWS = ["1h", "24h", "7d", "30d", "prev_24h", "prev_7d", "prev_30d", "mtd", "qtd"];
   const page = {
     catalogue: [],
     tiles: {},
@@ -21,7 +21,7 @@
   const svg = (tag) => document.createElementNS("http://www.w3.org/2000/svg", tag);
 
   function windowFromHash() {
-    const found = /window=([0-9a-z]+)/.exec(location.hash);
+    const found = /window=([0-9a-z_]+)/.exec(location.hash);
     return found && WINDOWS.includes(found[1]) ? found[1] : null;
   }
 
