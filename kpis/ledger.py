@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from kpis.windows import HOUR_US, LOCAL_DAY_US, MINUTE_US, RETAINED_BUCKETS, UTC_ZONE, local_day
+from kpis.windows import HOUR_US, LOCAL_DAY_US, MINUTE_US, RETAINED_BUCKETS, UTC_ZONE, LocalDays
 
 PartKey = tuple[str, str, int, int]
 POINT = 0  # `x` of a part that is not bucketed by a window
+NEVER = -(1 << 62)  # the cutoff of a bucket size that never expires
 WINDOW_BUCKETS = (MINUTE_US, HOUR_US, LOCAL_DAY_US)  # the bucket sizes of the KPI windows
 _PAIR_OFFSET = 1 << 30  # minutes from year 1 to beyond 3000 fit in 31 bits once offset
 
@@ -38,6 +39,7 @@ class Ledger:
 
     def __init__(self, zone: ZoneInfo = UTC_ZONE) -> None:
         self.zone = zone  # of local-day buckets
+        self.local_days = LocalDays(zone)
         self.values: dict[PartKey, int] = {}
         self.dirty: dict[PartKey, int] = {}  # parts changed since the last take: their value then
         self.watermark_us: int | None = None
@@ -75,9 +77,16 @@ class Ledger:
         bucket_sizes: tuple[int, ...] = WINDOW_BUCKETS,
     ) -> None:
         """Add to the buckets of event time `t_us` that a window can still read."""
+        cutoffs = self.cutoffs
         for bucket_us in bucket_sizes:
-            bucket = local_day(t_us, self.zone) if bucket_us == LOCAL_DAY_US else t_us // bucket_us
-            if not self._expired(bucket_us, bucket):
+            if bucket_us == LOCAL_DAY_US:
+                bucket = self.local_days.day_of(t_us)
+            else:
+                bucket = t_us // bucket_us
+            cutoff = cutoffs.get(bucket_us)
+            if cutoff is None:
+                cutoff = self._cutoff(bucket_us)
+            if bucket > cutoff:
                 self.add((part, dimension, bucket_us, bucket), amount)
 
     def advance_watermark(self, t_us: int) -> None:
@@ -95,7 +104,8 @@ class Ledger:
         rebalance: a stale value restored for an expired bucket is never read, and is
         pruned. A part taken before is taken again as removed (the store forgets it).
         """
-        expired = [key for key in self.values if key[2] and self._expired(key[2], key[3])]
+        cutoffs = {bucket_us: self._cutoff(bucket_us) for bucket_us in RETAINED_BUCKETS}
+        expired = [key for key in self.values if key[2] and key[3] <= cutoffs.get(key[2], NEVER)]
         dirty = self.dirty
         for key in expired:
             value = self.values.pop(key)
@@ -119,14 +129,13 @@ class Ledger:
             else:
                 self.values.pop(key, None)
 
-    def _expired(self, bucket_us: int, bucket: int) -> bool:
-        cutoff = self.cutoffs.get(bucket_us)
-        if cutoff is None:
-            retained = RETAINED_BUCKETS.get(bucket_us)
-            if retained is None or self.watermark_us is None:
-                return False
-            cutoff = self.cutoffs[bucket_us] = self.watermark_us // bucket_us - retained
-        return bucket <= cutoff
+    def _cutoff(self, bucket_us: int) -> int:
+        """The newest expired bucket of a size at the watermark (NEVER: none expires)."""
+        retained = RETAINED_BUCKETS.get(bucket_us)
+        if retained is None or self.watermark_us is None:
+            return NEVER
+        cutoff = self.cutoffs[bucket_us] = self.watermark_us // bucket_us - retained
+        return cutoff
 
 
 def combine(ledgers: Iterable[dict[PartKey, int]]) -> dict[PartKey, int]:

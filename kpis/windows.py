@@ -42,6 +42,26 @@ def local_day(t_us: int, zone: ZoneInfo) -> int:
     return (day - _EPOCH_DATE).days
 
 
+class LocalDays:
+    """`local_day` for one zone, remembering the span of the last day it found: events come
+    in time order, so most fall in the day of the one before."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.start_us = self.end_us = self.day = 0  # [start, end) is the remembered day
+
+    def day_of(self, t_us: int) -> int:
+        """`local_day(t_us, zone)`."""
+        if self.start_us <= t_us < self.end_us:
+            return self.day
+        day = local_day(t_us, self.zone)
+        midnight = _EPOCH_DATE + timedelta(days=day)
+        self.start_us = _local_midnight_us(midnight, self.zone)
+        self.end_us = _local_midnight_us(midnight + timedelta(days=1), self.zone)
+        self.day = day
+        return day
+
+
 @dataclass(frozen=True)
 class Window:
     """Buckets `first..last` of `bucket_us` microseconds at a watermark; the base class is

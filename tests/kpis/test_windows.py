@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import random
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from kpis.ledger import Ledger, minute_pair, pair_key
 from kpis.windows import (
@@ -19,6 +22,7 @@ from kpis.windows import (
     QUARTER_DAYS,
     QUARTER_TO_DATE,
     WEEK_WINDOW,
+    LocalDays,
     local_day,
 )
 
@@ -126,3 +130,22 @@ def test_the_ledger_keeps_every_bucket_a_window_reads() -> None:
 def test_a_pair_of_minutes_is_one_key() -> None:
     for pair in [(0, 0), (29_000_000, 29_100_000), (-1_000_000_000, 4), (5, -7)]:
         assert minute_pair(pair_key(*pair)) == pair
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", "Antarctica/Casey"]
+)
+def test_local_days_remembered_by_span_agree_with_local_day(zone: str) -> None:
+    rng = random.Random(zone)
+    days, tz = LocalDays(ZoneInfo(zone)), ZoneInfo(zone)
+    start = micros("2025-01-01T00:00:00+00:00")
+    moments = sorted(start + rng.randrange(0, 2 * 366 * 86_400_000_000) for _ in range(3000))
+    moments += [
+        start + rng.randrange(0, 2 * 366 * 86_400_000_000) for _ in range(1000)
+    ]  # any order
+    for day in range(2 * 366):  # each local midnight and the microseconds around it, in order
+        on = date(2025, 1, 1) + timedelta(days=day)
+        midnight = int(datetime(on.year, on.month, on.day, tzinfo=tz).timestamp() * 1_000_000)
+        moments += [midnight - 1, midnight, midnight + 1]
+    for moment in moments:
+        assert days.day_of(moment) == local_day(moment, tz), moment
