@@ -4,6 +4,8 @@ A checkpoint carries absolute values (not deltas) of everything a batch
 changed and the last source offset it covers. Restoring the checkpoints of
 a partition in log order, skipping any whose offset is not past the state's,
 rebuilds the state exactly, even when two owners wrote during a rebalance.
+Entities and ids a worker has forgotten (`kpis.retention`) may come back from
+older checkpoints: they are judged forgotten all the same, and pruned again.
 
 Offsets count in one incarnation of the logs: a broker that lost its data
 (a memory-only broker restarted) starts the offsets again from 0 on a new,
@@ -19,6 +21,7 @@ from msgspec import Struct
 
 from kpis.engine import PartitionState
 from kpis.entities import Entity
+from kpis.retention import IdRecord
 
 
 class Checkpoint(Struct, array_like=True):
@@ -27,7 +30,7 @@ class Checkpoint(Struct, array_like=True):
     offset: int
     watermark_us: int | None
     entities: dict[str, Entity]
-    event_ids: list[str]
+    event_ids: list[tuple[str, IdRecord]]  # each new id with its time and entity
     parts: list[tuple[str, str, int, int, int]]
     incarnation: int
 

@@ -126,6 +126,7 @@ REBALANCES = "crmkpi_rebalances"
 LAST_FLUSH = "crmkpi_last_flush_timestamp_seconds"
 PROCESSING_ERRORS = "crmkpi_processing_errors"
 DEAD_LETTERS_WRITTEN = "crmkpi_dead_letters_written"
+STATE_ENTRIES = "crmkpi_state_entries"  # by kind: event_ids, leads, ..., parts
 INGEST_REQUESTS = "crmkpi_ingest_requests"  # by source and outcome, refused ones included
 INGEST_ITEMS = "crmkpi_ingest_items"  # changes received, by source, kind and result
 

@@ -72,8 +72,10 @@ class CheckpointLog:
         The first fence of a checkpoint partition names the incarnation of the logs (the
         time it was written, in µs): a broker that lost its data has a new first fence.
         """
+        settings = self.settings
         states = {
-            source: PartitionState(churn_rules=self.settings.churn_rules()) for source in sources
+            source: PartitionState(churn_rules=settings.churn_rules(), grace_us=settings.grace_us())
+            for source in sources
         }
         tps = {self.partition_of(source) for source in sources}
         fences = {tp: str(tp.partition).encode() + FENCE + uuid.uuid4().hex.encode() for tp in tps}
