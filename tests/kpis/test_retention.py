@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import orjson
 import pytest
 from pydantic import ValidationError
@@ -200,3 +201,18 @@ def test_the_grace_period_is_35_days_by_default_and_never_below_31() -> None:
     assert Settings(grace_days=31).grace_us() == 31 * 86_400_000_000
     with pytest.raises(ValidationError, match="grace_days"):
         Settings(grace_days=30)
+
+
+def test_a_checkpoint_written_before_the_grace_period_is_held_for_g_after_it() -> None:
+    won = ["Opportunity", 10_000_000, "s", "r", "t", None, 0, True]  # no `last_us`
+    legacy = msgspec.msgpack.encode([7, to_micros(START), {"o": won}, ["old-id"], [], 0])
+    state = PartitionState()
+    assert cp.restore(state, cp.decode(legacy))
+    assert outcome(state, activity(30)) == "accepted"
+    assert outcome(state, activity(0.5, "old-id")) == "duplicate"
+    assert (
+        outcome(state, event("opportunity.lost", 0.5, opportunity_id="o")) == "invalid_transition"
+    )
+    assert outcome(state, activity(36)) == "accepted"
+    assert outcome(state, activity(0.5, "old-id")) == "too_late"
+    assert outcome(state, event("opportunity.lost", 0.5, opportunity_id="o")) == "too_late"

@@ -389,3 +389,21 @@ def test_live_traffic_keeps_its_rate(live: tuple[list[tuple[datetime, str]], Fak
     steady = sent[len(sent) // 3 :]
     seconds = (steady[-1][0] - steady[0][0]).total_seconds()
     assert 40 < len(steady) / seconds < 60
+
+
+def test_stale_copies_are_exact_copies_delivered_30_to_80_days_later() -> None:
+    lines = list(simulate_history(4, 120, anomalies=Anomalies(stale_copy=0.01), scale=0.2))
+    seen: set[str] = set()
+    log_time = datetime.min.replace(tzinfo=UTC)
+    copies = []
+    for line in lines:
+        moment = occurred_at(line)
+        if line in seen:
+            copies.append((moment, log_time - moment))
+        seen.add(line)
+        log_time = max(log_time, moment)
+    # copies still due when the history ends are written at its end: those of the last 80 days
+    due = [delay for moment, delay in copies if moment <= log_time - 80 * DAY]
+    assert len(due) >= 50
+    assert all(30 * DAY <= delay <= 81 * DAY for delay in due)
+    assert sum(delay > 35 * DAY for delay in due) > len(due) / 2  # mostly past G
