@@ -4,6 +4,12 @@ A checkpoint carries absolute values (not deltas) of everything a batch
 changed and the last source offset it covers. Restoring the checkpoints of
 a partition in log order, skipping any whose offset is not past the state's,
 rebuilds the state exactly, even when two owners wrote during a rebalance.
+Entities and ids a worker has forgotten (`kpis.retention`) may come back from
+older checkpoints: they are judged forgotten all the same, and pruned again.
+
+Checkpoints written before the grace period (bare ids, entities without the
+time of their latest event) are restored as if that time were the checkpoint's
+watermark: they are held for at least `G` after it.
 
 Offsets count in one incarnation of the logs: a broker that lost its data
 (a memory-only broker restarted) starts the offsets again from 0 on a new,
@@ -14,11 +20,14 @@ worker that wrote on after the loss cannot carry the lost history over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 from msgspec import Struct
 
 from kpis.engine import PartitionState
 from kpis.entities import Entity
+from kpis.retention import IdRecord
 
 
 class Checkpoint(Struct, array_like=True):
@@ -27,7 +36,8 @@ class Checkpoint(Struct, array_like=True):
     offset: int
     watermark_us: int | None
     entities: dict[str, Entity]
-    event_ids: list[str]
+    # each new id with its time and entity; a bare id is from a worker without a grace period
+    event_ids: Sequence[tuple[str, IdRecord] | str]
     parts: list[tuple[str, str, int, int, int]]
     incarnation: int
 
@@ -58,8 +68,13 @@ def restore(state: PartitionState, checkpoint: Checkpoint) -> bool:
     offset; True when applied."""
     if checkpoint.incarnation != state.incarnation or checkpoint.offset <= state.offset:
         return False
-    state.entities.update(checkpoint.entities)
-    state.event_ids.update(checkpoint.event_ids)
+    legacy_us = checkpoint.watermark_us or 0  # held for `G` after the checkpoint, at least
+    for key, entity in checkpoint.entities.items():
+        entity.last_us = entity.last_us or legacy_us
+        state.entities[key] = entity
+    for item in checkpoint.event_ids:
+        event_id, record = (item, (legacy_us, "", 0)) if isinstance(item, str) else item
+        state.event_ids[event_id] = record
     state.ledger.restore(((k0, k1, k2, k3), value) for k0, k1, k2, k3, value in checkpoint.parts)
     if checkpoint.watermark_us is not None:
         state.ledger.advance_watermark(checkpoint.watermark_us)

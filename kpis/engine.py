@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kpis import churn
+from kpis import churn, retention
 from kpis import events as ev
 from kpis import parts as p
 from kpis.entities import Customer, Entity, Lead, Opportunity, Ticket
 from kpis.events import Event, Rejection
 from kpis.ledger import Ledger
+from kpis.retention import DAY_US, DEFAULT_GRACE_DAYS, IdRecord
 from kpis.windows import HOUR_US, MINUTE_US
 
 
@@ -29,13 +30,15 @@ class PartitionState:
     """Everything one source partition knows: entities, applied event ids, KPI parts."""
 
     entities: dict[str, Entity] = field(default_factory=dict)
-    event_ids: set[str] = field(default_factory=set)
+    event_ids: dict[str, IdRecord] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
     churn_rules: churn.ChurnRules = field(default_factory=churn.ChurnRules)
+    grace_us: int = DEFAULT_GRACE_DAYS * DAY_US
     offset: int = -1
     incarnation: int = 0  # of the log `offset` counts in (see `kpis.checkpoint`)
     changed_entities: set[str] = field(default_factory=set)
-    new_event_ids: list[str] = field(default_factory=list)
+    new_event_ids: list[tuple[str, IdRecord]] = field(default_factory=list)
+    forgotten_before_us: int | None = None  # `T - G` of the last `retention.forget` (memory)
 
     def apply_raw(self, raw: bytes, now_us: int) -> tuple[Event | None, Rejection | None]:
         """Validate and apply one raw record; a rejection is counted and returned, never raised."""
@@ -50,13 +53,43 @@ class PartitionState:
     def apply(self, event: Event, now_us: int) -> None:
         """Apply a decoded event, or raise `Rejection` leaving the state untouched."""
         t_us = ev.check_not_future(event, now_us)
-        if event.event_id in self.event_ids:
+        limit_us = self.horizon()
+        key = event.entity_id if type(event) in ENTITY_EVENTS else ""
+        if limit_us is not None and t_us < limit_us and self.held(key) is None:
+            raise Rejection("too_late", "older than the grace period, about nothing still held")
+        record = self.event_ids.get(event.event_id)
+        if record is not None and retention.id_is_held(
+            record, self.entities.get(record[1]), limit_us
+        ):
             raise Rejection("duplicate", f"event_id {event.event_id!r} was already applied")
         HANDLERS[type(event)](self, event, t_us)
-        self.event_ids.add(event.event_id)
-        self.new_event_ids.append(event.event_id)
+        born = 0
+        if key:
+            applied = self.entities[key]
+            applied.last_us = max(applied.last_us, t_us)
+            self.changed_entities.add(key)
+            born = retention.born_us(applied)
+        self.event_ids[event.event_id] = record = (t_us, key, born)
+        self.new_event_ids.append((event.event_id, record))
         self.ledger.advance_watermark(t_us)
         self.ledger.add_gauge(p.EVENTS_ACCEPTED, "", 1)
+
+    def horizon(self) -> int | None:
+        """`T - G` of this partition now."""
+        return retention.horizon(self.ledger.watermark_us, self.grace_us)
+
+    def held(self, key: str) -> Entity | None:
+        """The entity of `key` unless it is unknown or forgotten."""
+        entity = self.entities.get(key) if key else None
+        if entity is None or not retention.is_held(entity, self.horizon()):
+            return None
+        return entity
+
+    def prune(self) -> None:
+        """Free what no window or judgement reads again: expired buckets, forgotten entities
+        and their ids (`kpis.retention.forget`)."""
+        self.ledger.prune()
+        retention.forget(self)
 
     def churn_signal(self, customer_id: str | None, signal: str, t_us: int) -> None:
         """Record one churn-signal occurrence for a customer (events may not name one)."""
@@ -70,15 +103,16 @@ class PartitionState:
 
     def entity(self, event: Event, kind: type[Any]) -> Any:
         """The entity the event is about, or `unknown_entity`."""
-        found = self.entities.get(event.entity_id)
+        found = self.held(event.entity_id)
         if found is None:
             raise Rejection("unknown_entity", f"{event.entity_key} {event.entity_id!r} is unknown")
         assert isinstance(found, kind)
         return found
 
     def create(self, event: Event, entity: Entity) -> None:
-        """Record a new entity; a second creation is an `invalid_transition`."""
-        if event.entity_id in self.entities:
+        """Record a new entity (replacing a forgotten one); a second creation of one still held
+        is an `invalid_transition`."""
+        if self.held(event.entity_id) is not None:
             raise Rejection(
                 "invalid_transition", f"{event.entity_key} {event.entity_id!r} already exists"
             )
@@ -326,6 +360,11 @@ def _ticket_reopened(state: PartitionState, event: ev.TicketReopened, t_us: int)
         )
     state.put(event, ticket)
 
+
+ENTITY_EVENTS: frozenset[type[ev.Envelope]] = frozenset(
+    kind for kind in ev.EVENT_TYPES if kind.entity_key in retention.ENTITY_KEYS
+)
+"""The events about an entity the state holds (activities, surveys and spend have none)."""
 
 HANDLERS: dict[type[Any], Callable[[PartitionState, Any, int], None]] = {
     ev.LeadCreated: _lead_created,

@@ -1,4 +1,8 @@
-"""Per-entity state of KPIS.md: what the monitor remembers about each CRM object."""
+"""Per-entity state of KPIS.md: what the monitor remembers about each CRM object.
+
+Every entity has `last_us`, the latest `occurred_at` of the events applied to it: a closed
+entity is forgotten once it is older than `T - G` (KPIS.md, "State retention").
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class Opportunity(Struct, tag=True, array_like=True):
     channel: str | None
     created_us: int
     closed: bool = False
+    last_us: int = 0
 
 
 class Lead(Struct, tag=True, array_like=True):
@@ -25,6 +30,7 @@ class Lead(Struct, tag=True, array_like=True):
     contacted: bool = False
     qualified: bool = False
     converted: bool = False
+    last_us: int = 0
 
 
 class Customer(Struct, tag=True, array_like=True):
@@ -35,6 +41,7 @@ class Customer(Struct, tag=True, array_like=True):
     mrr_micro: int
     acquired_us: int
     churned_us: int | None = None
+    last_us: int = 0
 
 
 class Ticket(Struct, tag=True, array_like=True):
@@ -49,6 +56,7 @@ class Ticket(Struct, tag=True, array_like=True):
     first_resolved_us: int | None = None
     reopened: bool = False
     first_contact_resolved: bool = False
+    last_us: int = 0
 
 
 Entity = Opportunity | Lead | Customer | Ticket

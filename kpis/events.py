@@ -27,6 +27,7 @@ RejectionReason = Literal[
     "invalid_json",
     "schema",
     "future_timestamp",
+    "too_late",
     "duplicate",
     "unknown_entity",
     "invalid_transition",

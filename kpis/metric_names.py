@@ -128,6 +128,7 @@ PARTITIONS_RESUMED = "crmkpi_partitions_resumed"  # found lagging without progre
 LAST_FLUSH = "crmkpi_last_flush_timestamp_seconds"
 PROCESSING_ERRORS = "crmkpi_processing_errors"
 DEAD_LETTERS_WRITTEN = "crmkpi_dead_letters_written"
+STATE_ENTRIES = "crmkpi_state_entries"  # by kind: event_ids, leads, ..., parts
 INGEST_REQUESTS = "crmkpi_ingest_requests"  # by source and outcome, refused ones included
 INGEST_ITEMS = "crmkpi_ingest_items"  # changes received, by source, kind and result
 

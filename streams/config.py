@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from kpis.churn import ChurnRules
+from kpis.retention import DAY_US, DEFAULT_GRACE_DAYS, MIN_GRACE_DAYS
 from streams.secret_settings import file_sources
 
 
@@ -93,6 +94,8 @@ class Settings(BaseSettings):
     churn_sla_hours: dict[str, float] = Field(
         default_factory=lambda: {"urgent": 4.0, "high": 24.0, "normal": 48.0, "low": 72.0}
     )
+    # KPIS.md "State retention": closed entities and old event ids are forgotten after it.
+    grace_days: int = Field(default=DEFAULT_GRACE_DAYS, ge=MIN_GRACE_DAYS)
     session_timeout: float = Field(
         default=10.0, gt=0
     )  # seconds before a dead worker's partitions move
@@ -158,6 +161,10 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The time zone of the calendar windows."""
         return ZoneInfo(self.timezone)
+
+    def grace_us(self) -> int:
+        """The grace period in microseconds."""
+        return self.grace_days * DAY_US
 
     def kafka_options(self) -> dict[str, object]:
         """Connection options shared by every aiokafka client."""

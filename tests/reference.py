@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 Labels = tuple[tuple[str, str], ...]
@@ -33,8 +33,17 @@ NOW = "now"
 # EVENTS.md "Rejection reasons", in precedence order: those found from the event alone,
 # then those found against the state.
 EVENT_REASONS = ("invalid_json", "schema", "future_timestamp")
-STATE_REASONS = ("duplicate", "unknown_entity", "invalid_transition")
+STATE_REASONS = ("too_late", "duplicate", "unknown_entity", "invalid_transition")
 REASONS = EVENT_REASONS + STATE_REASONS
+
+# KPIS.md "State retention": the grace period G, and how near `T - G` a re-delivery may be
+# judged either `duplicate` or `too_late` (KPIS.md allows both there).
+DAY_US = 86_400 * MICROS
+GRACE_DAYS = 35
+BOUNDARY_MARGIN_US = 3600 * MICROS
+# EVENTS.md "Topics and keys": keyed by entity on the domain's topic; Kafka's default
+# partitioner, 6 partitions unless configured otherwise.
+PARTITIONS = 6
 
 # (name, bucket seconds g, number of buckets n), KPIS.md "Time".
 WINDOW_SIZES = (("1h", 60, 60), ("24h", 60, 1440), ("7d", 3600, 168), ("30d", 3600, 720))
@@ -281,6 +290,7 @@ class Lead:
     first_contact_team: str | None = None
     qualified: bool = False
     converted: bool = False
+    last_at: int = 0  # the latest occurred_at of the events applied to it
 
 
 @dataclass
@@ -293,6 +303,7 @@ class Opportunity:
     created_at: int
     outcome: str | None = None  # "won" or "lost" once closed
     closed_at: int | None = None
+    last_at: int = 0
 
 
 @dataclass
@@ -302,6 +313,7 @@ class Customer:
     mrr: Fraction
     acquired_at: int
     churned_at: int | None = None
+    last_at: int = 0
 
 
 @dataclass
@@ -312,6 +324,7 @@ class Ticket:
     first_resolved_at: int | None = None
     agent_replies: int = 0  # before the first resolution, frozen by it
     reopened: bool = False
+    last_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -334,6 +347,21 @@ class Spend:
     at: int
 
 
+Record = Lead | Opportunity | Customer | Ticket
+R = TypeVar("R", Lead, Opportunity, Customer, Ticket)
+
+
+def _closed(record: Record) -> bool:
+    """KPIS.md "State retention": won or lost, converted, churned, resolved (not reopened)."""
+    if isinstance(record, Lead):
+        return record.converted
+    if isinstance(record, Opportunity):
+        return record.outcome is not None
+    if isinstance(record, Customer):
+        return record.churned_at is not None
+    return record.resolved
+
+
 @dataclass
 class CrmState:
     """Everything the accepted events established, in log order."""
@@ -347,6 +375,42 @@ class CrmState:
     nps: list[Survey] = field(default_factory=list)
     spend: list[Spend] = field(default_factory=list)
     contact_teams: set[str] = field(default_factory=set)
+    forgotten: dict[type, list[Any]] = field(default_factory=dict)  # still counted in KPIs
+
+    def ever(self, kind: type[R]) -> list[R]:
+        """Every record of a kind ever created, forgotten ones included: forgetting changes
+        no KPI."""
+        live: dict[str, R] = self._records(kind.__name__.lower()) or {}
+        return [*live.values(), *self.forgotten.get(kind, [])]
+
+    def _records(self, domain: str) -> dict[str, Any] | None:
+        """The live records of a domain's entities; None for activities, surveys, spend."""
+        return {
+            "lead": self.leads,
+            "opportunity": self.opportunities,
+            "customer": self.customers,
+            "ticket": self.tickets,
+        }.get(domain)
+
+    def held(self, domain: str, key: str, limit: int | None) -> Any:
+        """The live record of an entity, or None; a closed one whose latest event is older
+        than `limit` (T - G) is forgotten here, at the moment an event about it is judged."""
+        records = self._records(domain)
+        record = None if records is None else records.get(key)
+        if record is None or limit is None or record.last_at >= limit or not _closed(record):
+            return record
+        del records[key]
+        self.forgotten.setdefault(type(record), []).append(record)
+        return None
+
+    def touch(self, domain: str, key: str, at: int) -> Any:
+        """After an applied event: the record it was about (None for none), its time kept."""
+        records = self._records(domain)
+        if records is None:
+            return None
+        record = records[key]
+        record.last_at = max(record.last_at, at)
+        return record
 
     def apply(self, event: Event) -> None:
         """Applies a fresh event, or raises unknown_entity / invalid_transition changing nothing."""
@@ -540,11 +604,11 @@ def _ratio(numerator: int | Fraction, denominator: int | Fraction) -> Value:
 
 def open_pipeline_value(state: CrmState) -> Series:
     total: defaultdict[Labels, Fraction] = defaultdict(Fraction)
-    for opportunity in state.opportunities.values():
+    for opportunity in state.ever(Opportunity):
         if opportunity.outcome is None:
             for labels in _groups("team", opportunity.team):
                 total[labels] += opportunity.amount
-    teams = (o.team for o in state.opportunities.values())
+    teams = (o.team for o in state.ever(Opportunity))
     return {labels: float(total[labels]) for labels in _all_labels("team", teams)}
 
 
@@ -552,12 +616,12 @@ def lead_cohort_rate(state: CrmState, window: Window, reached: Callable[[Lead], 
     """Leads created in the window: the share that reached a step at any time up to T."""
     cohort: Counter[Labels] = Counter()
     reached_count: Counter[Labels] = Counter()
-    for lead in state.leads.values():
+    for lead in state.ever(Lead):
         if window.contains(lead.created_at):
             for labels in _groups("channel", lead.channel):
                 cohort[labels] += 1
                 reached_count[labels] += reached(lead)
-    channels = (lead.channel for lead in state.leads.values())
+    channels = (lead.channel for lead in state.ever(Lead))
     return {
         labels: _ratio(reached_count[labels], cohort[labels])
         for labels in _all_labels("channel", channels)
@@ -568,7 +632,7 @@ def _won_in(state: CrmState, window: Window) -> list[tuple[Opportunity, int]]:
     """Opportunities won in the window, with their won_at."""
     return [
         (opportunity, opportunity.closed_at)
-        for opportunity in state.opportunities.values()
+        for opportunity in state.ever(Opportunity)
         if opportunity.outcome == "won"
         and opportunity.closed_at is not None
         and window.contains(opportunity.closed_at)
@@ -582,7 +646,7 @@ def sales_cycle_days(state: CrmState, window: Window) -> Series:
         for labels in _groups("team", opportunity.team):
             total_us[labels] += won_at - opportunity.created_at
             won[labels] += 1
-    teams = (o.team for o in state.opportunities.values())
+    teams = (o.team for o in state.ever(Opportunity))
     return {
         labels: _ratio(total_us[labels], won[labels] * 86_400 * MICROS)
         for labels in _all_labels("team", teams)
@@ -601,16 +665,16 @@ def rep_activities(state: CrmState, window: Window) -> Series:
 
 def opportunity_creation_ratio(state: CrmState, window: Window) -> Series:
     created: Counter[Labels] = Counter()
-    for opportunity in state.opportunities.values():
+    for opportunity in state.ever(Opportunity):
         if window.contains(opportunity.created_at):
             for labels in _groups("team", opportunity.team):
                 created[labels] += 1
     first_contacted: Counter[Labels] = Counter()
-    for lead in state.leads.values():
+    for lead in state.ever(Lead):
         if lead.first_contacted_at is not None and window.contains(lead.first_contacted_at):
             for labels in _groups("team", lead.first_contact_team):
                 first_contacted[labels] += 1
-    teams = {o.team for o in state.opportunities.values()} | state.contact_teams
+    teams = {o.team for o in state.ever(Opportunity)} | state.contact_teams
     return {
         labels: _ratio(created[labels], first_contacted[labels])
         for labels in _all_labels("team", teams)
@@ -621,7 +685,7 @@ def survivors_and_lost(state: CrmState, window: Window) -> tuple[Counter[Labels]
     """S: acquired strictly before the window start, not churned before it; L: S churned in it."""
     survivors: Counter[Labels] = Counter()
     lost: Counter[Labels] = Counter()
-    for customer in state.customers.values():
+    for customer in state.ever(Customer):
         churned_at = customer.churned_at
         if customer.acquired_at < window.start and (
             churned_at is None or churned_at >= window.start
@@ -633,7 +697,7 @@ def survivors_and_lost(state: CrmState, window: Window) -> tuple[Counter[Labels]
 
 
 def _segments(state: CrmState) -> list[Labels]:
-    return _all_labels("segment", (c.segment for c in state.customers.values()))
+    return _all_labels("segment", (c.segment for c in state.ever(Customer)))
 
 
 def customer_retention_rate(state: CrmState, window: Window) -> Series:
@@ -668,13 +732,13 @@ def _first_resolved_in(state: CrmState, window: Window) -> list[tuple[Ticket, in
     """Tickets first resolved in the window, with their resolution time in microseconds."""
     return [
         (ticket, ticket.first_resolved_at - ticket.opened_at)
-        for ticket in state.tickets.values()
+        for ticket in state.ever(Ticket)
         if ticket.first_resolved_at is not None and window.contains(ticket.first_resolved_at)
     ]
 
 
 def _ticket_teams(state: CrmState) -> list[Labels]:
-    return _all_labels("team", (ticket.team for ticket in state.tickets.values()))
+    return _all_labels("team", (ticket.team for ticket in state.ever(Ticket)))
 
 
 def resolution_time_hours(state: CrmState, window: Window) -> Series:
@@ -726,12 +790,12 @@ def _spend_in(state: CrmState, window: Window) -> defaultdict[Labels, Fraction]:
 def customer_acquisition_cost(state: CrmState, window: Window) -> Series:
     spent = _spend_in(state, window)
     acquired: Counter[Labels] = Counter()
-    for customer in state.customers.values():
+    for customer in state.ever(Customer):
         if window.contains(customer.acquired_at):
             for labels in _groups("channel", customer.channel):
                 acquired[labels] += 1
     channels = {record.channel for record in state.spend}
-    channels |= {customer.channel for customer in state.customers.values()}
+    channels |= {customer.channel for customer in state.ever(Customer)}
     return {
         labels: _ratio(spent[labels], acquired[labels])
         for labels in _all_labels("channel", channels)
@@ -747,7 +811,7 @@ def marketing_roi(state: CrmState, window: Window) -> Series:
             for labels in _groups("channel", opportunity.channel):
                 won[labels] += opportunity.amount
     channels = {record.channel for record in state.spend}
-    channels |= {o.channel for o in state.opportunities.values() if o.channel is not None}
+    channels |= {o.channel for o in state.ever(Opportunity) if o.channel is not None}
     return {
         labels: _ratio(won[labels] - spent[labels], spent[labels])
         for labels in _all_labels("channel", channels)
@@ -772,12 +836,12 @@ def nps(state: CrmState, window: Window) -> Series:
 def win_rate(state: CrmState, window: Window) -> Series:
     won: Counter[Labels] = Counter()
     closed: Counter[Labels] = Counter()
-    for opportunity in state.opportunities.values():
+    for opportunity in state.ever(Opportunity):
         if opportunity.closed_at is not None and window.contains(opportunity.closed_at):
             for labels in _groups("team", opportunity.team):
                 closed[labels] += 1
                 won[labels] += opportunity.outcome == "won"
-    teams = (o.team for o in state.opportunities.values())
+    teams = (o.team for o in state.ever(Opportunity))
     return {labels: _ratio(won[labels], closed[labels]) for labels in _all_labels("team", teams)}
 
 
@@ -785,7 +849,7 @@ def _active_totals(state: CrmState) -> tuple[Counter[Labels], defaultdict[Labels
     """Number and summed current mrr of the active (not churned) customers."""
     active: Counter[Labels] = Counter()
     mrr_total: defaultdict[Labels, Fraction] = defaultdict(Fraction)
-    for customer in state.customers.values():
+    for customer in state.ever(Customer):
         if customer.churned_at is None:
             for labels in _groups("segment", customer.segment):
                 active[labels] += 1
@@ -846,6 +910,77 @@ NOW_KPIS: dict[str, Callable[[CrmState], Series]] = {
 KPI_NAMES = frozenset({*WINDOWED_KPIS, *NOW_KPIS, "customer_lifetime_value"})
 
 
+# --- State retention (KPIS.md "State retention") -------------------------------------------
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (the Java client's `Utils.murmur2`), as an unsigned 32-bit int."""
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    h = (0x9747B28C ^ len(data)) & mask
+    whole = len(data) // 4 * 4
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little") * m & mask
+        k = (k ^ (k >> 24)) * m & mask
+        h = (h * m & mask) ^ k
+    tail = data[whole:]
+    if len(tail) == 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if tail:
+        h = (h ^ tail[0]) * m & mask
+    h = (h ^ (h >> 13)) * m & mask
+    return h ^ (h >> 15)
+
+
+def partition_of(event: Event, partitions: int) -> tuple[str, int]:
+    """The source partition of an event: its domain's topic, Kafka's default partitioner on
+    the entity key (murmur2 made positive, modulo the partition count)."""
+    return event.type.split(".")[0], (murmur2(event.key.encode()) & 0x7FFFFFFF) % partitions
+
+
+@dataclass
+class _Retention:
+    """`too_late` and `duplicate` with the grace period, against each partition's own `T`."""
+
+    state: CrmState
+    grace_us: int
+    partitions: int
+    watermarks: dict[tuple[str, int], int] = field(default_factory=dict)
+    # event_id -> (occurred_at, domain, key, record it was about or None)
+    ids: dict[str, tuple[int, str, str, Any]] = field(default_factory=dict)
+    ambiguous: int = 0
+
+    def _limit(self, event: Event) -> int | None:
+        t = self.watermarks.get(partition_of(event, self.partitions))
+        return None if t is None else t - self.grace_us
+
+    def check(self, event: Event) -> None:
+        """Raises `too_late` or `duplicate` (in that precedence) for a fresh event."""
+        limit = self._limit(event)
+        domain = event.type.split(".")[0]
+        held = self.state.held(domain, event.key, limit)
+        seen = self.ids.get(event.event_id)
+        if seen is not None and limit is not None:
+            near = min(abs(event.at - limit), abs(seen[0] - limit))
+            self.ambiguous += near <= BOUNDARY_MARGIN_US
+        if limit is not None and event.at < limit and held is None:
+            raise Rejection("too_late")
+        if seen is not None:
+            at, seen_domain, key, record = seen
+            if limit is None or at >= limit:
+                raise Rejection("duplicate")
+            if record is not None and self.state.held(seen_domain, key, limit) is record:
+                raise Rejection("duplicate")
+
+    def applied(self, event: Event) -> None:
+        domain = event.type.split(".")[0]
+        record = self.state.touch(domain, event.key, event.at)
+        self.ids[event.event_id] = (event.at, domain, event.key, record)
+        partition = partition_of(event, self.partitions)
+        self.watermarks[partition] = max(self.watermarks.get(partition, event.at), event.at)
+
+
 # --- The reference ---------------------------------------------------------------------------
 
 
@@ -858,6 +993,7 @@ class Reference:
     rejected: dict[str, int]
     series: dict[SeriesKey, Value]
     resolution_histogram: dict[tuple[str, Labels], dict[str, int]]
+    ambiguous: int = 0  # re-deliveries near `T - G`: `duplicate` or `too_late` both right
 
     def value(self, kpi: str, window: str, **labels: str) -> Value:
         """One series, e.g. `value("csat", "30d", team="emea")`; KeyError when absent."""
@@ -877,18 +1013,25 @@ def _decode(line: str | bytes) -> str:
 
 
 def compute_reference(
-    lines: Iterable[str | bytes], now: datetime, gross_margin: float = 1.0, timezone: str = "UTC"
+    lines: Iterable[str | bytes],
+    now: datetime,
+    gross_margin: float = 1.0,
+    timezone: str = "UTC",
+    *,
+    grace_days: int = GRACE_DAYS,
+    partitions: int = PARTITIONS,
 ) -> Reference:
     """Replays raw JSONL lines in log order; `now` is the wall clock of the future rule,
     `timezone` the IANA name of the calendar windows (`CRMKPI_TIMEZONE`).
 
-    Lines holding only whitespace are skipped: they are no events.
+    Lines holding only whitespace are skipped: they are no events. `T` of the grace period
+    is the watermark of the event's own source partition (`partitions` per topic).
     """
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
     now_us = to_micros(now)
     state = CrmState()
-    applied_ids: set[str] = set()
+    judge = _Retention(state, grace_days * DAY_US, partitions)
     rejected: Counter[str] = Counter()
     accepted = 0
     watermark: int | None = None
@@ -900,13 +1043,12 @@ def compute_reference(
             event = parse_event(load_json(text))
             if event.at > now_us + FUTURE_TOLERANCE_US:
                 raise Rejection("future_timestamp")
-            if event.event_id in applied_ids:
-                raise Rejection("duplicate")
+            judge.check(event)
             state.apply(event)
         except Rejection as rejection:
             rejected[rejection.reason] += 1
             continue
-        applied_ids.add(event.event_id)
+        judge.applied(event)
         accepted += 1
         watermark = event.at if watermark is None else max(watermark, event.at)
 
@@ -932,6 +1074,7 @@ def compute_reference(
         rejected=dict(rejected),
         series=series,
         resolution_histogram=histograms,
+        ambiguous=judge.ambiguous,
     )
 
 
@@ -973,6 +1116,25 @@ def _snapshot_series(
     return found
 
 
+def compare_rejected(reference: Reference, got_rejected: Mapping[str, Any]) -> list[str]:
+    """Mismatches of the rejection counts; up to `reference.ambiguous` events may move between
+    `duplicate` and `too_late`, whose sum must match exactly."""
+    problems = []
+    for reason in sorted({*reference.rejected, *got_rejected} - {"duplicate", "too_late"}):
+        expected_count = reference.rejected.get(reason, 0)
+        got_count = got_rejected.get(reason, 0)
+        if got_count != expected_count:
+            problems.append(f"rejected {reason}: expected {expected_count}, got {got_count!r}")
+    expected = [reference.rejected.get(reason, 0) for reason in ("duplicate", "too_late")]
+    got = [got_rejected.get(reason, 0) for reason in ("duplicate", "too_late")]
+    if sum(got) != sum(expected) or abs(got[0] - expected[0]) > reference.ambiguous:
+        problems.append(
+            f"rejected duplicate, too_late: expected {expected} (± {reference.ambiguous}"
+            f" between them), got {got}"
+        )
+    return problems
+
+
 def compare_snapshot(
     reference: Reference,
     snapshot: Mapping[str, Any],
@@ -999,12 +1161,7 @@ def compare_snapshot(
     events = snapshot.get("events") or {}
     if events.get("accepted") != reference.accepted:
         problems.append(f"accepted: expected {reference.accepted}, got {events.get('accepted')!r}")
-    got_rejected = events.get("rejected") or {}
-    for reason in sorted({*reference.rejected, *got_rejected}):
-        expected_count = reference.rejected.get(reason, 0)
-        got_count = got_rejected.get(reason, 0)
-        if got_count != expected_count:
-            problems.append(f"rejected {reason}: expected {expected_count}, got {got_count!r}")
+    problems += compare_rejected(reference, events.get("rejected") or {})
 
     got_series = _snapshot_series(snapshot, kpis, problems)
     for key, expected_value in sorted(reference.series.items()):

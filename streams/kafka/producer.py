@@ -28,6 +28,7 @@ from streams.errors import BrokerUnreachable, CrmkpiError
 from streams.kafka.adapter import install_metadata_no_auto_create
 from streams.kafka.dead_letters import DeadLetter
 from streams.kafka.outcomes import Outcome, ProduceReport, rejected_event_id
+from streams.kafka.sent_ids import SentIds
 from streams.kafka.topics import Topics, ensure_topics
 
 CHUNK = 10_000  # sends in flight before waiting for their delivery: bounds memory
@@ -55,7 +56,7 @@ class CrmProducer:
         self.origin = origin
         self.request_timeout = request_timeout
         self.topics = Topics(self.settings.topic_prefix)
-        self.sent_ids: set[str] = set()  # only sent events consume an id (EVENTS.md)
+        self.sent_ids = SentIds(self.settings.grace_us())  # only sent events consume an id
         self._pending: list[asyncio.Future[Any]] = []
         self._kafka: AIOKafkaProducer | None = kafka
         self._owns_kafka = kafka is None
@@ -176,8 +177,8 @@ class CrmProducer:
         kafka = self._client()
         try:
             event = decode_event(raw)
-            check_not_future(event, now_us)
-            if event.event_id in self.sent_ids:
+            t_us = check_not_future(event, now_us)
+            if self.sent_ids.is_duplicate(event.event_id, t_us):
                 raise Rejection("duplicate", f"event_id {event.event_id!r} was already sent")
         except Rejection as rejection:
             letter = DeadLetter.of(raw, rejection, format_time(now_us), self.origin)
@@ -187,7 +188,7 @@ class CrmProducer:
             )
         topic = self.topics.for_event(event)
         await self._queue(kafka.send(topic, raw, key=event.entity_id.encode()))
-        self.sent_ids.add(event.event_id)
+        self.sent_ids.add(event.event_id, t_us)
         return Outcome(topic, event.event_id)
 
     def _client(self) -> AIOKafkaProducer:

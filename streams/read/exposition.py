@@ -49,6 +49,7 @@ class WorkerView:
     processing_errors: int = 0
     dead_letters: Mapping[str, int] = field(default_factory=dict)
     collectors: tuple[Collector, ...] = ()  # the process's own families, e.g. ingest counts
+    state_entries: Mapping[str, int] = field(default_factory=dict)  # held by its partitions
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,14 @@ def _health_families(worker: WorkerView) -> Iterator[Metric]:
     for reason, count in sorted(worker.dead_letters.items()):
         letters.add_metric([reason], count)
     yield letters
+    entries = GaugeMetricFamily(
+        m.STATE_ENTRIES,
+        "What this worker's partitions hold in memory: event ids, entities by kind, KPI parts.",
+        labels=["kind"],
+    )
+    for kind, count in worker.state_entries.items():
+        entries.add_metric([kind], count)
+    yield entries
 
 
 class SnapshotCollector(Collector):

@@ -2,8 +2,9 @@
 
 Anomalies never change the good records: every good record is still written
 once, with the same bytes, whatever the rates. Anomaly lines are extra lines
-with ids of their own (`...-x<n>`), except duplicates (byte copies) and late
-records (good records written later than their time).
+with ids of their own (`...-x<n>`), except duplicates (byte copies, `stale_copy`
+ones delivered again after the grace period) and late records (good records
+written later than their time).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SOURCE = "simulator"
 STATELESS = frozenset({"activity.logged", "survey.csat", "survey.nps", "marketing.spend"})
 """Types without entity state: a late one can never be out of order for its entity."""
 LATE_MIN, LATE_MAX = MINUTE, 10 * DAY
+STALE_MIN, STALE_MAX = 30 * DAY, 80 * DAY  # mostly past the default grace period (35 days)
 EXTRA_KINDS = ("invalid_json", "schema", "future_timestamp", "unknown_entity", "invalid_transition")
 """Kinds that add a line of their own (each rejected for the reason of the same name)."""
 
@@ -34,7 +36,9 @@ class Anomalies:
     """Probability, per good record, of each anomaly kind (0 = never).
 
     `late` applies to the records that can be late without breaking their entity's
-    order: stateless ones and the last record of an entity's lifecycle.
+    order: stateless ones and the last record of an entity's lifecycle. `stale_copy` is a
+    copy of a record delivered again 30 to 80 days later (`too_late` once past the grace
+    period, `duplicate` while its entity is still held).
     """
 
     duplicate: float = 0.0
@@ -44,6 +48,7 @@ class Anomalies:
     future_timestamp: float = 0.0
     unknown_entity: float = 0.0
     invalid_transition: float = 0.0
+    stale_copy: float = 0.0
 
     def __post_init__(self) -> None:
         for rate in fields(self):
@@ -177,6 +182,9 @@ class Log:
         self.state.observe(good)
         if self.rng.random() < self.anomalies.duplicate:
             heappush(self.held, (at + duplicate_lag(self.rng), next(self.order), line, None))
+        if self.anomalies.stale_copy and self.rng.random() < self.anomalies.stale_copy:
+            lag = self.rng.randint(STALE_MIN, STALE_MAX)
+            heappush(self.held, (at + lag, next(self.order), line, None))
 
     def _hold(self, until: int, line: str, good: Record) -> None:
         heappush(self.held, (until, next(self.order), line, good))

@@ -73,9 +73,11 @@ class CheckpointLog:
         The first fence of a checkpoint partition names the incarnation of the logs (the
         time it was written, in µs): a broker that lost its data has a new first fence.
         """
-        rules, zone = self.settings.churn_rules(), self.settings.zone()
+        settings = self.settings
+        rules, zone, grace_us = settings.churn_rules(), settings.zone(), settings.grace_us()
         states = {
-            source: PartitionState(churn_rules=rules, ledger=Ledger(zone)) for source in sources
+            source: PartitionState(churn_rules=rules, ledger=Ledger(zone), grace_us=grace_us)
+            for source in sources
         }
         tps = {self.partition_of(source) for source in sources}
         fences = {tp: str(tp.partition).encode() + FENCE + uuid.uuid4().hex.encode() for tp in tps}

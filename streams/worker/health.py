@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.registry import Collector
 
+from kpis.retention import state_entries
 from streams.read.exposition import WorkerView
 from streams.read.snapshot_reader import LagProbe
 from streams.read.store import Store
@@ -49,4 +50,5 @@ class WorkerHealth:
             processor.applier.processing_errors,
             dict(processor.applier.dead_letters),
             self.collectors,
+            state_entries(processor.states.values()),
         )

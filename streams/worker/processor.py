@@ -180,7 +180,7 @@ class Processor:
         if watermark is None:
             return
         if watermark - self.pruned_at.get(source, watermark - PRUNE_EVERY_US) >= PRUNE_EVERY_US:
-            state.ledger.prune()
+            state.prune()
             self.pruned_at[source] = watermark
 
     async def recover(self, sources: Sequence[PartitionId]) -> None:

@@ -33,7 +33,13 @@ from tests.processes import (
     wait_idle,
     wait_serving,
 )
-from tests.reference import HISTOGRAM_LE, Reference, compare_snapshot, compute_reference
+from tests.reference import (
+    HISTOGRAM_LE,
+    Reference,
+    compare_rejected,
+    compare_snapshot,
+    compute_reference,
+)
 from tests.waiting import WAIT_SECONDS, WaitTimeout, wait_until
 
 pytestmark = pytest.mark.integration
@@ -119,8 +125,7 @@ def metrics_problems(reference: Reference, samples: Samples) -> list[str]:
         for (name, labels), value in samples.items()
         if name == "crmkpi_events_rejected_total"
     }
-    if rejected != reference.rejected:
-        problems.append(f"rejected: expected {reference.rejected}, got {rejected}")
+    problems += compare_rejected(reference, rejected)
     for (kpi, window, labels), expected in reference.series.items():
         if kpi in FROM_PARTS:
             got = FROM_PARTS[kpi](_sum_of(samples, window, labels))

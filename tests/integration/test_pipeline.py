@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def test_sixty_days_with_anomalies_equal_the_reference(
     broker: str, redis_url: str, tmp_path: Path, seed: int, store: str
 ) -> None:
     history = tmp_path / "history.jsonl"
-    lines = write_history(history, seed=seed, days=60, anomalies=Anomalies.default())
+    # with copies delivered again 30 to 80 days later: `too_late` past the grace period
+    anomalies = replace(Anomalies.default(), stale_copy=0.002)
+    lines = write_history(history, seed=seed, days=60, anomalies=anomalies)
     assert late_by_days(lines) > 5  # late events, days behind, are part of the history
     reference = compute_reference(lines, now=datetime.now(UTC))
     extra = {"CRMKPI_REDIS_URL": redis_url} if store == "redis" else {}

@@ -134,7 +134,7 @@ def test_checkpoints_of_another_incarnation_are_not_restored() -> None:
     stale = cp.decode(cp.encode(cp.take_checkpoint(old)))
     recovered = PartitionState(incarnation=2)
     assert not cp.restore(recovered, stale)
-    assert (recovered.offset, recovered.event_ids, recovered.ledger.values) == (-1, set(), {})
+    assert (recovered.offset, recovered.event_ids, recovered.ledger.values) == (-1, {}, {})
 
 
 def test_a_part_that_returns_to_zero_disappears() -> None:

@@ -11,11 +11,18 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.reference import Reference, compare_snapshot, compute_reference
+from tests.reference import (
+    PARTITIONS,
+    Reference,
+    compare_snapshot,
+    compute_reference,
+    murmur2,
+)
 
 T = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -772,15 +779,16 @@ def test_retention_and_churn_on_prev_30d_count_churns_inside_it_only() -> None:
 def test_lifetime_value_active_customers_and_mrr() -> None:
     reference = run(
         clock(),
+        # the oldest first: past the grace period (35 days) behind a later event, `too_late`
         subscribed("C1", ago(days=40), "smb", mrr=100),
-        event("customer.renewed", ago(days=1), customer_id="C1"),  # no mrr: keeps 100
         subscribed("C2", ago(days=40), "smb", mrr=300),
-        churned("C2", ago(days=5)),
         subscribed("C3", ago(days=40), "smb", mrr=200),
-        subscribed("C4", ago(days=10), "smb", mrr=400),
-        event("customer.renewed", ago(days=2), customer_id="C4", mrr=600),
         subscribed("C5", ago(days=40), "ent", mrr=1000),
         subscribed("C6", ago(days=40), "mid", mrr=50),
+        event("customer.renewed", ago(days=1), customer_id="C1"),  # no mrr: keeps 100
+        churned("C2", ago(days=5)),
+        subscribed("C4", ago(days=10), "smb", mrr=400),
+        event("customer.renewed", ago(days=2), customer_id="C4", mrr=600),
         churned("C6", ago(days=3)),
         gross_margin=0.8,
     )
@@ -1108,9 +1116,18 @@ def test_watermark_and_event_counts_are_compared() -> None:
     snapshot["watermark"] = "2026-03-31T12:00:00Z"
     snapshot["events"] = {"accepted": 3, "rejected": {"duplicate": 2}}
     assert compare_snapshot(reference, snapshot) == [
-        "rejected duplicate: expected 0, got 2",
         "rejected schema: expected 1, got 0",
+        "rejected duplicate, too_late: expected [0, 0] (± 0 between them), got [2, 0]",
     ]
+
+
+def test_ambiguous_redeliveries_may_move_between_duplicate_and_too_late() -> None:
+    reference = replace(small_reference(), rejected={"duplicate": 3, "too_late": 1}, ambiguous=2)
+    snapshot = snapshot_of(reference)
+    for duplicate, too_late, equal in ((3, 1, True), (1, 3, True), (0, 4, False), (2, 1, False)):
+        rejected = {"duplicate": duplicate, "too_late": too_late}
+        snapshot["events"] = {"accepted": reference.accepted, "rejected": rejected}
+        assert (compare_snapshot(reference, snapshot) == []) is equal, (duplicate, too_late)
 
 
 def test_the_comparison_can_be_limited_to_some_kpis() -> None:
@@ -1123,3 +1140,68 @@ def test_the_comparison_can_be_limited_to_some_kpis() -> None:
     ]
     assert compare_snapshot(reference, snapshot, kpis={"rep_activities", "mrr"}) == []
     assert len(compare_snapshot(reference, snapshot, kpis={"csat", "nps"})) == 2
+
+
+# --- State retention (KPIS.md "State retention", G = 35 days) ---------------------------------
+
+
+def logged(at: str, event_id: str | None = None) -> str:
+    """An activity; the same `activity_id` keeps them in one partition, so one `T`."""
+    fields = {"activity_id": "a", "kind": "call", "rep": "r", "team": "t"}
+    if event_id is None:
+        return event("activity.logged", at, **fields)
+    return json.dumps({"event_id": event_id, "type": "activity.logged", "occurred_at": at} | fields)
+
+
+def test_an_event_older_than_the_grace_period_about_nothing_held_is_too_late() -> None:
+    reference = run(logged(stamp(T)), logged(ago(days=35, seconds=1)), logged(ago(days=34)))
+    assert (reference.accepted, reference.rejected) == (2, {"too_late": 1})
+
+
+def test_the_grace_period_is_judged_by_the_events_own_partition() -> None:
+    reference = run(clock(), logged(ago(days=40)))  # the clock is on crm.tickets
+    assert (reference.accepted, reference.rejected) == (2, {})
+
+
+def test_a_redelivery_is_duplicate_within_the_grace_period_and_too_late_past_it() -> None:
+    reference = run(
+        logged(ago(days=50), "old"),
+        logged(ago(days=20)),
+        logged(ago(days=50), "old"),  # T - G = 55 days ago: duplicate
+        logged(stamp(T)),
+        logged(ago(days=50), "old"),  # T - G = 35 days ago: too_late
+        logged(ago(hours=2), "old"),  # a new event may use the forgotten id
+    )
+    assert (reference.accepted, reference.rejected) == (4, {"duplicate": 1, "too_late": 1})
+    assert reference.value("rep_activities", "24h") == 2
+
+
+def test_a_closed_entity_is_forgotten_an_open_one_held() -> None:
+    opp = {"amount": 10, "stage": "s", "rep": "r", "team": "t"}
+    same = {"opportunity_id": "o"}
+    reference = run(
+        event("opportunity.created", ago(days=60), **same, **opp),
+        event("opportunity.stage_changed", stamp(T), **same, stage="x"),
+        event("opportunity.stage_changed", ago(days=50), **same, stage="y"),  # open: held
+        event("opportunity.won", ago(days=40), **same),  # held (open until now)
+        event("opportunity.lost", ago(days=40), **same),  # held, closed: invalid_transition
+    )
+    assert reference.rejected == {"invalid_transition": 1}
+    # another opportunity of the same partition moves its T
+    other = next(f"p{n}" for n in itertools.count() if same_partition(f"p{n}", "o"))
+    reference = run(
+        event("opportunity.created", ago(days=60), **same, **opp),
+        event("opportunity.won", ago(days=59), **same),
+        event("opportunity.created", stamp(T), opportunity_id=other, **opp),
+        event("opportunity.lost", ago(days=58), **same),  # forgotten: too_late
+        event("opportunity.won", ago(days=1), **same),  # forgotten: unknown_entity
+        event("opportunity.created", ago(days=1), **same, **opp),  # a new one
+        event("opportunity.lost", ago(days=58), **same),  # about the new one, held
+    )
+    assert (reference.accepted, reference.rejected) == (5, {"too_late": 1, "unknown_entity": 1})
+
+
+def same_partition(key: str, other: str) -> bool:
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS == (
+        murmur2(other.encode()) & 0x7FFFFFFF
+    ) % PARTITIONS

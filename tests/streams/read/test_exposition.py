@@ -6,7 +6,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
-from streams.read.exposition import render
+from kpis.metric_names import STATE_ENTRIES
+from kpis.retention import state_entries
+from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore, Position
 from tests.kpis.test_properties import NOW_US
@@ -76,3 +78,27 @@ async def test_resolution_histogram_has_cumulative_buckets_in_seconds() -> None:
     # 1.5 h: above the 1 h bound, within 4 h and every larger bound.
     assert buckets["3600"] == 0
     assert buckets["14400"] == buckets["+Inf"] == 1
+
+
+async def test_a_worker_exports_what_its_partitions_hold_by_kind() -> None:
+    state = PartitionState()
+    for raw in LINES:
+        state.apply_raw(raw, NOW_US)
+    snapshot, _ = await read_snapshot(MemoryStore(), None, 1.0)
+    view = WorkerView(frozenset({"p:0"}), True, state_entries=state_entries([state, state]))
+    text = render(snapshot, {}, view).decode()
+    entries = {
+        sample.labels["kind"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == STATE_ENTRIES
+    }
+    parts = 2 * len(state.ledger.values)
+    assert entries == {
+        "event_ids": 10,
+        "leads": 0,
+        "opportunities": 0,
+        "customers": 0,
+        "tickets": 2,
+        "parts": parts,
+    }

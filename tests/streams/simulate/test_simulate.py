@@ -406,3 +406,21 @@ def test_the_command_starts_where_told_and_warns_of_a_history_past_today(tmp_pat
     future = subprocess.run([*command, "--start", "2999-01-01"], capture_output=True, text=True)
     assert future.returncode == 0
     assert "runs until 2999-01-03, after today" in future.stderr
+
+
+def test_stale_copies_are_exact_copies_delivered_30_to_80_days_later() -> None:
+    lines = list(simulate_history(4, 120, anomalies=Anomalies(stale_copy=0.01), scale=0.2))
+    seen: set[str] = set()
+    log_time = datetime.min.replace(tzinfo=UTC)
+    copies = []
+    for line in lines:
+        moment = occurred_at(line)
+        if line in seen:
+            copies.append((moment, log_time - moment))
+        seen.add(line)
+        log_time = max(log_time, moment)
+    # copies still due when the history ends are written at its end: those of the last 80 days
+    due = [delay for moment, delay in copies if moment <= log_time - 80 * DAY]
+    assert len(due) >= 50
+    assert all(30 * DAY <= delay <= 81 * DAY for delay in due)
+    assert sum(delay > 35 * DAY for delay in due) > len(due) / 2  # mostly past G

@@ -1,0 +1,111 @@
+"""State retention (KPIS.md, "State retention"): what a partition still holds at `T - G`.
+
+`T` is the partition's watermark when an event is judged and `G` the grace period. Whether
+an entity or an event id is still held is judged logically, from the event times alone, so
+a judgement never depends on when memory was physically freed: a state recovered from its
+checkpoints judges every later event exactly as the original did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from kpis.entities import Customer, Entity, Lead, Opportunity, Ticket
+
+if TYPE_CHECKING:
+    from kpis.engine import PartitionState
+
+DAY_US = 86_400_000_000
+DEFAULT_GRACE_DAYS = 35
+MIN_GRACE_DAYS = 31  # more than the longest window (30 days) plus a bucket
+ENTITY_KEYS = frozenset({"lead_id", "opportunity_id", "customer_id", "ticket_id"})
+"""The keys of the entities a partition holds; activities, surveys and spend have none."""
+
+IdRecord = tuple[int, str, int]
+"""What an applied event id is kept with: its `occurred_at` (µs), the key of the entity it
+was about ("" for none) and that entity's `born_us` (its creation time: a forgotten entity
+created again is another entity, whose ids are not the old ones)."""
+
+
+def horizon(watermark_us: int | None, grace_us: int) -> int | None:
+    """`T - G`: older events are about forgotten state; None before any event."""
+    return None if watermark_us is None else watermark_us - grace_us
+
+
+def born_us(entity: Entity) -> int:
+    """When the entity was created (the `occurred_at` of its creation event)."""
+    if isinstance(entity, Opportunity | Lead):
+        return entity.created_us
+    if isinstance(entity, Customer):
+        return entity.acquired_us
+    return entity.opened_us
+
+
+def is_closed(entity: Entity) -> bool:
+    """Won or lost, converted, churned, or resolved and not reopened since."""
+    if isinstance(entity, Opportunity):
+        return entity.closed
+    if isinstance(entity, Lead):
+        return entity.converted
+    if isinstance(entity, Customer):
+        return entity.churned_us is not None
+    assert isinstance(entity, Ticket)
+    return entity.resolved
+
+
+def is_held(entity: Entity, limit_us: int | None) -> bool:
+    """Open, or closed with its latest event not older than `T - G` (`limit_us`)."""
+    return limit_us is None or entity.last_us >= limit_us or not is_closed(entity)
+
+
+def id_is_held(record: IdRecord, entity: Entity | None, limit_us: int | None) -> bool:
+    """An id is kept while its event is within `G` of `T`, and while its entity is held."""
+    occurred_us, _, born = record
+    if limit_us is None or occurred_us >= limit_us:
+        return True
+    return entity is not None and born_us(entity) == born and is_held(entity, limit_us)
+
+
+def forget(state: PartitionState) -> None:
+    """Drop from memory the entities and ids no longer held, at most once a day of watermark
+    (the judgements never wait for it). Entities changed since the last checkpoint wait for
+    the next pass, so that a checkpoint always carries their latest value."""
+    limit_us = state.horizon()
+    last = state.forgotten_before_us
+    if limit_us is None or (last is not None and limit_us // DAY_US == last // DAY_US):
+        return
+    state.forgotten_before_us = limit_us
+    entities = state.entities
+    for key in [
+        key
+        for key, entity in entities.items()
+        if key not in state.changed_entities and not is_held(entity, limit_us)
+    ]:
+        del entities[key]
+    ids = state.event_ids
+    for event_id in [
+        event_id
+        for event_id, record in ids.items()
+        if not id_is_held(record, entities.get(record[1]), limit_us)
+    ]:
+        del ids[event_id]
+
+
+ENTRY_KINDS = {
+    Lead: "leads",
+    Opportunity: "opportunities",
+    Customer: "customers",
+    Ticket: "tickets",
+}
+
+
+def state_entries(states: Iterable[PartitionState]) -> dict[str, int]:
+    """What some partitions hold: event ids, entities of each kind and KPI parts."""
+    counts = dict.fromkeys(("event_ids", *ENTRY_KINDS.values(), "parts"), 0)
+    for state in states:
+        counts["event_ids"] += len(state.event_ids)
+        counts["parts"] += len(state.ledger.values)
+        for entity in state.entities.values():
+            counts[ENTRY_KINDS[type(entity)]] += 1
+    return counts
