@@ -43,7 +43,11 @@ class Ledger:
         self.values: dict[PartKey, int] = {}
         self.dirty: dict[PartKey, int] = {}  # parts changed since the last take: their value then
         self.watermark_us: int | None = None
-        self.cutoffs: dict[int, int] = {}  # per bucket size, the newest expired bucket
+        # Per bucket size, the newest expired bucket, as of the last prune: a bucket made
+        # since that expired meanwhile is dropped unseen by the next prune.
+        self.cutoffs: dict[int, int] = {}
+        self.last_asked: tuple[int, tuple[int, ...]] | None = None
+        self.last_buckets: tuple[tuple[int, int], ...] = ()
 
     def add(self, key: PartKey, amount: int) -> None:
         """Add `amount` to one part; a part that reaches zero is dropped."""
@@ -77,23 +81,35 @@ class Ledger:
         bucket_sizes: tuple[int, ...] = WINDOW_BUCKETS,
     ) -> None:
         """Add to the buckets of event time `t_us` that a window can still read."""
-        cutoffs = self.cutoffs
+        for bucket_us, bucket in self._live_buckets(t_us, bucket_sizes):
+            self.add((part, dimension, bucket_us, bucket), amount)
+
+    def _live_buckets(
+        self, t_us: int, bucket_sizes: tuple[int, ...]
+    ) -> tuple[tuple[int, int], ...]:
+        """The (size, bucket) pairs of `t_us` not yet expired; an event adds several parts at
+        its one time, so the last answer is remembered."""
+        asked = (t_us, bucket_sizes)
+        if self.last_asked == asked:
+            return self.last_buckets
+        found = []
         for bucket_us in bucket_sizes:
             if bucket_us == LOCAL_DAY_US:
                 bucket = self.local_days.day_of(t_us)
             else:
                 bucket = t_us // bucket_us
-            cutoff = cutoffs.get(bucket_us)
+            cutoff = self.cutoffs.get(bucket_us)
             if cutoff is None:
                 cutoff = self._cutoff(bucket_us)
             if bucket > cutoff:
-                self.add((part, dimension, bucket_us, bucket), amount)
+                found.append((bucket_us, bucket))
+        self.last_asked, self.last_buckets = asked, tuple(found)
+        return self.last_buckets
 
     def advance_watermark(self, t_us: int) -> None:
         """Record an accepted event's time; the partition's watermark only grows."""
         if self.watermark_us is None or t_us > self.watermark_us:
             self.watermark_us = t_us
-            self.cutoffs.clear()
 
     def prune(self) -> None:
         """Drop buckets older than the longest window of their size: no window reads them again.
@@ -104,6 +120,7 @@ class Ledger:
         rebalance: a stale value restored for an expired bucket is never read, and is
         pruned. A part taken before is taken again as removed (the store forgets it).
         """
+        self.last_asked = None
         cutoffs = {bucket_us: self._cutoff(bucket_us) for bucket_us in RETAINED_BUCKETS}
         expired = [key for key in self.values if key[2] and key[3] <= cutoffs.get(key[2], NEVER)]
         dirty = self.dirty

@@ -25,6 +25,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = _EPOCH.date()
 
 
+@lru_cache(maxsize=4096)  # every partition's ledger asks for the same days
 def _local_midnight_us(day: date, zone: ZoneInfo) -> int:
     """The first instant of `day` in `zone`: local midnight, or the end of a gap that skips it."""
     midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
