@@ -147,8 +147,8 @@ def flush_redis(url: str) -> None:
 def start_profile(pid: int, out: Path) -> subprocess.Popen[bytes]:
     """py-spy recording `pid` for 30 s into `out` (raw folded stacks)."""
     binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    command = [binary, "record", "-p", str(pid), "-d", "30", "-r", "50", "-f", "raw", "-o"]
-    return subprocess.Popen([*command, str(out)], stdout=subprocess.DEVNULL)
+    command = [binary, "record", "-p", str(pid), "-d", "30", "-r", "50", "--threads", "-f", "raw"]
+    return subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.DEVNULL)
 
 
 def summarize(readings: list[Reading]) -> dict[str, Any]:
