@@ -126,6 +126,8 @@ REBALANCES = "crmkpi_rebalances"
 LAST_FLUSH = "crmkpi_last_flush_timestamp_seconds"
 PROCESSING_ERRORS = "crmkpi_processing_errors"
 DEAD_LETTERS_WRITTEN = "crmkpi_dead_letters_written"
+RECOVERY_SECONDS = "crmkpi_recovery_seconds"  # the worker's last recovery of assigned partitions
+RECOVERY_BYTES = "crmkpi_recovery_bytes"
 INGEST_REQUESTS = "crmkpi_ingest_requests"  # by source and outcome, refused ones included
 INGEST_ITEMS = "crmkpi_ingest_items"  # changes received, by source, kind and result
 

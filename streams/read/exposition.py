@@ -48,6 +48,7 @@ class WorkerView:
     last_flush: float | None = None
     processing_errors: int = 0
     dead_letters: Mapping[str, int] = field(default_factory=dict)
+    recovery: tuple[float, int] | None = None  # the last one's seconds and checkpoint bytes
     collectors: tuple[Collector, ...] = ()  # the process's own families, e.g. ingest counts
 
 
@@ -192,6 +193,14 @@ def _health_families(worker: WorkerView) -> Iterator[Metric]:
     for reason, count in sorted(worker.dead_letters.items()):
         letters.add_metric([reason], count)
     yield letters
+    if worker.recovery is not None:
+        seconds, read = worker.recovery
+        yield GaugeMetricFamily(
+            m.RECOVERY_SECONDS, "How long this worker's last recovery took.", seconds
+        )
+        yield GaugeMetricFamily(
+            m.RECOVERY_BYTES, "Checkpoint bytes this worker's last recovery read.", read
+        )
 
 
 class SnapshotCollector(Collector):

@@ -48,5 +48,6 @@ class WorkerHealth:
             processor.last_flush,
             processor.applier.processing_errors,
             dict(processor.applier.dead_letters),
+            processor.last_recovery,
             self.collectors,
         )

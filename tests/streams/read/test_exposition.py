@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from kpis import metric_names as m
 from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
-from streams.read.exposition import render
+from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore, Position
 from tests.kpis.test_properties import NOW_US
@@ -76,3 +77,16 @@ async def test_resolution_histogram_has_cumulative_buckets_in_seconds() -> None:
     # 1.5 h: above the 1 h bound, within 4 h and every larger bound.
     assert buckets["3600"] == 0
     assert buckets["14400"] == buckets["+Inf"] == 1
+
+
+async def test_a_worker_exports_its_last_recovery_s_seconds_and_bytes() -> None:
+    snapshot, _ = await read_snapshot(MemoryStore(), None, 1.0)
+    never = render(snapshot, {}, WorkerView(frozenset(), True)).decode()
+    assert m.RECOVERY_SECONDS not in never
+    text = render(snapshot, {}, WorkerView(frozenset(), True, recovery=(1.5, 4096))).decode()
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert (samples[m.RECOVERY_SECONDS], samples[m.RECOVERY_BYTES]) == (1.5, 4096)
