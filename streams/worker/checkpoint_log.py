@@ -22,6 +22,10 @@ from streams.worker.checkpoint_reader import FENCE, CheckpointReader, FenceLost
 
 __all__ = ["CheckpointLog", "FenceLost"]
 MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024
+# Per partition and fetch when reading from a log's start to its first fence: no more than
+# this of the history behind it is fetched (a larger checkpoint still comes whole).
+FIRST_FENCE_FETCH_BYTES = 64 * 1024
+FETCH_WAIT_MS = 100  # a fetch at the end of a log, waiting for records, delays the next seek
 
 
 class CheckpointLog:
@@ -33,7 +37,7 @@ class CheckpointLog:
         self.topic = topic
         self.producer = producer
         self.partitions = settings.partitions
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumers: dict[int, AIOKafkaConsumer] = {}  # by bytes fetched per partition
         self.read_bytes = 0  # by the last recovery
 
     def partition_of(self, source: PartitionId) -> TopicPartition:
@@ -85,12 +89,11 @@ class CheckpointLog:
         tps = {self.partition_of(source) for source in sources}
         fences = {tp: str(tp.partition).encode() + FENCE + uuid.uuid4().hex.encode() for tp in tps}
         acknowledged = await self._append_fences(fences)
-        consumer = await self._reader()
-        consumer.assign(list(tps))
+        consumers = await self._reader(FIRST_FENCE_FETCH_BYTES), await self._reader()
         owned: dict[TopicPartition, dict[bytes, PartitionState]] = {tp: {} for tp in tps}
         for source, state in states.items():
             owned[self.partition_of(source)][str(source).encode()] = state
-        reader = CheckpointReader(consumer, fences, acknowledged, owned)
+        reader = CheckpointReader(consumers, fences, acknowledged, owned)
         try:
             await reader.restore()
         finally:
@@ -117,17 +120,20 @@ class CheckpointLog:
         }
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        consumers, self._consumers = self._consumers, {}
+        for consumer in consumers.values():
+            await consumer.stop()
 
-    async def _reader(self) -> AIOKafkaConsumer:
-        if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(
+    async def _reader(self, fetch_bytes: int = MAX_CHECKPOINT_BYTES) -> AIOKafkaConsumer:
+        """A consumer fetching up to `fetch_bytes` per partition."""
+        if fetch_bytes not in self._consumers:
+            consumer = AIOKafkaConsumer(
                 **self.settings.kafka_options(),
                 enable_auto_commit=False,
-                fetch_max_bytes=MAX_CHECKPOINT_BYTES * 4,
-                max_partition_fetch_bytes=MAX_CHECKPOINT_BYTES,
+                fetch_max_bytes=fetch_bytes * 4,
+                max_partition_fetch_bytes=fetch_bytes,
+                fetch_max_wait_ms=FETCH_WAIT_MS,
             )
-            await self._consumer.start()
-        return self._consumer
+            await consumer.start()
+            self._consumers[fetch_bytes] = consumer
+        return self._consumers[fetch_bytes]

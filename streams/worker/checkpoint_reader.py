@@ -81,25 +81,25 @@ class CheckpointReader:
 
     def __init__(
         self,
-        consumer: AIOKafkaConsumer,
+        consumers: tuple[AIOKafkaConsumer, AIOKafkaConsumer],
         fences: Mapping[TopicPartition, bytes],
         fenced_at: Mapping[TopicPartition, int],
         states: Mapping[TopicPartition, dict[bytes, PartitionState]],
     ) -> None:
-        self.consumer = consumer
+        self.first, self.consumer = consumers  # fetching little (for the first fence), much
         self.partitions = {tp: _Partition(fences[tp], fenced_at[tp], states[tp]) for tp in fences}
         self.deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
         self.read_bytes = 0
 
     async def restore(self) -> None:
         """Set each partition's incarnation, read back its window and apply it."""
-        await self._read({tp: None for tp in self.partitions}, self._first_fence)
+        await self._read({tp: None for tp in self.partitions}, self._first_fence, self.first)
         while starts := {
             tp: start
             for tp, partition in self.partitions.items()
             if (start := partition.next_start()) < partition.start
         }:
-            await self._read(starts, self._take)
+            await self._read(starts, self._take, self.consumer)
             for tp, start in starts.items():
                 self.partitions[tp].widen(start)
         for partition in self.partitions.values():
@@ -129,18 +129,35 @@ class CheckpointReader:
                 partition.read.append((record.offset, record.key or b"", checkpoint))
         return False
 
-    async def _read(self, starts: Mapping[TopicPartition, int | None], visit: Visit) -> None:
+    async def _read(
+        self,
+        starts: Mapping[TopicPartition, int | None],
+        visit: Visit,
+        consumer: AIOKafkaConsumer,
+    ) -> None:
         """Read partitions from their start (None: the beginning) until `visit` says so, or
         their fence is read; a partition read past its fence's offset to its end without
-        the fence raises `FenceLost`."""
+        the fence raises `FenceLost`. The consumer fetches only meanwhile."""
+        consumer.assign(list(starts))
+        try:
+            await self._read_assigned(starts, visit, consumer)
+        finally:
+            consumer.unsubscribe()
+
+    async def _read_assigned(
+        self,
+        starts: Mapping[TopicPartition, int | None],
+        visit: Visit,
+        consumer: AIOKafkaConsumer,
+    ) -> None:
         for tp, start in starts.items():
             if start is None:
-                await self.consumer.seek_to_beginning(tp)
+                await consumer.seek_to_beginning(tp)
             else:
-                self.consumer.seek(tp, start)
+                consumer.seek(tp, start)
         reading, passed = set(starts), set[TopicPartition]()
         while reading and time.monotonic() < self.deadline:
-            batches = await self.consumer.getmany(*reading, timeout_ms=1000)
+            batches = await consumer.getmany(*reading, timeout_ms=1000)
             if lost := (reading & passed) - batches.keys():
                 missing = ", ".join(str(tp.partition) for tp in sorted(lost))
                 raise FenceLost(f"checkpoint partitions {missing}: fence acknowledged, not served")

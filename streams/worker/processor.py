@@ -166,12 +166,8 @@ class Processor:
             if not idle:
                 return
             heads = await self.checkpoints.heads(idle)
-            await self._append(
-                [
-                    (source, cp.take_snapshot(self.states[source]))
-                    for source in self.snapshots.behind(idle, heads)
-                ]
-            )
+            due = [s for s in self.snapshots.behind(idle, heads) if s in self.states]  # owned
+            await self._append([(source, cp.take_snapshot(self.states[source])) for source in due])
 
     def _rewind(self, source: PartitionId, state: PartitionState) -> bool:
         """Whether to read a partition again from the state's next offset: records before
