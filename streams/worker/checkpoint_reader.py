@@ -117,10 +117,10 @@ class CheckpointReader:
         return True
 
     def _take(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> bool:
-        """Keep a checkpoint of a recovered source, of its incarnation; True at the end of
-        the window (the start of the previous one, or the fence)."""
+        """Keep a checkpoint of a recovered source, of its incarnation; True at the start of
+        the window read before (the first one ends at the fence only)."""
         partition = self.partitions[tp]
-        if record.offset >= partition.start:
+        if partition.fenced_at > record.offset >= partition.start:
             return True
         state = partition.states.get(record.key or b"")
         if state is not None and record.value is not None:
@@ -137,12 +137,13 @@ class CheckpointReader:
     ) -> None:
         """Read partitions from their start (None: the beginning) until `visit` says so, or
         their fence is read; a partition read past its fence's offset to its end without
-        the fence raises `FenceLost`. The consumer fetches only meanwhile."""
+        the fence raises `FenceLost`. The consumer fetches only meanwhile (paused after:
+        an unassigned aiokafka 0.14 consumer hangs in `stop`)."""
         consumer.assign(list(starts))
         try:
             await self._read_assigned(starts, visit, consumer)
         finally:
-            consumer.unsubscribe()
+            consumer.pause(*starts)
 
     async def _read_assigned(
         self,
