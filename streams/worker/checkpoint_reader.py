@@ -3,7 +3,7 @@
 Every checkpoint names the checkpoint-log offset of its writer's latest snapshot
 (`base`; a snapshot's own offset is its base). The reader scans each checkpoint
 partition backwards from the fence it appended, in windows growing fourfold
-(256, 1024, ... records), until it has the latest checkpoint of every source it
+(16, 64, 256, ... records), until it has the latest checkpoint of every source it
 recovers, then reads on back to the smallest of their bases; it applies to each
 source only its checkpoints at or after its base. A source never written is
 recovered empty once the scan reaches the start of the log.
@@ -22,7 +22,7 @@ from kpis.engine import PartitionState
 
 FENCE = b":fence:"  # key infix of the markers `recover` reads up to
 FENCE_TIMEOUT_SECONDS = 60.0
-FIRST_WINDOW = 256  # records before the fence read first; each next window is 4 times wider
+FIRST_WINDOW = 16  # records before the fence read first; each next window is 4 times wider
 
 Visit = Callable[[TopicPartition, ConsumerRecord[bytes, bytes]], bool]
 """Takes a record read; True when its partition is read far enough."""
