@@ -60,8 +60,8 @@ class SnapshotPolicy:
         if chain is None:
             if checkpoint.full:
                 self.chains[source] = _Chain(checkpoint.offset, log_offset, size)
-        elif checkpoint.full:
-            chain.base, chain.snapshot_bytes = log_offset, size
+        elif checkpoint.full:  # the changes written next follow it
+            chain.base, chain.snapshot_bytes, chain.change_bytes = log_offset, size, 0
             chain.since = max(chain.since, checkpoint.offset)  # taken before the chain began
         else:
             chain.change_bytes += size

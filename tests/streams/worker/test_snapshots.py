@@ -48,6 +48,20 @@ def test_changes_name_the_offset_they_follow() -> None:
     assert (third.since, third.offset) == (2, 3)
 
 
+def test_after_a_housekeeping_snapshot_changes_follow_it() -> None:
+    policy, state = SnapshotPolicy(), PartitionState()
+    first = policy.take(LEADS_0, changed(state, 20))
+    policy.written(LEADS_0, first, 0, len(cp.encode(first)))
+    chain = policy.chains[LEADS_0]
+    while chain.change_bytes <= chain.snapshot_bytes:  # the next one would be a snapshot
+        checkpoint = policy.take(LEADS_0, changed(state, 5))
+        policy.written(LEADS_0, checkpoint, 1, len(cp.encode(checkpoint)))
+    housekeeping = cp.take_snapshot(state)  # as `Processor.snapshot_idle` takes it
+    policy.written(LEADS_0, housekeeping, 9, len(cp.encode(housekeeping)))
+    after = policy.take(LEADS_0, changed(state, 1))
+    assert (after.full, after.base, after.since) == (False, 9, housekeeping.offset)
+
+
 def test_sources_without_a_snapshot_or_far_behind_the_head_are_due() -> None:
     policy, state = SnapshotPolicy(max_behind=1000), PartitionState()
     snapshot = policy.take(LEADS_0, changed(state, 1))
