@@ -1,9 +1,14 @@
 """What changed in a partition's state, as one record written atomically with its offset.
 
 A checkpoint carries absolute values (not deltas) of everything a batch
-changed and the last source offset it covers. Restoring the checkpoints of
-a partition in log order, skipping any whose offset is not past the state's,
-rebuilds the state exactly, even when two owners wrote during a rebalance.
+changed and the last source offset it covers, or, when `full`, the whole
+state at that offset (a snapshot). A change checkpoint names the offset its
+writer's previous checkpoint covered (`since`): it applies only to a state
+at or past that offset, so a state is always exactly the one of its offset.
+Restoring the checkpoints of a partition in log order from a writer's
+snapshot, skipping any whose offset is not past the state's, rebuilds the
+state exactly, even when two owners wrote during a rebalance: the state ends
+at least at the last checkpoint's offset, and the source is read on from there.
 Entities and ids a worker has forgotten (`kpis.retention`) may come back from
 older checkpoints: they are judged forgotten all the same, and pruned again.
 
@@ -27,6 +32,7 @@ from msgspec import Struct
 
 from kpis.engine import PartitionState
 from kpis.entities import Entity
+from kpis.ledger import Ledger
 from kpis.retention import IdRecord
 
 
@@ -40,14 +46,18 @@ class Checkpoint(Struct, array_like=True):
     event_ids: Sequence[tuple[str, IdRecord] | str]
     parts: list[tuple[str, str, int, int, int]]
     incarnation: int
+    full: bool = False  # the whole state, not the changes since `since`
+    since: int = -1  # the source offset the writer's previous checkpoint covered
+    base: int = -1  # checkpoint-log offset of the writer's latest snapshot (-1: unknown)
 
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Checkpoint] = msgspec.msgpack.Decoder(Checkpoint)
 
 
-def take_checkpoint(state: PartitionState) -> Checkpoint:
-    """The changes since the previous checkpoint; clears the change tracking."""
+def take_checkpoint(state: PartitionState, since: int = -1, base: int = -1) -> Checkpoint:
+    """The changes since the previous checkpoint (which covered offset `since`, with the
+    writer's latest snapshot at checkpoint-log offset `base`); clears the change tracking."""
     entities = {key: state.entities[key] for key in state.changed_entities}
     parts = [(*key, value) for key, value in state.ledger.take_changes()]
     checkpoint = Checkpoint(
@@ -57,6 +67,25 @@ def take_checkpoint(state: PartitionState) -> Checkpoint:
         state.new_event_ids,
         parts,
         state.incarnation,
+        since=since,
+        base=base,
+    )
+    state.changed_entities = set()
+    state.new_event_ids = []
+    return checkpoint
+
+
+def take_snapshot(state: PartitionState) -> Checkpoint:
+    """The whole state (a full checkpoint); clears the change tracking."""
+    state.ledger.take_changes()
+    checkpoint = Checkpoint(
+        state.offset,
+        state.ledger.watermark_us,
+        dict(state.entities),
+        list(state.event_ids.items()),
+        [(*key, value) for key, value in state.ledger.values.items()],
+        state.incarnation,
+        full=True,
     )
     state.changed_entities = set()
     state.new_event_ids = []
@@ -65,9 +94,15 @@ def take_checkpoint(state: PartitionState) -> Checkpoint:
 
 def restore(state: PartitionState, checkpoint: Checkpoint) -> bool:
     """Apply a checkpoint of the state's incarnation unless the state already covers its
-    offset; True when applied."""
+    offset, or (changes) does not reach the offset they follow; True when applied."""
     if checkpoint.incarnation != state.incarnation or checkpoint.offset <= state.offset:
         return False
+    if checkpoint.full:
+        state.entities = {}
+        state.event_ids = {}
+        state.ledger = Ledger(state.ledger.zone)
+    elif checkpoint.since > state.offset:
+        return False  # a gap: the changes before them are in a checkpoint not applied
     legacy_us = checkpoint.watermark_us or 0  # held for `G` after the checkpoint, at least
     for key, entity in checkpoint.entities.items():
         entity.last_us = entity.last_us or legacy_us

@@ -129,6 +129,8 @@ LAST_FLUSH = "crmkpi_last_flush_timestamp_seconds"
 PROCESSING_ERRORS = "crmkpi_processing_errors"
 DEAD_LETTERS_WRITTEN = "crmkpi_dead_letters_written"
 STATE_ENTRIES = "crmkpi_state_entries"  # by kind: event_ids, leads, ..., parts
+RECOVERY_SECONDS = "crmkpi_recovery_seconds"  # the worker's last recovery of assigned partitions
+RECOVERY_BYTES = "crmkpi_recovery_bytes"
 INGEST_REQUESTS = "crmkpi_ingest_requests"  # by source and outcome, refused ones included
 INGEST_ITEMS = "crmkpi_ingest_items"  # changes received, by source, kind and result
 

@@ -22,6 +22,7 @@ from typing import Any
 import faust
 import mode
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
 from streams.config import Settings
@@ -190,6 +191,10 @@ class Runtime(mode.Service):  # type: ignore[misc]
         if self.ready.is_set():
             await self.processor.republish()
             await self.churn.tick()
+            try:
+                await self.processor.snapshot_idle()
+            except KafkaError as error:  # written on a later tick
+                log.warning("snapshots of idle partitions not written: %s", error)
             await self.stall_watch.tick()
 
 

@@ -81,12 +81,20 @@ class FakeCheckpointLog:
         self.failed_appends = 0
         self.failed_recoveries = 0
         self.on_recover: list[PartitionId] = []  # what `recover` was asked for, in order
+        self.read_bytes = 0
 
-    async def append(self, checkpoints: list[tuple[PartitionId, cp.Checkpoint]]) -> None:
+    async def append(
+        self, checkpoints: list[tuple[PartitionId, cp.Checkpoint]]
+    ) -> list[tuple[int, int]]:
         if self.failed_appends:
             self.failed_appends -= 1
             raise BrokerDown("checkpoints not acknowledged")
+        first = len(self.written)
         self.written += [(source, cp.encode(checkpoint)) for source, checkpoint in checkpoints]
+        return [(first + i, len(data)) for i, (_, data) in enumerate(self.written[first:])]
+
+    async def heads(self, sources: Collection[PartitionId]) -> dict[PartitionId, int]:
+        return {source: len(self.written) for source in sources}
 
     async def recover(self, sources: Collection[PartitionId]) -> dict[PartitionId, PartitionState]:
         self.on_recover += sources
@@ -97,6 +105,7 @@ class FakeCheckpointLog:
         for source, written in self.written:
             if source in states:
                 cp.restore(states[source], cp.decode(written))
+                self.read_bytes += len(written)
         return states
 
     def offsets(self, source: PartitionId) -> list[int]:

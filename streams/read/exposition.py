@@ -48,6 +48,7 @@ class WorkerView:
     last_flush: float | None = None
     processing_errors: int = 0
     dead_letters: Mapping[str, int] = field(default_factory=dict)
+    recovery: tuple[float, int] | None = None  # the last one's seconds and checkpoint bytes
     collectors: tuple[Collector, ...] = ()  # the process's own families, e.g. ingest counts
     state_entries: Mapping[str, int] = field(default_factory=dict)  # held by its partitions
 
@@ -207,6 +208,14 @@ def _health_families(worker: WorkerView) -> Iterator[Metric]:
     for kind, count in worker.state_entries.items():
         entries.add_metric([kind], count)
     yield entries
+    if worker.recovery is not None:
+        seconds, read = worker.recovery
+        yield GaugeMetricFamily(
+            m.RECOVERY_SECONDS, "How long this worker's last recovery took.", seconds
+        )
+        yield GaugeMetricFamily(
+            m.RECOVERY_BYTES, "Checkpoint bytes this worker's last recovery read.", read
+        )
 
 
 class SnapshotCollector(Collector):

@@ -1,7 +1,8 @@
 """Reading and writing partition checkpoints on the checkpoint topic.
 
 Checkpoints of source partition `topic:p` live on partition `p % N` of the
-checkpoint topic, keyed by `topic:p`; each record is one `kpis.checkpoint`.
+checkpoint topic, keyed by `topic:p`; each record is one `kpis.checkpoint`,
+a snapshot of the state or the changes since the writer's previous one.
 """
 
 from __future__ import annotations
@@ -12,58 +13,67 @@ import uuid
 from collections.abc import Collection
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
 from kpis.ledger import Ledger
 from streams.config import Settings
 from streams.kafka.partitions import PartitionId
+from streams.worker.checkpoint_reader import FENCE, CheckpointReader, FenceLost
 
+__all__ = ["CheckpointLog", "FenceLost"]
 MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024
-FENCE = b":fence:"  # key infix of the markers `recover` reads up to
-FENCE_TIMEOUT_SECONDS = 60.0
-
-
-class FenceLost(KafkaError):  # type: ignore[misc]
-    """The broker acknowledged a fence but does not serve it: recovery writes a new one.
-
-    Tansu 0.6.0 does this after a restart with memory storage: a batch produced to a topic
-    it no longer has is stored, and the topic created again reuses its offsets, hiding
-    records acknowledged next.
-    """
+# Per partition and fetch when reading from a log's start to its first fence: no more than
+# this of the history behind it is fetched (a larger checkpoint still comes whole).
+FIRST_FENCE_FETCH_BYTES = 64 * 1024
+FETCH_WAIT_MS = 100  # a fetch at the end of a log, waiting for records, delays the next seek
 
 
 class CheckpointLog:
-    """The checkpoint topic: append a partition's changes, read them all back to recover."""
+    """The checkpoint topic: append a partition's checkpoints, read back from its latest
+    snapshot to recover."""
 
     def __init__(self, settings: Settings, topic: str, producer: AIOKafkaProducer) -> None:
         self.settings = settings
         self.topic = topic
         self.producer = producer
         self.partitions = settings.partitions
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumers: dict[int, AIOKafkaConsumer] = {}  # by bytes fetched per partition
+        self.read_bytes = 0  # by the last recovery
 
     def partition_of(self, source: PartitionId) -> TopicPartition:
         """The checkpoint partition a source partition's checkpoints are written to."""
         return TopicPartition(self.topic, source.partition % self.partitions)
 
-    async def append(self, checkpoints: list[tuple[PartitionId, cp.Checkpoint]]) -> None:
-        """Write source partitions' checkpoints and wait until the broker has all."""
+    async def append(
+        self, checkpoints: list[tuple[PartitionId, cp.Checkpoint]]
+    ) -> list[tuple[int, int]]:
+        """Write source partitions' checkpoints and wait until the broker has all; returns
+        the offset the broker acknowledged for each and its size in bytes."""
+        encoded = [(source, cp.encode(checkpoint)) for source, checkpoint in checkpoints]
         sent = [
             await self.producer.send(
                 self.topic,
-                cp.encode(checkpoint),
+                value,
                 key=str(source).encode(),
                 partition=self.partition_of(source).partition,
             )
-            for source, checkpoint in checkpoints
+            for source, value in encoded
         ]
-        await asyncio.gather(*sent)
+        written = await asyncio.gather(*sent)
+        return [
+            (meta.offset, len(value)) for meta, (_, value) in zip(written, encoded, strict=True)
+        ]
+
+    async def heads(self, sources: Collection[PartitionId]) -> dict[PartitionId, int]:
+        """The next offset of each source's checkpoint partition (as the broker reports it)."""
+        consumer = await self._reader()
+        ends = await consumer.end_offsets(list({self.partition_of(s) for s in sources}))
+        return {source: ends[self.partition_of(source)] for source in sources}
 
     async def recover(self, sources: Collection[PartitionId]) -> dict[PartitionId, PartitionState]:
-        """Rebuild source partitions' states from every checkpoint written for them, reading
-        each checkpoint partition once.
+        """Rebuild source partitions' states from their checkpoints since their latest
+        snapshots (see `checkpoint_reader`).
 
         The end of each checkpoint partition is found by a fence: a marker record this call
         appends, then reads up to. Every checkpoint acknowledged before it lies below it,
@@ -72,6 +82,7 @@ class CheckpointLog:
         raises `FenceLost`.
         The first fence of a checkpoint partition names the incarnation of the logs (the
         time it was written, in µs): a broker that lost its data has a new first fence.
+        Reading it is cheap: only checkpoints written on after a loss precede it.
         """
         settings = self.settings
         rules, zone, grace_us = settings.churn_rules(), settings.zone(), settings.grace_us()
@@ -82,14 +93,15 @@ class CheckpointLog:
         tps = {self.partition_of(source) for source in sources}
         fences = {tp: str(tp.partition).encode() + FENCE + uuid.uuid4().hex.encode() for tp in tps}
         acknowledged = await self._append_fences(fences)
-        consumer = await self._reader()
-        consumer.assign(list(tps))
-        await consumer.seek_to_beginning(*tps)
-        owned: dict[TopicPartition, list[PartitionState]] = {}
+        consumers = await self._reader(FIRST_FENCE_FETCH_BYTES), await self._reader()
+        owned: dict[TopicPartition, dict[bytes, PartitionState]] = {tp: {} for tp in tps}
         for source, state in states.items():
-            owned.setdefault(self.partition_of(source), []).append(state)
-        reader = _FenceReader(consumer, fences, acknowledged, owned)
-        await reader.restore({str(source).encode(): state for source, state in states.items()})
+            owned[self.partition_of(source)][str(source).encode()] = state
+        reader = CheckpointReader(consumers, fences, acknowledged, owned)
+        try:
+            await reader.restore()
+        finally:
+            self.read_bytes = reader.read_bytes
         for state in states.values():
             state.changed_entities.clear()
             state.new_event_ids.clear()
@@ -112,70 +124,20 @@ class CheckpointLog:
         }
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        consumers, self._consumers = self._consumers, {}
+        for consumer in consumers.values():
+            await consumer.stop()
 
-    async def _reader(self) -> AIOKafkaConsumer:
-        if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(
+    async def _reader(self, fetch_bytes: int = MAX_CHECKPOINT_BYTES) -> AIOKafkaConsumer:
+        """A consumer fetching up to `fetch_bytes` per partition."""
+        if fetch_bytes not in self._consumers:
+            consumer = AIOKafkaConsumer(
                 **self.settings.kafka_options(),
                 enable_auto_commit=False,
-                fetch_max_bytes=MAX_CHECKPOINT_BYTES * 4,
-                max_partition_fetch_bytes=MAX_CHECKPOINT_BYTES,
+                fetch_max_bytes=fetch_bytes * 4,
+                max_partition_fetch_bytes=fetch_bytes,
+                fetch_max_wait_ms=FETCH_WAIT_MS,
             )
-            await self._consumer.start()
-        return self._consumer
-
-
-class _FenceReader:
-    """Reads checkpoint partitions from their beginning up to the fences just appended."""
-
-    def __init__(
-        self,
-        consumer: AIOKafkaConsumer,
-        fences: dict[TopicPartition, bytes],
-        acknowledged: dict[TopicPartition, int],
-        owned: dict[TopicPartition, list[PartitionState]],
-    ) -> None:
-        self.consumer = consumer
-        self.fences = fences
-        self.acknowledged = acknowledged
-        self.owned = owned  # the states recovered from each checkpoint partition
-        self.reading = set(fences)
-        self.incarnated: set[TopicPartition] = set()
-        self.passed: set[TopicPartition] = set()  # read past their fence's offset, fence unseen
-
-    async def restore(self, states: dict[bytes, PartitionState]) -> None:
-        """Apply every checkpoint keyed as one of `states` to it, until each fence is read."""
-        deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
-        while self.reading and time.monotonic() < deadline:
-            batches = await self.consumer.getmany(*self.reading, timeout_ms=1000)
-            if lost := (self.reading & self.passed) - batches.keys():
-                missing = ", ".join(str(tp.partition) for tp in sorted(lost))
-                raise FenceLost(f"checkpoint partitions {missing}: fence acknowledged, not served")
-            for tp, records in batches.items():
-                for record in records:
-                    key = record.key or b""
-                    if record.offset >= self.acknowledged[tp] and key != self.fences[tp]:
-                        self.passed.add(tp)
-                    if FENCE not in key:
-                        state = states.get(key)
-                        if state is not None and record.value is not None:
-                            cp.restore(state, cp.decode(record.value))
-                    elif self._fence_read(tp, key, record.value or b""):
-                        break
-        if self.reading:
-            missing = ", ".join(str(tp.partition) for tp in sorted(self.reading))
-            raise KafkaTimeoutError(f"checkpoint partitions {missing}: fence not read back")
-
-    def _fence_read(self, tp: TopicPartition, key: bytes, value: bytes) -> bool:
-        """Note a fence read on `tp`; whether it is this recovery's own (`tp` is read)."""
-        if tp not in self.incarnated:  # the first fence names the incarnation of the logs
-            self.incarnated.add(tp)
-            for state in self.owned[tp]:
-                state.incarnation = int.from_bytes(value, "big")
-        if key != self.fences[tp]:
-            return False
-        self.reading.discard(tp)
-        return True
+            await consumer.start()
+            self._consumers[fetch_bytes] = consumer
+        return self._consumers[fetch_bytes]

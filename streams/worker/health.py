@@ -49,6 +49,7 @@ class WorkerHealth:
             processor.last_flush,
             processor.applier.processing_errors,
             dict(processor.applier.dead_letters),
+            processor.last_recovery,
             self.collectors,
             state_entries(processor.states.values()),
         )

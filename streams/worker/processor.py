@@ -6,6 +6,8 @@ checkpoint per touched partition — its changes together with the last
 offset they cover, in one record — and only then publish to the store and
 let the consumer commit. A crash anywhere replays records that the
 recovered state either covers (skipped) or does not (applied once).
+A checkpoint is a snapshot of the whole state or its changes (see
+`snapshots`); either way one record carries the state and its offset.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from streams.read.store import Store
 from streams.worker.assignment import Assignment
 from streams.worker.checkpoint_log import CheckpointLog
 from streams.worker.record_applier import RecordApplier, SourceRecord
+from streams.worker.snapshots import SnapshotPolicy
 from streams.worker.store_publisher import StorePublisher
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,9 @@ class Processor:
         self.last_flush: float | None = None
         self.rewound: dict[PartitionId, int] = {}  # the last offset read again, per partition
         self.recovering = asyncio.Lock()  # one recovery at a time: a state is never rebuilt twice
+        self.busy = asyncio.Lock()  # a batch or a housekeeping snapshot, one at a time
+        self.snapshots = SnapshotPolicy()
+        self.last_recovery: tuple[float, int] | None = None  # its seconds and bytes read
 
     async def process(self, batch: SourceBatch) -> Outcome:
         """Apply one batch, then make it durable and visible; returns what the consumer
@@ -81,6 +87,10 @@ class Processor:
         Safe to call again with the same batch after a failure (broker or
         store down): applied records are skipped, pending output is retried.
         """
+        async with self.busy:
+            return await self._process(batch)
+
+    async def _process(self, batch: SourceBatch) -> Outcome:
         now_us = time.time_ns() // 1000
         epoch = self.assignment.epoch
         if missing := [source for source in batch if source not in self.states]:
@@ -138,9 +148,9 @@ class Processor:
             checkpoint = self.pending_checkpoints.get(source)
             if checkpoint is None:
                 self._maybe_prune(source, state)
-                checkpoint = self.pending_checkpoints[source] = cp.take_checkpoint(state)
+                checkpoint = self.pending_checkpoints[source] = self.snapshots.take(source, state)
             batch.append((source, checkpoint))
-        await self.checkpoints.append(batch)
+        await self._append(batch)
         self.pending.clear()
         self.pending_checkpoints.clear()
         resume_at: dict[PartitionId, int] = {}
@@ -152,6 +162,23 @@ class Processor:
             resume_at[source] = checkpoint.offset + 1
         self.last_flush = time.time()
         return resume_at
+
+    async def _append(self, batch: list[tuple[PartitionId, cp.Checkpoint]]) -> None:
+        """Write checkpoints, noting each in the snapshot policy."""
+        written = await self.checkpoints.append(batch)
+        for (source, checkpoint), (log_offset, size) in zip(batch, written, strict=True):
+            self.snapshots.written(source, checkpoint, log_offset, size)
+
+    async def snapshot_idle(self) -> None:
+        """Write a snapshot of each state without pending changes whose latest snapshot lies
+        far behind the head of its checkpoint partition, or that has none yet."""
+        async with self.busy, self.recovering:
+            idle = [source for source in self.states if source not in self.pending]
+            if not idle:
+                return
+            heads = await self.checkpoints.heads(idle)
+            due = [s for s in self.snapshots.behind(idle, heads) if s in self.states]  # owned
+            await self._append([(source, cp.take_snapshot(self.states[source])) for source in due])
 
     def _rewind(self, source: PartitionId, state: PartitionState) -> bool:
         """Whether to read a partition again from the state's next offset: records before
@@ -174,6 +201,7 @@ class Processor:
             self.pending.discard(source)
             self.pending_checkpoints.pop(source, None)
             self.publisher.forget(source)
+            self.snapshots.forget(source)
 
     def _maybe_prune(self, source: PartitionId, state: PartitionState) -> None:
         watermark = state.ledger.watermark_us
@@ -197,7 +225,9 @@ class Processor:
                 return  # revoked meanwhile: not kept, the caller stops its batch
             for source, state in states.items():
                 self.states[source] = state
+                self.snapshots.forget(source)
                 await self.publisher.publish_whole(source, state)
+            self.last_recovery = (time.monotonic() - started, self.checkpoints.read_bytes)
         log.info(
             "recovered %d partitions in %.1fs: %s",
             len(states),

@@ -25,9 +25,10 @@ class StorePublisher:
     async def publish(
         self, source: PartitionId, state: PartitionState, checkpoint: cp.Checkpoint | None
     ) -> None:
-        """Publish a checkpoint's changes, or the whole state (without a checkpoint, or
-        when the store missed earlier changes)."""
-        full = checkpoint is None or source in self.unpublished
+        """Publish a checkpoint's changes, or the whole state (without a checkpoint, for a
+        snapshot, which does not name the parts it removed, or when the store missed
+        earlier changes)."""
+        full = checkpoint is None or checkpoint.full or source in self.unpublished
         changes = (
             list(state.ledger.values.items())
             if full or checkpoint is None

@@ -137,6 +137,25 @@ def test_checkpoints_of_another_incarnation_are_not_restored() -> None:
     assert (recovered.offset, recovered.event_ids, recovered.ledger.values) == (-1, {}, {})
 
 
+def test_a_snapshot_replaces_the_state_and_changes_apply_only_without_a_gap() -> None:
+    live = PartitionState()
+    changes = []
+    for offset, (response, team) in enumerate([("r1", "a"), ("r2", "b"), ("r3", "c")]):
+        live.apply_raw(event("survey.csat", response_id=response, score=5, team=team), NOW)
+        live.offset = offset
+        changes.append(cp.decode(cp.encode(cp.take_checkpoint(live, since=offset - 1))))
+    snapshot = cp.decode(cp.encode(cp.take_snapshot(live)))
+    assert snapshot.full and len(snapshot.event_ids) == 3
+    stale = PartitionState()
+    stale.apply_raw(event("survey.csat", response_id="other", score=1, team="z"), NOW)
+    assert cp.restore(stale, snapshot)  # replaces what was there, not merged
+    assert (stale.event_ids, stale.ledger.values) == (live.event_ids, live.ledger.values)
+    recovered = PartitionState()
+    assert not cp.restore(recovered, changes[1])  # follows offset 0, not applied yet
+    assert cp.restore(recovered, changes[0]) and cp.restore(recovered, changes[1])
+    assert recovered.offset == 1
+
+
 def test_a_part_that_returns_to_zero_disappears() -> None:
     ledger = Ledger()
     ledger.add_gauge("p", "d", 5)

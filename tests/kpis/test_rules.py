@@ -110,7 +110,9 @@ async def exported_sample_names() -> set[str]:
         True,
     )
     snapshot, _ = await read_snapshot(store, None, 1.0)
-    view = WorkerView(frozenset({"crm.surveys:0"}), True, 1, 1e9, 0, {"invalid_json": 1})
+    view = WorkerView(
+        frozenset({"crm.surveys:0"}), True, 1, 1e9, 0, {"invalid_json": 1}, (0.5, 2048)
+    )
     text = render(snapshot, {"crm.surveys:0": 0}, view).decode()
     return {
         sample.name for family in text_string_to_metric_families(text) for sample in family.samples

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from kpis import metric_names as m
 from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
 from kpis.metric_names import STATE_ENTRIES
@@ -102,3 +103,16 @@ async def test_a_worker_exports_what_its_partitions_hold_by_kind() -> None:
         "tickets": 2,
         "parts": parts,
     }
+
+
+async def test_a_worker_exports_its_last_recovery_s_seconds_and_bytes() -> None:
+    snapshot, _ = await read_snapshot(MemoryStore(), None, 1.0)
+    never = render(snapshot, {}, WorkerView(frozenset(), True)).decode()
+    assert m.RECOVERY_SECONDS not in never
+    text = render(snapshot, {}, WorkerView(frozenset(), True, recovery=(1.5, 4096))).decode()
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert (samples[m.RECOVERY_SECONDS], samples[m.RECOVERY_BYTES]) == (1.5, 4096)

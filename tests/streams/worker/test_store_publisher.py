@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from kpis import checkpoint as cp
 from kpis import parts as p
+from kpis.engine import PartitionState
 from streams.read.store import Changes, MemoryStore, Position
 from streams.worker.store_publisher import StorePublisher
 from tests.worker_fakes import LEADS_0, lead_created, records, worker
@@ -53,3 +55,19 @@ async def test_a_store_restarted_empty_gets_every_partition_again() -> None:
     await w.processor.republish()
     assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 2
     assert w.store.partitions["crm.leads:0"].offset == 1
+
+
+async def test_a_snapshot_replaces_what_the_store_has_of_its_partition() -> None:
+    """A snapshot carries the parts there are, not those that returned to zero."""
+    store = MemoryStore()
+    publisher = StorePublisher(store)
+    state = PartitionState()
+    state.ledger.add_gauge("gone", "", 1)
+    state.offset = 0
+    await publisher.publish_whole(LEADS_0, state)
+    await publisher.publish(LEADS_0, state, cp.take_checkpoint(state))
+    state.ledger.add_gauge("gone", "", -1)
+    state.ledger.add_gauge("kept", "", 2)
+    state.offset = 1
+    await publisher.publish(LEADS_0, state, cp.take_snapshot(state))
+    assert store.partitions["crm.leads:0"].values == {("kept", "", 0, 0): 2}

@@ -1,0 +1,104 @@
+"""When a checkpoint is a snapshot of the state: after a recovery, once the changes outgrow
+the last snapshot, and when the last snapshot lies far behind the checkpoint log's head."""
+
+from __future__ import annotations
+
+from kpis import checkpoint as cp
+from kpis.engine import PartitionState
+from streams.worker.snapshots import SnapshotPolicy
+from tests.worker_fakes import LEADS_0, LEADS_1, lead_created, records, worker
+
+NOW_US = 1_800_000_000_000_000
+
+
+def changed(state: PartitionState, parts: int) -> PartitionState:
+    """The state after one more record that changed `parts` parts."""
+    state.offset += 1
+    for n in range(parts):
+        state.ledger.add_gauge("part", f"d{n}", 1)
+    return state
+
+
+def test_the_first_checkpoint_is_a_snapshot_then_changes_until_they_outgrow_it() -> None:
+    policy, state = SnapshotPolicy(), PartitionState()
+    kinds, bases, log_offset = [], [], 100
+    for _ in range(12):
+        checkpoint = policy.take(LEADS_0, changed(state, 20 if state.offset < 0 else 3))
+        size = len(cp.encode(checkpoint))
+        policy.written(LEADS_0, checkpoint, log_offset, size)
+        kinds.append("snapshot" if checkpoint.full else "changes")
+        bases.append(checkpoint.base)
+        log_offset += 10
+    first_again = kinds.index("snapshot", 1)
+    assert kinds[0] == "snapshot" and 2 < first_again < 12
+    snapshot = policy.chains[LEADS_0].snapshot_bytes
+    assert set(kinds[1:first_again]) == {"changes"}
+    assert bases[1:first_again] == [100] * (first_again - 1)
+    assert bases[first_again + 1] == 100 + 10 * first_again  # the log offset of the new one
+    assert snapshot > 0
+
+
+def test_changes_name_the_offset_they_follow() -> None:
+    policy, state = SnapshotPolicy(), PartitionState()
+    first = policy.take(LEADS_0, changed(state, 50))
+    policy.written(LEADS_0, first, 7, len(cp.encode(first)))
+    second = policy.take(LEADS_0, changed(changed(state, 1), 1))
+    third = policy.take(LEADS_0, changed(state, 1))  # taken before the second is written
+    assert (second.full, second.since, second.offset, second.base) == (False, 0, 2, 7)
+    assert (third.since, third.offset) == (2, 3)
+
+
+def test_after_a_housekeeping_snapshot_changes_follow_it() -> None:
+    policy, state = SnapshotPolicy(), PartitionState()
+    first = policy.take(LEADS_0, changed(state, 20))
+    policy.written(LEADS_0, first, 0, len(cp.encode(first)))
+    chain = policy.chains[LEADS_0]
+    while chain.change_bytes <= chain.snapshot_bytes:  # the next one would be a snapshot
+        checkpoint = policy.take(LEADS_0, changed(state, 5))
+        policy.written(LEADS_0, checkpoint, 1, len(cp.encode(checkpoint)))
+    housekeeping = cp.take_snapshot(state)  # as `Processor.snapshot_idle` takes it
+    policy.written(LEADS_0, housekeeping, 9, len(cp.encode(housekeeping)))
+    after = policy.take(LEADS_0, changed(state, 1))
+    assert (after.full, after.base, after.since) == (False, 9, housekeeping.offset)
+
+
+def test_sources_without_a_snapshot_or_far_behind_the_head_are_due() -> None:
+    policy, state = SnapshotPolicy(max_behind=1000), PartitionState()
+    snapshot = policy.take(LEADS_0, changed(state, 1))
+    policy.written(LEADS_0, snapshot, 500, 10)
+    assert policy.behind([LEADS_0, LEADS_1], {LEADS_0: 1500, LEADS_1: 1500}) == [LEADS_1]
+    assert policy.behind([LEADS_0], {LEADS_0: 1501}) == [LEADS_0]
+    policy.forget(LEADS_0)
+    assert policy.behind([LEADS_0], {LEADS_0: 501}) == [LEADS_0]
+
+
+async def test_a_recovered_state_s_first_checkpoint_is_a_snapshot() -> None:
+    first = worker()
+    await first.processor.process({LEADS_0: records([lead_created(), lead_created()])})
+    await first.processor.process({LEADS_0: records([lead_created()], 2)})
+    second = worker(first.checkpoints)
+    second.assignment.assign([LEADS_0])
+    await second.processor.process({LEADS_0: records([lead_created()], 3)})
+    written = [cp.decode(data) for _, data in second.checkpoints.written]
+    assert [(c.offset, c.full) for c in written] == [(1, True), (2, False), (3, True)]
+    assert len(written[-1].event_ids) == 4
+    assert second.processor.last_recovery is not None
+    assert second.processor.last_recovery[1] == sum(
+        len(data) for _, data in first.checkpoints.written[:2]
+    )
+
+
+async def test_housekeeping_snapshots_states_without_one_or_far_behind_the_head() -> None:
+    w = worker()
+    w.processor.snapshots.max_behind = 3
+    await w.processor.process({LEADS_0: records([lead_created()]), LEADS_1: records([])})
+    await w.processor.snapshot_idle()  # LEADS_1, recovered and idle, has none yet
+    await w.processor.snapshot_idle()  # both near the head: nothing
+    assert [(source, cp.decode(data).full) for source, data in w.checkpoints.written] == [
+        (LEADS_0, True),
+        (LEADS_1, True),
+    ]
+    w.checkpoints.written += [(LEADS_1, b"")] * 2  # records written by others meanwhile
+    await w.processor.snapshot_idle()
+    assert [source for source, _ in w.checkpoints.written[4:]] == [LEADS_0]
+    assert cp.decode(w.checkpoints.written[4][1]) == cp.decode(w.checkpoints.written[0][1])
