@@ -385,18 +385,21 @@ class CrmState:
 
     def _records(self, domain: str) -> dict[str, Any] | None:
         """The live records of a domain's entities; None for activities, surveys, spend."""
-        return {
+        by_domain: dict[str, dict[str, Any]] = {
             "lead": self.leads,
             "opportunity": self.opportunities,
             "customer": self.customers,
             "ticket": self.tickets,
-        }.get(domain)
+        }
+        return by_domain.get(domain)
 
     def held(self, domain: str, key: str, limit: int | None) -> Any:
         """The live record of an entity, or None; a closed one whose latest event is older
         than `limit` (T - G) is forgotten here, at the moment an event about it is judged."""
         records = self._records(domain)
-        record = None if records is None else records.get(key)
+        if records is None:
+            return None
+        record = records.get(key)
         if record is None or limit is None or record.last_at >= limit or not _closed(record):
             return record
         del records[key]

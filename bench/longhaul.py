@@ -1,0 +1,131 @@
+"""Years of uptime (issue 17): memory and recovery after a short and a long history.
+
+    PYTHONPATH=$PWD python3 -m bench.longhaul                  # 90 and 720 days
+    PYTHONPATH=$PWD python3 -m bench.longhaul --days 90 --days 540 --scale 0.1
+
+For each length, a history at the same daily volume, ending yesterday and with stale
+copies (re-deliveries 30 to 80 days later, on both sides of the grace period), is sent
+with `crmkpi produce` to a fresh broker. A `crmkpi worker` catches up; its RSS and
+`crmkpi_state_entries` are read, and every KPI of `/kpis` is compared with the reference
+computed from the raw lines. The worker is then SIGKILLed and a new one in its group
+recovers every partition: `crmkpi_recovery_bytes` and `crmkpi_recovery_seconds` say what
+that cost, and its `/kpis` is compared again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench import services
+from streams.simulate import Anomalies, simulate_history
+from tests.reference import compare_snapshot, compute_reference
+from tests.waiting import wait_until
+
+STALE_COPIES = 0.002  # per good record
+
+
+def write_history(path: Path, days: int, scale: float, seed: int) -> list[str]:
+    """`days` days ending yesterday (UTC), with stale copies; returns the lines."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    lines = list(
+        simulate_history(
+            seed,
+            days,
+            start=today - timedelta(days=days),
+            scale=scale,
+            anomalies=Anomalies(stale_copy=STALE_COPIES),
+        )
+    )
+    path.write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of `url`/metrics."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def wait_caught_up(url: str, accepted: int) -> dict[str, Any]:
+    """The worker's snapshot once its lag is 0 with at least `accepted` events."""
+    snapshot: dict[str, Any] = wait_until(
+        lambda: services.get_json(f"{url}/kpis"),
+        f"{url} to catch up",
+        lambda got: got["lag"] == 0 and got["events"]["accepted"] >= accepted,
+        ignoring=(OSError,),
+        timeout=3600,
+    )
+    return snapshot
+
+
+def measure_one(days: int, scale: float, seed: int, logs: Path) -> dict[str, Any]:
+    history = logs / f"history-{days}.jsonl"
+    lines = write_history(history, days, scale, seed)
+    reference = compute_reference(lines, now=datetime.now(UTC))
+    group = f"longhaul-{days}"
+    with services.broker(logs) as bootstrap:
+        produce = [sys.executable, "-m", "streams", "produce", str(history)]
+        env = dict(os.environ, CRMKPI_KAFKA_BOOTSTRAP=bootstrap)
+        subprocess.run(produce, env=env, capture_output=True, check=False)
+        with services.worker(bootstrap, logs, f"first-{days}", group=group) as (url, pid):
+            first = wait_caught_up(url, reference.accepted)
+            held = metrics(url)
+            rss = services.rss_bytes(pid)
+            os.kill(pid, signal.SIGKILL)
+        with services.worker(bootstrap, logs, f"second-{days}", group=group) as (url, _):
+            second = wait_caught_up(url, reference.accepted)
+            recovered = metrics(url)
+    entries = {
+        dict(labels)["kind"]: value
+        for (name, labels), value in held.items()
+        if name == "crmkpi_state_entries"
+    }
+    return {
+        "days": days,
+        "events": len(lines),
+        "rejected": reference.rejected,
+        "rss_mib": round(rss / 2**20, 1),
+        "state_entries": entries,
+        "recovery_bytes": recovered.get(("crmkpi_recovery_bytes", ())),
+        "recovery_seconds": recovered.get(("crmkpi_recovery_seconds", ())),
+        "exact_before_kill": compare_snapshot(reference, first) == [],
+        "exact_after_recovery": compare_snapshot(reference, second) == [],
+    }
+
+
+def main(
+    days: Annotated[list[int] | None, typer.Option(help="History lengths.")] = None,
+    scale: Annotated[float, typer.Option(help="Simulator volume multiplier.")] = 0.17,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+) -> None:
+    """Print memory, held state and recovery cost for each history length."""
+    lengths = days or [90, 720]
+    with tempfile.TemporaryDirectory(prefix="crmkpi-longhaul-") as directory:
+        results = [measure_one(length, scale, seed, Path(directory)) for length in lengths]
+    for result in results:
+        print(result)
+    shortest, longest = results[0], results[-1]
+    for key in ("recovery_bytes", "recovery_seconds", "rss_mib"):
+        if shortest[key] and longest[key]:
+            ratio = longest[key] / shortest[key]
+            print(f"{key}: {ratio:.2f}x from {lengths[0]} to {lengths[-1]} days")
+
+
+if __name__ == "__main__":
+    typer.run(main)
