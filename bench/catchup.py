@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ import typer
 from bench import services, throughput
 from streams.kafka.broker import free_port
 from streams.kafka.topics import Topics
-from streams.simulate import simulate_history
+from streams.simulate import NO_ANOMALIES, Anomalies, simulate_history
 from tests.waiting import wait_until
 
 READ_EVERY_SECONDS = 0.5
@@ -51,12 +52,20 @@ class Reading:
     lag: int | None
 
 
+def history_ending_yesterday(
+    seed: int, days: int, scale: float, anomalies: Anomalies = NO_ANOMALIES
+) -> Iterator[str]:
+    """The lines of a history of `days` days ending yesterday (UTC): every event valid."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=days)
+    return simulate_history(seed, days, start=start, scale=scale, anomalies=anomalies)
+
+
 def write_history(path: Path, days: int, scale: float, seed: int) -> int:
     """A history of `days` days ending yesterday (UTC); returns its number of events."""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     count = 0
     with path.open("w") as out:
-        for line in simulate_history(seed, days, start=today - timedelta(days=days), scale=scale):
+        for line in history_ending_yesterday(seed, days, scale):
             out.write(line + "\n")
             count += 1
     return count
@@ -68,8 +77,9 @@ def crmkpi_env(bootstrap: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def produce(bootstrap: str, history: Path) -> float:
-    """Send the history with `crmkpi produce`; its seconds."""
+def produce(bootstrap: str, history: Path, rejections_expected: bool = False) -> float:
+    """Send the history with `crmkpi produce` (which exits 1 when it rejected lines: an
+    error unless `rejections_expected`); its seconds."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "streams", "produce", str(history)],
@@ -77,7 +87,7 @@ def produce(bootstrap: str, history: Path) -> float:
         capture_output=True,
         text=True,
     )
-    if done.returncode != 0:
+    if done.returncode not in ((0, 1) if rejections_expected else (0,)):
         raise RuntimeError(f"crmkpi produce failed: {done.stderr[-2000:]}")
     return time.perf_counter() - started
 

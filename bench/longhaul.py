@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import tempfile
-import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from prometheus_client.parser import text_string_to_metric_families
 
-from bench import services
-from streams.simulate import Anomalies, simulate_history
+from bench import catchup, services
+from streams.simulate import Anomalies
+from tests.processes import scrape
 from tests.reference import compare_snapshot, compute_reference
 from tests.waiting import wait_until
 
@@ -37,29 +34,10 @@ STALE_COPIES = 0.002  # per good record
 
 def write_history(path: Path, days: int, scale: float, seed: int) -> list[str]:
     """`days` days ending yesterday (UTC), with stale copies; returns the lines."""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    lines = list(
-        simulate_history(
-            seed,
-            days,
-            start=today - timedelta(days=days),
-            scale=scale,
-            anomalies=Anomalies(stale_copy=STALE_COPIES),
-        )
-    )
+    anomalies = Anomalies(stale_copy=STALE_COPIES)
+    lines = list(catchup.history_ending_yesterday(seed, days, scale, anomalies))
     path.write_text("\n".join(lines) + "\n")
     return lines
-
-
-def metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of `url`/metrics."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def wait_caught_up(url: str, accepted: int) -> dict[str, Any]:
@@ -80,17 +58,15 @@ def measure_one(days: int, scale: float, seed: int, logs: Path) -> dict[str, Any
     reference = compute_reference(lines, now=datetime.now(UTC))
     group = f"longhaul-{days}"
     with services.broker(logs) as bootstrap:
-        produce = [sys.executable, "-m", "streams", "produce", str(history)]
-        env = dict(os.environ, CRMKPI_KAFKA_BOOTSTRAP=bootstrap)
-        subprocess.run(produce, env=env, capture_output=True, check=False)
+        catchup.produce(bootstrap, history, rejections_expected=True)  # stale copies
         with services.worker(bootstrap, logs, f"first-{days}", group=group) as (url, pid):
             first = wait_caught_up(url, reference.accepted)
-            held = metrics(url)
+            held = scrape(url)
             rss = services.rss_bytes(pid)
             os.kill(pid, signal.SIGKILL)
         with services.worker(bootstrap, logs, f"second-{days}", group=group) as (url, _):
             second = wait_caught_up(url, reference.accepted)
-            recovered = metrics(url)
+            recovered = scrape(url)
     entries = {
         dict(labels)["kind"]: value
         for (name, labels), value in held.items()

@@ -20,7 +20,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import free_port, stop, wait_pinging
+from streams.kafka.broker import free_port
+from tests.conftest import stop, wait_pinging
 from tests.waiting import WAIT_SECONDS, wait_until
 
 
