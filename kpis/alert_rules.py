@@ -10,6 +10,7 @@ from kpis.alert_text import shown_as
 from kpis.health_rules import HEALTH_GROUP, health_rules
 from kpis.recording_rules import recorded_name
 from kpis.thresholds import Threshold, ThresholdsConfig
+from kpis.units import Currency
 
 ALERTING_GROUP = "crmkpi.alerts"
 
@@ -76,9 +77,9 @@ def _still_over(threshold: Threshold) -> str:
     return f"{operator} $value {float(threshold.value or 0.0)!r}"
 
 
-def value_template(threshold: Threshold) -> str:
+def value_template(threshold: Threshold, currency: Currency) -> str:
     """Go template printing the alert's `$value` (`shown_as` in the tests renders it)."""
-    unit, signed = shown_as(threshold)
+    unit, signed = shown_as(threshold, currency)
     return unit.value_template(signed)
 
 
@@ -90,14 +91,14 @@ def alert_annotations(
     runbook = config.runbook(threshold.runbook)
     runbook_key = "runbook_url" if runbook.startswith(("http://", "https://")) else "runbook"
     annotations = {
-        "summary": alert_text.summary(threshold, value, dim),
-        "description": alert_text.description(threshold, value, dim),
+        "summary": alert_text.summary(threshold, config.currency, value, dim),
+        "description": alert_text.description(threshold, config.currency, value, dim),
         runbook_key: runbook,
         "dashboard": config.links.dashboard,
         "scorecard": config.links.scorecard,
         "kpi_words": alert_text.kpi_words(threshold),
         "value": "0" if threshold.comparison == "idle" else value,
-        "threshold": alert_text.threshold_words(threshold),
+        "threshold": alert_text.threshold_words(threshold, config.currency),
     }
     dimension = threshold.catalogue_kpi.dimension
     whole = f"all {dimension}s"
@@ -105,10 +106,10 @@ def alert_annotations(
     return annotations
 
 
-def _before_template(threshold: Threshold, resolved_after: str) -> str:
+def _before_template(threshold: Threshold, currency: Currency, resolved_after: str) -> str:
     """Go template printing the worst value of the last `resolved_after` of the alert's series:
     while held past recovery, the value just before it came back."""
-    unit, signed = shown_as(threshold)
+    unit, signed = shown_as(threshold, currency)
     printed = unit.value_template(signed, of=".Value")
     query = f"{{{{ range query `{_recent_worst(threshold, resolved_after)}` }}}}"
     if threshold.dimension is not None:
@@ -119,15 +120,17 @@ def _before_template(threshold: Threshold, resolved_after: str) -> str:
 
 def rule_annotations(threshold: Threshold, config: ThresholdsConfig) -> dict[str, str]:
     """Annotation templates that say what is true at each evaluation: over the line, or back."""
-    value = value_template(threshold)
+    value = value_template(threshold, config.currency)
     dim = f"{{{{ $labels.{threshold.catalogue_kpi.dimension} }}}}"
     firing = alert_annotations(threshold, config, value, dim)
     if threshold.comparison == "idle":
         return firing
-    before = _before_template(threshold, config.resolved_after)
+    before = _before_template(threshold, config.currency, config.resolved_after)
     back = {
-        "summary": alert_text.recovered_summary(threshold, value, dim, before),
-        "description": alert_text.recovered_description(threshold, value, dim, before),
+        "summary": alert_text.recovered_summary(threshold, config.currency, value, dim, before),
+        "description": alert_text.recovered_description(
+            threshold, config.currency, value, dim, before
+        ),
     }
     condition = _still_over(threshold)
     for key, text in back.items():

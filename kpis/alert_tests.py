@@ -11,6 +11,7 @@ from kpis.alert_rules import alert_annotations
 from kpis.alert_text import shown_as
 from kpis.recording_rules import recorded_name
 from kpis.thresholds import Threshold, ThresholdsConfig, duration_seconds
+from kpis.units import Currency
 
 # promtool unit tests: input series every TEST_STEP seconds, rules evaluated as often.
 TEST_STEP = 300
@@ -44,9 +45,9 @@ def _minutes(steps: int) -> str:
     return f"{steps * TEST_STEP // 60}m"
 
 
-def _value_text(threshold: Threshold, value: float) -> str:
+def _value_text(threshold: Threshold, currency: Currency, value: float) -> str:
     """What the Go template of `value_template` prints for `value`."""
-    unit, signed = shown_as(threshold)
+    unit, signed = shown_as(threshold, currency)
     return unit.template_text(value, signed)
 
 
@@ -109,7 +110,7 @@ def alert_test_group(threshold: Threshold, config: ThresholdsConfig) -> dict[str
     firing = {
         "exp_labels": alert_labels,
         "exp_annotations": alert_annotations(
-            threshold, config, _value_text(threshold, fired), dimension_value
+            threshold, config, _value_text(threshold, config.currency, fired), dimension_value
         ),
     }
     checks = [(start - 1, False), (start + pending, True), (start + breach + 1, False)]

@@ -1,6 +1,7 @@
 """What an alert says while the KPI is over the line and once it is back: the KPI in words,
 the window, the value against the threshold. Every number is written by the KPI's unit
-(`kpis.units`); the thresholds file's summaries are templates naming these placeholders.
+(`kpis.units`), amounts in the configured currency; the thresholds file's summaries are
+templates naming these placeholders.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import string
 from typing import TYPE_CHECKING
 
 from kpis.formulas import quantile_name
-from kpis.units import PERCENT_CHANGE, Unit
+from kpis.units import PERCENT_CHANGE, Currency, Unit
 from kpis.windows import NOW
 
 if TYPE_CHECKING:  # kpis.thresholds validates summaries with `summary_problem`
@@ -38,24 +39,25 @@ def summary_problem(summary: str) -> str | None:
     return None
 
 
-def shown_as(threshold: Threshold) -> tuple[Unit, bool]:
-    """The unit an alert's value and limit are written in, and whether with a sign.
+def shown_as(threshold: Threshold, currency: Currency) -> tuple[Unit, bool]:
+    """The unit an alert's value and limit are written in (amounts in `currency`), and
+    whether with a sign.
 
     A drop is a positive difference (never signed); `drop_percent` compares in percent.
     """
     if threshold.comparison == "drop_percent":
         return PERCENT_CHANGE, False
-    return threshold.catalogue_kpi.display, threshold.comparison != "drop"
+    return threshold.catalogue_kpi.display(currency), threshold.comparison != "drop"
 
 
-def limit_text(threshold: Threshold) -> str:
-    unit, signed = shown_as(threshold)
+def limit_text(threshold: Threshold, currency: Currency) -> str:
+    unit, signed = shown_as(threshold, currency)
     return unit.limit_text(threshold.value or 0.0, signed)
 
 
-def threshold_words(threshold: Threshold) -> str:
+def threshold_words(threshold: Threshold, currency: Currency) -> str:
     """The line in words: `below 80%`, `a drop of more than 10 points against 30d earlier`."""
-    limit = limit_text(threshold)
+    limit = limit_text(threshold, currency)
     if threshold.comparison in {"below", "above"}:
         return f"{threshold.comparison} {limit}"
     if threshold.comparison in {"drop", "drop_percent"}:
@@ -78,22 +80,22 @@ def _where(threshold: Threshold, dimension_value: str) -> str:
     return where
 
 
-def summary(threshold: Threshold, value: str, dimension_value: str) -> str:
+def summary(threshold: Threshold, currency: Currency, value: str, dimension_value: str) -> str:
     """The thresholds file's summary template, filled in."""
     return threshold.summary.format(
         kpi=kpi_words(threshold),
         window=threshold.window,
         value=value,
-        threshold=limit_text(threshold),
+        threshold=limit_text(threshold, currency),
         over=threshold.over or "",
         dimension=dimension_value,
     )
 
 
-def description(threshold: Threshold, value: str, dimension_value: str) -> str:
+def description(threshold: Threshold, currency: Currency, value: str, dimension_value: str) -> str:
     """The text while over the line: KPI in words, window, dimension, value and threshold."""
     title = kpi_words(threshold) + _where(threshold, dimension_value)
-    limit = limit_text(threshold)
+    limit = limit_text(threshold, currency)
     if threshold.comparison in {"below", "above"}:
         return f"{title} is {value}, {threshold.comparison} the threshold {limit}."
     if threshold.comparison in {"drop", "drop_percent"}:
@@ -104,11 +106,13 @@ def description(threshold: Threshold, value: str, dimension_value: str) -> str:
     return f"{title} is 0, with some in the last {threshold.over} (threshold: none in the window)."
 
 
-def recovered_summary(threshold: Threshold, value: str, dimension_value: str, before: str) -> str:
+def recovered_summary(
+    threshold: Threshold, currency: Currency, value: str, dimension_value: str, before: str
+) -> str:
     """The title once back on the right side of the line: the value of that moment, and the
     value `before` it came back."""
     title = kpi_words(threshold) + _where(threshold, dimension_value)
-    limit = limit_text(threshold)
+    limit = limit_text(threshold, currency)
     now = f"({value} now, {before} before)"
     if threshold.comparison == "below":
         return f"{title} is back above {limit} {now}"
@@ -118,11 +122,11 @@ def recovered_summary(threshold: Threshold, value: str, dimension_value: str, be
 
 
 def recovered_description(
-    threshold: Threshold, value: str, dimension_value: str, before: str
+    threshold: Threshold, currency: Currency, value: str, dimension_value: str, before: str
 ) -> str:
     """The text once back: the value now against the threshold, and the value before."""
     title = kpi_words(threshold) + _where(threshold, dimension_value)
-    limit = limit_text(threshold)
+    limit = limit_text(threshold, currency)
     if threshold.comparison in {"below", "above"}:
         side = "at or above" if threshold.comparison == "below" else "at or below"
         return f"{title} is {value} now, {side} the threshold {limit} (it was {before})."

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from kpis import formulas as f
 from kpis import metric_names as m
 from kpis import parts as p
-from kpis.units import UNITS, Unit
+from kpis.units import UNITS, Currency, Unit
 from kpis.windows import DAY_US, HOUR_US, MONTH, NOW, WINDOWS
 
 ALL_WINDOWS = tuple(window.name for window in WINDOWS)
@@ -38,10 +38,9 @@ class Kpi:
         """The quantiles recorded of its distribution (a mean exported as a histogram)."""
         return self.formula.quantiles if isinstance(self.formula, f.HistogramMean) else ()
 
-    @property
-    def display(self) -> Unit:
-        """How its values are shown: page, Grafana, alert text."""
-        return UNITS[self.unit]
+    def display(self, currency: Currency) -> Unit:
+        """How its values are shown (page, Grafana, alert text), amounts in `currency`."""
+        return UNITS[self.unit].priced(currency)
 
     @property
     def metric(self) -> str:

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kpis.alert_text import summary_problem
 from kpis.catalogue import KPIS_BY_NAME, Kpi
 from kpis.formulas import quantile_name
 from kpis.severity import Severity
+from kpis.units import USD, Currency
 
 DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "thresholds.yaml"
 
@@ -214,6 +215,19 @@ class ThresholdsConfig(BaseModel):
     churn_alert: ChurnAlert = ChurnAlert()
     health: Health = Health()
     thresholds: tuple[Threshold, ...] = ()
+    # The currency amounts are written in (CRMKPI_CURRENCY): a setting, not part of the file.
+    _currency: Currency = PrivateAttr(default=USD)
+
+    @property
+    def currency(self) -> Currency:
+        """The currency of every amount in alert texts and dashboards."""
+        return self._currency
+
+    def priced(self, currency: Currency) -> ThresholdsConfig:
+        """This configuration with its amounts in `currency`."""
+        priced = self.model_copy()
+        priced._currency = currency
+        return priced
 
     @property
     def dashboard_url(self) -> str:
@@ -346,13 +360,17 @@ def parse_thresholds(text: str, source: str = "thresholds.yaml") -> ThresholdsCo
 
 
 def read_thresholds(
-    path: Path | None = None, public_url: str | None = None, grafana_url: str | None = None
+    path: Path | None = None,
+    public_url: str | None = None,
+    grafana_url: str | None = None,
+    currency: Currency = USD,
 ) -> ThresholdsConfig:
     """The thresholds file at `path`, or the default one shipped with crmkpi, with the base
-    URLs of the links replaced where given (CRMKPI_PUBLIC_URL, CRMKPI_GRAFANA_URL)."""
+    URLs of the links replaced where given (CRMKPI_PUBLIC_URL, CRMKPI_GRAFANA_URL) and its
+    amounts in `currency` (CRMKPI_CURRENCY)."""
     path = path or DEFAULT_THRESHOLDS_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ThresholdsError(f"{path}: cannot read ({error.strerror})") from None
-    return parse_thresholds(text, path.name).linked(public_url, grafana_url)
+    return parse_thresholds(text, path.name).linked(public_url, grafana_url).priced(currency)

@@ -126,10 +126,12 @@ HOUR_WINDOW = Window("1h", MINUTE_US, 60)
 DAY_WINDOW = Window("24h", MINUTE_US, 1440)
 WEEK_WINDOW = Window("7d", HOUR_US, 168)
 MONTH_WINDOW = Window("30d", HOUR_US, 720)
+_WITH_PREVIOUS = (DAY_WINDOW, WEEK_WINDOW, MONTH_WINDOW)
 PREVIOUS_WINDOWS = tuple(
-    Window(f"prev_{w.name}", w.bucket_us, w.buckets, w.buckets)
-    for w in (DAY_WINDOW, WEEK_WINDOW, MONTH_WINDOW)
+    Window(f"prev_{w.name}", w.bucket_us, w.buckets, w.buckets) for w in _WITH_PREVIOUS
 )
+PREVIOUS_OF = {w.name: p.name for w, p in zip(_WITH_PREVIOUS, PREVIOUS_WINDOWS, strict=True)}
+"""The period just before a window, by the window's name: `24h` -> `prev_24h`."""
 MONTH_TO_DATE = CalendarWindow("mtd", LOCAL_DAY_US, 1)
 QUARTER_TO_DATE = CalendarWindow("qtd", LOCAL_DAY_US, 3)
 

@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from kpis.churn import ChurnRules
 from kpis.retention import DAY_US, DEFAULT_GRACE_DAYS, MIN_GRACE_DAYS
+from kpis.units import Currency, currency_problem
 from streams.secret_settings import file_sources
 
 
@@ -83,6 +84,7 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()  # Host names served; empty: any
     gross_margin: float = Field(default=1.0, gt=0)
     timezone: str = "UTC"  # IANA name of `mtd` / `qtd`; changing it needs a replay
+    currency: str = "USD"  # ISO 4217 code of every amount shown: page, Grafana, alerts
     thresholds_file: Path | None = None
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
     # Where people open crmkpi and Grafana: the links of every notification (docs/alerts.md).
@@ -127,6 +129,16 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_code(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().upper()
+            problem = currency_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -157,6 +169,10 @@ class Settings(BaseSettings):
             tickets_opened=self.churn_tickets_opened,
             sla_hours=dict(self.churn_sla_hours),
         )
+
+    def money(self) -> Currency:
+        """The currency every amount is shown in."""
+        return Currency(self.currency)
 
     def zone(self) -> ZoneInfo:
         """The time zone of the calendar windows."""

@@ -45,19 +45,34 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
+COMPACT = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}  # Intl's compact suffixes (en-US)
+NUMBER = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?")
+
+
 def shown_number(unit: str, text: str) -> float | None:
-    """The number a tile shows, in the KPI's unit (a percent back to a fraction)."""
+    """The number a tile shows, in the KPI's unit (a percent back to a fraction, a compact
+    amount such as `€22.5M` back to units)."""
     if text == "\u2013":  # en dash: no value
         return None
-    number = float(re.sub(r"[^0-9.\-]", "", text))
+    found = NUMBER.search(text)
+    assert found is not None, text
+    number = float(found.group().replace(",", ""))
+    if "-" in text[: found.start()] or "\u2212" in text[: found.start()]:
+        number = -number
+    number *= COMPACT.get(text[found.end() :].strip()[:1], 1.0)
     return number / 100 if unit == "ratio" else number
 
 
 def shown_matches(unit: str, text: str, value: float | None) -> bool:
-    """Whether `text` is `value` rounded as the page rounds it for `unit`."""
+    """Whether `text` is `value` rounded as the page rounds it for `unit` (amounts from a
+    thousand to one decimal of their compact magnitude)."""
     shown = shown_number(unit, text)
     if value is None or shown is None:
         return value is None and shown is None
-    digits = DIGITS.get(unit, 2 if abs(value) < 1000 else 0)
+    if unit == "currency":
+        magnitude = COMPACT.get(text.rstrip()[-1:], 1.0)
+        tolerance = 0.05 * magnitude if magnitude > 1 else 0.005
+        return abs(shown - value) <= tolerance + 1e-9
+    digits = DIGITS.get(unit, 0)
     scale = 100 if unit == "ratio" else 1
     return abs(shown * scale - value * scale) <= 0.5 * 10**-digits + 1e-9

@@ -115,7 +115,7 @@ def _kpi_stat(kpi: Kpi, config: ThresholdsConfig, link: str | None = None) -> di
         _title(kpi),
         kpi.description,
         Target(q.overall(kpi), legend=kpi.title),
-        kpi_unit(kpi),
+        kpi_unit(kpi, config.currency),
         steps(level_thresholds(config.thresholds, kpi.name)),
         link,
     )
@@ -128,8 +128,8 @@ def _by_dimension(kpi: Kpi, config: ThresholdsConfig) -> dict[str, Any]:
     target = Target(q.by_dimension(kpi), legend=f"{{{{{kpi.dimension}}}}}")
     if kpi.dimension == "rep":  # many values: bars read better than lines
         target = Target(target.expr, target.legend, instant=True)
-        return bargauge(title, description, target, kpi_unit(kpi), level)
-    return timeseries(title, description, [target], kpi_unit(kpi), level)
+        return bargauge(title, description, target, kpi_unit(kpi, config.currency), level)
+    return timeseries(title, description, [target], kpi_unit(kpi, config.currency), level)
 
 
 def _resolution_panels(grid: Grid, config: ThresholdsConfig) -> None:
@@ -146,7 +146,7 @@ def _resolution_panels(grid: Grid, config: ThresholdsConfig) -> None:
             "Quantiles of the hours from opening to first resolution of tickets first resolved "
             "in the window, from the resolution-time histogram (all teams).",
             quantiles,
-            kpi_unit(kpi),
+            kpi_unit(kpi, config.currency),
             alert_steps,
         ),
         8,
@@ -157,7 +157,7 @@ def _resolution_panels(grid: Grid, config: ThresholdsConfig) -> None:
             "Resolution time p90 by team",
             "90 % of the tickets first resolved in the window took at most this long, per team.",
             [Target(q.by_dimension(kpi, ALERT_QUANTILE), legend="{{team}}")],
-            kpi_unit(kpi),
+            kpi_unit(kpi, config.currency),
             alert_steps,
         ),
         8,

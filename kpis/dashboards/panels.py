@@ -7,6 +7,7 @@ from typing import Any
 
 from kpis.catalogue import Kpi
 from kpis.severity import Severity
+from kpis.units import Currency
 
 DATASOURCE_UID = "crmkpi-prometheus"
 """The uid of the Prometheus datasource in grafana/provisioning/datasources/."""
@@ -87,9 +88,10 @@ def _field_defaults(unit: str, decimals: int, steps: Steps) -> dict[str, Any]:
     }
 
 
-def kpi_unit(kpi: Kpi) -> tuple[str, int]:
-    """Grafana's unit id and decimals for the KPI's unit."""
-    return kpi.display.grafana, kpi.display.decimals
+def kpi_unit(kpi: Kpi, currency: Currency) -> tuple[str, int]:
+    """Grafana's unit id and decimals for the KPI's unit, amounts in `currency`."""
+    unit = kpi.display(currency)
+    return unit.grafana, unit.decimals
 
 
 def _panel(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from streams.config import Settings
@@ -130,10 +131,11 @@ def snapshot(
     """Current KPIs from a running monitor."""
     from streams.cli.snapshot import fetch_snapshot, print_snapshot
 
-    token = Settings().read_token  # CRMKPI_READ_TOKEN (or its file), when reads need it
+    settings = Settings()
+    token = settings.read_token  # CRMKPI_READ_TOKEN (or its file), when reads need it
     secret = token.get_secret_value() if token is not None else None
     document = fetch_snapshot(url, wait_idle, timeout, err, secret)
-    print_snapshot(document, as_json, out)
+    print_snapshot(document, as_json, out, settings.money())
 
 
 @cli.command()
@@ -161,6 +163,19 @@ def rules(
     command.write_rules(Settings(), out_dir, out, dashboards_dir)
 
 
+def _problems(error: ValidationError) -> list[str]:
+    """One line per problem; a setting's names its variable (`CRMKPI_CURRENCY: ...`)."""
+    if error.title != Settings.__name__:
+        return [f"{type(error).__name__}: {error}"]
+    return [
+        "CRMKPI_"
+        + "_".join(map(str, problem["loc"])).upper()
+        + ": "
+        + problem["msg"].removeprefix("Value error, ")
+        for problem in error.errors()
+    ]
+
+
 def main() -> None:
     """Entry point: errors are one line on stderr, not a traceback."""
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # we report connection errors
@@ -174,6 +189,10 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except ValidationError as error:
+        for line in _problems(error):
+            err.print(f"crmkpi: error: {line}")
+        sys.exit(1)
     except Exception as error:
         show = getattr(error, "show", None)
         if callable(show):  # a usage error: click prints it with a hint

@@ -31,7 +31,12 @@ def _write(files: dict[str, str], out_dir: Path, console: Console) -> list[Path]
 
 def _read(settings: Settings) -> ThresholdsConfig:
     try:
-        return read_thresholds(settings.thresholds_file, settings.public_url, settings.grafana_url)
+        return read_thresholds(
+            settings.thresholds_file,
+            settings.public_url,
+            settings.grafana_url,
+            settings.money(),
+        )
     except ThresholdsError as error:
         raise ConfigError(str(error)) from None
 

@@ -11,6 +11,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from kpis.catalogue import KPIS_BY_NAME
+from kpis.units import USD, Currency
 from streams.errors import MonitorNotIdle, MonitorUnreachable
 
 POLL_SECONDS = 0.25
@@ -66,12 +68,22 @@ def fetch_snapshot(
             time.sleep(POLL_SECONDS)
 
 
-def _format(value: float | None) -> str:
-    return "null" if value is None else f"{value:,.4f}".rstrip("0").rstrip(".")
+def _format(kpi: str, value: float | None, currency: Currency) -> str:
+    """The value as the table shows it: amounts with their currency and cents."""
+    if value is None:
+        return "null"
+    known = KPIS_BY_NAME.get(kpi)
+    money = known.display(currency).currency if known is not None else None
+    if money is None:
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    return f"{'-' if value < 0 else ''}{money.prefix}{abs(value):,.2f}"
 
 
-def print_snapshot(document: dict[str, Any], as_json: bool, out: Console) -> None:
-    """Print the snapshot as JSON or as a table of the overall series."""
+def print_snapshot(
+    document: dict[str, Any], as_json: bool, out: Console, currency: Currency = USD
+) -> None:
+    """Print the snapshot as JSON or as a table of the overall series (amounts in
+    `currency`)."""
     if as_json:
         out.print_json(orjson.dumps(document).decode())
         return
@@ -83,5 +95,7 @@ def print_snapshot(document: dict[str, Any], as_json: bool, out: Console) -> Non
     table = Table("kpi", "window", "value")
     for series in document.get("kpis", []):
         if not series["labels"]:
-            table.add_row(series["kpi"], series["window"], _format(series["value"]))
+            table.add_row(
+                series["kpi"], series["window"], _format(series["kpi"], series["value"], currency)
+            )
     out.print(table)

@@ -74,6 +74,7 @@ def plan_listeners(
         worker_view,
         middlewares=hosts + ([auth.middleware()] if auth.enabled else []),
         max_event_streams=settings.max_event_streams,
+        currency=settings.money(),
     )
     listeners = [Listener(internal, settings.http_host, settings.http_port)]
     if settings.ingest_port is not None:

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from kpis.units import USD, Currency
 from streams.http import outcomes
 from streams.http.coalesced import Coalesced
 from streams.http.guards import add_security_headers
@@ -40,6 +41,7 @@ def build_app(
     worker_view: WorkerViewer | None = None,
     middlewares: Sequence[Middleware] = (),
     max_event_streams: int = 100,
+    currency: Currency = USD,
 ) -> web.Application:
     """The internal application serving the readers' endpoints (`worker_view`: one of a group)."""
 
@@ -77,7 +79,9 @@ def build_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", readyz)
-    add_scorecard(app, read_snapshot, thresholds_file, max_streams=max_event_streams)
+    add_scorecard(
+        app, read_snapshot, thresholds_file, max_streams=max_event_streams, currency=currency
+    )
     if ingest is not None:
         app.router.add_post("/ingest/{source}", ingest)
     return app

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from kpis.catalogue import CATALOGUE, Kpi
+from kpis.direction import better
 from kpis.severity import worst
 from kpis.thresholds import Threshold
+from kpis.units import Currency
+from kpis.windows import PREVIOUS_OF
 from streams.http.scorecard.states import Judge, SeriesValues, state_of
 from streams.read.snapshot_reader import Snapshot
 
@@ -36,21 +39,33 @@ def _bar_order(item: tuple[str, float | None]) -> tuple[bool, float, str]:
     return (value is None, -(value or 0.0), name)
 
 
+def _change(value: float | None, before: float | None) -> float | None:
+    return None if value is None or before is None else value - before
+
+
 def _window_view(
     judge: Judge, kpi: Kpi, window: str, by_window: dict[str, SeriesValues]
 ) -> dict[str, Any]:
+    """The window's value, state and breakdown, each with its change against the period
+    just before the window (`delta`, None where there is none)."""
     values = by_window.get(window, {})
+    before = by_window.get(PREVIOUS_OF.get(window, ""), {})
     severities = judge.severities(kpi.name, window, by_window)
     bars = sorted(((name, v) for name, v in values.items() if name), key=_bar_order)
     return {
         "value": values.get(""),
+        "delta": _change(values.get(""), before.get("")),
         "state": state_of(worst(severities.values())),
-        "breakdown": [[name, value, state_of(severities.get(name))] for name, value in bars],
+        "breakdown": [
+            [name, value, state_of(severities.get(name)), _change(value, before.get(name))]
+            for name, value in bars
+        ],
     }
 
 
 def tiles(snapshot: Snapshot, thresholds: tuple[Threshold, ...]) -> dict[str, Any]:
-    """kpi -> window -> {value, state, breakdown}; a tile's state is its worst series'."""
+    """kpi -> window -> {value, delta, state, breakdown}; a tile's state is its worst
+    series'."""
     arranged = kpi_values(snapshot)
     judge = Judge(thresholds, snapshot.watermark_us)
     by_kpi: dict[str, Any] = {}
@@ -62,15 +77,16 @@ def tiles(snapshot: Snapshot, thresholds: tuple[Threshold, ...]) -> dict[str, An
     return by_kpi
 
 
-def catalogue() -> list[dict[str, Any]]:
-    """What the page needs to lay out the tiles, in catalogue order."""
+def catalogue(currency: Currency) -> list[dict[str, Any]]:
+    """What the page needs to lay out the tiles, in catalogue order, amounts in `currency`."""
     return [
         {
             "name": kpi.name,
             "title": kpi.title,
             "description": kpi.description,
             "unit": kpi.unit,
-            "format": kpi.display.page_format(),
+            "format": kpi.display(currency).page_format(),
+            "better": better(kpi.name),
             "dimension": kpi.dimension,
             "windows": list(kpi.windows),
             "group": kpi.group,

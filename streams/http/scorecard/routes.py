@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from kpis.thresholds import DEFAULT_THRESHOLDS_FILE, Threshold, ThresholdsError, read_thresholds
+from kpis.units import USD, Currency
 from streams.http.scorecard.board import CHURN_GROUP, GROUPS, Board, build_board, catalogue
 from streams.http.scorecard.hub import Hub, Pace
 from streams.read.snapshot_reader import Snapshot
@@ -79,8 +80,9 @@ def add_scorecard(
     thresholds_file: Path | None = None,
     pace: Pace | None = None,
     max_streams: int = 100,
+    currency: Currency = USD,
 ) -> None:
-    """Serve the live scorecard from `app`."""
+    """Serve the live scorecard from `app`, amounts in `currency`."""
     thresholds, problem = load_thresholds(thresholds_file)
 
     async def read_board() -> Board:
@@ -90,7 +92,7 @@ def add_scorecard(
     pace = pace or Pace()
     page = {
         "spark_points": pace.points,
-        "catalogue": catalogue(),
+        "catalogue": catalogue(currency),
         "groups": list(GROUPS),
         "churn_group": CHURN_GROUP,
         "thresholds_problem": problem,

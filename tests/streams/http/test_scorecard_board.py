@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from kpis.catalogue import CATALOGUE
+from kpis.direction import LOWER_IS_BETTER
 from kpis.snapshot import KpiValue
 from kpis.thresholds import Threshold, parse_thresholds
-from kpis.windows import WINDOWS
-from streams.http.scorecard.board import Board, build_board, changes
+from kpis.units import Currency
+from kpis.windows import PREVIOUS_OF, WINDOWS
+from streams.http.scorecard.board import Board, build_board, catalogue, changes
 from streams.http.scorecard.hub import Hub, Pace
 from streams.http.scorecard.states import Judge, SeriesValues, State, state_of
 from streams.read.snapshot_reader import Snapshot
@@ -156,13 +158,53 @@ def test_the_board_has_every_kpi_and_window_with_sorted_bars_and_the_worst_state
     assert csat["value"] == 0.9
     assert csat["state"] == "breach"  # the overall 0.9 is fine, emea is not
     assert csat["breakdown"] == [
-        ["nordics", 0.97, "ok"],
-        ["amer", 0.95, "ok"],
-        ["emea", 0.6, "breach"],
-        ["apac", None, "ok"],
+        ["nordics", 0.97, "ok", None],
+        ["amer", 0.95, "ok", None],
+        ["emea", 0.6, "breach", None],
+        ["apac", None, "ok", None],
     ]
-    assert board["tiles"]["csat"]["7d"] == {"value": None, "state": "ok", "breakdown": []}
+    assert board["tiles"]["csat"]["7d"] == {
+        "value": None,
+        "delta": None,
+        "state": "ok",
+        "breakdown": [],
+    }
     assert board["status"]["accepted"] == 10 and board["status"]["rejected"] == {"schema": 2}
+
+
+def test_a_window_with_a_previous_period_carries_its_change_overall_and_per_bar() -> None:
+    series = [
+        KpiValue("csat", "7d", {}, 0.85),
+        KpiValue("csat", "prev_7d", {}, 0.8),
+        KpiValue("csat", "7d", {"team": "amer"}, 0.9),
+        KpiValue("csat", "prev_7d", {"team": "amer"}, 0.95),
+        KpiValue("csat", "7d", {"team": "emea"}, 0.7),  # new this week: no change
+        KpiValue("csat", "prev_7d", {"team": "apac"}, 0.5),  # gone this week
+        KpiValue("resolution_time_hours", "24h", {}, 30.0),
+        KpiValue("resolution_time_hours", "prev_24h", {}, 36.0),
+        KpiValue("rep_activities", "1h", {}, 5.0),
+        KpiValue("rep_activities", "mtd", {}, 50.0),
+    ]
+    tiles = build_board(snapshot(series), ())["tiles"]
+    week = tiles["csat"]["7d"]
+    assert week["delta"] == 0.85 - 0.8
+    assert week["breakdown"] == [["amer", 0.9, "ok", 0.9 - 0.95], ["emea", 0.7, "ok", None]]
+    assert tiles["resolution_time_hours"]["24h"]["delta"] == -6.0
+    # no previous period: the hour, the calendar windows, the previous periods themselves
+    assert tiles["rep_activities"]["1h"]["delta"] is None
+    assert tiles["rep_activities"]["mtd"]["delta"] is None
+    assert tiles["csat"]["prev_7d"]["delta"] is None
+    assert tiles["open_pipeline_value"]["now"]["delta"] is None
+
+
+def test_the_catalogue_tells_the_page_each_kpis_currency_and_better_direction() -> None:
+    shown = {kpi["name"]: kpi for kpi in catalogue(Currency("EUR"))}
+    assert shown["mrr"]["format"]["currency"] == "EUR"
+    assert shown["customer_acquisition_cost"]["format"]["currency"] == "EUR"
+    assert shown["csat"]["format"]["currency"] is None
+    assert {name for name, kpi in shown.items() if kpi["better"] == "lower"} == LOWER_IS_BETTER
+    assert {kpi["better"] for kpi in shown.values()} == {"lower", "higher"}
+    assert set(shown) >= LOWER_IS_BETTER  # every name in the mapping is a catalogue KPI
 
 
 def test_only_changed_tiles_are_pushed() -> None:
@@ -222,3 +264,11 @@ def test_the_page_offers_every_window_of_the_catalogue() -> None:
     names = [window.name for window in WINDOWS]
     assert buttons == names
     assert re.findall(r'"([^"]+)"', script.group(1)) == names
+
+
+def test_the_page_pairs_each_window_with_the_previous_period_of_kpis_windows() -> None:
+    web = Path(__file__).parents[3] / "streams" / "http" / "scorecard" / "web"
+    script = re.search(r"const PREVIOUS = \{([^}]*)\}", (web / "scorecard.js").read_text())
+    assert script is not None
+    pairs = re.findall(r'"([^"]+)": "([^"]+)"', script.group(1))
+    assert dict(pairs) == PREVIOUS_OF

@@ -27,21 +27,49 @@
 
   // --- numbers --------------------------------------------------------------------------
   const formats = new Map();
-  function number(value, digits) {
-    if (!formats.has(digits)) {
-      formats.set(digits, new Intl.NumberFormat(undefined, {
-        minimumFractionDigits: digits, maximumFractionDigits: digits,
-      }));
-    }
-    return formats.get(digits).format(value);
+  function formatter(options) {
+    const key = JSON.stringify(options);
+    if (!formats.has(key)) formats.set(key, new Intl.NumberFormat(undefined, options));
+    return formats.get(key);
+  }
+  function number(value, digits, sign = "auto") {
+    return formatter({ minimumFractionDigits: digits, maximumFractionDigits: digits, signDisplay: sign })
+      .format(value);
+  }
+  // Amounts in the configured currency: its symbol (or code), compact from a thousand ($22.5M).
+  function money(currency, amount, sign) {
+    const compact = Math.abs(amount) >= 1000
+      ? { notation: "compact", minimumFractionDigits: 0, maximumFractionDigits: 1 } : {};
+    return formatter({ style: "currency", currency, signDisplay: sign, ...compact }).format(amount);
   }
   // How a KPI's unit is shown comes from the server (kpis/units.py): one format everywhere.
   function format(unit, value) {
     if (value === null || value === undefined) return "–";
     const shown = value * unit.scale;
+    if (unit.currency) return money(unit.currency, shown, "auto");
     const small = unit.small_decimals !== null && Math.abs(shown) < 1000;
     const sign = unit.signed && shown > 0 ? "+" : "";
     return sign + number(shown, small ? unit.small_decimals : unit.decimals) + unit.suffix;
+  }
+  // A change against the previous period, always signed; a percent changes by points.
+  function formatChange(unit, delta) {
+    const shown = delta * unit.scale;
+    if (unit.currency) return money(unit.currency, shown, "exceptZero");
+    const small = unit.small_decimals !== null && Math.abs(shown) < 1000;
+    const suffix = unit.suffix === "%" ? " pp" : unit.suffix;
+    return number(shown, small ? unit.small_decimals : unit.decimals, "exceptZero") + suffix;
+  }
+  const PREVIOUS = { "24h": "prev_24h", "7d": "prev_7d", "30d": "prev_30d" };
+  // Fills `node` with the arrow and signed change, coloured better / worse by the KPI's direction.
+  function renderChange(node, kpi, window, delta) {
+    const known = delta !== null && delta !== undefined;
+    const trend = !known ? "" : delta > 0 ? "up" : delta < 0 ? "down" : "flat";
+    const better = kpi.better === "lower" ? "down" : "up";
+    node.dataset.delta = known ? String(delta) : "";
+    node.dataset.trend = trend;
+    node.dataset.verdict = !known ? "" : trend === "flat" ? "same" : trend === better ? "better" : "worse";
+    node.textContent = known ? `${{ up: "▲", down: "▼", flat: "▬" }[trend]} ${formatChange(kpi.format, delta)}` : "";
+    node.title = known ? `Change against ${PREVIOUS[window]}` : "";
   }
   const shownWindow = (kpi) => (kpi.windows.includes(page.window) ? page.window : kpi.windows.at(-1));
 
@@ -74,9 +102,9 @@
     node.append(
       el("h3", { className: "name", textContent: kpi.title }),
       el("span", { className: "window" }),
-      el("p", { className: "value", textContent: "–" }),
-      spark,
       el("span", { className: "badge" }),
+      el("p", { className: "value", textContent: "–" }),
+      el("div", { className: "trend" }, spark, el("span", { className: "delta" })),
     );
     node.addEventListener("click", () => openBreakdown(kpi.name));
     node.addEventListener("keydown", (event) => {
@@ -111,7 +139,10 @@
     value.dataset.value = view.value === null ? "" : String(view.value);
     value.textContent = format(kpi.format, view.value);
     node.querySelector(".badge").textContent = view.state === "ok" ? "" : view.state;
+    const change = node.querySelector(".delta");
+    renderChange(change, kpi, window, view.delta);
     node.setAttribute("aria-label", `${kpi.title}, ${window}: ${value.textContent}` +
+      (change.textContent ? `, ${change.dataset.verdict} than ${PREVIOUS[window]}: ${change.textContent}` : "") +
       (view.state === "ok" ? "" : `, ${view.state}`));
     renderSpark(kpi, node);
   }
@@ -179,13 +210,15 @@
     $("breakdown-title").textContent = `${kpi.title} by ${kpi.dimension}, ${window}`;
     $("breakdown-total").textContent = `Overall ${format(kpi.format, view.value)} · ${view.breakdown.length} ${kpi.dimension} values`;
     const largest = Math.max(0, ...view.breakdown.map(([, v]) => Math.abs(v || 0)));
-    $("bars").replaceChildren(...view.breakdown.map(([name, value, state]) => {
+    $("bars").replaceChildren(...view.breakdown.map(([name, value, state, delta]) => {
       const fill = el("div", { className: "bar-fill" });
       fill.style.width = largest > 0 ? `${(100 * Math.abs(value || 0)) / largest}%` : "0";
       const shown = el("span", { className: "bar-value", textContent: format(kpi.format, value) });
       shown.dataset.value = value === null ? "" : String(value);
+      const change = el("span", { className: "delta" });
+      renderChange(change, kpi, window, delta);
       const item = el("li", {}, el("span", { className: "bar-label", textContent: name, title: name }),
-        el("div", { className: "bar-track" }, fill), shown);
+        el("div", { className: "bar-track" }, fill), shown, change);
       item.dataset.name = name;
       item.dataset.state = state;
       return item;
