@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from kpis.catalogue import CATALOGUE
+from kpis.direction import LOWER_IS_BETTER
 from streams.config import Settings
 from streams.http.scorecard.board import GROUPS
 from streams.kafka.broker import EmbeddedBroker
@@ -43,6 +44,8 @@ __all__ = ["browser"]  # the fixture, used by name
 
 SEED, DAYS = 11, 4
 MARGIN = 3  # rep_activities 1h may grow by this much before the critical line
+OK_GREEN, BREACH_RED = "rgb(46, 125, 79)", "rgb(192, 50, 43)"  # --ok, --breach (light)
+ARROWS = {"up": "\u25b2", "down": "\u25bc", "flat": "\u25ac"}
 
 
 @dataclass
@@ -114,7 +117,9 @@ def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitor]:
     thresholds.write_text(thresholds_yaml(reference))
     with EmbeddedBroker(f"127.0.0.1:{free_port()}", log_path=tmp / "tansu.log") as broker:
         port = free_port()
-        env = crmkpi_env(broker.bootstrap, port, CRMKPI_THRESHOLDS_FILE=str(thresholds))
+        env = crmkpi_env(
+            broker.bootstrap, port, CRMKPI_THRESHOLDS_FILE=str(thresholds), CRMKPI_CURRENCY="EUR"
+        )
         found = Monitor(f"http://127.0.0.1:{port}", broker.bootstrap, reference, env, tmp / "w.log")
         found.start()
         try:
@@ -130,7 +135,9 @@ def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitor]:
 @pytest.fixture
 def page(browser: Any, monitor: Monitor) -> Iterator[Any]:
     """A fresh page on the scorecard; every request to anything but the monitor is refused."""
-    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(
+        locale="en-US", color_scheme="light", viewport={"width": 1400, "height": 1000}
+    )
     external: list[str] = []
 
     def only_the_monitor(route: Any) -> None:
@@ -226,6 +233,55 @@ def test_tiles_show_the_values_of_kpis_for_the_selected_window(page: Any, monito
     ]
     assert len(changed) >= 5, changed
     assert page.evaluate("location.hash") == "#window=30d"
+
+
+def test_amounts_are_shown_in_the_configured_currency(page: Any, monitor: Monitor) -> None:
+    choose_window(page, "30d")
+    shown = tiles(page)
+    money = [kpi for kpi in CATALOGUE if kpi.unit == "currency"]
+    assert money
+    for kpi in money:
+        tile = shown[kpi.name]
+        expected = monitor.reference.value(kpi.name, tile["window"])
+        assert tile["text"].startswith("€") and "$" not in tile["text"], tile["text"]
+        assert shown_matches("currency", tile["text"], expected), (kpi.name, tile["text"])
+
+
+def test_each_tile_shows_its_change_against_the_previous_period_coloured_by_direction(
+    page: Any, monitor: Monitor
+) -> None:
+    choose_window(page, "24h")
+    changes = page.eval_on_selector_all(
+        ".tile .delta",
+        """nodes => Object.fromEntries(nodes.map(n => [n.closest('.tile').dataset.kpi, {
+            delta: n.dataset.delta, trend: n.dataset.trend, verdict: n.dataset.verdict,
+            text: n.textContent, colour: getComputedStyle(n).color}]))""",
+    )
+    colours = {"better": OK_GREEN, "worse": BREACH_RED}
+    verdicts = set()
+    for kpi in CATALOGUE:
+        change = changes[kpi.name]
+        if "24h" not in kpi.windows:
+            assert change["delta"] == "" and change["text"] == "", kpi.name
+            continue
+        now = monitor.reference.value(kpi.name, "24h")
+        before = monitor.reference.value(kpi.name, "prev_24h")
+        if now is None or before is None:
+            assert change["delta"] == "", kpi.name
+            continue
+        expected = now - before
+        assert float(change["delta"]) == pytest.approx(expected, rel=1e-9, abs=1e-9), kpi.name
+        trend = "up" if expected > 0 else "down" if expected < 0 else "flat"
+        assert change["trend"] == trend and change["text"][0] == ARROWS[trend], kpi.name
+        sign = "+" if expected > 0 else "-" if expected < 0 else ""
+        assert change["text"][2:].startswith(sign), (kpi.name, change["text"])
+        improving = "down" if kpi.name in LOWER_IS_BETTER else "up"
+        verdict = "same" if trend == "flat" else "better" if trend == improving else "worse"
+        assert change["verdict"] == verdict, kpi.name
+        if verdict in colours:
+            assert change["colour"] == colours[verdict], kpi.name
+        verdicts.add(verdict)
+    assert {"better", "worse"} <= verdicts  # the simulated day improves some, worsens others
 
 
 def test_tile_states_follow_the_thresholds_file(page: Any, monitor: Monitor) -> None:
