@@ -19,7 +19,7 @@ from kpis.windows import NOW, WINDOWS
 from streams.http.listeners import Listeners
 from streams.read.snapshot_reader import Snapshot
 from tests.http_servers import accept_everything, not_ready, settings_with
-from tests.scorecard_browser import browser
+from tests.scorecard_browser import BREACH_RED, OK_GREEN, browser
 
 pytestmark = pytest.mark.integration
 __all__ = ["browser"]  # the fixture, used by name
@@ -42,7 +42,6 @@ SERIES = [
     KpiValue("rep_activities", "24h", {}, 40.0),
     KpiValue("rep_activities", "prev_24h", {}, 40.0),
 ]
-OK_GREEN, BREACH_RED = "rgb(46, 125, 79)", "rgb(192, 50, 43)"  # --ok, --breach (light)
 
 
 async def read_snapshot() -> tuple[Snapshot, dict[str, int]]:
@@ -128,6 +127,9 @@ def test_each_change_is_signed_and_coloured_by_the_kpis_better_direction(browser
         assert changes["customer_acquisition_cost"][1] == "worse"  # a dearer customer
         assert changes["rep_activities"][:2] == ["▬ 0", "same"]
         assert changes["open_pipeline_value"][:2] == ["", ""]  # `now`: no previous period
+        assert page.get_attribute('.tile[data-kpi="csat"] .delta', "title") == (
+            "Change against prev_24h"
+        )
         assert {changes[k][2] for k in ("csat", "resolution_time_hours")} == {OK_GREEN}
         assert {changes[k][2] for k in ("churn_rate", "customer_acquisition_cost")} == {BREACH_RED}
         page.click('.tile[data-kpi="csat"]')

@@ -36,7 +36,7 @@ from tests.processes import (
     wait_until_ready,
 )
 from tests.reference import Reference, compare_snapshot, compute_reference
-from tests.scorecard_browser import browser, shown_matches
+from tests.scorecard_browser import BREACH_RED, OK_GREEN, browser, shown_matches
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,6 @@ __all__ = ["browser"]  # the fixture, used by name
 
 SEED, DAYS = 11, 4
 MARGIN = 3  # rep_activities 1h may grow by this much before the critical line
-OK_GREEN, BREACH_RED = "rgb(46, 125, 79)", "rgb(192, 50, 43)"  # --ok, --breach (light)
 ARROWS = {"up": "\u25b2", "down": "\u25bc", "flat": "\u25ac"}
 
 

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from kpis.thresholds import DEFAULT_THRESHOLDS_FILE, Threshold, ThresholdsError, read_thresholds
 from kpis.units import USD, Currency
+from kpis.windows import PREVIOUS_OF
 from streams.http.scorecard.board import CHURN_GROUP, GROUPS, Board, build_board, catalogue
 from streams.http.scorecard.hub import Hub, Pace
 from streams.read.snapshot_reader import Snapshot
@@ -95,6 +96,7 @@ def add_scorecard(
         "catalogue": catalogue(currency),
         "groups": list(GROUPS),
         "churn_group": CHURN_GROUP,
+        "previous": PREVIOUS_OF,
         "thresholds_problem": problem,
     }
     hub = Hub(read_board, page, pace)

@@ -14,7 +14,7 @@ from kpis.direction import LOWER_IS_BETTER
 from kpis.snapshot import KpiValue
 from kpis.thresholds import Threshold, parse_thresholds
 from kpis.units import Currency
-from kpis.windows import PREVIOUS_OF, WINDOWS
+from kpis.windows import WINDOWS
 from streams.http.scorecard.board import Board, build_board, catalogue, changes
 from streams.http.scorecard.hub import Hub, Pace
 from streams.http.scorecard.states import Judge, SeriesValues, State, state_of
@@ -264,11 +264,3 @@ def test_the_page_offers_every_window_of_the_catalogue() -> None:
     names = [window.name for window in WINDOWS]
     assert buttons == names
     assert re.findall(r'"([^"]+)"', script.group(1)) == names
-
-
-def test_the_page_pairs_each_window_with_the_previous_period_of_kpis_windows() -> None:
-    web = Path(__file__).parents[3] / "streams" / "http" / "scorecard" / "web"
-    script = re.search(r"const PREVIOUS = \{([^}]*)\}", (web / "scorecard.js").read_text())
-    assert script is not None
-    pairs = re.findall(r'"([^"]+)": "([^"]+)"', script.group(1))
-    assert dict(pairs) == PREVIOUS_OF

@@ -10,6 +10,7 @@
     points: 150,
     window: windowFromHash() || "30d",
     open: null, // KPI name whose breakdown is shown
+    previous: {}, // window -> the period just before it (kpis/windows.py)
   };
   const $ = (id) => document.getElementById(id);
   const el = (tag, props = {}, ...children) => {
@@ -59,7 +60,6 @@
     const suffix = unit.suffix === "%" ? " pp" : unit.suffix;
     return number(shown, small ? unit.small_decimals : unit.decimals, "exceptZero") + suffix;
   }
-  const PREVIOUS = { "24h": "prev_24h", "7d": "prev_7d", "30d": "prev_30d" };
   // Fills `node` with the arrow and signed change, coloured better / worse by the KPI's direction.
   function renderChange(node, kpi, window, delta) {
     const known = delta !== null && delta !== undefined;
@@ -69,7 +69,7 @@
     node.dataset.trend = trend;
     node.dataset.verdict = !known ? "" : trend === "flat" ? "same" : trend === better ? "better" : "worse";
     node.textContent = known ? `${{ up: "▲", down: "▼", flat: "▬" }[trend]} ${formatChange(kpi.format, delta)}` : "";
-    node.title = known ? `Change against ${PREVIOUS[window]}` : "";
+    node.title = known ? `Change against ${page.previous[window]}` : "";
   }
   const shownWindow = (kpi) => (kpi.windows.includes(page.window) ? page.window : kpi.windows.at(-1));
 
@@ -142,7 +142,7 @@
     const change = node.querySelector(".delta");
     renderChange(change, kpi, window, view.delta);
     node.setAttribute("aria-label", `${kpi.title}, ${window}: ${value.textContent}` +
-      (change.textContent ? `, ${change.dataset.verdict} than ${PREVIOUS[window]}: ${change.textContent}` : "") +
+      (change.textContent ? `, ${change.dataset.verdict} than ${page.previous[window]}: ${change.textContent}` : "") +
       (view.state === "ok" ? "" : `, ${view.state}`));
     renderSpark(kpi, node);
   }
@@ -252,6 +252,7 @@
     page.tiles = board.tiles;
     page.history = board.history;
     page.points = board.spark_points;
+    page.previous = board.previous;
     page.thresholdsProblem = board.thresholds_problem;
     layout(board.groups, board.churn_group);
     renderStatus(board.status);
