@@ -86,6 +86,19 @@ def currency_problem(code: str) -> str | None:
 
 
 USD = Currency("USD")
+COMPACT_FROM = 1000
+"""Amounts from a thousand are written compact in alert texts: `$22.5M` (and on the page)."""
+
+
+def humanized(value: float) -> str:
+    """What Prometheus' `humanize` prints for a value of at least a thousand: four
+    significant digits and a metric prefix (`22.5M`, `1.235k`)."""
+    prefix = ""
+    for step in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
+        if abs(value) < 1000:
+            break
+        prefix, value = step, value / 1000
+    return f"{value:.4g}{prefix}"
 
 
 @dataclass(frozen=True)
@@ -116,23 +129,34 @@ class Unit:
         return self.decimals if self.small_decimals is None else self.small_decimals
 
     def limit_text(self, value: float, signed: bool = True) -> str:
-        """A threshold for people, with the digits it has: `80%`, `48 h`, `+10 points`."""
+        """A threshold for people, with the digits it has: `80%`, `48 h`, `+10 points`,
+        `€500`, `€1.5k`."""
+        if self.currency is not None and value >= COMPACT_FROM:
+            return f"{self.prefix}{humanized(value)}"
         sign = "+" if signed and self.signed and value > 0 else ""
         return f"{sign}{self.prefix}{value * self.scale:g}{self.suffix}"
 
     def value_template(self, signed: bool = True, of: str = "$value") -> str:
         """Go template printing an alert's `$value` (or the value `of`) in this unit
-        (Prometheus' percent format)."""
+        (Prometheus' percent format; amounts from a thousand with its `humanize`)."""
         if self.name == PERCENT:
             return f"{{{{ {of} | humanizePercentage }}}}"
         sign = "+" if signed and self.signed else ""
         printed = f'{{{{ printf "%{sign}.{self.precise_decimals}f" {of} }}}}'
+        if self.currency is not None:
+            compact = f"{{{{ humanize {of} }}}}"
+            return (
+                f"{{{{ if lt {of} {COMPACT_FROM:.1f} }}}}{self.prefix}{printed}"
+                f"{{{{ else }}}}{self.prefix}{compact}{{{{ end }}}}"
+            )
         return f"{self.prefix}{printed}{self.suffix}"
 
     def template_text(self, value: float, signed: bool = True) -> str:
         """What `value_template` prints for `value`."""
         if self.name == PERCENT:
             return f"{value * 100:.4g}%"
+        if self.currency is not None and value >= COMPACT_FROM:
+            return f"{self.prefix}{humanized(value)}"
         sign = "+" if signed and self.signed else ""
         return f"{self.prefix}{value:{sign}.{self.precise_decimals}f}{self.suffix}"
 

@@ -52,13 +52,32 @@ def test_a_currency_writes_its_symbol_or_code_and_has_a_grafana_unit(
 def test_amounts_are_written_with_the_currency_in_alert_texts() -> None:
     euro = UNITS["currency"].priced(Currency("EUR"))
     assert euro.limit_text(500) == "€500"
-    assert euro.template_text(1234.5) == "€1234.50"
-    assert euro.value_template() == '€{{ printf "%.2f" $value }}'
+    assert euro.template_text(412.5) == "€412.50"
+    assert euro.value_template() == (
+        '{{ if lt $value 1000.0 }}€{{ printf "%.2f" $value }}'
+        "{{ else }}€{{ humanize $value }}{{ end }}"
+    )
     assert euro.page_format()["currency"] == "EUR"
     franc = UNITS["currency"].priced(Currency("CHF"))
-    assert franc.limit_text(1500) == "CHF 1500"
     assert franc.template_text(0.5) == "CHF 0.50"
     assert UNITS["currency"].currency == USD  # the default
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (999.99, "€999.99"),
+        (1_000, "€1k"),
+        (1_234.5, "€1.234k"),  # four significant digits, as Prometheus' humanize
+        (22_480_000, "€22.48M"),
+        (7_000_000, "€7M"),
+        (3.5e9, "€3.5G"),
+    ],
+)
+def test_amounts_from_a_thousand_are_compact_in_alert_texts(amount: float, text: str) -> None:
+    euro = UNITS["currency"].priced(Currency("EUR"))
+    assert euro.template_text(amount) == text
+    assert euro.limit_text(amount) == text
 
 
 def test_other_units_do_not_change_with_the_currency() -> None:
@@ -109,9 +128,10 @@ def test_an_alert_on_an_amount_quotes_it_in_the_currency() -> None:
     annotations = rule_annotations(config.thresholds[0], config)
     assert annotations["summary"].startswith(
         "{{ if gt $value 1500.0 }}Customer acquisition cost (CAC) over 30d is "
-        '£{{ printf "%.2f" $value }}, above £1500{{ else }}'
+        '{{ if lt $value 1000.0 }}£{{ printf "%.2f" $value }}{{ else }}£{{ humanize $value }}'
+        "{{ end }}, above £1.5k{{ else }}"
     )
-    assert annotations["threshold"] == "above £1500"
+    assert annotations["threshold"] == "above £1.5k"
 
 
 @pytest.mark.parametrize("code", ["EUR", "CHF"])
@@ -122,7 +142,7 @@ def test_promtool_renders_amount_alerts_as_their_tests_expect(code: str, tmp_pat
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     tests = tmp_path / ALERT_TESTS_FILE
-    assert Currency(code).prefix + "1650.00" in tests.read_text()  # the quoted breach
+    assert Currency(code).prefix + "1.65k" in tests.read_text()  # the quoted breach
     result = subprocess.run(
         [binary("promtool"), "test", "rules", tests.name],
         cwd=tests.parent,

@@ -56,6 +56,7 @@ def test_a_ratio_is_a_percent_without_a_space_everywhere() -> None:
         "small_decimals": None,
         "suffix": "%",
         "signed": False,
+        "currency": None,
     }
     assert ratio.grafana == "percentunit"
 
@@ -68,5 +69,5 @@ def test_values_carry_their_units_suffix_and_scores_their_sign() -> None:
     assert UNITS["nps"].limit_text(10, signed=False) == "10 points"
     assert UNITS["nps"].template_text(-3) == "-3.0 points"
     assert UNITS["nps"].value_template() == '{{ printf "%+.1f" $value }} points'
-    assert UNITS["currency"].template_text(1234.5) == "1234.50"
+    assert UNITS["currency"].template_text(412.5) == "$412.50"
     assert PERCENT_CHANGE.template_text(12.34) == "12.3%"
