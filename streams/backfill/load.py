@@ -71,7 +71,12 @@ def load(
     found = Backfill()
     for name, path in files:
         translator = Translator(chosen.preset, chosen.preset.tables[name], chosen.ids)
-        for row in read_rows(path):
+        for number, row in enumerate(read_rows(path)):
+            if number == 0 and (missing := translator.missing(row)):
+                raise ConfigError(
+                    f"{path.name}: no column {', '.join(map(repr, missing))}: is it a {name}"
+                    f" export of {chosen.name}? (a mapping file's `columns` renames columns)"
+                )
             found.rows[path.name] += 1
             if found.rows.total() % PROGRESS_STEP == 0:
                 progress(PROGRESS_STEP)

@@ -63,8 +63,16 @@ class Translator:
                 )
         return found
 
+    def missing(self, row: Row) -> list[str]:
+        """The columns every row of this table needs that the export lacks."""
+        if not row.cells:  # not a record: refused as a bad row
+            return []
+        cells = self._cells(row)
+        needed = [self.table.id_column, *(rule.at for rule in self.table.events if rule.required)]
+        return [column for column in needed if column not in cells]
+
     def _cells(self, row: Row) -> dict[str, str]:
-        cells = cells_of(row)
+        cells = dict(cells_of(row))
         for preset_column, export_column in self.preset.columns.items():
             if export_column in cells:
                 cells[preset_column] = cells[export_column]

@@ -230,3 +230,12 @@ def test_dry_run_prints_the_events_and_exits_1_on_a_refused_row(tmp_path: Path) 
     ]
     assert 'deals.csv:3: Amount "12,5k" is not a number' in result.stderr
     assert "rejected 1 (schema 1)" in result.stderr
+
+
+def test_an_export_without_a_needed_column_is_refused_whole(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, "tickets.csv", "Ticket ID,Created\n31,2026-03-02\n")
+    assert str(error.value) == (
+        "tickets.csv: no column 'Create date': is it a tickets export of hubspot?"
+        " (a mapping file's `columns` renames columns)"
+    )
