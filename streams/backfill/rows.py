@@ -7,6 +7,7 @@ names (`via.channel`) so that JSON exports are mapped like CSV ones.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +51,18 @@ def _csv_rows(path: Path) -> Iterator[Row]:
             start = reader.line_num + 1
             if not any(value.strip() for value in values):
                 continue
-            raw = ",".join(values).encode()
+            raw = _csv_line(values)
             if len(values) != len(header):
                 yield Row(where, {}, raw)  # refused by `cells_of`
                 continue
             yield Row(where, dict(zip(header, values, strict=True)), raw)
+
+
+def _csv_line(values: list[str]) -> bytes:
+    """A CSV record written back as one line (quoted as needed), for the dead-letter topic."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(values)
+    return line.getvalue().encode()
 
 
 def _json_rows(path: Path) -> Iterator[Row]:
