@@ -56,6 +56,7 @@ def _progress(err: Console) -> Progress:
 
 async def run_backfill(settings: Settings, request: Request, out: Console, err: Console) -> int:
     """Read, check, then print (`dry_run`) or send; the exit status: 1 when any was rejected."""
+    started = time.monotonic()
     chosen = choose(request.preset, request.mapping)
     files = exports(chosen, request.files)
     with _progress(err) as progress:
@@ -66,7 +67,7 @@ async def run_backfill(settings: Settings, request: Request, out: Console, err: 
     _print_refused(found, err)
     if request.dry_run:
         out.file.writelines(line.decode() + "\n" for line in lines)
-        _summary(found, None, err)  # stdout holds only the events
+        _summary(found, None, time.monotonic() - started, err)  # stdout: only the events
         return 1 if found.refused else 0
     if not request.force:
         watermark = watermark_us(request.url, settings, err)
@@ -84,7 +85,7 @@ async def run_backfill(settings: Settings, request: Request, out: Console, err: 
 
             report = await producer.send_lines(lines, sent)
     print_problems(report, err, "event")
-    _summary(found, report, out)
+    _summary(found, report, time.monotonic() - started, out)
     return 1 if found.refused or report.rejected else 0
 
 
@@ -110,7 +111,7 @@ def _print_refused(found: Backfill, err: Console) -> None:
         err.print(f"... and {len(found.refused) - MAX_PROBLEMS_SHOWN} more refused rows")
 
 
-def _summary(found: Backfill, report: ProduceReport | None, out: Console) -> None:
+def _summary(found: Backfill, report: ProduceReport | None, seconds: float, out: Console) -> None:
     rejected: Counter[str] = reasons(found)
     if report is not None:
         rejected.update(report.rejected)
@@ -120,6 +121,8 @@ def _summary(found: Backfill, report: ProduceReport | None, out: Console) -> Non
     by_reason = ", ".join(f"{reason} {count:,}" for reason, count in sorted(rejected.items()))
     out.print(
         f"rows {sum(found.rows.values()):,} ({files}); events {verb} {events:,};"
-        f" rejected {sum(rejected.values()):,}" + (f" ({by_reason})" if by_reason else ""),
+        f" rejected {sum(rejected.values()):,}"
+        + (f" ({by_reason})" if by_reason else "")
+        + f"; {seconds:.1f} s, {sum(found.rows.values()) / max(seconds, 1e-9):,.0f} rows/s",
         markup=False,
     )
