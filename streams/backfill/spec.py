@@ -76,6 +76,7 @@ class Table(_Strict):
     object: str  # the CRM's object name, part of every event id (`deal`, `ticket`, ...)
     id_column: str
     entity_key: str  # the canonical field the record id fills (`opportunity_id`, ...)
+    event_id_column: str | None = None  # a cell here is the event id, as the export gives it
     events: list[EventRule]
 
 

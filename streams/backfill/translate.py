@@ -50,7 +50,7 @@ class Translator:
             for at, extra in self._times(rule, cells, row.where):
                 fields = {**self._fields(rule, cells, row.where), **extra}
                 fields[self.table.entity_key] = record
-                event_id = self.ids(
+                event_id = self._given_id(cells) or self.ids(
                     self.table.object, record, rule.type, at // 1000, rule.milestone, rule.changed
                 )
                 found.append(
@@ -62,6 +62,10 @@ class Translator:
                     )
                 )
         return found
+
+    def _given_id(self, cells: dict[str, str]) -> str | None:
+        column = self.table.event_id_column
+        return (cells.get(column, "").strip() or None) if column else None
 
     def missing(self, row: Row) -> list[str]:
         """The columns every row of this table needs that the export lacks."""

@@ -8,13 +8,19 @@ from pathlib import Path
 
 from tests.exports import as_label
 
-COLUMNS = {
+COLUMNS = {  # csat without event ids (the backfill derives them), nps and spend with them
     "survey.csat": (
         "csat",
         ["response_id", "occurred_at", "score", "team", "customer_id", "ticket_id"],
     ),
-    "survey.nps": ("nps", ["response_id", "occurred_at", "score", "segment", "customer_id"]),
-    "marketing.spend": ("spend", ["spend_id", "occurred_at", "channel", "amount", "campaign_id"]),
+    "survey.nps": (
+        "nps",
+        ["event_id", "response_id", "occurred_at", "score", "segment", "customer_id"],
+    ),
+    "marketing.spend": (
+        "spend",
+        ["event_id", "spend_id", "occurred_at", "channel", "amount", "campaign_id"],
+    ),
 }
 DIMENSIONS = ("team", "segment", "channel")
 

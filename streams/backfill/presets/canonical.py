@@ -1,5 +1,6 @@
 """Survey responses and marketing spend as canonical CSV: one row per response or record,
-columns named as the canonical fields (EVENTS.md), times in `occurred_at`."""
+columns named as the canonical fields (EVENTS.md), times in `occurred_at`; an `event_id`
+column, when there is one, gives each event its id (else `csv-<kind>-<id>-row`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from streams.backfill.spec import EventRule, FieldSpec, Preset, Table
 
 
 def _table(kind: str, key: str, fields: dict[str, FieldSpec]) -> Table:
-    """A file of one event type: a row per event, its id in `key`, its time `occurred_at`."""
+    """A file of one event type: a row per event, its record id in `key`."""
     rule = EventRule(type=kind, at="occurred_at", required=True, milestone="row", fields=fields)
-    return Table(object=kind.rpartition(".")[2], id_column=key, entity_key=key, events=[rule])
+    name = kind.rpartition(".")[2]
+    return Table(
+        object=name, id_column=key, entity_key=key, event_id_column="event_id", events=[rule]
+    )
 
 
 def _optional(column: str) -> FieldSpec:

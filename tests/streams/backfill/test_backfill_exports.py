@@ -94,6 +94,14 @@ def test_webhook_and_export_give_one_fact_the_same_event_id(tmp_path: Path) -> N
             "propertyValue": "closedwon",
         },
         {"subscriptionType": "ticket.creation", "objectId": 31, "occurredAt": created_ms},
+        {"subscriptionType": "contact.creation", "objectId": 55, "occurredAt": created_ms},
+        {
+            "subscriptionType": "contact.propertyChange",
+            "objectId": 55,
+            "occurredAt": won_ms,
+            "propertyName": "lifecyclestage",
+            "propertyValue": "customer",
+        },
         {
             "subscriptionType": "ticket.propertyChange",
             "objectId": 31,
@@ -108,13 +116,18 @@ def test_webhook_and_export_give_one_fact_the_same_event_id(tmp_path: Path) -> N
         "Ticket ID,Ticket status,Priority,Create date,Close date\n"
         "31,Closed,HIGH,2026-03-02 10:00:00,2026-03-03 10:00:00\n"
     )
+    contacts = (
+        "Record ID,Create Date,Original Source,Became a Customer Date\n"
+        "55,2026-03-02 10:00:00,ORGANIC_SEARCH,2026-03-20 16:30:00\n"
+    )
+    exports = [("deals.csv", DEALS), ("tickets.csv", tickets), ("contacts.csv", contacts)]
     from_export = {
         (e["type"], e["event_id"])
-        for found in (_load(tmp_path, "deals.csv", DEALS), _load(tmp_path, "tickets.csv", tickets))
-        for e in _events(found)
+        for name, text in exports
+        for e in _events(_load(tmp_path, name, text))
         if e.get("opportunity_id") in (None, "7")
     }
-    assert len(from_webhook) == 4
+    assert len(from_webhook) == 6
     assert from_webhook <= from_export
 
 
@@ -239,3 +252,18 @@ def test_an_export_without_a_needed_column_is_refused_whole(tmp_path: Path) -> N
         "tickets.csv: no column 'Create date': is it a tickets export of hubspot?"
         " (a mapping file's `columns` renames columns)"
     )
+
+
+def test_canonical_rows_keep_their_event_id_else_get_one_from_their_record(
+    tmp_path: Path,
+) -> None:
+    nps = (
+        "event_id,response_id,occurred_at,score,segment\n"
+        "ev-1,r1,2026-03-02T10:00:00Z,9,SMB\n"
+        ",r2,2026-03-02T11:00:00Z,3,SMB\n"
+    )
+    events = _events(_load(tmp_path, "nps.csv", nps, preset="canonical"))
+    assert [(e["event_id"], e["segment"]) for e in events] == [
+        ("ev-1", "smb"),
+        ("csv-nps-r2-row", "smb"),
+    ]
