@@ -76,7 +76,8 @@ class Table(_Strict):
     object: str  # the CRM's object name, part of every event id (`deal`, `ticket`, ...)
     id_column: str
     entity_key: str  # the canonical field the record id fills (`opportunity_id`, ...)
-    event_id_column: str | None = None  # a cell here is the event id, as the export gives it
+    # a cell here is the event id, as the export gives it (tables of one event per row)
+    event_id_column: str | None = None
     events: list[EventRule]
 
 

@@ -44,6 +44,7 @@ class Translator:
         if not record:
             raise BadRow(f"{row.where}: {self.table.id_column} is empty")
         found: list[tuple[int, CanonicalEvent]] = []
+        source = self.preset.source
         for rule in self.table.events:
             if not self._matches(rule, cells):
                 continue
@@ -53,14 +54,8 @@ class Translator:
                 event_id = self._given_id(cells) or self.ids(
                     self.table.object, record, rule.type, at // 1000, rule.milestone, rule.changed
                 )
-                found.append(
-                    (
-                        at,
-                        canonical_event(
-                            self.preset.source, event_id, rule.type, format_time(at), **fields
-                        ),
-                    )
-                )
+                when = format_time(at)
+                found.append((at, canonical_event(source, event_id, rule.type, when, **fields)))
         return found
 
     def _given_id(self, cells: dict[str, str]) -> str | None:
