@@ -10,7 +10,8 @@ from pathlib import Path
 import orjson
 
 from kpis.events import Rejection, decode_event
-from streams.backfill.mapping import Chosen
+from streams.backfill.mapping import Chosen, choose
+from streams.backfill.presets import builtins
 from streams.backfill.rows import BadRow, Row, read_rows
 from streams.backfill.translate import Translator
 from streams.errors import ConfigError
@@ -59,17 +60,49 @@ def table_of(argument: str, tables: list[str]) -> tuple[str, Path]:
     return name, Path(path)
 
 
+@dataclass(frozen=True)
+class Export:
+    """One export file, the table it is, and the preset that reads it."""
+
+    chosen: Chosen
+    table: str
+    path: Path
+
+
 def exports(chosen: Chosen, files: list[str]) -> list[tuple[str, Path]]:
     """(table, path) of every file argument, or `ConfigError` naming the unknown one."""
     return [table_of(argument, list(chosen.preset.tables)) for argument in files]
 
 
+def mixed_exports(files: list[str], preset: str | None, mapping: Path | None) -> list[Export]:
+    """Every file argument, `[PRESET:]TABLE=FILE` or `[PRESET:]FILE`: one history from the
+    exports of several CRMs. Files without a `PRESET:` read with `preset` and `mapping`."""
+    known = builtins()
+    chosen: dict[str | None, Chosen] = {}
+    found = []
+    for argument in files:
+        name, colon, rest = argument.partition(":")
+        if not colon or name not in known or name == preset:
+            name, rest = None, argument.removeprefix(f"{preset}:")
+        if name not in chosen:
+            chosen[name] = choose(preset, mapping) if name is None else choose(name, None)
+        table, path = table_of(rest, list(chosen[name].preset.tables))
+        found.append(Export(chosen[name], table, path))
+    return found
+
+
 def load(
     chosen: Chosen, files: list[tuple[str, Path]], progress: Callable[[int], None]
 ) -> Backfill:
+    """Read every file of one preset; `progress` gets the rows read, in steps."""
+    return load_exports([Export(chosen, name, path) for name, path in files], progress)
+
+
+def load_exports(files: list[Export], progress: Callable[[int], None]) -> Backfill:
     """Read every file with its table's rules; `progress` gets the rows read, in steps."""
     found = Backfill()
-    for name, path in files:
+    for export in files:
+        chosen, name, path = export.chosen, export.table, export.path
         translator = Translator(chosen.preset, chosen.preset.tables[name], chosen.ids)
         for number, row in enumerate(read_rows(path)):
             if number == 0 and (missing := translator.missing(row)):

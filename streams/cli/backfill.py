@@ -19,8 +19,7 @@ from rich.progress import (
 
 from kpis.events import Rejection, format_time
 from streams.backfill.guard import check_not_too_late, watermark_us
-from streams.backfill.load import Backfill, exports, line_count, load, reasons
-from streams.backfill.mapping import choose
+from streams.backfill.load import Backfill, line_count, load_exports, mixed_exports, reasons
 from streams.cli.produce import MAX_PROBLEMS_SHOWN, print_problems
 from streams.config import Settings
 from streams.kafka.dead_letters import DeadLetter
@@ -57,12 +56,11 @@ def _progress(err: Console) -> Progress:
 async def run_backfill(settings: Settings, request: Request, out: Console, err: Console) -> int:
     """Read, check, then print (`dry_run`) or send; the exit status: 1 when any was rejected."""
     started = time.monotonic()
-    chosen = choose(request.preset, request.mapping)
-    files = exports(chosen, request.files)
+    files = mixed_exports(request.files, request.preset, request.mapping)
     with _progress(err) as progress:
-        total = sum(line_count(path) for _, path in files)
+        total = sum(line_count(export.path) for export in files)
         reading = progress.add_task("reading rows ", total=total, rate="")
-        found = load(chosen, files, lambda n: _advance(progress, reading, n))
+        found = load_exports(files, lambda n: _advance(progress, reading, n))
     lines = found.lines()
     _print_refused(found, err)
     if request.dry_run:

@@ -93,7 +93,10 @@ def produce(
 def backfill(
     files: Annotated[
         list[str],
-        typer.Argument(help="Export files: TABLE=FILE, or FILE named after its table (deals.csv)."),
+        typer.Argument(
+            help="Export files: TABLE=FILE, or FILE named after its table (deals.csv);"
+            " PRESET:FILE reads one with another preset (canonical:customers.csv)."
+        ),
     ],
     preset: Annotated[
         str | None,

@@ -1,4 +1,4 @@
-"""The canonical CSV files of survey responses and spend: csat.csv, nps.csv, spend.csv."""
+"""The canonical CSV files: customers.csv, renewals.csv, csat.csv, nps.csv, spend.csv."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tests.exports import as_label
 
-COLUMNS = {  # csat without event ids (the backfill derives them), nps and spend with them
+COLUMNS = {  # renewals and csat without event ids (the backfill derives them), the others with
+    "customer.renewed": ("renewals", ["customer_id", "occurred_at", "mrr"]),
     "survey.csat": (
         "csat",
         ["response_id", "occurred_at", "score", "team", "customer_id", "ticket_id"],
@@ -23,11 +24,14 @@ COLUMNS = {  # csat without event ids (the backfill derives them), nps and spend
     ),
 }
 DIMENSIONS = ("team", "segment", "channel")
+CUSTOMER_COLUMNS = ["customer_id", "segment", "channel", "mrr", "subscribed_at", "churned_at"]
+CUSTOMER_COLUMNS += ["churn_reason"]
+CUSTOMER_EVENTS = ("customer.subscribed", "customer.churned")
 
 
 def write_exports(events: list[dict[str, object]], directory: Path) -> list[Path]:
-    """One CSV per kind, a row per response or spend record, every field as a column."""
-    paths = []
+    """A row per customer in customers.csv; one CSV per other kind, a row per event."""
+    paths = [_write_customers(events, directory / "customers.csv")]
     for kind, (name, columns) in COLUMNS.items():
         path = directory / f"{name}.csv"
         with path.open("w", newline="") as handle:
@@ -40,11 +44,27 @@ def write_exports(events: list[dict[str, object]], directory: Path) -> list[Path
     return paths
 
 
+def _write_customers(events: list[dict[str, object]], path: Path) -> Path:
+    customers: dict[object, dict[str, object]] = {}
+    for event in events:
+        if event["type"] == "customer.subscribed":
+            customers[event["customer_id"]] = {**event, "subscribed_at": event["occurred_at"]}
+        elif event["type"] == "customer.churned":
+            customer = customers[event["customer_id"]]
+            customer.update(churned_at=event["occurred_at"], churn_reason=event.get("reason", ""))
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CUSTOMER_COLUMNS)
+        for customer in customers.values():
+            writer.writerow([customer.get(column, "") for column in CUSTOMER_COLUMNS])
+    return path
+
+
 def carried(events: list[dict[str, object]]) -> list[str]:
-    """Every survey and spend event: the canonical CSV carries all of their fields."""
+    """Every customer, survey and spend event: the canonical CSV carries all of their fields."""
     kept = []
     for event in events:
-        if event["type"] in COLUMNS:
+        if event["type"] in COLUMNS or event["type"] in CUSTOMER_EVENTS:
             kept.append(
                 json.dumps(
                     {

@@ -1,6 +1,10 @@
-"""Survey responses and marketing spend as canonical CSV: one row per response or record,
-columns named as the canonical fields (EVENTS.md), times in `occurred_at`; an `event_id`
-column, when there is one, gives each event its id (else `csv-<kind>-<id>-row`)."""
+"""Customers, renewals, survey responses and marketing spend as canonical CSV (a billing
+system's or survey tool's export, renamed): columns named as the canonical fields (EVENTS.md).
+
+`customers`: a row per customer, `subscribed_at` and, once churned, `churned_at`.
+The others: a row per event, its time in `occurred_at`; an `event_id` column, when there is
+one, gives each event its id (else one derived from the record id, and the time for renewals).
+"""
 
 from __future__ import annotations
 
@@ -20,9 +24,51 @@ def _optional(column: str) -> FieldSpec:
     return FieldSpec(column=column, optional=True)
 
 
+CUSTOMERS = Table(
+    object="customer",
+    id_column="customer_id",
+    entity_key="customer_id",
+    events=[
+        EventRule(
+            type="customer.subscribed",
+            at="subscribed_at",
+            required=True,
+            milestone="subscribed",
+            fields={
+                "segment": FieldSpec(column="segment", kind="label"),
+                "channel": FieldSpec(column="channel", kind="label"),
+                "mrr": FieldSpec(column="mrr", kind="number"),
+            },
+        ),
+        EventRule(
+            type="customer.churned",
+            at="churned_at",
+            milestone="churned",
+            fields={"reason": _optional("churn_reason")},
+        ),
+    ],
+)
+
+RENEWALS = Table(  # a customer renews many times: ids from the customer and the time
+    object="customer",
+    id_column="customer_id",
+    entity_key="customer_id",
+    event_id_column="event_id",
+    events=[
+        EventRule(
+            type="customer.renewed",
+            at="occurred_at",
+            required=True,
+            fields={"mrr": FieldSpec(column="mrr", kind="number", optional=True)},
+        )
+    ],
+)
+
 PRESET = Preset(
     source="csv",
     tables={
+        "customers": CUSTOMERS,
+        "renewals": RENEWALS,
         "csat": _table(
             "survey.csat",
             "response_id",

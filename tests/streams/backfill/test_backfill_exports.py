@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from streams.backfill.guard import TooLate, check_not_too_late
-from streams.backfill.load import Backfill, exports, load
+from streams.backfill.load import Backfill, exports, load, load_exports, mixed_exports
 from streams.backfill.mapping import choose
 from streams.config import IngestStages
 from streams.errors import ConfigError
@@ -267,3 +267,31 @@ def test_canonical_rows_keep_their_event_id_else_get_one_from_their_record(
         ("ev-1", "smb"),
         ("csv-nps-r2-row", "smb"),
     ]
+
+
+def test_one_history_reads_the_exports_of_several_presets_in_event_time_order(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "deals.csv").write_text(DEALS)
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,segment,channel,mrr,subscribed_at,churned_at,churn_reason\n"
+        "c1,SMB,Web,99.5,2026-03-01T08:00:00Z,2026-03-03T08:00:00Z,price\n"
+        "c2,Enterprise,Event,4000,2026-03-02T12:00:00Z,,\n"
+    )
+    files = [f"hubspot:{tmp_path / 'deals.csv'}", f"canonical:{tmp_path / 'customers.csv'}"]
+    found = load_exports(mixed_exports(files, None, None), lambda _: None)
+    events = _events(found)
+    assert [e["occurred_at"] for e in events] == sorted(e["occurred_at"] for e in events)
+    customers = [(e["type"], e["customer_id"]) for e in events if "customer_id" in e]
+    assert customers == [
+        ("customer.subscribed", "c1"),
+        ("customer.subscribed", "c2"),
+        ("customer.churned", "c1"),
+    ]
+    assert {e["source"] for e in events} == {"hubspot", "csv"}
+    assert len(found.refused) == 1  # deal 8's amount
+
+
+def test_a_file_prefix_that_names_no_preset_is_part_of_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nothing:deals\.csv: no such file"):
+        mixed_exports(["nothing:deals.csv"], "hubspot", None)
