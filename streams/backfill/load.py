@@ -81,8 +81,9 @@ def mixed_exports(files: list[str], preset: str | None, mapping: Path | None) ->
     chosen: dict[str | None, Chosen] = {}
     found = []
     for argument in files:
-        name, colon, rest = argument.partition(":")
-        if not colon or name not in known or name == preset:
+        prefix, colon, rest = argument.partition(":")
+        name: str | None = prefix
+        if not colon or prefix not in known or prefix == preset:
             name, rest = None, argument.removeprefix(f"{preset}:")
         if name not in chosen:
             chosen[name] = choose(preset, mapping) if name is None else choose(name, None)
