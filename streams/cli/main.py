@@ -1,4 +1,4 @@
-"""The `crmkpi` command line (INTERFACES.md): up, worker, produce, simulate, snapshot."""
+"""The `crmkpi` command line (INTERFACES.md): up, worker, produce, backfill, simulate, snapshot."""
 
 from __future__ import annotations
 
@@ -88,6 +88,40 @@ def produce(
     settings = _settings(bootstrap)
     report = asyncio.run(produce_file(settings, file, out, err))
     raise typer.Exit(1 if report.rejected else 0)
+
+
+@cli.command()
+def backfill(
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="Export files: TABLE=FILE, or FILE named after its table (deals.csv);"
+            " PRESET:FILE reads one with another preset (canonical:customers.csv)."
+        ),
+    ],
+    preset: Annotated[
+        str | None,
+        typer.Option(help="The CRM's exports: hubspot, canonical, ... (docs/backfill.md)."),
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="YAML file changing or defining the preset.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the events as JSON lines; send nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send even events the monitor would find too late.")
+    ] = False,
+    url: Annotated[
+        str, typer.Option(help="Monitor whose watermark is checked first.")
+    ] = "http://127.0.0.1:8000",
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Send a CRM's history from its export files; exit 1 if any row or event was rejected."""
+    from streams.cli.backfill import Request, run_backfill
+
+    request = Request(files, preset, mapping, dry_run, force, url)
+    raise typer.Exit(asyncio.run(run_backfill(_settings(bootstrap), request, out, err)))
 
 
 @cli.command()

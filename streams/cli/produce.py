@@ -36,14 +36,19 @@ async def produce_file(settings: Settings, file: str, out: Console, err: Console
 
         async with CrmProducer(settings) as producer:
             report = await producer.send_lines(lines, progress)
-    for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
-        event = f" (event_id {problem.event_id})" if problem.event_id else ""
-        err.print(f"line {problem.line}: {problem.reason}{event}: {problem.detail}")
-    if len(report.problems) > MAX_PROBLEMS_SHOWN:
-        err.print(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more rejected lines")
+    print_problems(report, err, "line")
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(report.rejected.items()))
     out.print(
         f"sent {report.sent}, rejected {report.total_rejected}"
         + (f" ({reasons})" if reasons else "")
     )
     return report
+
+
+def print_problems(report: ProduceReport, err: Console, unit: str) -> None:
+    """One line per rejected line (or event), the first `MAX_PROBLEMS_SHOWN` of them."""
+    for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
+        event = f" (event_id {problem.event_id})" if problem.event_id else ""
+        err.print(f"{unit} {problem.line}: {problem.reason}{event}: {problem.detail}")
+    if len(report.problems) > MAX_PROBLEMS_SHOWN:
+        err.print(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more rejected {unit}s")

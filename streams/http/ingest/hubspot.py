@@ -86,13 +86,29 @@ class _Note(Struct):
         Other events get an id per change (object, property or outcome, time), which a
         retry repeats: a deal lost, reopened and won is one loss and one win.
         """
-        object_type = self.kind[0]
-        if milestone is not None:
-            event_id = stable_id("hubspot", object_type, self.object_id, milestone)
-        else:
-            step = {"opportunity.won": "won", "opportunity.lost": "lost"}.get(kind, self.changed)
-            event_id = stable_id("hubspot", object_type, self.object_id, step, self.occurredAt)
+        event_id = hubspot_event_id(
+            self.kind[0], self.object_id, kind, self.occurredAt, milestone, self.changed
+        )
         return canonical_event("hubspot", event_id, kind, millis_time(self.occurredAt), **fields)
+
+
+def hubspot_event_id(
+    object_type: str,
+    object_id: str,
+    kind: str,
+    occurred_ms: int,
+    milestone: str | None,
+    changed: str | None,
+) -> str:
+    """The `event_id` of one HubSpot fact, the same from a webhook and from an export.
+
+    A milestone (created, qualified, converted) is one per object; any other change is one
+    per object, step (won, lost, else the changed property) and time in epoch milliseconds.
+    """
+    if milestone is not None:
+        return stable_id("hubspot", object_type, object_id, milestone)
+    step = {"opportunity.won": "won", "opportunity.lost": "lost"}.get(kind, changed)
+    return stable_id("hubspot", object_type, object_id, step, occurred_ms)
 
 
 @dataclass(frozen=True)

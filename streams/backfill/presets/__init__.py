@@ -1,0 +1,30 @@
+"""The built-in presets: every module here that defines `PRESET` is one, named by its
+module (`hubspot.py` -> `--preset hubspot`); it may define `EVENT_IDS` to give the ids its
+CRM's webhook adapter gives the same facts, else ids are `generic_ids(PRESET.source)`."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+
+from streams.backfill.spec import Preset
+from streams.backfill.translate import EventIds, generic_ids
+
+
+@dataclass(frozen=True)
+class Builtin:
+    preset: Preset
+    ids: EventIds
+
+
+def builtins() -> dict[str, Builtin]:
+    """Every built-in preset by name."""
+    found = {}
+    for module in pkgutil.iter_modules(__path__):
+        loaded = importlib.import_module(f"{__name__}.{module.name}")
+        preset = getattr(loaded, "PRESET", None)
+        if isinstance(preset, Preset):
+            ids = getattr(loaded, "EVENT_IDS", None) or generic_ids(preset.source)
+            found[module.name] = Builtin(preset, ids)
+    return found

@@ -1,0 +1,133 @@
+"""One export row as canonical events, by its table's rules; ids from the preset's CRM."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kpis.events import format_time
+from streams.backfill.rows import BadRow, Row, cells_of
+from streams.backfill.spec import EventRule, FieldSpec, Preset, Table
+from streams.backfill.values import as_label, integer, number, time_micros
+from streams.http.ingest.payload import CanonicalEvent, canonical_event, label, stable_id
+
+EventIds = Callable[[str, str, str, int, str | None, str | None], str]
+"""(object, record id, event type, time in epoch ms, milestone, changed) -> event_id."""
+
+
+def generic_ids(source: str) -> EventIds:
+    """Ids for a preset without its CRM's webhook: per record and milestone, else per
+    record, step and time, like the webhook adapters' `stable_id` ids."""
+
+    def event_id(
+        obj: str, record: str, kind: str, ms: int, milestone: str | None, changed: str | None
+    ) -> str:
+        if milestone is not None:
+            return stable_id(source, obj, record, milestone)
+        return stable_id(source, obj, record, changed or kind.rpartition(".")[2], ms)
+
+    return event_id
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Turns rows of one table into events."""
+
+    preset: Preset
+    table: Table
+    ids: EventIds
+
+    def events(self, row: Row) -> list[tuple[int, CanonicalEvent]]:
+        """(time in µs, event) for every rule the row matches, or `BadRow` (no event)."""
+        cells = self._cells(row)
+        record = cells.get(self.table.id_column, "").strip()
+        if not record:
+            raise BadRow(f"{row.where}: {self.table.id_column} is empty")
+        found: list[tuple[int, CanonicalEvent]] = []
+        source = self.preset.source
+        for rule in self.table.events:
+            if not self._matches(rule, cells):
+                continue
+            for at, extra in self._times(rule, cells, row.where):
+                fields = {**self._fields(rule, cells, row.where), **extra}
+                fields[self.table.entity_key] = record
+                event_id = self._given_id(cells) or self.ids(
+                    self.table.object, record, rule.type, at // 1000, rule.milestone, rule.changed
+                )
+                when = format_time(at)
+                found.append((at, canonical_event(source, event_id, rule.type, when, **fields)))
+        return found
+
+    def _given_id(self, cells: dict[str, str]) -> str | None:
+        column = self.table.event_id_column
+        return (cells.get(column, "").strip() or None) if column else None
+
+    def missing(self, row: Row) -> list[str]:
+        """The columns every row of this table needs that the export lacks."""
+        if not row.cells:  # not a record: refused as a bad row
+            return []
+        cells = self._cells(row)
+        needed = [self.table.id_column, *(rule.at for rule in self.table.events if rule.required)]
+        return [column for column in needed if column not in cells]
+
+    def _cells(self, row: Row) -> dict[str, str]:
+        cells = dict(cells_of(row))
+        for preset_column, export_column in self.preset.columns.items():
+            if export_column in cells:
+                cells[preset_column] = cells[export_column]
+        return cells
+
+    def _in_set(self, value: str, set_name: str) -> bool:
+        wanted = {label(member) for member in self.preset.values[set_name]}
+        return label(value) in wanted
+
+    def _matches(self, rule: EventRule, cells: dict[str, str]) -> bool:
+        return all(self._in_set(cells.get(column, ""), name) for column, name in rule.when.items())
+
+    def _times(
+        self, rule: EventRule, cells: dict[str, str], where: str
+    ) -> list[tuple[int, dict[str, object]]]:
+        """When the rule's events happened, each with the fields its time column gives."""
+        zone, formats = self.preset.zone, self.preset.date_formats
+        if rule.stage_columns is None:
+            cell = cells.get(rule.at, "").strip()
+            if not cell:
+                if rule.required:
+                    raise BadRow(f"{where}: {rule.at} is empty")
+                return []
+            return [(time_micros(cell, rule.at, where, formats, zone), {})]
+        times: list[tuple[int, dict[str, object]]] = []
+        for column, cell in cells.items():
+            if not column.startswith(rule.stage_columns) or not cell.strip():
+                continue
+            stage = stage_of(column.removeprefix(rule.stage_columns))
+            if stage is None or any(self._in_set(stage, name) for name in rule.skip):
+                continue
+            times.append((time_micros(cell, column, where, formats, zone), {"stage": stage}))
+        return times
+
+    def _fields(self, rule: EventRule, cells: dict[str, str], where: str) -> dict[str, object]:
+        return {name: _value(spec, cells, where) for name, spec in rule.fields.items()}
+
+
+def stage_of(header_rest: str) -> str | None:
+    """The stage of a stage-entry header: `"Closed Won (Sales Pipeline)"` -> `closed_won`."""
+    name = header_rest.strip().strip("\"'").strip()
+    if name.endswith(")") and "(" in name:
+        name = name[: name.rindex("(")]
+    return label(name)
+
+
+def _value(spec: FieldSpec, cells: dict[str, str], where: str) -> object:
+    column = spec.column or ""
+    cell = cells.get(column, "").strip() if spec.column else ""
+    if cell:
+        mapped = {label(key): value for key, value in spec.map.items()}.get(label(cell), cell)
+        if spec.kind == "number":
+            return number(mapped, column, where)
+        if spec.kind == "integer":
+            return integer(mapped, column, where)
+        return as_label(mapped, column, where) if spec.kind == "label" else mapped
+    if spec.value is not None or spec.optional:
+        return spec.value
+    raise BadRow(f"{where}: {column} is empty")

@@ -1,0 +1,238 @@
+"""HubSpot's deals, contacts and tickets CSV exports, written from canonical events.
+
+What they carry (and so `carried`): a deal's creation with its last amount, owner, team,
+source; the last time it entered each open stage; its close as won or lost. A contact's
+creation and source, first outreach (owner, team), SQL and customer dates. A ticket's
+creation, team, priority and its last close. Not carried: amount history, ticket replies
+and reopens, activities, customers' subscriptions, surveys, spend.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.exports import as_label, export_time
+
+PIPELINE = "Sales Pipeline"
+PRIORITIES = {"low": "LOW", "normal": "MEDIUM", "high": "HIGH", "urgent": "URGENT"}
+Event = dict[str, Any]
+
+
+def _stage_title(stage: str) -> str:
+    return stage.replace("_", " ").title()
+
+
+def _deals(events: list[Event]) -> dict[str, dict[str, Any]]:
+    deals: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind, deal_id = event["type"], event.get("opportunity_id")
+        if kind == "opportunity.created":
+            deals[deal_id] = {"created": event, "amount": event["amount"], "entered": {}}
+        elif deal_id in deals:
+            deal = deals[deal_id]
+            if event.get("amount") is not None:
+                deal["amount"] = event["amount"]
+            if kind == "opportunity.stage_changed":
+                deal["entered"][event["stage"]] = event["occurred_at"]
+            elif kind in ("opportunity.won", "opportunity.lost"):
+                deal["closed"] = event
+    return deals
+
+
+def _contacts(events: list[Event]) -> dict[str, dict[str, Event]]:
+    contacts: dict[str, dict[str, Event]] = {}
+    for event in events:
+        kind, lead_id = event["type"], event.get("lead_id")
+        if kind == "lead.created":
+            contacts[lead_id] = {"created": event}
+        elif lead_id in contacts:
+            contacts[lead_id].setdefault(kind.rpartition(".")[2], event)  # the first one
+    return contacts
+
+
+def _tickets(events: list[Event]) -> dict[str, dict[str, Any]]:
+    tickets: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind, ticket_id = event["type"], event.get("ticket_id")
+        if kind == "ticket.opened":
+            tickets[ticket_id] = {"opened": event, "closed": None}
+        elif ticket_id in tickets and kind == "ticket.resolved":
+            tickets[ticket_id]["closed"] = event
+        elif ticket_id in tickets and kind == "ticket.reopened":
+            tickets[ticket_id]["closed"] = None
+    return tickets
+
+
+def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, header, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_exports(events: list[Event], directory: Path) -> list[Path]:
+    """deals.csv, contacts.csv and tickets.csv as HubSpot exports them."""
+    deals = _deals(events)
+    stages = sorted({stage for deal in deals.values() for stage in deal["entered"]})
+    entered = {stage: f'Date entered "{_stage_title(stage)} ({PIPELINE})"' for stage in stages}
+    deal_rows = []
+    for deal_id, deal in deals.items():
+        created, closed = deal["created"], deal.get("closed")
+        outcome = closed["type"].rpartition(".")[2] if closed else None
+        row = {
+            "Record ID": deal_id,
+            "Deal Name": f"Deal {deal_id}",
+            "Pipeline": PIPELINE,
+            "Deal Stage": {"won": "Closed Won", "lost": "Closed Lost"}.get(
+                outcome or "", _stage_title(created["stage"])
+            ),
+            "Amount": str(deal["amount"]),
+            "Create Date": export_time(created["occurred_at"]),
+            "Close Date": export_time(closed["occurred_at"]) if closed else "",
+            "Deal owner": created["rep"],
+            "HubSpot Team": created["team"],
+            "Original Source Type": created.get("channel", ""),
+        }
+        for stage, at in deal["entered"].items():
+            row[entered[stage]] = export_time(at)
+        deal_rows.append(row)
+    deal_header = [
+        "Record ID",
+        "Deal Name",
+        "Pipeline",
+        "Deal Stage",
+        "Amount",
+        "Create Date",
+        "Close Date",
+        "Deal owner",
+        "HubSpot Team",
+        "Original Source Type",
+        *entered.values(),
+    ]
+
+    contact_rows = []
+    for lead_id, facts in _contacts(events).items():
+        contacted = facts.get("contacted")
+        qualified, converted = facts.get("qualified"), facts.get("converted")
+        contact_rows.append(
+            {
+                "Record ID": lead_id,
+                "Email": f"{lead_id}@example.com",
+                "Create Date": export_time(facts["created"]["occurred_at"]),
+                "Original Source": facts["created"]["channel"],
+                "Lifecycle Stage": "Customer" if converted else "Lead",
+                "Contact owner": contacted["rep"] if contacted else "",
+                "HubSpot Team": contacted["team"] if contacted else "",
+                "First outreach date": export_time(contacted["occurred_at"]) if contacted else "",
+                "Became a Sales Qualified Lead Date": export_time(qualified["occurred_at"])
+                if qualified
+                else "",
+                "Became a Customer Date": export_time(converted["occurred_at"])
+                if converted
+                else "",
+            }
+        )
+    contact_header = [
+        "Record ID",
+        "Email",
+        "Create Date",
+        "Original Source",
+        "Lifecycle Stage",
+        "Contact owner",
+        "HubSpot Team",
+        "First outreach date",
+        "Became a Sales Qualified Lead Date",
+        "Became a Customer Date",
+    ]
+
+    ticket_rows = []
+    for ticket_id, ticket in _tickets(events).items():
+        opened, closed = ticket["opened"], ticket["closed"]
+        ticket_rows.append(
+            {
+                "Ticket ID": ticket_id,
+                "Ticket name": f"Ticket {ticket_id}",
+                "Pipeline": "Support Pipeline",
+                "Ticket status": "Closed" if closed else "Waiting on us",
+                "Priority": PRIORITIES[opened["priority"]],
+                "HubSpot Team": opened["team"],
+                "Create date": export_time(opened["occurred_at"]),
+                "Close date": export_time(closed["occurred_at"]) if closed else "",
+            }
+        )
+    ticket_header = [
+        "Ticket ID",
+        "Ticket name",
+        "Pipeline",
+        "Ticket status",
+        "Priority",
+        "HubSpot Team",
+        "Create date",
+        "Close date",
+    ]
+    return [
+        _write(directory / "deals.csv", deal_header, deal_rows),
+        _write(directory / "contacts.csv", contact_header, contact_rows),
+        _write(directory / "tickets.csv", ticket_header, ticket_rows),
+    ]
+
+
+def carried(events: list[Event]) -> list[str]:
+    """The canonical events the three exports still carry, in log order (ties kept)."""
+    kept: list[tuple[str, int, Event]] = []
+
+    def keep(event: Event, **fields: Any) -> None:
+        kept.append((event["occurred_at"], len(kept), {**event, **fields}))
+
+    for deal in _deals(events).values():
+        created = deal["created"]
+        fields = {
+            "amount": deal["amount"],
+            "stage": "new",
+            "rep": as_label(created["rep"]),
+            "team": as_label(created["team"]),
+        }
+        keep({key: value for key, value in created.items() if key != "lead_id"}, **fields)
+        for stage, at in deal["entered"].items():
+            event_id = f"{created['event_id']}-{stage}"
+            keep(
+                {
+                    "event_id": event_id,
+                    "type": "opportunity.stage_changed",
+                    "occurred_at": at,
+                    "opportunity_id": created["opportunity_id"],
+                    "stage": as_label(stage),
+                }
+            )
+        if deal.get("closed"):
+            keep({key: value for key, value in deal["closed"].items() if key != "amount"})
+    for facts in _contacts(events).values():
+        keep(facts["created"])
+        if "contacted" in facts:
+            contacted = facts["contacted"]
+            keep(contacted, rep=as_label(contacted["rep"]), team=as_label(contacted["team"]))
+        for step in ("qualified", "converted"):
+            if step in facts:
+                keep({k: v for k, v in facts[step].items() if k != "customer_id"})
+    for ticket in _tickets(events).values():
+        keep(ticket["opened"])
+        if ticket["closed"]:
+            keep(ticket["closed"])
+    kept.sort(key=lambda entry: (entry[0], _rank(entry[2]["type"]), entry[1]))
+    return [json.dumps(event) for _, _, event in kept]
+
+
+def _rank(kind: str) -> int:
+    """Within one second an entity opens before it changes and changes before it closes."""
+    step = kind.rpartition(".")[2]
+    return (
+        0
+        if step in ("created", "opened")
+        else 2
+        if step in ("won", "lost", "converted", "resolved")
+        else 1
+    )
