@@ -9,37 +9,21 @@ and reopens, activities, customers' subscriptions, surveys, spend.
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
-from tests.exports import as_label, export_time
+from tests.exports import (
+    Event,
+    as_label,
+    as_title,
+    deals_of,
+    export_time,
+    in_log_order,
+    write_csv,
+)
 
 PIPELINE = "Sales Pipeline"
 PRIORITIES = {"low": "LOW", "normal": "MEDIUM", "high": "HIGH", "urgent": "URGENT"}
-Event = dict[str, Any]
-
-
-def _stage_title(stage: str) -> str:
-    return stage.replace("_", " ").title()
-
-
-def _deals(events: list[Event]) -> dict[str, dict[str, Any]]:
-    deals: dict[str, dict[str, Any]] = {}
-    for event in events:
-        kind, deal_id = event["type"], event.get("opportunity_id")
-        if kind == "opportunity.created":
-            deals[deal_id] = {"created": event, "amount": event["amount"], "entered": {}}
-        elif deal_id in deals:
-            deal = deals[deal_id]
-            if event.get("amount") is not None:
-                deal["amount"] = event["amount"]
-            if kind == "opportunity.stage_changed":
-                deal["entered"][event["stage"]] = event["occurred_at"]
-            elif kind in ("opportunity.won", "opportunity.lost"):
-                deal["closed"] = event
-    return deals
 
 
 def _contacts(events: list[Event]) -> dict[str, dict[str, Event]]:
@@ -66,19 +50,11 @@ def _tickets(events: list[Event]) -> dict[str, dict[str, Any]]:
     return tickets
 
 
-def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, header, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def write_exports(events: list[Event], directory: Path) -> list[Path]:
     """deals.csv, contacts.csv and tickets.csv as HubSpot exports them."""
-    deals = _deals(events)
+    deals = deals_of(events)
     stages = sorted({stage for deal in deals.values() for stage in deal["entered"]})
-    entered = {stage: f'Date entered "{_stage_title(stage)} ({PIPELINE})"' for stage in stages}
+    entered = {stage: f'Date entered "{as_title(stage)} ({PIPELINE})"' for stage in stages}
     deal_rows = []
     for deal_id, deal in deals.items():
         created, closed = deal["created"], deal.get("closed")
@@ -88,7 +64,7 @@ def write_exports(events: list[Event], directory: Path) -> list[Path]:
             "Deal Name": f"Deal {deal_id}",
             "Pipeline": PIPELINE,
             "Deal Stage": {"won": "Closed Won", "lost": "Closed Lost"}.get(
-                outcome or "", _stage_title(created["stage"])
+                outcome or "", as_title(created["stage"])
             ),
             "Amount": str(deal["amount"]),
             "Create Date": export_time(created["occurred_at"]),
@@ -175,20 +151,20 @@ def write_exports(events: list[Event], directory: Path) -> list[Path]:
         "Close date",
     ]
     return [
-        _write(directory / "deals.csv", deal_header, deal_rows),
-        _write(directory / "contacts.csv", contact_header, contact_rows),
-        _write(directory / "tickets.csv", ticket_header, ticket_rows),
+        write_csv(directory / "deals.csv", deal_header, deal_rows),
+        write_csv(directory / "contacts.csv", contact_header, contact_rows),
+        write_csv(directory / "tickets.csv", ticket_header, ticket_rows),
     ]
 
 
 def carried(events: list[Event]) -> list[str]:
     """The canonical events the three exports still carry, in log order (ties kept)."""
-    kept: list[tuple[str, int, Event]] = []
+    kept: list[Event] = []
 
     def keep(event: Event, **fields: Any) -> None:
-        kept.append((event["occurred_at"], len(kept), {**event, **fields}))
+        kept.append({**event, **fields})
 
-    for deal in _deals(events).values():
+    for deal in deals_of(events).values():
         created = deal["created"]
         fields = {
             "amount": deal["amount"],
@@ -222,17 +198,4 @@ def carried(events: list[Event]) -> list[str]:
         keep(ticket["opened"])
         if ticket["closed"]:
             keep(ticket["closed"])
-    kept.sort(key=lambda entry: (entry[0], _rank(entry[2]["type"]), entry[1]))
-    return [json.dumps(event) for _, _, event in kept]
-
-
-def _rank(kind: str) -> int:
-    """Within one second an entity opens before it changes and changes before it closes."""
-    step = kind.rpartition(".")[2]
-    return (
-        0
-        if step in ("created", "opened")
-        else 2
-        if step in ("won", "lost", "converted", "resolved")
-        else 1
-    )
+    return in_log_order(kept)

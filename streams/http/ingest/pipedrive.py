@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from msgspec import Struct
 
+from kpis.events import to_micros
 from streams.config import ClosingStages, IngestStages
 from streams.http.ingest.errors import BadPayload
 from streams.http.ingest.handlers import Handlers
@@ -29,6 +30,7 @@ from streams.http.ingest.payload import (
     convert,
     decode,
     label,
+    millis_time,
     seconds_time,
     stable_id,
     text,
@@ -36,6 +38,7 @@ from streams.http.ingest.payload import (
 )
 
 UNASSIGNED = "unassigned"
+RECURRING = ("changed", "won", "lost")  # steps a deal can take again, at another time
 V1_MARKS = ("current", "v", "event", "retry")  # top-level fields only webhooks v1 send
 V1_REFUSED = (
     "webhooks v1 are not supported: create the Pipedrive webhook with version 2.0 (docs/ingest.md)"
@@ -118,9 +121,10 @@ class _Webhook:
         self.stages = stages
         self.action, self.entity = str(meta.action), str(meta.entity)
         if isinstance(meta.timestamp, int):
-            self.occurred_at = seconds_time(meta.timestamp)
+            self.occurred_at, self.millis = seconds_time(meta.timestamp), meta.timestamp * 1000
         else:
             self.occurred_at = zoned_time(meta.timestamp)
+            self.millis = to_micros(meta.timestamp) // 1000
         self.data, self.previous = body.data or {}, body.previous or {}
         if self.data:
             self.id = str(convert(self.data, _Identified, "$.data").id)
@@ -136,11 +140,30 @@ class _Webhook:
 
     def event(self, kind: str, step: str, /, **fields: object) -> CanonicalEvent:
         """A canonical event whose id is the object's id and the step, and the time for
-        steps that can recur (a change; won or lost, as a deal can be reopened)."""
-        recurs = step in ("changed", "won", "lost")
-        changed_at = (self.occurred_at,) if recurs else ()
-        event_id = stable_id("pipedrive", self.entity, self.id, step, *changed_at)
+        steps that can recur (`pipedrive_event_id`)."""
+        milestone = None if step in RECURRING else step
+        event_id = pipedrive_event_id(self.entity, self.id, kind, self.millis, milestone, step)
         return canonical_event("pipedrive", event_id, kind, self.occurred_at, **fields)
+
+
+def pipedrive_event_id(
+    entity: str,
+    entity_id: str,
+    kind: str,
+    occurred_ms: int,
+    milestone: str | None,
+    changed: str | None,
+) -> str:
+    """The `event_id` of one Pipedrive fact, the same from a webhook and from an export.
+
+    A milestone (a deal or lead created, an activity done) is one per object; a step that
+    can recur (a deal's stage change; won or lost, as a deal can be reopened) is one per
+    object, step and time (RFC 3339, as `occurred_at`).
+    """
+    if milestone is not None:
+        return stable_id("pipedrive", entity, entity_id, milestone)
+    step = {"opportunity.won": "won", "opportunity.lost": "lost"}.get(kind, changed or "changed")
+    return stable_id("pipedrive", entity, entity_id, step, millis_time(occurred_ms))
 
 
 def _required(where: str) -> str:
