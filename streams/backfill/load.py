@@ -108,7 +108,7 @@ def load_exports(files: list[Export], progress: Callable[[int], None]) -> Backfi
         for number, row in enumerate(read_rows(path)):
             if number == 0 and (missing := translator.missing(row)):
                 raise ConfigError(
-                    f"{path.name}: no column {', '.join(map(repr, missing))}: is it a {name}"
+                    f"{path.name}: no column {', '.join(map(repr, missing))}: is it the {name}"
                     f" export of {chosen.name}? (a mapping file's `columns` renames columns)"
                 )
             found.rows[path.name] += 1

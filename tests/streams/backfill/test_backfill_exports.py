@@ -249,7 +249,7 @@ def test_an_export_without_a_needed_column_is_refused_whole(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as error:
         _load(tmp_path, "tickets.csv", "Ticket ID,Created\n31,2026-03-02\n")
     assert str(error.value) == (
-        "tickets.csv: no column 'Create date': is it a tickets export of hubspot?"
+        "tickets.csv: no column 'Create date': is it the tickets export of hubspot?"
         " (a mapping file's `columns` renames columns)"
     )
 
