@@ -23,3 +23,15 @@ def export_time(occurred_at: str) -> str:
     """An RFC 3339 UTC time as exports write it: `2026-01-05 09:30:00` (UTC)."""
     moment = datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def log_rank(kind: str) -> int:
+    """Within one second an entity opens before it changes and changes before it closes."""
+    step = kind.rpartition(".")[2]
+    return (
+        0
+        if step in ("created", "opened")
+        else 2
+        if step in ("won", "lost", "converted", "resolved")
+        else 1
+    )

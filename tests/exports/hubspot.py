@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.exports import as_label, export_time
+from tests.exports import as_label, export_time, log_rank
 
 PIPELINE = "Sales Pipeline"
 PRIORITIES = {"low": "LOW", "normal": "MEDIUM", "high": "HIGH", "urgent": "URGENT"}
@@ -222,17 +222,5 @@ def carried(events: list[Event]) -> list[str]:
         keep(ticket["opened"])
         if ticket["closed"]:
             keep(ticket["closed"])
-    kept.sort(key=lambda entry: (entry[0], _rank(entry[2]["type"]), entry[1]))
+    kept.sort(key=lambda entry: (entry[0], log_rank(entry[2]["type"]), entry[1]))
     return [json.dumps(event) for _, _, event in kept]
-
-
-def _rank(kind: str) -> int:
-    """Within one second an entity opens before it changes and changes before it closes."""
-    step = kind.rpartition(".")[2]
-    return (
-        0
-        if step in ("created", "opened")
-        else 2
-        if step in ("won", "lost", "converted", "resolved")
-        else 1
-    )
