@@ -9,12 +9,11 @@ and reopens, activities, customers' subscriptions, surveys, spend.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
 
-from tests.exports import as_label, export_time, log_rank
+from tests.exports import as_label, deals, export_time, log_rank, tickets, write_csv
 
 PIPELINE = "Sales Pipeline"
 PRIORITIES = {"low": "LOW", "normal": "MEDIUM", "high": "HIGH", "urgent": "URGENT"}
@@ -26,20 +25,11 @@ def _stage_title(stage: str) -> str:
 
 
 def _deals(events: list[Event]) -> dict[str, dict[str, Any]]:
-    deals: dict[str, dict[str, Any]] = {}
-    for event in events:
-        kind, deal_id = event["type"], event.get("opportunity_id")
-        if kind == "opportunity.created":
-            deals[deal_id] = {"created": event, "amount": event["amount"], "entered": {}}
-        elif deal_id in deals:
-            deal = deals[deal_id]
-            if event.get("amount") is not None:
-                deal["amount"] = event["amount"]
-            if kind == "opportunity.stage_changed":
-                deal["entered"][event["stage"]] = event["occurred_at"]
-            elif kind in ("opportunity.won", "opportunity.lost"):
-                deal["closed"] = event
-    return deals
+    """Each deal as `deals` gives it, with the last time it `entered` each stage."""
+    found = deals(events)
+    for deal in found.values():
+        deal["entered"] = {change["stage"]: change["occurred_at"] for change in deal["stages"]}
+    return found
 
 
 def _contacts(events: list[Event]) -> dict[str, dict[str, Event]]:
@@ -53,34 +43,13 @@ def _contacts(events: list[Event]) -> dict[str, dict[str, Event]]:
     return contacts
 
 
-def _tickets(events: list[Event]) -> dict[str, dict[str, Any]]:
-    tickets: dict[str, dict[str, Any]] = {}
-    for event in events:
-        kind, ticket_id = event["type"], event.get("ticket_id")
-        if kind == "ticket.opened":
-            tickets[ticket_id] = {"opened": event, "closed": None}
-        elif ticket_id in tickets and kind == "ticket.resolved":
-            tickets[ticket_id]["closed"] = event
-        elif ticket_id in tickets and kind == "ticket.reopened":
-            tickets[ticket_id]["closed"] = None
-    return tickets
-
-
-def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, header, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def write_exports(events: list[Event], directory: Path) -> list[Path]:
     """deals.csv, contacts.csv and tickets.csv as HubSpot exports them."""
-    deals = _deals(events)
-    stages = sorted({stage for deal in deals.values() for stage in deal["entered"]})
+    all_deals = _deals(events)
+    stages = sorted({stage for deal in all_deals.values() for stage in deal["entered"]})
     entered = {stage: f'Date entered "{_stage_title(stage)} ({PIPELINE})"' for stage in stages}
     deal_rows = []
-    for deal_id, deal in deals.items():
+    for deal_id, deal in all_deals.items():
         created, closed = deal["created"], deal.get("closed")
         outcome = closed["type"].rpartition(".")[2] if closed else None
         row = {
@@ -150,7 +119,7 @@ def write_exports(events: list[Event], directory: Path) -> list[Path]:
     ]
 
     ticket_rows = []
-    for ticket_id, ticket in _tickets(events).items():
+    for ticket_id, ticket in tickets(events).items():
         opened, closed = ticket["opened"], ticket["closed"]
         ticket_rows.append(
             {
@@ -175,9 +144,9 @@ def write_exports(events: list[Event], directory: Path) -> list[Path]:
         "Close date",
     ]
     return [
-        _write(directory / "deals.csv", deal_header, deal_rows),
-        _write(directory / "contacts.csv", contact_header, contact_rows),
-        _write(directory / "tickets.csv", ticket_header, ticket_rows),
+        write_csv(directory / "deals.csv", deal_header, deal_rows),
+        write_csv(directory / "contacts.csv", contact_header, contact_rows),
+        write_csv(directory / "tickets.csv", ticket_header, ticket_rows),
     ]
 
 
@@ -218,7 +187,7 @@ def carried(events: list[Event]) -> list[str]:
         for step in ("qualified", "converted"):
             if step in facts:
                 keep({k: v for k, v in facts[step].items() if k != "customer_id"})
-    for ticket in _tickets(events).values():
+    for ticket in tickets(events).values():
         keep(ticket["opened"])
         if ticket["closed"]:
             keep(ticket["closed"])

@@ -12,12 +12,11 @@ opportunities, customers' subscriptions, surveys, spend.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
 
-from tests.exports import as_label, log_rank
+from tests.exports import as_label, deals, log_rank, tickets, write_csv
 
 PRIORITIES = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "Critical"}
 CLOSED = {"opportunity.won": "Closed Won", "opportunity.lost": "Closed Lost"}
@@ -43,23 +42,6 @@ def _title(stage: str) -> str:
     return stage.replace("_", " ").title()
 
 
-def _deals(events: list[Event]) -> dict[str, dict[str, Any]]:
-    deals: dict[str, dict[str, Any]] = {}
-    for event in events:
-        kind, deal_id = event["type"], event.get("opportunity_id")
-        if kind == "opportunity.created":
-            deals[deal_id] = {"created": event, "amount": event["amount"], "stages": []}
-        elif deal_id in deals and "closed" not in deals[deal_id]:
-            deal = deals[deal_id]
-            if event.get("amount") is not None:
-                deal["amount"] = event["amount"]
-            if kind == "opportunity.stage_changed":
-                deal["stages"].append(event)
-            elif kind in CLOSED:
-                deal["closed"] = event
-    return deals
-
-
 def _leads(events: list[Event]) -> dict[str, dict[str, Any]]:
     leads: dict[str, dict[str, Any]] = {}
     for event in events:
@@ -73,26 +55,8 @@ def _leads(events: list[Event]) -> dict[str, dict[str, Any]]:
     return leads
 
 
-def _cases(events: list[Event]) -> dict[str, dict[str, Any]]:
-    cases: dict[str, dict[str, Any]] = {}
-    for event in events:
-        kind, case_id = event["type"], event.get("ticket_id")
-        if kind == "ticket.opened":
-            cases[case_id] = {"opened": event, "closed": None}
-        elif case_id in cases and kind == "ticket.resolved":
-            cases[case_id]["closed"] = event
-        elif case_id in cases and kind == "ticket.reopened":
-            cases[case_id]["closed"] = None
-    return cases
-
-
 def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    header = list(dict.fromkeys(column for row in rows for column in row))
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, header, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_csv(path, list(dict.fromkeys(column for row in rows for column in row)), rows)
 
 
 def _lead_rows(events: list[Event]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -129,7 +93,7 @@ def _lead_rows(events: list[Event]) -> tuple[list[dict[str, str]], list[dict[str
 
 def _opportunity_rows(events: list[Event]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     rows, history = [], []
-    for deal_id, deal in _deals(events).items():
+    for deal_id, deal in deals(events).items():
         created, closed = deal["created"], deal.get("closed")
         stage = CLOSED[closed["type"]] if closed else _title(created["stage"])
         rows.append(
@@ -164,7 +128,7 @@ def _opportunity_rows(events: list[Event]) -> tuple[list[dict[str, str]], list[d
 
 def _case_rows(events: list[Event]) -> list[dict[str, str]]:
     rows = []
-    for case_id, case in _cases(events).items():
+    for case_id, case in tickets(events).items():
         opened, closed = case["opened"], case["closed"]
         rows.append(
             {
@@ -234,7 +198,7 @@ def carried(events: list[Event]) -> list[str]:
             converted = lead["converted"]
             day = max(f"{_day(converted['occurred_at'])}T00:00:00Z", created["occurred_at"])
             keep(converted, occurred_at=day)
-    for deal in _deals(events).values():
+    for deal in deals(events).values():
         created, closed = deal["created"], deal.get("closed")
         fields: dict[str, Any] = {"amount": deal["amount"], "stage": "new"}
         fields["team"] = as_label(created["team"])
@@ -254,7 +218,7 @@ def carried(events: list[Event]) -> list[str]:
         if closed:
             reason = {"reason": as_label(closed["reason"])} if closed.get("reason") else {}
             keep(closed, "amount", "reason", occurred_at=_close_time(closed, created), **reason)
-    for case in _cases(events).values():
+    for case in tickets(events).values():
         keep(case["opened"], team=as_label(case["opened"]["team"]))
         if case["closed"]:
             keep(case["closed"])
