@@ -9,8 +9,8 @@ history, case replies and reopens, activities' lead and opportunity, subscriptio
 from __future__ import annotations
 
 from streams.backfill.spec import EventRule, FieldSpec, Preset, Table
-from streams.http.ingest.salesforce import PRIORITIES, salesforce_event_id
-from streams.http.ingest.salesforce_records import UNASSIGNED
+from streams.http.ingest.salesforce import salesforce_event_id
+from streams.http.ingest.salesforce_records import PRIORITIES, UNASSIGNED
 
 EVENT_IDS = salesforce_event_id
 

@@ -37,6 +37,7 @@ from streams.http.ingest.payload import (
     text,
 )
 from streams.http.ingest.salesforce_records import (
+    PRIORITIES,
     Activity,
     Case,
     Lead,
@@ -52,13 +53,6 @@ MILESTONES = frozenset({"created", "qualified", "converted", "opened", "logged"}
 GAP = "GAP_"
 HEADER = "ChangeEventHeader"
 FIELD_BITMAP = re.compile(r"(\d+-)?0x[0-9a-fA-F]+")  # `0x08F81000`, nested `4-0x01`
-PRIORITIES = {
-    "low": "low",
-    "medium": "normal",
-    "high": "high",
-    "critical": "urgent",
-    "urgent": "urgent",
-}
 
 
 class _Header(Struct):
@@ -135,12 +129,9 @@ def salesforce_event_id(
     milestone: str | None,
     changed: str | None,
 ) -> str:
-    """The `event_id` of one Salesforce fact, the same from a change event and an export.
-
-    A milestone (created, opened, logged, qualified, converted) is one per record; any
-    other change is one per record, step (won, lost, stage, amount, contacted, resolved,
-    reopened) and commit time in epoch milliseconds, which a redelivery repeats.
-    """
+    """The `event_id` of one Salesforce fact, the same from a change event and an export:
+    a milestone (`MILESTONES`) is one per record; any other change one per record, step
+    (won, lost, stage, amount, contacted, resolved, ...) and commit time in epoch ms."""
     if milestone is not None:
         return stable_id("salesforce", entity, record, milestone)
     return stable_id("salesforce", entity, record, changed or kind.rpartition(".")[2], occurred_ms)
