@@ -41,7 +41,9 @@ class EventRule(_Strict):
     `when` maps a column to the name of a value set of the preset: the row gives the
     event only when that cell is in the set. With `stage_columns` (a header prefix such
     as HubSpot's `Date entered `) the row gives one event per such column with a time,
-    its `stage` field the rest of the header, stages in the `skip` value sets left out.
+    its `stage` field the rest of the header. A `stage` (from a column or a header) in
+    one of the `skip` value sets gives no event. No event of a row is earlier than its
+    `required` one (the record's creation: a date-only cell of that day means then).
     `milestone` / `changed` feed the preset's event ids (a milestone is one per record).
     """
 

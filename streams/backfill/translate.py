@@ -43,19 +43,28 @@ class Translator:
         record = cells.get(self.table.id_column, "").strip()
         if not record:
             raise BadRow(f"{row.where}: {self.table.id_column} is empty")
+        timed = [
+            (rule, at, extra)
+            for rule in self.table.events
+            if self._matches(rule, cells)
+            for at, extra in self._times(rule, cells, row.where)
+        ]
+        # no event before the record's creation: a date-only cell of that day means then
+        opened = min((at for rule, at, _ in timed if rule.required), default=None)
         found: list[tuple[int, CanonicalEvent]] = []
-        source = self.preset.source
-        for rule in self.table.events:
-            if not self._matches(rule, cells):
+        for rule, at, extra in timed:
+            at = at if opened is None else max(at, opened)
+            fields = {**self._fields(rule, cells, row.where), **extra}
+            if self._skipped(rule, fields.get("stage")):
                 continue
-            for at, extra in self._times(rule, cells, row.where):
-                fields = {**self._fields(rule, cells, row.where), **extra}
-                fields[self.table.entity_key] = record
-                event_id = self._given_id(cells) or self.ids(
-                    self.table.object, record, rule.type, at // 1000, rule.milestone, rule.changed
-                )
-                when = format_time(at)
-                found.append((at, canonical_event(source, event_id, rule.type, when, **fields)))
+            fields[self.table.entity_key] = record
+            event_id = self._given_id(cells) or self.ids(
+                self.table.object, record, rule.type, at // 1000, rule.milestone, rule.changed
+            )
+            event = canonical_event(
+                self.preset.source, event_id, rule.type, format_time(at), **fields
+            )
+            found.append((at, event))
         return found
 
     def _given_id(self, cells: dict[str, str]) -> str | None:
@@ -81,6 +90,10 @@ class Translator:
         wanted = {label(member) for member in self.preset.values[set_name]}
         return label(value) in wanted
 
+    def _skipped(self, rule: EventRule, stage: object) -> bool:
+        """Whether `stage` is in one of the rule's `skip` value sets."""
+        return isinstance(stage, str) and any(self._in_set(stage, name) for name in rule.skip)
+
     def _matches(self, rule: EventRule, cells: dict[str, str]) -> bool:
         return all(self._in_set(cells.get(column, ""), name) for column, name in rule.when.items())
 
@@ -101,7 +114,7 @@ class Translator:
             if not column.startswith(rule.stage_columns) or not cell.strip():
                 continue
             stage = stage_of(column.removeprefix(rule.stage_columns))
-            if stage is None or any(self._in_set(stage, name) for name in rule.skip):
+            if stage is None or self._skipped(rule, stage):
                 continue
             times.append((time_micros(cell, column, where, formats, zone), {"stage": stage}))
         return times

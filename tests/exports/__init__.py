@@ -59,19 +59,36 @@ def _rank(kind: str) -> int:
 
 
 def deals_of(events: list[Event]) -> dict[str, dict[str, Any]]:
-    """Per opportunity: its creation, latest amount, the last time it entered each stage
-    (`entered`) and its close (`closed`, when won or lost)."""
+    """Per opportunity: its creation, latest amount, its stage changes in order (`stages`),
+    the last time it entered each stage (`entered`) and its close (`closed`, when won or
+    lost), up to its close."""
     deals: dict[str, dict[str, Any]] = {}
     for event in events:
         kind, deal_id = event["type"], event.get("opportunity_id")
         if kind == "opportunity.created":
-            deals[deal_id] = {"created": event, "amount": event["amount"], "entered": {}}
-        elif deal_id in deals:
+            deals[deal_id] = {"created": event, "amount": event["amount"], "stages": []}
+            deals[deal_id]["entered"] = {}
+        elif deal_id in deals and "closed" not in deals[deal_id]:
             deal = deals[deal_id]
             if event.get("amount") is not None:
                 deal["amount"] = event["amount"]
             if kind == "opportunity.stage_changed":
+                deal["stages"].append(event)
                 deal["entered"][event["stage"]] = event["occurred_at"]
             elif kind in ("opportunity.won", "opportunity.lost"):
                 deal["closed"] = event
     return deals
+
+
+def tickets_of(events: list[Event]) -> dict[str, dict[str, Any]]:
+    """Per ticket: its `opened` event and its last `closed` one (None when open at the end)."""
+    tickets: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind, ticket_id = event["type"], event.get("ticket_id")
+        if kind == "ticket.opened":
+            tickets[ticket_id] = {"opened": event, "closed": None}
+        elif ticket_id in tickets and kind == "ticket.resolved":
+            tickets[ticket_id]["closed"] = event
+        elif ticket_id in tickets and kind == "ticket.reopened":
+            tickets[ticket_id]["closed"] = None
+    return tickets

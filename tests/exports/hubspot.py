@@ -19,6 +19,7 @@ from tests.exports import (
     deals_of,
     export_time,
     in_log_order,
+    tickets_of,
     write_csv,
 )
 
@@ -35,19 +36,6 @@ def _contacts(events: list[Event]) -> dict[str, dict[str, Event]]:
         elif lead_id in contacts:
             contacts[lead_id].setdefault(kind.rpartition(".")[2], event)  # the first one
     return contacts
-
-
-def _tickets(events: list[Event]) -> dict[str, dict[str, Any]]:
-    tickets: dict[str, dict[str, Any]] = {}
-    for event in events:
-        kind, ticket_id = event["type"], event.get("ticket_id")
-        if kind == "ticket.opened":
-            tickets[ticket_id] = {"opened": event, "closed": None}
-        elif ticket_id in tickets and kind == "ticket.resolved":
-            tickets[ticket_id]["closed"] = event
-        elif ticket_id in tickets and kind == "ticket.reopened":
-            tickets[ticket_id]["closed"] = None
-    return tickets
 
 
 def write_exports(events: list[Event], directory: Path) -> list[Path]:
@@ -126,7 +114,7 @@ def write_exports(events: list[Event], directory: Path) -> list[Path]:
     ]
 
     ticket_rows = []
-    for ticket_id, ticket in _tickets(events).items():
+    for ticket_id, ticket in tickets_of(events).items():
         opened, closed = ticket["opened"], ticket["closed"]
         ticket_rows.append(
             {
@@ -194,7 +182,7 @@ def carried(events: list[Event]) -> list[str]:
         for step in ("qualified", "converted"):
             if step in facts:
                 keep({k: v for k, v in facts[step].items() if k != "customer_id"})
-    for ticket in _tickets(events).values():
+    for ticket in tickets_of(events).values():
         keep(ticket["opened"])
         if ticket["closed"]:
             keep(ticket["closed"])

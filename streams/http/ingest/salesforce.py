@@ -37,6 +37,7 @@ from streams.http.ingest.payload import (
     text,
 )
 from streams.http.ingest.salesforce_records import (
+    PRIORITIES,
     Activity,
     Case,
     Lead,
@@ -48,23 +49,15 @@ UNCHANGED_STAGE = "unchanged"  # an Amount change alone: UPDATE events omit Stag
 CONTACTED_STATUS = "working_contacted"  # standard lead status "Working - Contacted"
 QUALIFIED_STATUS = "qualified"
 CLOSED_WON, CLOSED_LOST = "closed_won", "closed_lost"
+MILESTONES = frozenset({"created", "qualified", "converted", "opened", "logged"})
 GAP = "GAP_"
 HEADER = "ChangeEventHeader"
 FIELD_BITMAP = re.compile(r"(\d+-)?0x[0-9a-fA-F]+")  # `0x08F81000`, nested `4-0x01`
-PRIORITIES = {
-    "low": "low",
-    "medium": "normal",
-    "high": "high",
-    "critical": "urgent",
-    "urgent": "urgent",
-}
 
 
 class _Header(Struct):
     entityName: Id
     changeType: Id
-    transactionKey: Id
-    sequenceNumber: int
     commitTimestamp: EpochMillis
     recordIds: Annotated[list[Id], Meta(min_length=1)]
     changedFields: list[object] | None = None
@@ -122,12 +115,26 @@ class _Change:
         return amount(record.Amount, f"{self.where}.Amount")
 
     def event(self, kind: str, record: str, step: str, /, **fields: object) -> CanonicalEvent:
-        header = self.header
-        event_id = stable_id(
-            "salesforce", header.transactionKey, header.sequenceNumber, record, step
-        )
-        occurred_at = millis_time(header.commitTimestamp)
-        return canonical_event("salesforce", event_id, kind, occurred_at, **fields)
+        entity, at = str(self.header.entityName).lower(), self.header.commitTimestamp
+        milestone = step if step in MILESTONES else None
+        event_id = salesforce_event_id(entity, record, kind, at, milestone, step)
+        return canonical_event("salesforce", event_id, kind, millis_time(at), **fields)
+
+
+def salesforce_event_id(
+    entity: str,
+    record: str,
+    kind: str,
+    occurred_ms: int,
+    milestone: str | None,
+    changed: str | None,
+) -> str:
+    """The `event_id` of one Salesforce fact, the same from a change event and an export:
+    a milestone (`MILESTONES`) is one per record; any other change one per record, step
+    (won, lost, stage, amount, contacted, resolved, ...) and commit time in epoch ms."""
+    if milestone is not None:
+        return stable_id("salesforce", entity, record, milestone)
+    return stable_id("salesforce", entity, record, changed or kind.rpartition(".")[2], occurred_ms)
 
 
 _handlers = Handlers[[_Change, str]]()

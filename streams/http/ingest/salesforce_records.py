@@ -7,6 +7,13 @@ from msgspec import Struct
 from streams.http.ingest.payload import RawAmount, Text, label, text
 
 UNASSIGNED = "unassigned"
+PRIORITIES = {  # Case priorities (labels) as canonical ones
+    "low": "low",
+    "medium": "normal",
+    "high": "high",
+    "critical": "urgent",
+    "urgent": "urgent",
+}
 
 
 class Record(Struct):
