@@ -70,7 +70,8 @@ def load(
     """Read every file with its table's rules; `progress` gets the rows read, in steps."""
     found = Backfill()
     for name, path in files:
-        translator = Translator(chosen.preset, chosen.preset.tables[name], chosen.ids)
+        table = chosen.preset.tables[name]
+        translator = Translator(chosen.preset, table, chosen.ids, chosen.derived)
         for number, row in enumerate(read_rows(path)):
             if number == 0 and (missing := translator.missing(row)):
                 raise ConfigError(
