@@ -13,6 +13,7 @@ from typing import TypeVar
 from msgspec import Struct
 
 from kpis.events import to_micros
+from streams.backfill.translate import generic_ids
 from streams.http.ingest.handlers import Handlers
 from streams.http.ingest.items import Item
 from streams.http.ingest.payload import (
@@ -34,6 +35,7 @@ UNASSIGNED = "unassigned"
 PRIORITIES = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"}
 OPEN_STATUSES = {"new", "open", "pending", "hold"}
 MESSAGE_AUTHORS = {"end_user": "customer", "agent": "agent"}  # trigger, system: automated
+_ZENDESK_IDS = generic_ids("zendesk")  # per ticket and milestone, else step and time
 
 
 class _Webhook(Struct):
@@ -72,10 +74,8 @@ def zendesk_event_id(
     step (`changed`, else the type's verb: resolved, reopened) and time. Exports give
     times to the second, webhooks to the microsecond: the id holds the whole second.
     """
-    if milestone is not None:
-        return stable_id("zendesk", object_type, object_id, milestone)
-    step = changed or kind.rpartition(".")[2]
-    return stable_id("zendesk", object_type, object_id, step, occurred_ms // 1000 * 1000)
+    in_seconds = occurred_ms // 1000 * 1000
+    return _ZENDESK_IDS(object_type, object_id, kind, in_seconds, milestone, changed)
 
 
 class _Ticket(Struct):
