@@ -220,3 +220,24 @@ def test_a_webhook_reply_keeps_the_webhook_id() -> None:
     [item] = webhook.adapt(body)
     [reply] = item.events
     assert reply["event_id"] == f"zendesk-{orjson.loads(body)['id']}"
+
+
+def test_a_mapping_file_renames_the_columns_the_counts_are_read_from(tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        "preset: zendesk\ntimezone: Europe/Berlin\n"
+        "columns: {Reopens: Wiedereröffnungen, First resolution time in minutes: Erste Lösung}\n"
+    )
+    path = tmp_path / "tickets.csv"
+    path.write_text(
+        "Id,Status,Created at,Solved at,Wiedereröffnungen,Replies,Erste Lösung\n"
+        "7,Solved,2026-03-02 10:00:00,2026-03-03 10:00:00,1,0,30\n"
+    )
+    chosen = choose(None, mapping)
+    found = load(chosen, exports(chosen, [str(path)]), lambda _: None)
+    assert _steps(found) == [
+        ("ticket.opened", "2026-03-02T09:00:00Z"),
+        ("ticket.resolved", "2026-03-02T09:30:00Z"),
+        ("ticket.reopened", "2026-03-02T09:30:01Z"),
+        ("ticket.resolved", "2026-03-03T09:00:00Z"),
+    ]
