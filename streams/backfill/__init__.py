@@ -15,6 +15,8 @@ Adding a preset (Salesforce, Pipedrive, Zendesk, ...) is one new module, nothing
 2. `EVENT_IDS = <the webhook adapter's id function>` when streams/http/ingest/<crm>.py
    derives ids from the same facts (extract a module-level function there, as
    `hubspot_event_id`, and call it from both): a fact seen by both counts once.
+   `DERIVED_CELLS = <function>` when the rules read cells computed from others (Zendesk:
+   a time plus a duration, events from counts).
 3. A writer in tests/exports/<crm>.py (canonical events -> the export files, with the
    documented headers) and a round-trip test like tests/integration/test_backfill_hubspot.py,
    plus a section of docs/backfill.md: columns read, what the export cannot carry.

@@ -104,7 +104,9 @@ def load_exports(files: list[Export], progress: Callable[[int], None]) -> Backfi
     found = Backfill()
     for export in files:
         chosen, name, path = export.chosen, export.table, export.path
-        translator = Translator(chosen.preset, chosen.preset.tables[name], chosen.ids)
+        translator = Translator(
+            chosen.preset, chosen.preset.tables[name], chosen.ids, chosen.derived
+        )
         for number, row in enumerate(read_rows(path)):
             if number == 0 and (missing := translator.missing(row)):
                 raise ConfigError(

@@ -16,17 +16,18 @@ from pydantic import ValidationError
 
 from streams.backfill.presets import builtins
 from streams.backfill.spec import Preset
-from streams.backfill.translate import EventIds, generic_ids
+from streams.backfill.translate import DerivedCells, EventIds, generic_ids
 from streams.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Chosen:
-    """The preset to read the exports with, and how it derives event ids."""
+    """The preset to read the exports with, how it derives event ids and cells."""
 
     name: str
     preset: Preset
     ids: EventIds
+    derived: DerivedCells | None = None
 
 
 def choose(name: str | None, mapping: Path | None) -> Chosen:
@@ -45,7 +46,7 @@ def choose(name: str | None, mapping: Path | None) -> Chosen:
     except ValidationError as error:
         raise ConfigError(_one_line(mapping, error)) from None
     if name is not None and preset.source == known[name].preset.source:
-        return Chosen(name, preset, known[name].ids)
+        return Chosen(name, preset, known[name].ids, known[name].derived)
     return Chosen(name or preset.source, preset, generic_ids(preset.source))
 
 

@@ -13,6 +13,8 @@ from streams.http.ingest.payload import CanonicalEvent, canonical_event, label, 
 
 EventIds = Callable[[str, str, str, int, str | None, str | None], str]
 """(object, record id, event type, time in epoch ms, milestone, changed) -> event_id."""
+DerivedCells = Callable[[Preset, dict[str, str], str], dict[str, str]]
+"""(preset, a row's cells by preset column, where) -> cells computed from them, or `BadRow`."""
 
 
 def generic_ids(source: str) -> EventIds:
@@ -36,10 +38,13 @@ class Translator:
     preset: Preset
     table: Table
     ids: EventIds
+    derived: DerivedCells | None = None
 
     def events(self, row: Row) -> list[tuple[int, CanonicalEvent]]:
         """(time in µs, event) for every rule the row matches, or `BadRow` (no event)."""
         cells = self._cells(row)
+        if self.derived is not None:
+            cells |= self.derived(self.preset, cells, row.where)
         record = cells.get(self.table.id_column, "").strip()
         if not record:
             raise BadRow(f"{row.where}: {self.table.id_column} is empty")

@@ -1,7 +1,9 @@
 """Zendesk event webhooks (`type`, `detail`, `event`) -> canonical events.
 
 Ticket events and messaging replies (`messaging_ticket.message_added`, the web widget,
-WhatsApp, ...) are read; user, organization and other events are ignored.
+WhatsApp, ...) are read; user, organization and other events are ignored. A ticket's
+creation, resolution and reopening get the ids an export of the same fact gets
+(`zendesk_event_id`); replies, which no export lists one by one, keep the webhook's id.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from typing import TypeVar
 
 from msgspec import Struct
 
+from kpis.events import to_micros
+from streams.backfill.translate import generic_ids
 from streams.http.ingest.handlers import Handlers
 from streams.http.ingest.items import Item
 from streams.http.ingest.payload import (
@@ -27,9 +31,11 @@ from streams.http.ingest.payload import (
 )
 
 EVENT_TYPE = "zen:event-type:"
+UNASSIGNED = "unassigned"
 PRIORITIES = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"}
 OPEN_STATUSES = {"new", "open", "pending", "hold"}
 MESSAGE_AUTHORS = {"end_user": "customer", "agent": "agent"}  # trigger, system: automated
+_ZENDESK_IDS = generic_ids("zendesk")  # per ticket and milestone, else step and time
 
 
 class _Webhook(Struct):
@@ -39,12 +45,37 @@ class _Webhook(Struct):
     detail: JsonObject | None = None
     event: JsonObject | None = None
 
-    def canonical(self, kind: str, ticket: _Ticket, **fields: object) -> CanonicalEvent:
-        event_id = stable_id("zendesk", self.id)
+    def canonical(
+        self, kind: str, ticket: _Ticket, milestone: str | None = None, /, **fields: object
+    ) -> CanonicalEvent:
+        """A ticket's event; a reply's id is the webhook's, others' that of the fact."""
         occurred_at = zoned_time(self.time)
+        if kind == "ticket.replied":
+            event_id = stable_id("zendesk", self.id)
+        else:
+            at_ms = to_micros(self.time) // 1000
+            event_id = zendesk_event_id("ticket", ticket.ticket_id, kind, at_ms, milestone, None)
         return canonical_event(
             "zendesk", event_id, kind, occurred_at, ticket_id=ticket.ticket_id, **fields
         )
+
+
+def zendesk_event_id(
+    object_type: str,
+    object_id: str,
+    kind: str,
+    occurred_ms: int,
+    milestone: str | None,
+    changed: str | None,
+) -> str:
+    """The `event_id` of one Zendesk fact, the same from a webhook and from an export.
+
+    A milestone (created, rated) is one per object; any other change is one per object,
+    step (`changed`, else the type's verb: resolved, reopened) and time. Exports give
+    times to the second, webhooks to the microsecond: the id holds the whole second.
+    """
+    in_seconds = occurred_ms // 1000 * 1000
+    return _ZENDESK_IDS(object_type, object_id, kind, in_seconds, milestone, changed)
 
 
 class _Ticket(Struct):
@@ -114,7 +145,8 @@ def _ticket_created(webhook: _Webhook) -> list[CanonicalEvent]:
     opened = webhook.canonical(
         "ticket.opened",
         ticket,
-        team=f"group_{group}" if group else "unassigned",  # a Zendesk group is a team
+        "created",
+        team=f"group_{group}" if group else UNASSIGNED,  # a Zendesk group is a team
         priority=PRIORITIES.get(priority, "normal"),
         customer_id=organization if organization != "0" else None,
     )
