@@ -10,7 +10,7 @@ import string
 from typing import TYPE_CHECKING
 
 from kpis.formulas import quantile_name
-from kpis.units import PERCENT_CHANGE, Unit
+from kpis.units import PERCENT, PERCENT_CHANGE, UNITS, Unit
 from kpis.windows import NOW
 
 if TYPE_CHECKING:  # kpis.thresholds validates summaries with `summary_problem`
@@ -45,6 +45,8 @@ def shown_as(threshold: Threshold) -> tuple[Unit, bool]:
     """
     if threshold.comparison == "drop_percent":
         return PERCENT_CHANGE, False
+    if threshold.comparison == "behind_pace":
+        return UNITS[PERCENT], False  # a pace: 0.8 is 80% of the way the goal needs
     return threshold.catalogue_kpi.display, threshold.comparison != "drop"
 
 
@@ -60,7 +62,13 @@ def threshold_words(threshold: Threshold) -> str:
         return f"{threshold.comparison} {limit}"
     if threshold.comparison in {"drop", "drop_percent"}:
         return f"a drop of more than {limit} against {threshold.over} earlier"
+    if threshold.comparison == "behind_pace":
+        return f"a pace below {limit}{_after(threshold)}"
     return f"none in {threshold.window}, with some in the last {threshold.over}"
+
+
+def _after(threshold: Threshold) -> str:
+    return f" after the first {threshold.after} of the period" if threshold.after else ""
 
 
 def kpi_words(threshold: Threshold) -> str:
@@ -101,6 +109,8 @@ def description(threshold: Threshold, value: str, dimension_value: str) -> str:
             f"{title} fell by {value} against {threshold.over} earlier "
             f"(threshold: a drop of more than {limit})."
         )
+    if threshold.comparison == "behind_pace":
+        return f"{title} is at a pace of {value} of its goal, below {limit}{_after(threshold)}."
     return f"{title} is 0, with some in the last {threshold.over} (threshold: none in the window)."
 
 
@@ -114,6 +124,8 @@ def recovered_summary(threshold: Threshold, value: str, dimension_value: str, be
         return f"{title} is back above {limit} {now}"
     if threshold.comparison == "above":
         return f"{title} is back below {limit} {now}"
+    if threshold.comparison == "behind_pace":
+        return f"{title} is back on pace for its goal, at or above {limit} {now}"
     return f"{title} no longer falls by more than {limit} {now}"
 
 
@@ -126,6 +138,8 @@ def recovered_description(
     if threshold.comparison in {"below", "above"}:
         side = "at or above" if threshold.comparison == "below" else "at or below"
         return f"{title} is {value} now, {side} the threshold {limit} (it was {before})."
+    if threshold.comparison == "behind_pace":
+        return f"{title} is at a pace of {value} now, at or above {limit} (it was {before})."
     return (
         f"{title} fell by {value} against {threshold.over} earlier, "
         f"within the threshold of a drop of {limit} (it fell by {before})."

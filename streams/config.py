@@ -21,7 +21,9 @@ from pydantic_settings import (
 )
 
 from kpis.churn import ChurnRules
+from kpis.goals import Goals, GoalsError, read_goals
 from kpis.retention import DAY_US, DEFAULT_GRACE_DAYS, MIN_GRACE_DAYS
+from streams.errors import ConfigError
 from streams.secret_settings import file_sources
 
 
@@ -84,6 +86,7 @@ class Settings(BaseSettings):
     gross_margin: float = Field(default=1.0, gt=0)
     timezone: str = "UTC"  # IANA name of `mtd` / `qtd`; changing it needs a replay
     thresholds_file: Path | None = None
+    goals_file: Path | None = None  # default: deploy/goals.yaml (kpis.goals)
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
     # Where people open crmkpi and Grafana: the links of every notification (docs/alerts.md).
     public_url: str | None = None  # e.g. https://crmkpi.example.com
@@ -157,6 +160,13 @@ class Settings(BaseSettings):
             tickets_opened=self.churn_tickets_opened,
             sla_hours=dict(self.churn_sla_hours),
         )
+
+    def goals(self) -> Goals:
+        """The goals of the goals file; ConfigError names its first bad entry."""
+        try:
+            return read_goals(self.goals_file)
+        except GoalsError as error:
+            raise ConfigError(str(error)) from None
 
     def zone(self) -> ZoneInfo:
         """The time zone of the calendar windows."""

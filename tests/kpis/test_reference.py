@@ -986,6 +986,7 @@ def test_every_kpi_has_its_windows() -> None:
                 "nps",
                 "first_contact_resolution_rate",
                 "win_rate",
+                "won_amount",
             ]
         },
     }

@@ -16,19 +16,23 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
+from kpis.goal_rules import ATTAINMENT, PACE
+from kpis.goals import Goals, read_goals
 from kpis.metric_names import NOTIFICATIONS_FAILED, PART_FAMILIES
 from kpis.recording_rules import recorded_name
 from kpis.rules import (
     ALERT_TESTS_FILE,
     ALERTING_FILE,
     ALERTMANAGER_FILE,
+    GOALS_FILE,
+    GOALS_TESTS_FILE,
     HEALTH_TESTS_FILE,
     RECORDING_FILE,
     generated_files,
 )
 from kpis.thresholds import read_thresholds
 from streams.read.exposition import WorkerView, render
-from streams.read.snapshot_reader import read_snapshot
+from streams.read.snapshot_reader import SnapshotReader
 from streams.read.store import MemoryStore, Position
 from streams.simulate import Anomalies, simulate_history
 from tests import REPO_ROOT
@@ -86,18 +90,19 @@ def test_recording_rules_read_only_exported_families() -> None:
 
 
 def test_alerts_read_recorded_series_and_carry_kpi_severity_and_runbook() -> None:
-    recorded = {rule["record"] for rule in rules_of(RECORDING_FILE)}
+    recorded = {rule["record"] for rule in rules_of(RECORDING_FILE) + rules_of(GOALS_FILE)}
     alerts = rules_of(ALERTING_FILE)
     assert len(alerts) == len(read_thresholds().thresholds)
     for alert in alerts:
-        names = set(re.findall(r"window[a-z_]*:crmkpi_[a-z0-9_]+:[a-z0-9]+", alert["expr"]))
+        pattern = r"(?:window|goal)[a-z_]*:crmkpi_[a-z0-9_]+:[a-z0-9]+"
+        names = set(re.findall(pattern, alert["expr"]))
         assert names and names <= recorded, alert["alert"]
         assert set(alert["labels"]) == {"severity", "kpi", "window"}
         assert {"summary", "description", "dashboard"} <= set(alert["annotations"])
         assert {"runbook", "runbook_url"} & set(alert["annotations"])
 
 
-async def exported_sample_names() -> set[str]:
+async def exported_sample_names(goals: Goals = ()) -> set[str]:
     """Sample names of a worker's /metrics with some state, rejections and a flush."""
     state = PartitionState()
     for raw in [*LINES, b"{not json"]:
@@ -109,7 +114,7 @@ async def exported_sample_names() -> set[str]:
         [*state.ledger.values.items()],
         True,
     )
-    snapshot, _ = await read_snapshot(store, None, 1.0)
+    snapshot, _ = await SnapshotReader(store, goals=goals).read(None, 1.0)
     view = WorkerView(
         frozenset({"crm.surveys:0"}), True, 1, 1e9, 0, {"invalid_json": 1}, (0.5, 2048)
     )
@@ -150,7 +155,7 @@ def test_alertmanager_routes_by_severity_groups_by_kpi_and_keeps_secrets_out() -
 
 def test_promtool_checks_the_rules() -> None:
     promtool = binary("promtool")
-    files = [str(DEPLOY / RECORDING_FILE), str(DEPLOY / ALERTING_FILE)]
+    files = [str(DEPLOY / name) for name in (RECORDING_FILE, GOALS_FILE, ALERTING_FILE)]
     result = subprocess.run([promtool, "check", "rules", *files], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -181,6 +186,38 @@ def test_promtool_unit_tests_cover_every_alert() -> None:
             timeout=120,  # the drop alerts replay 30 days of 5-minute steps
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_kpi_has_a_goal_attainment_rule_and_additive_ones_a_pace() -> None:
+    rules = rules_of(GOALS_FILE)
+    attained = {rule["labels"]["kpi"] for rule in rules if rule["record"] == ATTAINMENT}
+    assert attained == {kpi.name for kpi in CATALOGUE}
+    (paced,) = [rule["expr"] for rule in rules if rule["record"] == PACE]
+    assert 'kpi=~"rep_activities|won_amount"' in paced and 'window=~"mtd|qtd"' in paced
+
+
+async def test_goal_rules_read_exported_families_and_recorded_kpis() -> None:
+    exported = await exported_sample_names(read_goals())
+    recorded = {rule["record"] for rule in rules_of(RECORDING_FILE) + rules_of(GOALS_FILE)}
+    for rule in rules_of(GOALS_FILE):
+        for name in re.findall(r"[a-z_]*:?crmkpi_[a-z0-9_]+(?::[a-z0-9]+)?", rule["expr"]):
+            assert name in exported | recorded, (rule["record"], name)
+
+
+def test_promtool_unit_tests_check_attainment_and_pace() -> None:
+    (case,) = load(GOALS_TESTS_FILE)["tests"]
+    checked = {test["expr"]: test["exp_samples"] for test in case["promql_expr_test"]}
+    assert checked[ATTAINMENT] and checked[PACE]
+    promtool = binary("promtool")
+    test_file = DEPLOY / GOALS_TESTS_FILE
+    result = subprocess.run(
+        [promtool, "test", "rules", test_file.name],
+        cwd=test_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.integration

@@ -73,7 +73,7 @@ def test_unknown_window_lists_the_kpis_windows() -> None:
     message = error_of(entry(window="30days"))
     assert message == (
         "thresholds.yaml: entry 3 (csat 30days): unknown window '30days' for csat"
-        " (one of 1h, 24h, 7d, 30d, prev_24h, prev_7d, prev_30d, mtd, qtd)"
+        " (did you mean '30d'?) (one of 1h, 24h, 7d, 30d, prev_24h, prev_7d, prev_30d, mtd, qtd)"
     )
 
 
