@@ -259,3 +259,41 @@ def test_recorded_kpis_equal_the_monitors_kpis(broker: str, tmp_path: Path) -> N
                         checked += 1
     # Every non-null series of /kpis, overall and per dimension value, was recorded.
     assert checked == sum(1 for value in expected.values() if value is not None)
+
+
+@pytest.mark.integration
+def test_recorded_goals_equal_the_monitors_goals(broker: str, tmp_path: Path) -> None:
+    binary("prometheus")
+    history = tmp_path / "history.jsonl"
+    lines = list(simulate_history(5, 35))
+    history.write_text("\n".join(lines) + "\n")
+    rule_files = []
+    for relative in (RECORDING_FILE, GOALS_FILE):
+        rule_files.append(tmp_path / Path(relative).name)
+        rule_files[-1].write_text((DEPLOY / relative).read_text())
+    # The shipped goals file, and calendar periods of a zone 5:45 ahead of UTC.
+    with worker(broker, tmp_path, CRMKPI_TIMEZONE="Asia/Kathmandu") as (url, _):
+        run_crmkpi(["produce", str(history)], crmkpi_env(broker, 0))
+        wait_idle(url, accepted_at_least=len(lines) // 2)
+        goals = wait_idle(url)["goals"]
+        with prometheus([url.removeprefix("http://")], tmp_path, rule_files) as prom:
+            prom.wait_for(PACE)
+            recorded = {}
+            for name in (ATTAINMENT, PACE):
+                for sample in prom.query(name):
+                    labels = dict(sample["metric"])
+                    labels.pop("__name__", None)
+                    key = (name, labels.pop("kpi"), labels.pop("window"), tuple(labels.items()))
+                    recorded[key] = float(sample["value"][1])
+    checked = {ATTAINMENT: 0, PACE: 0}
+    for goal in goals:
+        series = (goal["kpi"], goal["window"], tuple(goal["labels"].items()))
+        for name, field in ((ATTAINMENT, "attainment"), (PACE, "pace")):
+            key, expected = (name, *series), goal.get(field)
+            if expected is None:  # no value, or pace does not apply: no sample
+                assert key not in recorded, (name, goal)
+            elif key in recorded or goal["value"] != 0.0:
+                # (A count or sum without a series of its own is 0 in /kpis, absent here.)
+                assert math.isclose(recorded[key], expected, rel_tol=1e-9), (name, goal)
+                checked[name] += 1
+    assert checked[ATTAINMENT] >= len(goals) // 2 and checked[PACE] >= 1, checked
