@@ -306,3 +306,10 @@ def test_dependency_floors_are_past_known_advisories() -> None:
     }
     assert floors["aiohttp"] >= Version("3.14.5")  # smuggling fixes; header timeout
     assert floors["orjson"] >= Version("3.9.15")
+
+
+def test_crmkpi_services_read_the_goals_file_of_the_repository() -> None:
+    found = services()
+    for name in ("worker", "server"):
+        goals_file = found[name]["environment"]["CRMKPI_GOALS_FILE"]
+        assert bind_mounts(found[name])[goals_file] == "deploy/goals.yaml", name
