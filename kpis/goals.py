@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from kpis.catalogue import CATALOGUE, HIGHER, KPIS_BY_NAME, Kpi
 from kpis.snapshot import KpiValue
-from kpis.validation import describe, first_error, kpi_problem, load_document
+from kpis.validation import kpi_problem, load_document, validated_entries
 from kpis.windows import CALENDAR_WINDOWS, UTC_ZONE
 
 DEFAULT_GOALS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "goals.yaml"
@@ -61,40 +61,28 @@ class Goal(BaseModel):
 Goals = tuple[Goal, ...]
 
 
-def _check_goal(goal: Goal) -> str | None:
+def _series_of(goal: Goal) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """The KPI series a goal is about: KPI, window, labels."""
+    return goal.kpi, goal.window, tuple(sorted(goal.labels.items()))
+
+
+def _problem(goal: Goal, earlier: list[Goal]) -> str | None:
+    """What is wrong with a goal against the catalogue and the goals before it, or None."""
     problem = kpi_problem(goal.kpi, goal.window, goal.dimension)
     if problem:
         return problem
     for value in (goal.dimension or {}).values():
         if not value:
             return f"dimension: a {goal.catalogue_kpi.dimension} name, not an empty string"
+    if any(_series_of(seen) == _series_of(goal) for seen in earlier):
+        return "a goal for the same series is defined above"
     return None
-
-
-def _series_of(goal: Goal) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """The KPI series a goal is about: KPI, window, labels."""
-    return goal.kpi, goal.window, tuple(sorted(goal.labels.items()))
 
 
 def parse_goals(text: str, source: str = "goals.yaml") -> Goals:
     """The validated goals of a YAML text; GoalsError names the first bad entry."""
     _, entries = load_document(text, source, "goals", GoalsError)
-    goals: list[Goal] = []
-    for number, raw in enumerate(entries, start=1):
-        prefix = f"{source}: entry {number}{describe(raw)}"
-        if not isinstance(raw, dict):
-            raise GoalsError(f"{prefix}: expected a mapping (kpi, window, dimension, target)")
-        try:
-            goal = Goal.model_validate(raw)
-        except ValidationError as error:
-            raise GoalsError(f"{prefix}: {first_error(error)}") from None
-        problem = _check_goal(goal)
-        if problem:
-            raise GoalsError(f"{prefix}: {problem}")
-        if any(_series_of(seen) == _series_of(goal) for seen in goals):
-            raise GoalsError(f"{prefix}: a goal for the same series is defined above")
-        goals.append(goal)
-    return tuple(goals)
+    return tuple(validated_entries(entries, source, Goal, _problem, GoalsError))
 
 
 def read_goals(path: Path | None = None) -> Goals:

@@ -18,7 +18,7 @@ from kpis.alert_text import summary_problem
 from kpis.catalogue import KPIS_BY_NAME, Kpi
 from kpis.formulas import quantile_name
 from kpis.severity import Severity
-from kpis.validation import describe, first_error, kpi_problem, load_document
+from kpis.validation import first_error, kpi_problem, load_document, validated_entries
 from kpis.windows import CALENDAR_WINDOWS
 
 DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "thresholds.yaml"
@@ -294,26 +294,18 @@ def _check_entry(threshold: Threshold) -> str | None:
     return None
 
 
+def _problem(threshold: Threshold, earlier: list[Threshold]) -> str | None:
+    """What is wrong with an entry, also against the entries before it, or None."""
+    problem = _check_entry(threshold)
+    if problem is None and any(seen.alertname == threshold.alertname for seen in earlier):
+        problem = f"alert {threshold.alertname} is defined twice (give one a name)"
+    return problem
+
+
 def parse_thresholds(text: str, source: str = "thresholds.yaml") -> ThresholdsConfig:
     """The validated thresholds of a YAML text; ThresholdsError names the first bad entry."""
     document, entries = load_document(text, source, "thresholds", ThresholdsError)
-    thresholds: list[Threshold] = []
-    for number, raw in enumerate(entries, start=1):
-        prefix = f"{source}: entry {number}{describe(raw)}"
-        if not isinstance(raw, dict):
-            raise ThresholdsError(f"{prefix}: expected a mapping (kpi, window, comparison, ...)")
-        try:
-            threshold = Threshold.model_validate(raw)
-        except ValidationError as error:
-            raise ThresholdsError(f"{prefix}: {first_error(error)}") from None
-        problem = _check_entry(threshold)
-        if problem:
-            raise ThresholdsError(f"{prefix}: {problem}")
-        if any(seen.alertname == threshold.alertname for seen in thresholds):
-            raise ThresholdsError(
-                f"{prefix}: alert {threshold.alertname} is defined twice (give one a name)"
-            )
-        thresholds.append(threshold)
+    thresholds = validated_entries(entries, source, Threshold, _problem, ThresholdsError)
     try:
         rest = ThresholdsConfig.model_validate(
             {k: v for k, v in document.items() if k != "thresholds"}

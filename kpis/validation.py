@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from kpis.catalogue import KPIS_BY_NAME
 
@@ -64,6 +65,35 @@ def load_document(
     if not isinstance(entries, list):
         raise error(f"{source}: {key}: expected a list of entries")
     return document, entries
+
+
+Entry = TypeVar("Entry", bound=BaseModel)
+
+
+def validated_entries(
+    entries: list[Any],
+    source: str,
+    model: type[Entry],
+    problem: Callable[[Entry, list[Entry]], str | None],
+    error: type[ValueError],
+) -> list[Entry]:
+    """Each entry as `model`, checked by `problem` against the entries before it; `error`
+    names the first bad one: `goals.yaml: entry 3 (csat mtd): ...`."""
+    valid: list[Entry] = []
+    fields = ", ".join(list(model.model_fields)[:3])
+    for number, raw in enumerate(entries, start=1):
+        prefix = f"{source}: entry {number}{describe(raw)}"
+        if not isinstance(raw, dict):
+            raise error(f"{prefix}: expected a mapping ({fields}, ...)")
+        try:
+            entry = model.model_validate(raw)
+        except ValidationError as invalid:
+            raise error(f"{prefix}: {first_error(invalid)}") from None
+        found = problem(entry, valid)
+        if found:
+            raise error(f"{prefix}: {found}")
+        valid.append(entry)
+    return valid
 
 
 def kpi_problem(name: str, window: str, dimension: dict[str, str] | None) -> str | None:
