@@ -121,7 +121,7 @@ def _kpi_stat(
     if with_previous and q.window_of(kpi).startswith("$"):
         targets.append(Target(q.previous(kpi), legend="previous"))
         description += " Beside it: the period before (prev_24h, prev_7d, prev_30d)."
-    return stat(
+    panel = stat(
         _title(kpi),
         description,
         targets,
@@ -129,6 +129,9 @@ def _kpi_stat(
         steps(level_thresholds(config.thresholds, kpi.name)),
         link,
     )
+    if len(targets) > 1:
+        panel["options"]["textMode"] = "value_and_name"  # which number is which period
+    return panel
 
 
 def _by_dimension(kpi: Kpi, config: ThresholdsConfig) -> dict[str, Any]:
