@@ -160,7 +160,11 @@ def progress(
     zone: ZoneInfo = UTC_ZONE,
 ) -> list[GoalProgress]:
     """Each goal's value, attainment and pace from the snapshot's KPI series."""
-    values = {(v.kpi, v.window, tuple(sorted(v.labels.items()))): v.value for v in kpis}
+    goals = tuple(goals)
+    names = {goal.kpi for goal in goals}  # read once per snapshot: skip the other KPIs' series
+    values = {
+        (v.kpi, v.window, tuple(sorted(v.labels.items()))): v.value for v in kpis if v.kpi in names
+    }
     result = []
     for goal in goals:
         series = _series_of(goal)
