@@ -7,20 +7,26 @@ from typing import Any
 
 from kpis import alert_text
 from kpis.alert_text import shown_as
+from kpis.goal_rules import ELAPSED_SECONDS, PACE
 from kpis.health_rules import HEALTH_GROUP, health_rules
 from kpis.recording_rules import recorded_name
-from kpis.thresholds import Threshold, ThresholdsConfig
+from kpis.thresholds import FALLING, Threshold, ThresholdsConfig, duration_seconds
 from kpis.units import Currency
 
 ALERTING_GROUP = "crmkpi.alerts"
 
 
 def _selector(threshold: Threshold, window: str | None = None) -> str:
-    """The recorded series an alert reads, with its window and dimension matchers."""
-    name = recorded_name(
-        threshold.catalogue_kpi, threshold.dimension is not None, threshold.quantile
-    )
+    """The recorded series an alert reads, with its window and dimension matchers: the KPI's,
+    or for `behind_pace` the pace of its goals (overall: the goal without a dimension)."""
+    kpi = threshold.catalogue_kpi
+    name = recorded_name(kpi, threshold.dimension is not None, threshold.quantile)
     matchers = [f'window="{window or threshold.window}"']
+    if threshold.comparison == "behind_pace":
+        name = PACE
+        matchers.insert(0, f'kpi="{kpi.name}"')
+        if threshold.dimension is None:
+            matchers.append(f'{kpi.dimension}=""')
     for dimension, regex in (threshold.dimension or {}).items():
         matchers.append(f"{dimension}=~{json.dumps(regex)}")
     return f"{name}{{{', '.join(matchers)}}}"
@@ -46,9 +52,9 @@ def _idle(threshold: Threshold) -> str:
 
 def _recent_worst(threshold: Threshold, resolved_after: str) -> str:
     """The PromQL of the worst value of the last `resolved_after`: over the line while it is."""
-    worst = "min_over_time" if threshold.comparison == "below" else "max_over_time"
+    worst = "min_over_time" if threshold.comparison in FALLING else "max_over_time"
     measured = _measured(threshold)
-    if threshold.comparison in {"below", "above"}:
+    if threshold.comparison in {*FALLING, "above"}:
         return f"{worst}({measured}[{resolved_after}])"
     return f"{worst}({measured}[{resolved_after}:])"  # a subquery: a range cannot follow it
 
@@ -62,10 +68,14 @@ def alert_expression(threshold: Threshold, resolved_after: str) -> str:
     if threshold.comparison == "idle":
         expression = _idle(threshold)
     else:
-        operator = "<" if threshold.comparison == "below" else ">"
+        operator = "<" if threshold.comparison in FALLING else ">"
         measured = _measured(threshold)
         recent = f"{_recent_worst(threshold, resolved_after)} {operator} {threshold.value!r}"
         expression = f"{measured} {operator} {threshold.value!r} or ({measured} and {recent})"
+    if threshold.comparison == "behind_pace":
+        elapsed = f'{ELAPSED_SECONDS}{{window="{threshold.window}"}}'
+        after = duration_seconds(threshold.after or "0s")
+        expression = f"({expression}) and on (window) ({elapsed} >= {after})"
     if threshold.business_days:
         expression = f"({expression}) and on () (day_of_week() > 0 < 6)"
     return expression
@@ -73,7 +83,7 @@ def alert_expression(threshold: Threshold, resolved_after: str) -> str:
 
 def _still_over(threshold: Threshold) -> str:
     """Go template condition: `$value` is over the line."""
-    operator = "lt" if threshold.comparison == "below" else "gt"
+    operator = "lt" if threshold.comparison in FALLING else "gt"
     return f"{operator} $value {float(threshold.value or 0.0)!r}"
 
 

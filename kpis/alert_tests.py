@@ -9,8 +9,9 @@ from typing import Any
 
 from kpis.alert_rules import alert_annotations
 from kpis.alert_text import shown_as
+from kpis.goal_rules import ELAPSED_SECONDS, PACE
 from kpis.recording_rules import recorded_name
-from kpis.thresholds import Threshold, ThresholdsConfig, duration_seconds
+from kpis.thresholds import FALLING, Threshold, ThresholdsConfig, duration_seconds
 from kpis.units import Currency
 
 # promtool unit tests: input series every TEST_STEP seconds, rules evaluated as often.
@@ -54,8 +55,9 @@ def _value_text(threshold: Threshold, currency: Currency, value: float) -> str:
 def _test_values(threshold: Threshold) -> tuple[float, float, float]:
     """The recorded value before and after the breach, and the `$value` the alert quotes."""
     value = threshold.value or 0.0
-    delta = 0.05 if threshold.catalogue_kpi.unit == "ratio" else max(5.0, abs(value) * 0.1)
-    if threshold.comparison == "below":
+    ratio = threshold.catalogue_kpi.unit == "ratio" or threshold.comparison == "behind_pace"
+    delta = 0.05 if ratio else max(5.0, abs(value) * 0.1)
+    if threshold.comparison in FALLING:
         return value + delta, value - delta, value - delta
     if threshold.comparison == "above":
         return value - delta, value + delta, value + delta
@@ -91,6 +93,9 @@ def alert_test_group(threshold: Threshold, config: ThresholdsConfig) -> dict[str
     name = recorded_name(kpi, threshold.dimension is not None, threshold.quantile)
     series = []
     good, bad, fired = _test_values(threshold)
+    if threshold.comparison == "behind_pace":
+        name, labels = PACE, {"kpi": kpi.name, **labels}
+        series.append(_elapsed(threshold, 0, start + breach + recovery))
     if threshold.comparison == "idle":
         assert threshold.over is not None
         series.append(
@@ -131,10 +136,56 @@ def alert_test_group(threshold: Threshold, config: ThresholdsConfig) -> dict[str
     }
 
 
+def _elapsed(threshold: Threshold, first: int, steps: int, growing: bool = False) -> dict[str, str]:
+    """The elapsed time of the threshold's period: `first` seconds past its `after`, then
+    constant or growing with the time."""
+    elapsed = duration_seconds(threshold.after or "0s") + first
+    values = f"{elapsed}+{TEST_STEP}x{steps - 1}" if growing else _values((elapsed, steps))
+    return {"series": _series(ELAPSED_SECONDS, {"window": threshold.window}), "values": values}
+
+
+def early_pace_test_group(threshold: Threshold, config: ThresholdsConfig) -> dict[str, Any]:
+    """A promtool test group: behind pace from the start, the alert is silent until `after`
+    of the period has passed, then fires after `for`, and resolves."""
+    kpi = threshold.catalogue_kpi
+    labels = {"kpi": kpi.name, "window": threshold.window}
+    dimension_value = ""
+    if threshold.dimension is not None:
+        dimension_value = _dimension_value(threshold.dimension[kpi.dimension])
+        labels[kpi.dimension] = dimension_value
+    good, bad, fired = _test_values(threshold)
+    pending = math.ceil(duration_seconds(threshold.for_) / TEST_STEP)
+    crossing, breach, recovery = 3, pending + 6, 6  # `after` is reached at step `crossing`
+    firing = {
+        "exp_labels": {"severity": threshold.severity, **labels},
+        "exp_annotations": alert_annotations(
+            threshold, config, _value_text(threshold, config.currency, fired), dimension_value
+        ),
+    }
+    checks = [(crossing - 1, False), (crossing + pending, True), (breach + 1, False)]
+    return {
+        "name": f"{threshold.alertname}: silent in the first {threshold.after} of the period",
+        "interval": f"{TEST_STEP}s",
+        "input_series": [
+            _elapsed(threshold, -crossing * TEST_STEP, breach + recovery, growing=True),
+            {"series": _series(PACE, labels), "values": _values((bad, breach), (good, recovery))},
+        ],
+        "alert_rule_test": [
+            {
+                "eval_time": _minutes(step),
+                "alertname": threshold.alertname,
+                "exp_alerts": [firing] if fires else [],
+            }
+            for step, fires in checks
+        ],
+    }
+
+
 def alert_tests(config: ThresholdsConfig, rule_file: str) -> dict[str, Any]:
     """promtool unit tests covering every alert of `config`."""
-    return {
-        "rule_files": [rule_file],
-        "evaluation_interval": f"{TEST_STEP}s",
-        "tests": [alert_test_group(threshold, config) for threshold in config.thresholds],
-    }
+    tests = []
+    for threshold in config.thresholds:
+        tests.append(alert_test_group(threshold, config))
+        if threshold.comparison == "behind_pace" and threshold.after:
+            tests.append(early_pace_test_group(threshold, config))
+    return {"rule_files": [rule_file], "evaluation_interval": f"{TEST_STEP}s", "tests": tests}

@@ -11,7 +11,7 @@ import string
 from typing import TYPE_CHECKING
 
 from kpis.formulas import quantile_name
-from kpis.units import PERCENT_CHANGE, Currency, Unit
+from kpis.units import PERCENT, PERCENT_CHANGE, UNITS, Currency, Unit
 from kpis.windows import NOW
 
 if TYPE_CHECKING:  # kpis.thresholds validates summaries with `summary_problem`
@@ -47,6 +47,8 @@ def shown_as(threshold: Threshold, currency: Currency) -> tuple[Unit, bool]:
     """
     if threshold.comparison == "drop_percent":
         return PERCENT_CHANGE, False
+    if threshold.comparison == "behind_pace":
+        return UNITS[PERCENT], False  # a pace: 0.8 is 80% of the way the goal needs
     return threshold.catalogue_kpi.display(currency), threshold.comparison != "drop"
 
 
@@ -62,7 +64,13 @@ def threshold_words(threshold: Threshold, currency: Currency) -> str:
         return f"{threshold.comparison} {limit}"
     if threshold.comparison in {"drop", "drop_percent"}:
         return f"a drop of more than {limit} against {threshold.over} earlier"
+    if threshold.comparison == "behind_pace":
+        return f"a pace below {limit}{_after(threshold)}"
     return f"none in {threshold.window}, with some in the last {threshold.over}"
+
+
+def _after(threshold: Threshold) -> str:
+    return f" after the first {threshold.after} of the period" if threshold.after else ""
 
 
 def kpi_words(threshold: Threshold) -> str:
@@ -103,6 +111,8 @@ def description(threshold: Threshold, currency: Currency, value: str, dimension_
             f"{title} fell by {value} against {threshold.over} earlier "
             f"(threshold: a drop of more than {limit})."
         )
+    if threshold.comparison == "behind_pace":
+        return f"{title} is at a pace of {value} of its goal, below {limit}{_after(threshold)}."
     return f"{title} is 0, with some in the last {threshold.over} (threshold: none in the window)."
 
 
@@ -118,6 +128,8 @@ def recovered_summary(
         return f"{title} is back above {limit} {now}"
     if threshold.comparison == "above":
         return f"{title} is back below {limit} {now}"
+    if threshold.comparison == "behind_pace":
+        return f"{title} is back on pace for its goal, at or above {limit} {now}"
     return f"{title} no longer falls by more than {limit} {now}"
 
 
@@ -130,6 +142,8 @@ def recovered_description(
     if threshold.comparison in {"below", "above"}:
         side = "at or above" if threshold.comparison == "below" else "at or below"
         return f"{title} is {value} now, {side} the threshold {limit} (it was {before})."
+    if threshold.comparison == "behind_pace":
+        return f"{title} is at a pace of {value} now, at or above {limit} (it was {before})."
     return (
         f"{title} fell by {value} against {threshold.over} earlier, "
         f"within the threshold of a drop of {limit} (it fell by {before})."

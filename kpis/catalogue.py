@@ -6,6 +6,7 @@ Export, `/kpis`, rules, dashboards and the live page all read this table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from kpis import formulas as f
 from kpis import metric_names as m
@@ -14,6 +15,9 @@ from kpis.units import UNITS, Currency, Unit
 from kpis.windows import DAY_US, HOUR_US, MONTH, NOW, WINDOWS
 
 ALL_WINDOWS = tuple(window.name for window in WINDOWS)
+Direction = Literal["higher", "lower"]
+HIGHER: Direction = "higher"
+LOWER: Direction = "lower"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Kpi:
     windows: tuple[str, ...]
     group: str
     formula: f.Formula
+    better: Direction  # which way the KPI improves: goals' attainment, deltas' colours
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -41,6 +46,12 @@ class Kpi:
     def display(self, currency: Currency) -> Unit:
         """How its values are shown (page, Grafana, alert text), amounts in `currency`."""
         return UNITS[self.unit].priced(currency)
+
+    @property
+    def additive(self) -> bool:
+        """A windowed count or sum: its value grows through a period (goals' pace applies)."""
+        formula = self.formula
+        return isinstance(formula, f.Total) and formula.point_window is None
 
     @property
     def metric(self) -> str:
@@ -66,6 +77,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         (NOW,),
         SALES_PIPELINE,
         f.Total(p.OPEN_PIPELINE_MICRO, f.MICRO),
+        HIGHER,
     ),
     Kpi(
         "lead_conversion_rate",
@@ -76,6 +88,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         SALES_PIPELINE,
         f.Ratio(p.LEADS_CONVERTED, p.LEADS_CREATED),
+        HIGHER,
     ),
     Kpi(
         "sales_cycle_days",
@@ -86,6 +99,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         SALES_PIPELINE,
         f.Mean(p.WON_CYCLE_US, p.OPPORTUNITIES_WON, scale=DAY_US),
+        LOWER,
     ),
     Kpi(
         "rep_activities",
@@ -96,6 +110,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         SALES_TEAM,
         f.Total(p.ACTIVITIES),
+        HIGHER,
     ),
     Kpi(
         "opportunity_creation_ratio",
@@ -106,6 +121,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         SALES_TEAM,
         f.Ratio(p.OPPORTUNITIES_CREATED, p.LEADS_FIRST_CONTACTED),
+        HIGHER,
     ),
     Kpi(
         "customer_retention_rate",
@@ -116,6 +132,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         CUSTOMERS,
         f.Retention(p.CUSTOMERS_CHURNED_IN_WINDOW, p.CUSTOMERS_AT_START),
+        HIGHER,
     ),
     Kpi(
         "csat",
@@ -126,6 +143,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         SATISFACTION,
         f.Ratio(p.CSAT_SATISFIED, p.CSAT_RESPONSES),
+        HIGHER,
     ),
     Kpi(
         "resolution_time_hours",
@@ -142,6 +160,7 @@ CATALOGUE: tuple[Kpi, ...] = (
             buckets=m.RESOLUTION_BUCKET,
             quantiles=(0.5, 0.9, 0.99),
         ),
+        LOWER,
     ),
     Kpi(
         "churn_rate",
@@ -152,6 +171,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         CUSTOMERS,
         _CHURN,
+        LOWER,
     ),
     Kpi(
         "marketing_conversion_rate",
@@ -162,6 +182,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         MARKETING,
         f.Ratio(p.LEADS_QUALIFIED, p.LEADS_CREATED),
+        HIGHER,
     ),
     Kpi(
         "customer_acquisition_cost",
@@ -172,6 +193,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         MARKETING,
         f.Ratio(p.SPEND_MICRO, p.CUSTOMERS_SUBSCRIBED, scale=f.MICRO),
+        LOWER,
     ),
     Kpi(
         "marketing_roi",
@@ -182,6 +204,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         MARKETING,
         f.ReturnOnSpend(p.WON_AMOUNT_MICRO, p.SPEND_MICRO),
+        HIGHER,
     ),
     Kpi(
         "nps",
@@ -192,6 +215,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         SATISFACTION,
         f.NetScore(p.NPS_PROMOTERS, p.NPS_DETRACTORS, p.NPS_RESPONSES),
+        HIGHER,
     ),
     Kpi(
         "first_contact_resolution_rate",
@@ -203,6 +227,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         SATISFACTION,
         f.Ratio(p.TICKETS_FIRST_CONTACT_RESOLVED, p.TICKETS_FIRST_RESOLVED),
+        HIGHER,
     ),
     Kpi(
         "customer_lifetime_value",
@@ -213,6 +238,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         (MONTH,),
         CUSTOMERS,
         f.LifetimeValue(p.MRR_MICRO, p.ACTIVE_CUSTOMERS, _CHURN, "churn_rate"),
+        HIGHER,
     ),
     Kpi(
         "win_rate",
@@ -223,6 +249,18 @@ CATALOGUE: tuple[Kpi, ...] = (
         ALL_WINDOWS,
         SALES_PIPELINE,
         f.Share(p.OPPORTUNITIES_WON, p.OPPORTUNITIES_LOST),
+        HIGHER,
+    ),
+    Kpi(
+        "won_amount",
+        "Won amount",
+        "Sum of the final amount of opportunities won in the window (what quotas are on).",
+        "currency",
+        "rep",
+        ALL_WINDOWS,
+        SALES_TEAM,
+        f.Total(p.WON_AMOUNT_BY_REP_MICRO, f.MICRO),
+        HIGHER,
     ),
     Kpi(
         "active_customers",
@@ -233,6 +271,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         (NOW,),
         CUSTOMERS,
         f.Total(p.ACTIVE_CUSTOMERS),
+        HIGHER,
     ),
     Kpi(
         "mrr",
@@ -243,6 +282,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         (NOW,),
         CUSTOMERS,
         f.Total(p.MRR_MICRO, f.MICRO),
+        HIGHER,
     ),
 )
 

@@ -210,6 +210,7 @@ def _opportunity_won(state: PartitionState, event: ev.OpportunityWon, t_us: int)
     ledger = state.ledger
     ledger.add_windowed(p.OPPORTUNITIES_WON, opportunity.team, t_us, 1)
     ledger.add_windowed(p.WON_CYCLE_US, opportunity.team, t_us, t_us - opportunity.created_us)
+    ledger.add_windowed(p.WON_AMOUNT_BY_REP_MICRO, opportunity.rep, t_us, opportunity.amount_micro)
     if opportunity.channel is not None:
         ledger.add_windowed(p.WON_AMOUNT_MICRO, opportunity.channel, t_us, opportunity.amount_micro)
 

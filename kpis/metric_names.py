@@ -72,6 +72,12 @@ PART_FAMILIES: dict[str, PartFamily] = {
         "Final amount of opportunities with a channel won in the window.",
         _MICRO,
     ),
+    p.WON_AMOUNT_BY_REP_MICRO: PartFamily(
+        "crmkpi_rep_won_amount",
+        "rep",
+        "Final amount of opportunities won in the window, by the opportunity's rep.",
+        _MICRO,
+    ),
     p.ACTIVITIES: PartFamily("crmkpi_activities_logged", "rep", "Activities logged in the window."),
     p.CUSTOMERS_SUBSCRIBED: PartFamily(
         "crmkpi_customers_subscribed", "channel", "Customers subscribed in the window."
@@ -133,6 +139,10 @@ RECOVERY_SECONDS = "crmkpi_recovery_seconds"  # the worker's last recovery of as
 RECOVERY_BYTES = "crmkpi_recovery_bytes"
 INGEST_REQUESTS = "crmkpi_ingest_requests"  # by source and outcome, refused ones included
 INGEST_ITEMS = "crmkpi_ingest_items"  # changes received, by source, kind and result
+
+GOAL_TARGET = "crmkpi_goal_target"  # by kpi, window and the goal's dimension value
+PERIOD_START = "crmkpi_period_start_timestamp_seconds"  # of the calendar windows mtd, qtd
+PERIOD_END = "crmkpi_period_end_timestamp_seconds"
 
 HEALTH_KPI = "crmkpi_health"
 """The `kpi` label of the alerts on crmkpi's own health."""

@@ -1,8 +1,8 @@
 """Every file `crmkpi rules` generates under deploy/, from the catalogue and the thresholds file.
 
-Recording rules (`kpis.recording_rules`), alerting rules (`kpis.alert_rules`) with their
-promtool tests (`kpis.alert_tests`, `kpis.health_rules`), and the Alertmanager
-configuration (`kpis.alertmanager`).
+Recording rules (`kpis.recording_rules`, `kpis.goal_rules`), alerting rules
+(`kpis.alert_rules`), their promtool tests (`kpis.alert_tests`, `kpis.health_rules`,
+`kpis.goal_tests`), and the Alertmanager configuration (`kpis.alertmanager`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import yaml
 from kpis.alert_rules import alerting_rules
 from kpis.alert_tests import alert_tests
 from kpis.alertmanager import alertmanager_config
+from kpis.goal_rules import goal_recording_rules
+from kpis.goal_tests import goal_tests
 from kpis.health_rules import health_tests
 from kpis.recording_rules import recording_rules
 from kpis.thresholds import ThresholdsConfig
@@ -24,9 +26,11 @@ GENERATED_HEADER += (
 )
 
 RECORDING_FILE = "prometheus/rules/crmkpi-kpis.rules.yml"
+GOALS_FILE = "prometheus/rules/crmkpi-goals.rules.yml"
 ALERTING_FILE = "prometheus/rules/crmkpi-alerts.rules.yml"
 ALERT_TESTS_FILE = "prometheus/tests/crmkpi-alerts.test.yml"
 HEALTH_TESTS_FILE = "prometheus/tests/crmkpi-health.test.yml"
+GOALS_TESTS_FILE = "prometheus/tests/crmkpi-goals.test.yml"
 ALERTMANAGER_FILE = "alertmanager/alertmanager.yml"
 
 
@@ -52,8 +56,10 @@ def generated_files(config: ThresholdsConfig) -> dict[str, str]:
     """Every generated file, by path relative to `deploy/`, with its text."""
     return {
         RECORDING_FILE: to_yaml(recording_rules()),
+        GOALS_FILE: to_yaml(goal_recording_rules()),
         ALERTING_FILE: to_yaml(alerting_rules(config)),
         ALERT_TESTS_FILE: to_yaml(alert_tests(config, "../rules/crmkpi-alerts.rules.yml")),
         HEALTH_TESTS_FILE: to_yaml(health_tests(config, "../rules/crmkpi-alerts.rules.yml")),
+        GOALS_TESTS_FILE: to_yaml(goal_tests("../rules/crmkpi-goals.rules.yml")),
         ALERTMANAGER_FILE: to_yaml(alertmanager_config(config.notify)),
     }

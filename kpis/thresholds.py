@@ -7,13 +7,11 @@ is reported as one line naming the entry and the fix.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kpis.alert_text import summary_problem
@@ -21,6 +19,8 @@ from kpis.catalogue import KPIS_BY_NAME, Kpi
 from kpis.formulas import quantile_name
 from kpis.severity import Severity
 from kpis.units import USD, Currency
+from kpis.validation import first_error, kpi_problem, load_document, validated_entries
+from kpis.windows import CALENDAR_WINDOWS
 
 DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "thresholds.yaml"
 
@@ -64,7 +64,8 @@ Duration = Annotated[str, AfterValidator(_duration)]
 SummaryTemplate = Annotated[str, AfterValidator(_summary_template)]
 BaseUrl = Annotated[str, AfterValidator(_base_url)]
 Receivers = list[Literal["slack", "email"]]
-Comparison = Literal["below", "above", "drop", "drop_percent", "idle"]
+Comparison = Literal["below", "above", "drop", "drop_percent", "idle", "behind_pace"]
+FALLING = ("below", "behind_pace")  # comparisons whose alert fires under the limit
 
 
 class Threshold(BaseModel):
@@ -76,10 +77,13 @@ class Threshold(BaseModel):
     window: str
     # below / above: the value itself; drop: fell by more than `value` (in the KPI's unit)
     # against `over` ago; drop_percent: fell by more than `value` percent against `over` ago;
-    # idle: zero in the window for a dimension value that had some in the last `over`.
+    # idle: zero in the window for a dimension value that had some in the last `over`;
+    # behind_pace: the pace of the KPI's goals (`kpis.goals`) is under `value`, once `after`
+    # of the calendar period has passed.
     comparison: Comparison
     value: float | None = None
     over: Duration | None = None
+    after: Duration | None = None
     # {dimension: regex}: alert per matching dimension value; absent: the overall series.
     dimension: dict[str, str] | None = None
     quantile: float | None = None
@@ -251,50 +255,43 @@ class ThresholdsConfig(BaseModel):
         try:
             linked = ThresholdsConfig.model_validate(document)
         except ValidationError as error:
-            raise ThresholdsError(f"settings: {_first_error(error)}") from None
+            raise ThresholdsError(f"settings: {first_error(error)}") from None
         return linked.model_copy(update={"thresholds": self.thresholds})
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    return ".".join("for" if part == "for_" else str(part) for part in loc)
+# The shortest month and quarter: an `after` as long never lets a pace alert fire.
+_SHORTEST_PERIOD_DAYS = {"mtd": 28, "qtd": 89}
 
 
-def _first_error(error: ValidationError) -> str:
-    details = error.errors()[0]
-    where = _location(details["loc"])
-    message = details["msg"]
-    if details["type"] not in {"missing", "extra_forbidden"}:
-        message += f" (got {details['input']!r})"
-    if details["type"] == "literal_error" and isinstance(details["input"], str):
-        choices = re.findall(r"'([^']+)'", details["ctx"]["expected"])
-        message += _suggest(details["input"], choices)
-    if details["type"] == "extra_forbidden":
-        message = "unknown field"
-    return f"{where}: {message}" if where else message
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _pace_problem(threshold: Threshold) -> str | None:
+    """What is wrong with a `behind_pace` entry (or an `after` elsewhere), or None."""
+    if threshold.comparison != "behind_pace":
+        return "after: only for comparison 'behind_pace'" if threshold.after else None
+    kpi = threshold.catalogue_kpi
+    if not kpi.additive:
+        return f"comparison 'behind_pace' is for counts and sums; {kpi.name} is not one"
+    shortest = _SHORTEST_PERIOD_DAYS.get(threshold.window)
+    if shortest is None:
+        return f"window: 'behind_pace' is for the calendar windows {', '.join(CALENDAR_WINDOWS)}"
+    if threshold.after and duration_seconds(threshold.after) >= shortest * 86400:
+        return f"after: must be shorter than the shortest {threshold.window} ({shortest}d)"
+    return None
 
 
 def _check_entry(threshold: Threshold) -> str | None:
     """What is wrong with an entry against the catalogue, or None."""
-    kpi = KPIS_BY_NAME.get(threshold.kpi)
-    if kpi is None:
-        return f"unknown KPI {threshold.kpi!r}" + _suggest(threshold.kpi, list(KPIS_BY_NAME))
-    if threshold.window not in kpi.windows:
-        return (
-            f"unknown window {threshold.window!r} for {kpi.name} (one of {', '.join(kpi.windows)})"
-        )
-    if threshold.dimension is not None and set(threshold.dimension) != {kpi.dimension}:
-        given = ", ".join(repr(key) for key in threshold.dimension) or "nothing"
-        return f"dimension: {kpi.name} is broken down by {kpi.dimension!r}, not {given}"
+    problem = kpi_problem(threshold.kpi, threshold.window, threshold.dimension)
+    if problem:
+        return problem
+    kpi = threshold.catalogue_kpi
     if threshold.quantile is not None:
         if not kpi.quantiles:
             return f"quantile: {kpi.name} has no histogram"
         if threshold.quantile not in kpi.quantiles:
             return f"quantile: one of {', '.join(map(str, kpi.quantiles))}"
+    problem = _pace_problem(threshold)
+    if problem:
+        return problem
     if threshold.comparison != "idle" and threshold.value is None:
         return f"value: required for comparison {threshold.comparison!r}"
     if threshold.comparison in {"drop", "drop_percent", "idle"} and threshold.over is None:
@@ -311,51 +308,24 @@ def _check_entry(threshold: Threshold) -> str | None:
     return None
 
 
-def _describe(raw: Any) -> str:
-    if isinstance(raw, dict) and isinstance(raw.get("kpi"), str):
-        window = raw.get("window")
-        return f" ({raw['kpi']} {window})" if isinstance(window, str) else f" ({raw['kpi']})"
-    return ""
+def _problem(threshold: Threshold, earlier: list[Threshold]) -> str | None:
+    """What is wrong with an entry, also against the entries before it, or None."""
+    problem = _check_entry(threshold)
+    if problem is None and any(seen.alertname == threshold.alertname for seen in earlier):
+        problem = f"alert {threshold.alertname} is defined twice (give one a name)"
+    return problem
 
 
 def parse_thresholds(text: str, source: str = "thresholds.yaml") -> ThresholdsConfig:
     """The validated thresholds of a YAML text; ThresholdsError names the first bad entry."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ThresholdsError(f"{source}: {where}not valid YAML").with_traceback(None) from None
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise ThresholdsError(f"{source}: expected a mapping with a 'thresholds' list")
-    entries = document.get("thresholds") or []
-    if not isinstance(entries, list):
-        raise ThresholdsError(f"{source}: thresholds: expected a list of entries")
-    thresholds: list[Threshold] = []
-    for number, raw in enumerate(entries, start=1):
-        prefix = f"{source}: entry {number}{_describe(raw)}"
-        if not isinstance(raw, dict):
-            raise ThresholdsError(f"{prefix}: expected a mapping (kpi, window, comparison, ...)")
-        try:
-            threshold = Threshold.model_validate(raw)
-        except ValidationError as error:
-            raise ThresholdsError(f"{prefix}: {_first_error(error)}") from None
-        problem = _check_entry(threshold)
-        if problem:
-            raise ThresholdsError(f"{prefix}: {problem}")
-        if any(seen.alertname == threshold.alertname for seen in thresholds):
-            raise ThresholdsError(
-                f"{prefix}: alert {threshold.alertname} is defined twice (give one a name)"
-            )
-        thresholds.append(threshold)
+    document, entries = load_document(text, source, "thresholds", ThresholdsError)
+    thresholds = validated_entries(entries, source, Threshold, _problem, ThresholdsError)
     try:
         rest = ThresholdsConfig.model_validate(
             {k: v for k, v in document.items() if k != "thresholds"}
         )
     except ValidationError as error:
-        raise ThresholdsError(f"{source}: {_first_error(error)}") from None
+        raise ThresholdsError(f"{source}: {first_error(error)}") from None
     return rest.model_copy(update={"thresholds": tuple(thresholds)})
 
 

@@ -121,6 +121,13 @@ class CalendarWindow(Window):
     def start_us(self, watermark_us: int, zone: ZoneInfo = UTC_ZONE) -> int:
         return _local_midnight_us(self._first_day(watermark_us, zone), zone)
 
+    def period_end_us(self, watermark_us: int, zone: ZoneInfo = UTC_ZONE) -> int:
+        """Where the whole period containing T ends: the local midnight starting the next."""
+        first = self._first_day(watermark_us, zone)
+        months = first.month - 1 + self.buckets
+        following = date(first.year + months // 12, months % 12 + 1, 1)
+        return _local_midnight_us(following, zone)
+
 
 HOUR_WINDOW = Window("1h", MINUTE_US, 60)
 DAY_WINDOW = Window("24h", MINUTE_US, 1440)
@@ -134,6 +141,7 @@ PREVIOUS_OF = {w.name: p.name for w, p in zip(_WITH_PREVIOUS, PREVIOUS_WINDOWS, 
 """The period just before a window, by the window's name: `24h` -> `prev_24h`."""
 MONTH_TO_DATE = CalendarWindow("mtd", LOCAL_DAY_US, 1)
 QUARTER_TO_DATE = CalendarWindow("qtd", LOCAL_DAY_US, 3)
+CALENDAR_WINDOWS = {window.name: window for window in (MONTH_TO_DATE, QUARTER_TO_DATE)}
 
 WINDOWS: tuple[Window, ...] = (
     HOUR_WINDOW,

@@ -105,7 +105,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.processor = processor
         self.probe = LagProbe(settings, topics.sources)
         self.snapshots = LastGoodSnapshot(
-            SnapshotReader(self.store, settings.zone()),
+            SnapshotReader(self.store, settings.zone(), settings.goals()),
             self.probe,
             settings.gross_margin,
             settings.churn_rules(),
@@ -204,6 +204,7 @@ def create_app(
     """The Faust app and its runtime for the given settings."""
     install_metadata_no_auto_create()
     alerts = churn_alerts_for(settings)
+    settings.goals()  # a bad goals file stops the worker here, in one line
     datadir = Path(tempfile.mkdtemp(prefix="crmkpi-faust-"))
     app = faust.App(
         settings.group_id,

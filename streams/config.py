@@ -21,8 +21,10 @@ from pydantic_settings import (
 )
 
 from kpis.churn import ChurnRules
+from kpis.goals import Goals, GoalsError, read_goals
 from kpis.retention import DAY_US, DEFAULT_GRACE_DAYS, MIN_GRACE_DAYS
 from kpis.units import Currency, currency_problem
+from streams.errors import ConfigError
 from streams.secret_settings import file_sources
 
 
@@ -86,6 +88,7 @@ class Settings(BaseSettings):
     timezone: str = "UTC"  # IANA name of `mtd` / `qtd`; changing it needs a replay
     currency: str = "USD"  # ISO 4217 code of every amount shown: page, Grafana, alerts
     thresholds_file: Path | None = None
+    goals_file: Path | None = None  # default: deploy/goals.yaml (kpis.goals)
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
     # Where people open crmkpi and Grafana: the links of every notification (docs/alerts.md).
     public_url: str | None = None  # e.g. https://crmkpi.example.com
@@ -173,6 +176,13 @@ class Settings(BaseSettings):
     def money(self) -> Currency:
         """The currency every amount is shown in."""
         return Currency(self.currency)
+
+    def goals(self) -> Goals:
+        """The goals of the goals file; ConfigError names its first bad entry."""
+        try:
+            return read_goals(self.goals_file)
+        except GoalsError as error:
+            raise ConfigError(str(error)) from None
 
     def zone(self) -> ZoneInfo:
         """The time zone of the calendar windows."""

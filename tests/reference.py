@@ -848,6 +848,16 @@ def win_rate(state: CrmState, window: Window) -> Series:
     return {labels: _ratio(won[labels], closed[labels]) for labels in _all_labels("team", teams)}
 
 
+def won_amount(state: CrmState, window: Window) -> Series:
+    """Final amounts of the opportunities won in the window, by their rep."""
+    total: defaultdict[Labels, Fraction] = defaultdict(Fraction)
+    for opportunity, _ in _won_in(state, window):
+        for labels in _groups("rep", opportunity.rep):
+            total[labels] += opportunity.amount
+    reps = (o.rep for o in state.ever(Opportunity))
+    return {labels: float(total[labels]) for labels in _all_labels("rep", reps)}
+
+
 def _active_totals(state: CrmState) -> tuple[Counter[Labels], defaultdict[Labels, Fraction]]:
     """Number and summed current mrr of the active (not churned) customers."""
     active: Counter[Labels] = Counter()
@@ -902,6 +912,7 @@ WINDOWED_KPIS: dict[str, WindowedFormula] = {
     "nps": nps,
     "first_contact_resolution_rate": first_contact_resolution_rate,
     "win_rate": win_rate,
+    "won_amount": won_amount,
 }
 
 NOW_KPIS: dict[str, Callable[[CrmState], Series]] = {

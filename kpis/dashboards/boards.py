@@ -19,6 +19,8 @@ from kpis.dashboards.panels import (
     Grid,
     Target,
     bargauge,
+    dash_series,
+    goal_steps,
     kpi_unit,
     neutral_steps,
     stat,
@@ -110,15 +112,26 @@ def _title(kpi: Kpi) -> str:
     return kpi.title if window.startswith("$") else f"{kpi.title} ({window})"
 
 
-def _kpi_stat(kpi: Kpi, config: ThresholdsConfig, link: str | None = None) -> dict[str, Any]:
-    return stat(
+def _kpi_stat(
+    kpi: Kpi, config: ThresholdsConfig, link: str | None = None, with_previous: bool = False
+) -> dict[str, Any]:
+    """The KPI's overall value; `with_previous`: the previous period's beside it."""
+    targets = [Target(q.overall(kpi), legend="current")]
+    description = kpi.description
+    if with_previous and q.window_of(kpi).startswith("$"):
+        targets.append(Target(q.previous(kpi), legend="previous"))
+        description += " Beside it: the period before (prev_24h, prev_7d, prev_30d)."
+    panel = stat(
         _title(kpi),
-        kpi.description,
-        Target(q.overall(kpi), legend=kpi.title),
+        description,
+        targets,
         kpi_unit(kpi, config.currency),
         steps(level_thresholds(config.thresholds, kpi.name)),
         link,
     )
+    if len(targets) > 1:
+        panel["options"]["textMode"] = "value_and_name"  # which number is which period
+    return panel
 
 
 def _by_dimension(kpi: Kpi, config: ThresholdsConfig) -> dict[str, Any]:
@@ -129,7 +142,43 @@ def _by_dimension(kpi: Kpi, config: ThresholdsConfig) -> dict[str, Any]:
     if kpi.dimension == "rep":  # many values: bars read better than lines
         target = Target(target.expr, target.legend, instant=True)
         return bargauge(title, description, target, kpi_unit(kpi, config.currency), level)
-    return timeseries(title, description, [target], kpi_unit(kpi, config.currency), level)
+    goal = Target(q.goal_targets(kpi), legend=f"goal {{{{{kpi.dimension}}}}}")
+    description += " Dashed: the goal of each (the goals file), where it has one."
+    panel = timeseries(title, description, [target, goal], kpi_unit(kpi, config.currency), level)
+    return dash_series(panel, "^goal ")
+
+
+def _goal_panels(grid: Grid, kpis: list[Kpi]) -> None:
+    """Attainment of the goals of the board's KPIs, and pace where it applies."""
+    legend = "{{kpi}} {{window}} {{team}}{{rep}}{{channel}}{{segment}}"
+    paced = [kpi for kpi in kpis if kpi.additive]
+    width = GRID_WIDTH // 2 if paced else GRID_WIDTH
+    grid.row("Goals")
+    grid.add(
+        bargauge(
+            "Goal attainment",
+            "Value / target of each goal of the goals file (target / value where lower is "
+            "better): 100% meets it.",
+            Target(q.goal_progress(kpis), legend=legend, instant=True),
+            ("percentunit", 0),
+            goal_steps(),
+        ),
+        width,
+        8,
+    )
+    if paced:
+        grid.add(
+            bargauge(
+                "Goal pace",
+                "Attainment / elapsed share of the month or quarter: 100% is on track to "
+                "meet the goal by the end of the period.",
+                Target(q.goal_progress(paced, paced=True), legend=legend, instant=True),
+                ("percentunit", 0),
+                goal_steps(),
+            ),
+            width,
+            8,
+        )
 
 
 def _resolution_panels(grid: Grid, config: ThresholdsConfig) -> None:
@@ -279,11 +328,12 @@ def team_dashboard(board: Board, config: ThresholdsConfig) -> dict[str, Any]:
     grid.row("Overall")
     width = max(4, GRID_WIDTH // len(kpis))
     for kpi in kpis:
-        grid.add(_kpi_stat(kpi, config), width, 5)
+        grid.add(_kpi_stat(kpi, config, with_previous=True), width, 5)
     dimensions = list(dict.fromkeys(kpi.dimension for kpi in kpis))
     grid.row(f"By {', '.join(dimensions)}")
     for kpi in kpis:
         grid.add(_by_dimension(kpi, config), 12, 8)
+    _goal_panels(grid, kpis)
     if board is SERVICE:
         _resolution_panels(grid, config)
         _churn_signal_panels(grid)

@@ -26,6 +26,15 @@ def neutral_steps() -> Steps:
     return [{"color": NEUTRAL_COLOUR, "value": None}]
 
 
+def goal_steps() -> Steps:
+    """Attainment and pace: red under 80%, orange under 100%, green from 100%."""
+    return [
+        {"color": SEVERITY_COLOURS["critical"], "value": None},
+        {"color": SEVERITY_COLOURS["warning"], "value": 0.8},
+        {"color": OK_COLOUR, "value": 1.0},
+    ]
+
+
 @dataclass(frozen=True)
 class Target:
     """One PromQL query of a panel."""
@@ -129,13 +138,14 @@ def _last_value_panel(
     kind: str,
     title: str,
     description: str,
-    target: Target,
+    target: Target | list[Target],
     unit: tuple[str, int],
     steps: Steps,
     options: dict[str, Any],
 ) -> dict[str, Any]:
     """A panel showing each series' last value."""
-    panel = _panel(kind, title, description, [target], _field_defaults(*unit, steps))
+    targets = target if isinstance(target, list) else [target]
+    panel = _panel(kind, title, description, targets, _field_defaults(*unit, steps))
     reduce = {"calcs": ["lastNotNull"], "fields": "", "values": False}
     panel["options"] = {"reduceOptions": reduce, **options}
     return panel
@@ -144,12 +154,13 @@ def _last_value_panel(
 def stat(
     title: str,
     description: str,
-    target: Target,
+    target: Target | list[Target],
     unit: tuple[str, int],
     steps: Steps,
     link: str | None = None,
 ) -> dict[str, Any]:
-    """A big number coloured by the thresholds, with a sparkline of the time range."""
+    """A big number coloured by the thresholds, with a sparkline of the time range (one per
+    target: e.g. the current and the previous period)."""
     panel = _last_value_panel("stat", title, description, target, unit, steps, _STAT_OPTIONS)
     if link:
         panel["links"] = [{"title": "Details", "url": link}]
@@ -180,6 +191,20 @@ def timeseries(
         },
         "tooltip": {"mode": "multi", "sort": "desc"},
     }
+    return panel
+
+
+def dash_series(panel: dict[str, Any], name_regex: str) -> dict[str, Any]:
+    """Draw the series whose names match as dashed lines without fill (goals, limits)."""
+    panel["fieldConfig"]["overrides"].append(
+        {
+            "matcher": {"id": "byRegexp", "options": name_regex},
+            "properties": [
+                {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                {"id": "custom.fillOpacity", "value": 0},
+            ],
+        }
+    )
     return panel
 
 

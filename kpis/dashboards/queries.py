@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kpis import metric_names as m
 from kpis.catalogue import Kpi
+from kpis.goal_rules import ATTAINMENT, PACE
 from kpis.recording_rules import recorded_name
 from kpis.windows import NOW
 
@@ -38,6 +39,23 @@ def by_dimension(kpi: Kpi, quantile: float | None = None) -> str:
     """One series per selected value of the KPI's dimension."""
     matchers = f'window="{window_of(kpi)}", {dimension_matcher(kpi.dimension)}'
     return f"{recorded_name(kpi, True, quantile)}{{{matchers}}}"
+
+
+def previous(kpi: Kpi) -> str:
+    """The overall series in the period before the selected window (`prev_30d` of `30d`)."""
+    return f'{recorded_name(kpi, False)}{{window="prev_{window_of(kpi)}"}}'
+
+
+def goal_targets(kpi: Kpi) -> str:
+    """The targets of the KPI's goals for the selected values, in the selected window."""
+    matchers = f'kpi="{kpi.name}", window="{window_of(kpi)}", {dimension_matcher(kpi.dimension)}'
+    return f"max by ({kpi.dimension}) ({m.GOAL_TARGET}{{{matchers}}})"
+
+
+def goal_progress(kpis: list[Kpi], paced: bool = False) -> str:
+    """Attainment (or pace) of every goal of some KPIs, in any window."""
+    names = "|".join(kpi.name for kpi in kpis)
+    return f'{PACE if paced else ATTAINMENT}{{kpi=~"{names}"}}'
 
 
 def resolution_buckets(dimension: str) -> str:

@@ -30,9 +30,10 @@ from kpis import metric_names as m
 from kpis import parts as p
 from kpis.catalogue import CATALOGUE
 from kpis.churn import at_risk_by_segment
+from kpis.goals import GOAL_DIMENSIONS, period_bounds
 from kpis.ledger import combine
 from kpis.snapshot import PartSums, window_sums
-from kpis.windows import NOW, WINDOWS
+from kpis.windows import CALENDAR_WINDOWS, NOW, WINDOWS
 from streams.read.snapshot_reader import Snapshot, event_counts
 
 HOUR_SECONDS = 3600
@@ -143,6 +144,40 @@ def _event_families(share: Share, lag_by_partition: dict[str, int]) -> Iterator[
     yield lag
 
 
+def _goal_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """The goals' targets, and the calendar periods' bounds that pace is measured against."""
+    target = GaugeMetricFamily(
+        m.GOAL_TARGET,
+        "Target of a goal (the goals file), in the KPI's unit; dimension labels: the goal's.",
+        labels=["kpi", "window", *GOAL_DIMENSIONS],
+    )
+    for entry in snapshot.goals:
+        goal = entry.goal
+        labels = goal.labels
+        target.add_metric(
+            [goal.kpi, goal.window, *(labels.get(d, "") for d in GOAL_DIMENSIONS)], goal.target
+        )
+    yield target
+    if snapshot.watermark_us is None:
+        return
+    start = GaugeMetricFamily(
+        m.PERIOD_START,
+        "Start of the calendar period containing the watermark (CRMKPI_TIMEZONE).",
+        labels=["window"],
+    )
+    end = GaugeMetricFamily(
+        m.PERIOD_END,
+        "End of the calendar period containing the watermark (CRMKPI_TIMEZONE).",
+        labels=["window"],
+    )
+    for window in CALENDAR_WINDOWS:
+        first, last = period_bounds(window, snapshot.watermark_us, snapshot.zone)
+        start.add_metric([window], first / 1_000_000)
+        end.add_metric([window], last / 1_000_000)
+    yield start
+    yield end
+
+
 def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
     yield from _kpi_families(snapshot)
     if snapshot.watermark_us is not None:
@@ -157,6 +192,7 @@ def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
             "Seconds the watermark is behind the wall clock (live traffic: the age of the KPIs).",
             snapshot.lag_seconds,
         )
+    yield from _goal_families(snapshot)
     yield GaugeMetricFamily(
         m.GROSS_MARGIN,
         "The gross margin customer lifetime value is computed with.",

@@ -21,6 +21,7 @@ from kpis.churn import (
     summarize_churn,
 )
 from kpis.events import format_time
+from kpis.goals import GoalProgress, Goals, progress
 from kpis.ledger import PartKey, combine
 from kpis.snapshot import (
     KpiValue,
@@ -58,6 +59,7 @@ class Snapshot:
     gross_margin: float = 1.0  # what customer lifetime value was computed with
     zone: ZoneInfo = UTC_ZONE  # of the calendar windows
     processed_at: float | None = None  # wall clock of the read, in seconds
+    goals: list[GoalProgress] = field(default_factory=list)
 
     @property
     def lag_seconds(self) -> float | None:
@@ -77,6 +79,7 @@ class Snapshot:
                 {"kpi": v.kpi, "window": v.window, "labels": v.labels, "value": v.value}
                 for v in self.kpis
             ],
+            "goals": [goal.to_json() for goal in self.goals],
             "churn_risk": {
                 "at_risk_by_segment": at_risk_by_segment(self.churn_risks),
                 "customers": [
@@ -107,10 +110,8 @@ class LagProbe:
         await self.consumer.stop()
 
     async def end_offsets(self) -> dict[str, int]:
-        """`topic:partition` -> offset of the next record to be written.
-
-        `KafkaTimeoutError` when the broker does not answer within PROBE_TIMEOUT_SECONDS.
-        """
+        """`topic:partition` -> offset of the next record to be written; `KafkaTimeoutError`
+        when the broker does not answer within PROBE_TIMEOUT_SECONDS."""
         try:
             async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
                 return await self._end_offsets()
@@ -185,9 +186,10 @@ class SnapshotReader:
     that changed. Concurrent reads with the same arguments share one.
     """
 
-    def __init__(self, store: Store, zone: ZoneInfo = UTC_ZONE) -> None:
+    def __init__(self, store: Store, zone: ZoneInfo = UTC_ZONE, goals: Goals = ()) -> None:
         self.store = store
         self.zone = zone  # of the calendar windows
+        self.goals = goals
         self.partitions: dict[str, _Summarized] = {}
         self.derived: _Derived | None = None
         self.serials = itertools.count()
@@ -239,6 +241,7 @@ class SnapshotReader:
             gross_margin=gross_margin,
             zone=self.zone,
             processed_at=read_at,
+            goals=progress(self.goals, derived.kpis, derived.watermark_us, self.zone),
         )
         return snapshot, lag_by_partition
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kpis.rules import ALERTING_FILE, RECORDING_FILE
+from kpis.rules import ALERTING_FILE, GOALS_FILE, RECORDING_FILE
 from kpis.thresholds import read_thresholds
 from tests import REPO_ROOT
 from tests.kpis.test_rules import binary
@@ -250,7 +250,7 @@ def test_prometheus_loads_the_generated_rules_and_scrapes_server_and_workers(
     local = rules.replace("/etc/prometheus/rules", str(ROOT / "deploy/prometheus/rules"))
     loaded = sorted(Path(local).parent.glob(Path(local).name))
     assert [path.name for path in loaded] == sorted(
-        Path(name).name for name in (RECORDING_FILE, ALERTING_FILE)
+        Path(name).name for name in (RECORDING_FILE, GOALS_FILE, ALERTING_FILE)
     )
     # ... and whose read token file (a compose secret) exists here.
     token = tmp_path / "read_token"
@@ -306,3 +306,10 @@ def test_dependency_floors_are_past_known_advisories() -> None:
     }
     assert floors["aiohttp"] >= Version("3.14.5")  # smuggling fixes; header timeout
     assert floors["orjson"] >= Version("3.9.15")
+
+
+def test_crmkpi_services_read_the_goals_file_of_the_repository() -> None:
+    found = services()
+    for name in ("worker", "server"):
+        goals_file = found[name]["environment"]["CRMKPI_GOALS_FILE"]
+        assert bind_mounts(found[name])[goals_file] == "deploy/goals.yaml", name

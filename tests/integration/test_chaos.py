@@ -79,6 +79,7 @@ FROM_PARTS: dict[str, Callable[[Sum], float | None]] = {
         (s("crmkpi_opportunities_won_amount") - s(SPEND)) / s(SPEND) if s(SPEND) else None
     ),
     "rep_activities": lambda s: s("crmkpi_activities_logged"),
+    "won_amount": lambda s: s("crmkpi_rep_won_amount"),
     "open_pipeline_value": lambda s: s("crmkpi_open_pipeline_amount"),
     "active_customers": lambda s: s("crmkpi_customers_active"),
     "mrr": lambda s: s("crmkpi_mrr_amount"),

@@ -54,6 +54,7 @@ PROMQL = {
     "customer_retention_rate": "1 - "
     + by_window("crmkpi_customers_churned_in_window", "crmkpi_customers_at_window_start"),
     "rep_activities": "sum by (window) (crmkpi_activities_logged)",
+    "won_amount": "sum by (window) (crmkpi_rep_won_amount)",
 }
 NOW_PROMQL = {
     "open_pipeline_value": "sum(crmkpi_open_pipeline_amount)",

@@ -425,7 +425,7 @@ def test_late_events_land_in_their_own_window() -> None:
 
 
 def opportunity(
-    opportunity_id: str, created: str, team: str, amount: float, **extra: object
+    opportunity_id: str, created: str, team: str, amount: float, rep: str = "r", **extra: object
 ) -> str:
     return event(
         "opportunity.created",
@@ -433,7 +433,7 @@ def opportunity(
         opportunity_id=opportunity_id,
         amount=amount,
         stage="new",
-        rep="r",
+        rep=rep,
         team=team,
         **extra,
     )
@@ -523,6 +523,26 @@ def test_sales_cycle_and_win_rate() -> None:
     # 7d adds O1 won: 2/4; emea 2/3.
     assert_values(reference, "win_rate", "7d", {"": 0.5, "emea": 2 / 3, "apac": 0.0, "na": None})
     assert_values(reference, "win_rate", "1h", {"": None, "emea": None, "apac": None, "na": None})
+
+
+def test_won_amount_sums_the_final_amounts_won_in_the_window_per_rep() -> None:
+    reference = run(
+        clock(),
+        opportunity("O1", ago(days=10), "emea", 100, rep="ann"),
+        event("opportunity.won", ago(days=2), opportunity_id="O1", amount=150.5),  # final amount
+        opportunity("O2", ago(days=3), "emea", 40, rep="bob"),
+        event("opportunity.stage_changed", ago(days=1), opportunity_id="O2", stage="x", amount=60),
+        event("opportunity.won", ago(hours=5), opportunity_id="O2"),  # the current amount: 60
+        opportunity("O3", ago(days=3), "apac", 70, rep="ann"),
+        event("opportunity.won", ago(minutes=30), opportunity_id="O3"),
+        opportunity("O4", ago(days=3), "apac", 999, rep="cid"),
+        event("opportunity.lost", ago(hours=2), opportunity_id="O4"),  # lost: never counted
+        opportunity("O5", ago(hours=1), "apac", 5, rep="dee"),  # still open
+    )
+    everyone = {"ann": 70.0, "bob": 60.0, "cid": 0.0, "dee": 0.0}
+    assert_values(reference, "won_amount", "1h", {"": 70.0, **everyone, "bob": 0.0})
+    assert_values(reference, "won_amount", "24h", {"": 130.0, **everyone})
+    assert_values(reference, "won_amount", "7d", {"": 280.5, **everyone, "ann": 220.5})
 
 
 def test_opportunity_creation_ratio_uses_the_first_contact() -> None:
@@ -986,6 +1006,7 @@ def test_every_kpi_has_its_windows() -> None:
                 "nps",
                 "first_contact_resolution_rate",
                 "win_rate",
+                "won_amount",
             ]
         },
     }

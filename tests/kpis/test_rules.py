@@ -16,19 +16,23 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
+from kpis.goal_rules import ATTAINMENT, PACE
+from kpis.goals import Goals, read_goals
 from kpis.metric_names import NOTIFICATIONS_FAILED, PART_FAMILIES
 from kpis.recording_rules import recorded_name
 from kpis.rules import (
     ALERT_TESTS_FILE,
     ALERTING_FILE,
     ALERTMANAGER_FILE,
+    GOALS_FILE,
+    GOALS_TESTS_FILE,
     HEALTH_TESTS_FILE,
     RECORDING_FILE,
     generated_files,
 )
 from kpis.thresholds import read_thresholds
 from streams.read.exposition import WorkerView, render
-from streams.read.snapshot_reader import read_snapshot
+from streams.read.snapshot_reader import SnapshotReader
 from streams.read.store import MemoryStore, Position
 from streams.simulate import Anomalies, simulate_history
 from tests import REPO_ROOT
@@ -86,18 +90,19 @@ def test_recording_rules_read_only_exported_families() -> None:
 
 
 def test_alerts_read_recorded_series_and_carry_kpi_severity_and_runbook() -> None:
-    recorded = {rule["record"] for rule in rules_of(RECORDING_FILE)}
+    recorded = {rule["record"] for rule in rules_of(RECORDING_FILE) + rules_of(GOALS_FILE)}
     alerts = rules_of(ALERTING_FILE)
     assert len(alerts) == len(read_thresholds().thresholds)
     for alert in alerts:
-        names = set(re.findall(r"window[a-z_]*:crmkpi_[a-z0-9_]+:[a-z0-9]+", alert["expr"]))
+        pattern = r"(?:window|goal)[a-z_]*:crmkpi_[a-z0-9_]+:[a-z0-9]+"
+        names = set(re.findall(pattern, alert["expr"]))
         assert names and names <= recorded, alert["alert"]
         assert set(alert["labels"]) == {"severity", "kpi", "window"}
         assert {"summary", "description", "dashboard"} <= set(alert["annotations"])
         assert {"runbook", "runbook_url"} & set(alert["annotations"])
 
 
-async def exported_sample_names() -> set[str]:
+async def exported_sample_names(goals: Goals = ()) -> set[str]:
     """Sample names of a worker's /metrics with some state, rejections and a flush."""
     state = PartitionState()
     for raw in [*LINES, b"{not json"]:
@@ -109,7 +114,7 @@ async def exported_sample_names() -> set[str]:
         [*state.ledger.values.items()],
         True,
     )
-    snapshot, _ = await read_snapshot(store, None, 1.0)
+    snapshot, _ = await SnapshotReader(store, goals=goals).read(None, 1.0)
     view = WorkerView(
         frozenset({"crm.surveys:0"}), True, 1, 1e9, 0, {"invalid_json": 1}, (0.5, 2048)
     )
@@ -150,7 +155,7 @@ def test_alertmanager_routes_by_severity_groups_by_kpi_and_keeps_secrets_out() -
 
 def test_promtool_checks_the_rules() -> None:
     promtool = binary("promtool")
-    files = [str(DEPLOY / RECORDING_FILE), str(DEPLOY / ALERTING_FILE)]
+    files = [str(DEPLOY / name) for name in (RECORDING_FILE, GOALS_FILE, ALERTING_FILE)]
     result = subprocess.run([promtool, "check", "rules", *files], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -183,6 +188,38 @@ def test_promtool_unit_tests_cover_every_alert() -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_every_kpi_has_a_goal_attainment_rule_and_additive_ones_a_pace() -> None:
+    rules = rules_of(GOALS_FILE)
+    attained = {rule["labels"]["kpi"] for rule in rules if rule["record"] == ATTAINMENT}
+    assert attained == {kpi.name for kpi in CATALOGUE}
+    (paced,) = [rule["expr"] for rule in rules if rule["record"] == PACE]
+    assert 'kpi=~"rep_activities|won_amount"' in paced and 'window=~"mtd|qtd"' in paced
+
+
+async def test_goal_rules_read_exported_families_and_recorded_kpis() -> None:
+    exported = await exported_sample_names(read_goals())
+    recorded = {rule["record"] for rule in rules_of(RECORDING_FILE) + rules_of(GOALS_FILE)}
+    for rule in rules_of(GOALS_FILE):
+        for name in re.findall(r"[a-z_]*:?crmkpi_[a-z0-9_]+(?::[a-z0-9]+)?", rule["expr"]):
+            assert name in exported | recorded, (rule["record"], name)
+
+
+def test_promtool_unit_tests_check_attainment_and_pace() -> None:
+    (case,) = load(GOALS_TESTS_FILE)["tests"]
+    checked = {test["expr"]: test["exp_samples"] for test in case["promql_expr_test"]}
+    assert checked[ATTAINMENT] and checked[PACE]
+    promtool = binary("promtool")
+    test_file = DEPLOY / GOALS_TESTS_FILE
+    result = subprocess.run(
+        [promtool, "test", "rules", test_file.name],
+        cwd=test_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.integration
 def test_recorded_kpis_equal_the_monitors_kpis(broker: str, tmp_path: Path) -> None:
     binary("prometheus")
@@ -203,7 +240,7 @@ def test_recorded_kpis_equal_the_monitors_kpis(broker: str, tmp_path: Path) -> N
         with prometheus([url.removeprefix("http://")], tmp_path, [rules]) as prom:
             prom.wait_for("window:crmkpi_csat:ratio")
             prom.wait_for("window_segment:crmkpi_customer_lifetime_value:clv")
-            checked = 0
+            checked: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
             for kpi in CATALOGUE:
                 for per_dimension in (False, True):
                     for sample in prom.query(recorded_name(kpi, per_dimension)):
@@ -219,6 +256,48 @@ def test_recorded_kpis_equal_the_monitors_kpis(broker: str, tmp_path: Path) -> N
                             value,
                             expected[key],
                         )
-                        checked += 1
-    # Every non-null series of /kpis, overall and per dimension value, was recorded.
-    assert checked == sum(1 for value in expected.values() if value is not None)
+                        checked.add(key)
+    # Every non-null series of /kpis, overall and per dimension value, was recorded; but a sum
+    # over a window without any part (no won deal in the last hour) is 0 in /kpis and has no
+    # sample in Prometheus.
+    additive = {kpi.name for kpi in CATALOGUE if kpi.additive}
+    nothing = {key for key, value in expected.items() if value == 0 and key[0] in additive}
+    assert {key for key, value in expected.items() if value is not None} - nothing <= checked
+
+
+@pytest.mark.integration
+def test_recorded_goals_equal_the_monitors_goals(broker: str, tmp_path: Path) -> None:
+    binary("prometheus")
+    history = tmp_path / "history.jsonl"
+    lines = list(simulate_history(5, 35))
+    history.write_text("\n".join(lines) + "\n")
+    rule_files = []
+    for relative in (RECORDING_FILE, GOALS_FILE):
+        rule_files.append(tmp_path / Path(relative).name)
+        rule_files[-1].write_text((DEPLOY / relative).read_text())
+    # The shipped goals file, and calendar periods of a zone 5:45 ahead of UTC.
+    with worker(broker, tmp_path, CRMKPI_TIMEZONE="Asia/Kathmandu") as (url, _):
+        run_crmkpi(["produce", str(history)], crmkpi_env(broker, 0))
+        wait_idle(url, accepted_at_least=len(lines) // 2)
+        goals = wait_idle(url)["goals"]
+        with prometheus([url.removeprefix("http://")], tmp_path, rule_files) as prom:
+            prom.wait_for(PACE)
+            recorded = {}
+            for name in (ATTAINMENT, PACE):
+                for sample in prom.query(name):
+                    labels = dict(sample["metric"])
+                    labels.pop("__name__", None)
+                    key = (name, labels.pop("kpi"), labels.pop("window"), tuple(labels.items()))
+                    recorded[key] = float(sample["value"][1])
+    checked = {ATTAINMENT: 0, PACE: 0}
+    for goal in goals:
+        series = (goal["kpi"], goal["window"], tuple(goal["labels"].items()))
+        for name, field in ((ATTAINMENT, "attainment"), (PACE, "pace")):
+            key, expected = (name, *series), goal.get(field)
+            if expected is None:  # no value, or pace does not apply: no sample
+                assert key not in recorded, (name, goal)
+            elif key in recorded or goal["value"] != 0.0:
+                # (A count or sum without a series of its own is 0 in /kpis, absent here.)
+                assert math.isclose(recorded[key], expected, rel_tol=1e-9), (name, goal)
+                checked[name] += 1
+    assert checked[ATTAINMENT] >= len(goals) // 2 and checked[PACE] >= 1, checked

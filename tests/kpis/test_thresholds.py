@@ -73,7 +73,7 @@ def test_unknown_window_lists_the_kpis_windows() -> None:
     message = error_of(entry(window="30days"))
     assert message == (
         "thresholds.yaml: entry 3 (csat 30days): unknown window '30days' for csat"
-        " (one of 1h, 24h, 7d, 30d, prev_24h, prev_7d, prev_30d, mtd, qtd)"
+        " (did you mean '30d'?) (one of 1h, 24h, 7d, 30d, prev_24h, prev_7d, prev_30d, mtd, qtd)"
     )
 
 
@@ -160,3 +160,33 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ThresholdsError, match="cannot read"):
         read_thresholds(tmp_path / "missing.yaml")
+
+
+def pace_entry(**fields: object) -> str:
+    pace = {"kpi": "won_amount", "window": "qtd", "comparison": "behind_pace", "after": "14d"}
+    return entry(**{**pace, **fields})
+
+
+def test_behind_pace_is_in_the_default_file_and_parses() -> None:
+    config = read_thresholds()
+    (pace,) = [t for t in config.thresholds if t.comparison == "behind_pace"]
+    assert (pace.kpi, pace.window, pace.value, pace.after) == ("won_amount", "qtd", 0.8, "14d")
+    assert pace.alertname == "CrmkpiWonAmountQtdBehindPace"
+    assert parse_thresholds("thresholds:" + pace_entry()).thresholds[0].after == "14d"
+
+
+def test_behind_pace_is_for_counts_and_sums_over_calendar_periods() -> None:
+    assert error_of(pace_entry(kpi="csat")).endswith(
+        "comparison 'behind_pace' is for counts and sums; csat is not one"
+    )
+    assert error_of(pace_entry(window="30d")).endswith(
+        "window: 'behind_pace' is for the calendar windows mtd, qtd"
+    )
+
+
+def test_after_is_for_behind_pace_and_shorter_than_the_period() -> None:
+    assert error_of(entry(after="14d")).endswith("after: only for comparison 'behind_pace'")
+    assert error_of(pace_entry(window="mtd", after="30d")).endswith(
+        "after: must be shorter than the shortest mtd (28d)"
+    )
+    assert "after: Value error, not a duration" in error_of(pace_entry(after="two weeks"))

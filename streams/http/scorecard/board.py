@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from kpis.catalogue import CATALOGUE, Kpi
-from kpis.direction import better
 from kpis.severity import worst
 from kpis.thresholds import Threshold
 from kpis.units import Currency
@@ -86,7 +85,7 @@ def catalogue(currency: Currency) -> list[dict[str, Any]]:
             "description": kpi.description,
             "unit": kpi.unit,
             "format": kpi.display(currency).page_format(),
-            "better": better(kpi.name),
+            "better": kpi.better,
             "dimension": kpi.dimension,
             "windows": list(kpi.windows),
             "group": kpi.group,

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from kpis.catalogue import CATALOGUE
-from kpis.direction import LOWER_IS_BETTER
 from kpis.snapshot import KpiValue
 from kpis.thresholds import Threshold, parse_thresholds
 from kpis.units import Currency
@@ -20,6 +19,13 @@ from streams.http.scorecard.hub import Hub, Pace
 from streams.http.scorecard.states import Judge, SeriesValues, State, state_of
 from streams.read.snapshot_reader import Snapshot
 from tests.waiting import wait_until_async
+
+LOWER_IS_BETTER = {  # the costs, durations and losses: better when lower
+    "customer_acquisition_cost",
+    "resolution_time_hours",
+    "churn_rate",
+    "sales_cycle_days",
+}
 
 MONDAY = int(datetime(2026, 3, 2, 12, tzinfo=UTC).timestamp() * 1_000_000)
 SATURDAY = int(datetime(2026, 3, 7, 12, tzinfo=UTC).timestamp() * 1_000_000)
