@@ -70,7 +70,7 @@ class Deal:
 
 def lead_source(world: World, team: str, at: int) -> Process:
     """Inbound leads of one region, busiest in its business hours."""
-    per_day = LEADS_PER_DAY * TEAM[team].share * world.scale
+    per_day = LEADS_PER_DAY * TEAM[team].share
     for arrival in world.arrivals(at, per_day, team, "buyer"):
         yield arrival, None
         world.engine.spawn(lead(world, team, arrival))
@@ -114,7 +114,7 @@ def lead(world: World, team: str, at: int) -> Process:
 
 def outbound_source(world: World, team: str, at: int) -> Process:
     """Opportunities a team's reps source themselves (no lead, no channel)."""
-    per_day = OUTBOUND_PER_DAY * TEAM[team].share * world.scale
+    per_day = OUTBOUND_PER_DAY * TEAM[team].share
     for arrival in world.arrivals(at, per_day, team, "office"):
         yield arrival, None
         segment = OUTBOUND_SEGMENTS.pick(world.rng)
@@ -124,7 +124,7 @@ def outbound_source(world: World, team: str, at: int) -> Process:
 
 def prospecting(world: World, team: str, at: int) -> Process:
     """Cold calls and emails of a team's reps, in office hours."""
-    per_day = len(REPS[team]) * PROSPECTING_PER_REP_DAY * world.scale
+    per_day = len(REPS[team]) * PROSPECTING_PER_REP_DAY
     for arrival in world.arrivals(at, per_day, team, "office"):
         world.activity(arrival, FIRST_TOUCH.pick(world.rng), world.rep(team), team)
         yield arrival, None
