@@ -26,10 +26,7 @@ DEMO_HISTORY_DAYS = 90
 
 def child_env(settings: Settings) -> dict[str, str]:
     """This process's environment, with the broker it uses (which may come from --bootstrap)."""
-    env = dict(os.environ, CRMKPI_KAFKA_BOOTSTRAP=settings.kafka_bootstrap)
-    if settings.redis_url is not None:
-        env["CRMKPI_REDIS_URL"] = settings.redis_url.get_secret_value()
-    return env
+    return dict(os.environ, CRMKPI_KAFKA_BOOTSTRAP=settings.kafka_bootstrap)
 
 
 @contextlib.contextmanager
@@ -74,6 +71,8 @@ def more_workers(settings: Settings, count: int) -> Iterator[None]:
             CRMKPI_HTTP_PORT=str(settings.http_port + number),
         )
         env.pop("CRMKPI_INGEST_PORT", None)  # one public ingest listener: this process's
+        if settings.redis_url is not None:
+            env["CRMKPI_REDIS_URL"] = settings.redis_url.get_secret_value()
         command = [sys.executable, "-m", "streams", "worker"]
         processes.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
         out.print(f"worker {number + 1}: http://{settings.http_host}:{settings.http_port + number}")
