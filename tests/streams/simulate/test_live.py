@@ -11,6 +11,7 @@ import pytest
 
 from kpis.catalogue import CATALOGUE
 from streams.simulate import HISTORY_SCALE, live_events
+from streams.simulate.scenario import BOOK_CUSTOMERS, BOOK_OPPORTUNITIES
 from tests.reference import Reference, compute_reference
 from tests.streams.simulate.test_simulate import TYPES, occurred_at, reasons
 
@@ -124,3 +125,15 @@ def test_the_kpis_carry_on_when_live_traffic_starts(seam: tuple[Reference, Refer
         # the live company is bigger than its history: its young leads lower the lead cohorts
         # by about 1 % a minute (docs/demo.md)
         assert after == pytest.approx(before, rel=0.03, abs=0.5 if kpi == "nps" else 1e-9), kpi
+
+
+def test_without_history_the_feed_opens_with_the_companys_state_only() -> None:
+    clock, opening = FakeClock(), []
+    for delay, line in live_events(9, RATE, clock):
+        if delay > 0:
+            break
+        opening.append(line)
+    before = [json.loads(line)["type"] for line in opening if occurred_at(line) < START]
+    assert set(before) == {"customer.subscribed", "opportunity.created"}
+    book = round(BOOK_CUSTOMERS * HISTORY_SCALE) + round(BOOK_OPPORTUNITIES * HISTORY_SCALE)
+    assert len(before) == book
