@@ -19,7 +19,6 @@ from kpis.dashboards.panels import (
     Grid,
     Target,
     bargauge,
-    dash_series,
     goal_steps,
     kpi_unit,
     neutral_steps,
@@ -28,6 +27,7 @@ from kpis.dashboards.panels import (
 )
 from kpis.dashboards.variables import dimension_variable, window_variable
 from kpis.formulas import quantile_name
+from kpis.goals import Goals
 from kpis.thresholds import ThresholdsConfig
 from kpis.windows import NOW
 
@@ -142,16 +142,17 @@ def _by_dimension(kpi: Kpi, config: ThresholdsConfig) -> dict[str, Any]:
     if kpi.dimension == "rep":  # many values: bars read better than lines
         target = Target(target.expr, target.legend, instant=True)
         return bargauge(title, description, target, kpi_unit(kpi, config.currency), level)
-    goal = Target(q.goal_targets(kpi), legend=f"goal {{{{{kpi.dimension}}}}}")
-    description += " Dashed: the goal of each (the goals file), where it has one."
-    panel = timeseries(title, description, [target, goal], kpi_unit(kpi, config.currency), level)
-    return dash_series(panel, "^goal ")
+    return timeseries(title, description, [target], kpi_unit(kpi, config.currency), level)
 
 
-def _goal_panels(grid: Grid, kpis: list[Kpi]) -> None:
-    """Attainment of the goals of the board's KPIs, and pace where it applies."""
+def _goal_panels(grid: Grid, board_kpis: list[Kpi], goals: Goals) -> None:
+    """Attainment of the goals of the board's KPIs, and pace where it applies: bars of every
+    goal whatever the window shown (a quota is on its quarter); none without goals."""
+    kpis = [kpi for kpi in board_kpis if any(goal.kpi == kpi.name for goal in goals)]
+    if not kpis:
+        return
     legend = "{{kpi}} {{window}} {{team}}{{rep}}{{channel}}{{segment}}"
-    paced = [kpi for kpi in kpis if kpi.additive]
+    paced = [kpi for kpi in kpis if any(g.kpi == kpi.name and g.has_pace for g in goals)]
     width = GRID_WIDTH // 2 if paced else GRID_WIDTH
     grid.row("Goals")
     grid.add(
@@ -321,7 +322,7 @@ def overview(config: ThresholdsConfig) -> dict[str, Any]:
     return _dashboard(OVERVIEW, grid, [])
 
 
-def team_dashboard(board: Board, config: ThresholdsConfig) -> dict[str, Any]:
+def team_dashboard(board: Board, config: ThresholdsConfig, goals: Goals) -> dict[str, Any]:
     """Overall stats, then each KPI per value of its dimension, and the board's extras."""
     grid = Grid()
     kpis = board.kpis
@@ -333,7 +334,7 @@ def team_dashboard(board: Board, config: ThresholdsConfig) -> dict[str, Any]:
     grid.row(f"By {', '.join(dimensions)}")
     for kpi in kpis:
         grid.add(_by_dimension(kpi, config), 12, 8)
-    _goal_panels(grid, kpis)
+    _goal_panels(grid, kpis, goals)
     if board is SERVICE:
         _resolution_panels(grid, config)
         _churn_signal_panels(grid)
@@ -341,9 +342,9 @@ def team_dashboard(board: Board, config: ThresholdsConfig) -> dict[str, Any]:
     return _dashboard(board, grid, dimensions)
 
 
-def dashboards(config: ThresholdsConfig) -> dict[str, dict[str, Any]]:
+def dashboards(config: ThresholdsConfig, goals: Goals) -> dict[str, dict[str, Any]]:
     """Every dashboard, by file name under grafana/dashboards/."""
     result = {OVERVIEW.file: overview(config)}
     for board in TEAM_BOARDS:
-        result[board.file] = team_dashboard(board, config)
+        result[board.file] = team_dashboard(board, config, goals)
     return result

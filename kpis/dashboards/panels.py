@@ -194,20 +194,6 @@ def timeseries(
     return panel
 
 
-def dash_series(panel: dict[str, Any], name_regex: str) -> dict[str, Any]:
-    """Draw the series whose names match as dashed lines without fill (goals, limits)."""
-    panel["fieldConfig"]["overrides"].append(
-        {
-            "matcher": {"id": "byRegexp", "options": name_regex},
-            "properties": [
-                {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
-                {"id": "custom.fillOpacity", "value": 0},
-            ],
-        }
-    )
-    return panel
-
-
 def bargauge(
     title: str, description: str, target: Target, unit: tuple[str, int], steps: Steps
 ) -> dict[str, Any]:

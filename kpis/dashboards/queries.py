@@ -46,12 +46,6 @@ def previous(kpi: Kpi) -> str:
     return f'{recorded_name(kpi, False)}{{window="prev_{window_of(kpi)}"}}'
 
 
-def goal_targets(kpi: Kpi) -> str:
-    """The targets of the KPI's goals for the selected values, in the selected window."""
-    matchers = f'kpi="{kpi.name}", window="{window_of(kpi)}", {dimension_matcher(kpi.dimension)}'
-    return f"max by ({kpi.dimension}) ({m.GOAL_TARGET}{{{matchers}}})"
-
-
 def goal_progress(kpis: list[Kpi], paced: bool = False) -> str:
     """Attainment (or pace) of every goal of some KPIs, in any window."""
     names = "|".join(kpi.name for kpi in kpis)

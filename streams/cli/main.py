@@ -44,10 +44,15 @@ Redis = Annotated[str | None, typer.Option("--redis", help="Redis URL for the sh
 
 @cli.command()
 def up(
-    demo: Annotated[bool, typer.Option("--demo", help="Feed simulated live CRM traffic.")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Load 90 days of simulated history, then live CRM traffic."),
+    ] = False,
     bootstrap: Bootstrap = None,
     redis: Redis = None,
-    rate: Annotated[float, typer.Option(help="Demo events per second.")] = 50.0,
+    rate: Annotated[
+        float, typer.Option(help="Demo live events per second, after its history.")
+    ] = 1.0,
     workers: Annotated[
         int,
         typer.Option(
@@ -140,14 +145,20 @@ def simulate(
         ),
     ] = None,
     live: Annotated[bool, typer.Option(help="Send live traffic to the broker instead.")] = False,
-    rate: Annotated[float, typer.Option(help="Live events per second.")] = 20.0,
+    rate: Annotated[float, typer.Option(help="Live events per second.")] = 1.0,
+    history_days: Annotated[
+        int, typer.Option(min=0, help="With --live: first send this many days of history.")
+    ] = 0,
     bootstrap: Bootstrap = None,
 ) -> None:
     """A realistic CRM event history (JSONL), or live traffic with --live."""
     from streams.cli.simulate import simulate_history_to, simulate_live
 
     if live:
-        asyncio.run(simulate_live(_settings(bootstrap), seed, rate, err))
+        try:
+            asyncio.run(simulate_live(_settings(bootstrap), seed, rate, history_days, err))
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
     else:
         first_day = start.replace(tzinfo=UTC) if start is not None else None
         simulate_history_to(out_file, seed, days, anomalies, scale, err, first_day)

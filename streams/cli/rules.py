@@ -89,4 +89,4 @@ def write_rules(
     under `dashboards_dir`; returns their paths."""
     config = _read(settings)
     paths = _write(generated_files(config), out_dir, console)
-    return paths + _write(generated_dashboards(config), dashboards_dir, console)
+    return paths + _write(generated_dashboards(config, settings.goals()), dashboards_dir, console)

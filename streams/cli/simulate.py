@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,20 +54,39 @@ def simulate_history_to(
     return count
 
 
-async def _paced(seed: int, rate: float) -> AsyncIterator[bytes]:
-    for delay, line in live_events(seed, rate, lambda: datetime.now(UTC)):
+async def _paced(seed: int, rate: float, history_days: int, err: Console) -> AsyncIterator[bytes]:
+    """The lines of `live_events`, each sent at its time; a line when the history is out."""
+    started = time.perf_counter()
+    at_once: int | None = 0  # lines sent without waiting (the history), until the first wait
+    lines = live_events(seed, rate, lambda: datetime.now(UTC), history_days=history_days)
+    for delay, line in lines:
         if delay > 0:
+            if at_once is not None:
+                seconds = time.perf_counter() - started
+                err.print(f"history sent: {at_once:,} events in {seconds:.1f} s; now live")
+                at_once = None
             await asyncio.sleep(delay)
+        elif at_once is not None:
+            at_once += 1
         yield line.encode()
 
 
-async def send_live(settings: Settings, seed: int, rate: float) -> None:
-    """Send live simulated traffic at about `rate` events/s until cancelled."""
+async def send_live(
+    settings: Settings, seed: int, rate: float, history_days: int, err: Console
+) -> None:
+    """Send `history_days` of history at once, then live traffic at about `rate` events/s,
+    until cancelled."""
     async with CrmProducer(settings, origin="simulator") as producer:
-        await producer.send_lines(_paced(seed, rate))
+        await producer.send_lines(_paced(seed, rate, history_days, err))
 
 
-async def simulate_live(settings: Settings, seed: int, rate: float, err: Console) -> None:
+async def simulate_live(
+    settings: Settings, seed: int, rate: float, history_days: int, err: Console
+) -> None:
     """`--live`: send until Ctrl-C."""
-    err.print(f"sending live CRM traffic to {settings.kafka_bootstrap} at {rate:g} events/s")
-    await send_live(settings, seed, rate)
+    history = f"{history_days} days of history, then " if history_days else ""
+    err.print(
+        f"sending {history}live CRM traffic to {settings.kafka_bootstrap} "
+        f"at about {rate:g} events/s"
+    )
+    await send_live(settings, seed, rate, history_days, err)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import subprocess
 import sys
@@ -17,43 +16,22 @@ from streams.cli.runner import run_worker
 from streams.config import Settings
 from streams.errors import ConfigError
 from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.topics import ensure_topics
 from streams.secret_settings import redacted
 
-log = logging.getLogger(__name__)
 out = Console(highlight=False, soft_wrap=True)
 DEMO_SEED = 7
+DEMO_HISTORY_DAYS = 90
 
 
-async def feed_demo(settings: Settings, rate: float) -> None:
-    """Send simulated live CRM traffic at `rate` events/s until cancelled."""
-    from streams.cli.simulate import send_live
-
-    try:
-        await send_live(settings, DEMO_SEED, rate)
-    except asyncio.CancelledError:
-        raise
-    except Exception as error:  # the demo must never take the monitor down
-        log.warning("demo traffic stopped: %s", error)
+def child_env(settings: Settings) -> dict[str, str]:
+    """This process's environment, with the broker it uses (which may come from --bootstrap)."""
+    return dict(os.environ, CRMKPI_KAFKA_BOOTSTRAP=settings.kafka_bootstrap)
 
 
 @contextlib.contextmanager
-def more_workers(settings: Settings, count: int) -> Iterator[None]:
-    """`count` more `crmkpi worker` processes in this one's group, each serving HTTP on the
-    next port; stopped (SIGTERM, then SIGKILL) when the block ends."""
-    processes = []
-    for number in range(1, count + 1):
-        env = dict(os.environ)
-        env.update(
-            CRMKPI_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
-            CRMKPI_GROUP_ID=settings.group_id,
-            CRMKPI_HTTP_PORT=str(settings.http_port + number),
-        )
-        env.pop("CRMKPI_INGEST_PORT", None)  # one public ingest listener: this process's
-        if settings.redis_url is not None:
-            env["CRMKPI_REDIS_URL"] = settings.redis_url.get_secret_value()
-        command = [sys.executable, "-m", "streams", "worker"]
-        processes.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
-        out.print(f"worker {number + 1}: http://{settings.http_host}:{settings.http_port + number}")
+def stopped_at_exit(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """Stop `processes` (SIGTERM, then SIGKILL after 20 s) when the block ends."""
     try:
         yield
     finally:
@@ -64,6 +42,42 @@ def more_workers(settings: Settings, count: int) -> Iterator[None]:
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextlib.contextmanager
+def demo_feed(settings: Settings, rate: float | None) -> Iterator[None]:
+    """With a `rate`, `crmkpi simulate --live` in a process of its own (the worker keeps this
+    process's core): 90 days of history at once, then live traffic, until the block ends."""
+    if rate is None:
+        yield
+        return
+    asyncio.run(ensure_topics(settings))  # before the worker: neither races to create them
+    command = [sys.executable, "-m", "streams", "simulate", "--live", "--seed", str(DEMO_SEED)]
+    command += ["--rate", f"{rate:g}", "--history-days", str(DEMO_HISTORY_DAYS)]
+    feeder = subprocess.Popen(command, env=child_env(settings), stdout=subprocess.DEVNULL)
+    with stopped_at_exit([feeder]):
+        yield
+
+
+@contextlib.contextmanager
+def more_workers(settings: Settings, count: int) -> Iterator[None]:
+    """`count` more `crmkpi worker` processes in this one's group, each serving HTTP on the
+    next port; stopped (SIGTERM, then SIGKILL) when the block ends."""
+    processes = []
+    for number in range(1, count + 1):
+        env = child_env(settings)
+        env.update(
+            CRMKPI_GROUP_ID=settings.group_id,
+            CRMKPI_HTTP_PORT=str(settings.http_port + number),
+        )
+        env.pop("CRMKPI_INGEST_PORT", None)  # one public ingest listener: this process's
+        if settings.redis_url is not None:
+            env["CRMKPI_REDIS_URL"] = settings.redis_url.get_secret_value()
+        command = [sys.executable, "-m", "streams", "worker"]
+        processes.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
+        out.print(f"worker {number + 1}: http://{settings.http_host}:{settings.http_port + number}")
+    with stopped_at_exit(processes):
+        yield
 
 
 def run_up(
@@ -86,8 +100,10 @@ def run_up(
         else:
             out.print(f"ingest: {url}/ingest/")
         if demo_rate is not None:
-            runtime.spawn(feed_demo(settings, demo_rate))
-            out.print(f"demo: simulated CRM traffic at {demo_rate:g} events/s")
+            out.print(
+                f"demo: {DEMO_HISTORY_DAYS} days of simulated CRM history, then live traffic "
+                f"at about {demo_rate:g} events/s"
+            )
         out.print("crmkpi is ready (Ctrl-C to stop)")
 
     if broker is not None:
@@ -99,7 +115,7 @@ def run_up(
     store = f"redis {redacted(redis_url)}" if redis_url else "in-process"
     out.print(f"store: {store}")
     try:
-        with more_workers(settings, workers - 1):
+        with demo_feed(settings, demo_rate), more_workers(settings, workers - 1):
             return run_worker(settings, on_started)
     finally:
         if broker is not None:

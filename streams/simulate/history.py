@@ -11,7 +11,7 @@ from random import Random
 from streams.simulate.anomalies import NO_ANOMALIES, Anomalies, Log
 from streams.simulate.scenario import populate
 from streams.simulate.worktime import DAY, BusinessCalendar
-from streams.simulate.world import new_world
+from streams.simulate.world import World, new_world
 
 DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
 """A Monday: histories start here unless told otherwise, so a seed alone fixes the output."""
@@ -19,7 +19,7 @@ YEAR = 365 * DAY
 
 
 class HistoryClock:
-    """Event time is simulated time, written to the second in UTC."""
+    """Event time is simulated time (Unix seconds, as the wall clock), written in UTC."""
 
     def text(self, at: int) -> str:
         """RFC 3339 with `Z`, seconds precision."""
@@ -58,10 +58,15 @@ def simulate_history(
         raise ValueError(f"scale {scale}: must be a positive number")
     begin = epoch_seconds(start, "start")
     world = new_world(seed, scale, BusinessCalendar(), tag=str(seed))
-    populate(world, begin)
     log = Log(anomalies, seed, HistoryClock(), id_prefix=f"sim-{seed}", tag=str(seed))
-    for at, good, last in world.engine.run(until=begin + days * DAY):
-        for _, line in log.lines(at, good, last):
-            yield line
+    for _, line in logged(world, log, begin, until=begin + days * DAY):
+        yield line
     for _, line in log.flush():
         yield line
+
+
+def logged(world: World, log: Log, begin: int, until: int) -> Iterator[tuple[int, str]]:
+    """(log time, line) of the world's records from its opening book at `begin` to `until`."""
+    populate(world, begin)
+    for at, good, last in world.engine.run(until=until):
+        yield from log.lines(at, good, last)

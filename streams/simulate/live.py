@@ -1,66 +1,28 @@
-"""Live simulated traffic: an endless stream whose event times follow the wall clock."""
+"""Live simulated traffic: a recent history at once, then the same company on the wall clock."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from random import Random
 
 from streams.simulate.anomalies import NO_ANOMALIES, Anomalies, Log
-from streams.simulate.history import YEAR, epoch_seconds
-from streams.simulate.scenario import populate
-from streams.simulate.worktime import DAY, NEVER, FlatCalendar
+from streams.simulate.history import HistoryClock, epoch_seconds, logged
+from streams.simulate.worktime import DAY, NEVER, BusinessCalendar
 from streams.simulate.world import new_world
 
-LIVE_COMPRESSION = 1_440.0
-"""Simulated seconds per wall-clock second: a simulated day a minute, so deals close in a demo."""
-EVENTS_PER_DAY = 1_750.0
-"""Events per simulated day at scale 1 with no nights or weekends (measured): sets the volume."""
+HISTORY_SCALE = 0.3
+"""Volume of the history sent first: ~530 events a day (720 customers at the start), so 90
+days, ~48,000 events, are sent and applied within seconds (docs/demo.md)."""
+LIVE_EVENTS_PER_DAY = 660.0
+"""Events a day, per unit of scale of new work, in the first week after live traffic starts
+(measured from a Thursday morning): new leads, deals, signups, tickets, chats and spend, and
+the work each brings. The bulk of the company's events (its customers' tickets, renewals)
+scale with its customers, who are few that first week."""
 
 
-class LiveClock:
-    """Maps simulated time to the wall clock: `begin` is now, later times are compressed.
-
-    The compression is re-fitted every `REFIT_EVERY` records so that the output keeps
-    its rate while the simulated company grows or shrinks.
-    """
-
-    REFIT_EVERY = 1_000
-
-    def __init__(self, begin: int, compression: float, rate: float) -> None:
-        self.sim_origin = begin
-        self.wall_origin = float(begin)
-        self.compression = compression
-        self.nominal = compression
-        self.rate = rate
-        self.records = 0
-
-    def wall(self, at: int) -> float:
-        """Unix time at which simulated time `at` happens."""
-        return self.wall_origin + (at - self.sim_origin) / self.compression
-
-    def count(self, at: int) -> None:
-        """Take note of a record at `at` (after the opening book) and re-fit when due."""
-        self.records += 1
-        if self.records < self.REFIT_EVERY or at <= self.sim_origin:
-            return
-        measured = (at - self.sim_origin) * self.rate / self.records
-        self.wall_origin = self.wall(at)
-        self.sim_origin = at
-        self.compression = min(max(measured, self.nominal / 4), self.nominal * 4)
-        self.records = 0
-
-    def text(self, at: int) -> str:
-        """RFC 3339 with `Z`, milliseconds precision."""
-        millis = round(self.wall(at) * 1000)
-        seconds, fraction = divmod(millis, 1000)
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:03d}Z"
-
-    def future(self, rng: Random, at: int) -> int:
-        """Days to years after the wall clock (not compressed)."""
-        ahead = rng.uniform(2, 60) * DAY if rng.random() < 0.5 else rng.uniform(1, 5) * YEAR
-        return at + int(ahead * self.compression)
+def live_scale(rate: float) -> float:
+    """The scale of new work that makes about `rate` events/s over the first week."""
+    return rate * DAY / LIVE_EVENTS_PER_DAY
 
 
 def _base36(number: int) -> str:
@@ -77,33 +39,28 @@ def live_events(
     rate: float,
     now: Callable[[], datetime],
     *,
-    compression: float = LIVE_COMPRESSION,
+    history_days: int = 0,
+    history_scale: float = HISTORY_SCALE,
     anomalies: Anomalies = NO_ANOMALIES,
 ) -> Iterator[tuple[float, str]]:
-    """Endless (seconds to wait before sending, JSON line) at about `rate` events/s.
+    """Endless (seconds to wait before sending, JSON line): a history, then live traffic.
 
-    Event times follow `now()`: sleeping each delay before sending keeps them
-    within milliseconds of the wall clock. Lifecycles run about `compression`
-    times faster than real time (re-fitted to hold the rate), so leads convert,
-    deals close and tickets resolve within minutes. The stream opens, without
-    delay, with the existing customers and open pipeline: about 90 seconds'
-    worth of lines dated up to two simulated years (12 hours at the default
-    compression) before now. Ids carry the start time, so a restart never
-    collides with an earlier run.
+    One simulated company on business calendars: its opening book and `history_days`
+    days of events up to `now()` at `history_scale` come first, without delay; from
+    then on the same company runs in real time (event time is the wall clock, no
+    compression), its new work at the scale that makes about `rate` events/s.
+    Sleeping each delay before sending keeps event times within a second of the
+    wall clock. Ids carry the start time, so a restart never collides with an
+    earlier run.
     """
     if not rate > 0:
         raise ValueError(f"rate {rate}: must be a positive number of events per second")
-    if not compression > 0:
-        raise ValueError(f"compression {compression}: must be positive")
-    begin = epoch_seconds(now(), "now()")
-    tag = f"{seed}-{_base36(begin)}"
-    scale = rate * DAY / (compression * EVENTS_PER_DAY)
-    world = new_world(seed, scale, FlatCalendar(), tag)
-    populate(world, begin)
-    clock = LiveClock(begin, compression, rate)
-    log = Log(anomalies, seed, clock, id_prefix=f"sim-{tag}", tag=tag)
-    for at, good, last in world.engine.run(until=NEVER):
-        if at >= begin:
-            clock.count(at)
-        for written_at, line in log.lines(at, good, last):
-            yield max(0.0, clock.wall(written_at) - now().timestamp()), line
+    if history_days < 0:
+        raise ValueError(f"history_days {history_days}: must be 0 or more")
+    start = epoch_seconds(now(), "now()")
+    tag = f"{seed}-{_base36(start)}"
+    world = new_world(seed, history_scale, BusinessCalendar(), tag)
+    world.rescaled = (start, live_scale(rate))
+    log = Log(anomalies, seed, HistoryClock(), id_prefix=f"sim-{tag}", tag=tag)
+    for written_at, line in logged(world, log, start - history_days * DAY, until=NEVER):
+        yield max(0.0, written_at - now().timestamp()), line

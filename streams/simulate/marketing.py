@@ -50,7 +50,7 @@ def spend_ledger(world: World, at: int) -> Process:
                 "marketing.spend",
                 spend_id=world.ids.new("spend"),
                 channel=channel,
-                amount=round(around(world.rng, budget * world.scale, 0.12), 2),
+                amount=round(around(world.rng, budget * world.scale_at(day), 0.12), 2),
                 campaign_id=campaign,
             )
             world.engine.schedule(day + SYNC_TIME + order * MINUTE, spent)

@@ -29,6 +29,10 @@ OUTBOUND_PER_DAY = 5.0
 """Opportunities sales sources itself, without a lead or a marketing channel."""
 PROSPECTING_PER_REP_DAY = 6.0
 """Calls and emails a rep logs that are about no lead or opportunity yet."""
+SEQUENCE_SHARE = 0.25
+"""Share of them that are emails of a sequence: a batch a rep sends, logged in one burst."""
+SEQUENCE_EMAILS = 40.0
+SEQUENCE_LOGGED_PER_SECOND = 8
 
 LEAD_CHANNELS: Weights[str] = Weights(
     {"web": 0.34, "paid_search": 0.27, "email": 0.15, "event": 0.11, "referral": 0.13}
@@ -70,7 +74,7 @@ class Deal:
 
 def lead_source(world: World, team: str, at: int) -> Process:
     """Inbound leads of one region, busiest in its business hours."""
-    per_day = LEADS_PER_DAY * TEAM[team].share * world.scale
+    per_day = LEADS_PER_DAY * TEAM[team].share
     for arrival in world.arrivals(at, per_day, team, "buyer"):
         yield arrival, None
         world.engine.spawn(lead(world, team, arrival))
@@ -114,7 +118,7 @@ def lead(world: World, team: str, at: int) -> Process:
 
 def outbound_source(world: World, team: str, at: int) -> Process:
     """Opportunities a team's reps source themselves (no lead, no channel)."""
-    per_day = OUTBOUND_PER_DAY * TEAM[team].share * world.scale
+    per_day = OUTBOUND_PER_DAY * TEAM[team].share
     for arrival in world.arrivals(at, per_day, team, "office"):
         yield arrival, None
         segment = OUTBOUND_SEGMENTS.pick(world.rng)
@@ -123,10 +127,17 @@ def outbound_source(world: World, team: str, at: int) -> Process:
 
 
 def prospecting(world: World, team: str, at: int) -> Process:
-    """Cold calls and emails of a team's reps, in office hours."""
-    per_day = len(REPS[team]) * PROSPECTING_PER_REP_DAY * world.scale
-    for arrival in world.arrivals(at, per_day, team, "office"):
-        world.activity(arrival, FIRST_TOUCH.pick(world.rng), world.rep(team), team)
+    """Cold calls and emails of a team's reps, in office hours; some as email sequences."""
+    touches = len(REPS[team]) * PROSPECTING_PER_REP_DAY
+    singles, sequences = touches * (1 - SEQUENCE_SHARE), touches * SEQUENCE_SHARE / SEQUENCE_EMAILS
+    rng = world.rng
+    for arrival in world.arrivals(at, singles + sequences, team, "office"):
+        rep = world.rep(team)
+        if chance(rng, sequences / (singles + sequences)):
+            for sent in range(poisson(rng, SEQUENCE_EMAILS)):
+                world.activity(arrival + sent // SEQUENCE_LOGGED_PER_SECOND, "email", rep, team)
+        else:
+            world.activity(arrival, FIRST_TOUCH.pick(rng), rep, team)
         yield arrival, None
 
 

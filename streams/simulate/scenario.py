@@ -49,7 +49,7 @@ SELF_SERVE_CHANNELS: Weights[str] = Weights(
 
 def self_serve(world: World, team: str, at: int) -> Process:
     """Small customers who pick a plan online and subscribe the same minute."""
-    per_day = SELF_SERVE_PER_DAY * TEAM[team].share * world.scale
+    per_day = SELF_SERVE_PER_DAY * TEAM[team].share
     rng = world.rng
     for arrival in world.arrivals(at, per_day, team, "buyer"):
         yield arrival, None

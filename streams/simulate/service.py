@@ -140,7 +140,7 @@ def ticket_stream(world: World, account: Customer, at: int) -> Process:
 
 def anonymous_tickets(world: World, team: str, at: int) -> Process:
     """Tickets no customer is attached to (prospects, users on trial)."""
-    per_day = ANONYMOUS_TICKETS_PER_DAY * TEAM[team].share * world.scale
+    per_day = ANONYMOUS_TICKETS_PER_DAY * TEAM[team].share
     for arrival in world.arrivals(at, per_day, team, "buyer"):
         yield arrival, None
         world.engine.spawn(ticket(world, team, None, arrival))
@@ -234,7 +234,7 @@ def rate_support(
 
 def chat_csat(world: World, team: str, at: int) -> Process:
     """CSAT from chat sessions, tied to no ticket or customer."""
-    per_day = CHAT_CSAT_PER_DAY * TEAM[team].share * world.scale
+    per_day = CHAT_CSAT_PER_DAY * TEAM[team].share
     for arrival in world.arrivals(at, per_day, team, "buyer"):
         score = CSAT["good"].pick(world.rng)
         response_id = world.ids.new("resp")
@@ -277,7 +277,7 @@ def nps_stream(world: World, account: Customer, at: int) -> Process:
 
 def in_app_nps(world: World, team: str, at: int) -> Process:
     """Anonymous in-product NPS answers (segment known from the workspace, customer not)."""
-    per_day = IN_APP_NPS_PER_DAY * TEAM[team].share * world.scale
+    per_day = IN_APP_NPS_PER_DAY * TEAM[team].share
     rng = world.rng
     for arrival in world.arrivals(at, per_day, team, "buyer"):
         segment = rng.choice(SEGMENTS)

@@ -104,17 +104,3 @@ class BusinessCalendar:
         # deferred work lands on the next working day, most of it in the morning
         span = (CLOSING_HOUR - OPENING_HOUR) * HOUR
         return next_opening(at, zone) + int(rng.triangular(0, span, span / 4))
-
-
-class FlatCalendar:
-    """Compressed live time: steady traffic around the clock, no nights or weekends."""
-
-    def next_arrival(
-        self, rng: Random, at: int, per_day: float, zone: str, profile: Profile
-    ) -> int:
-        """Next arrival of a Poisson source averaging `per_day`."""
-        return at + 1 + int(rng.expovariate(per_day / DAY))
-
-    def working(self, rng: Random, at: int, zone: str) -> int:
-        """Always working time."""
-        return at

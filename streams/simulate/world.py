@@ -115,13 +115,22 @@ class World:
     rep_pick: dict[str, Weights[str]]
     field_events: int = 0  # trade shows and field events held so far
     event_campaign: str | None = None  # the latest one: what new `event` leads come from
+    rescaled: tuple[int, float] | None = None  # (from when, scale): the live demand
+
+    def scale_at(self, at: int) -> float:
+        """The volume multiplier of new work at `at`."""
+        if self.rescaled is not None and at >= self.rescaled[0]:
+            return self.rescaled[1]
+        return self.scale
 
     def arrivals(self, at: int, per_day: float, zone: str, profile: Profile) -> Iterator[int]:
-        """Arrival times after `at` of a source averaging `per_day` (none when it is 0)."""
-        if per_day <= 0:
-            return
-        while True:
-            at = self.calendar.next_arrival(self.rng, at, per_day, zone, profile)
+        """Arrival times after `at` of a source averaging `per_day` at scale 1 (none at 0)."""
+        while (rate := per_day * self.scale_at(at)) > 0:
+            arrival = self.calendar.next_arrival(self.rng, at, rate, zone, profile)
+            if self.rescaled is not None and at < self.rescaled[0] <= arrival:
+                at = self.rescaled[0]  # memoryless: draw again at the new rate from then on
+                continue
+            at = arrival
             yield at
 
     def later(self, at: int, median: float, zone: str, spread: float = 0.6) -> int:

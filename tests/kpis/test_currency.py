@@ -96,8 +96,8 @@ def test_an_unknown_code_is_refused_with_a_suggestion() -> None:
 
 
 def test_dashboards_show_amounts_in_the_currency_and_nothing_else_changes() -> None:
-    default = generated_dashboards(read_thresholds())
-    francs = generated_dashboards(read_thresholds(currency=Currency("CHF")))
+    default = generated_dashboards(read_thresholds(), ())
+    francs = generated_dashboards(read_thresholds(currency=Currency("CHF")), ())
     assert set(default) == set(francs)
     units = set()
     for name, text in francs.items():
@@ -113,7 +113,7 @@ def test_dashboards_show_amounts_in_the_currency_and_nothing_else_changes() -> N
 
 def test_every_money_kpi_panel_takes_the_grafana_unit_of_the_currency() -> None:
     board = json.loads(
-        generated_dashboards(read_thresholds(currency=Currency("SGD")))["overview.json"]
+        generated_dashboards(read_thresholds(currency=Currency("SGD")), ())["overview.json"]
     )
     by_title = {panel["title"]: panel for panel in board["panels"]}
     for kpi in CATALOGUE:

@@ -13,12 +13,11 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from pathlib import Path
 
 import pytest
 
-from streams.simulate import DEFAULT_START, Anomalies, live_events, simulate_history
+from streams.simulate import DEFAULT_START, Anomalies, simulate_history
 
 DAY = timedelta(days=1)
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
@@ -343,55 +342,6 @@ def test_default_anomalies_are_a_few_per_thousand() -> None:
     assert set(counts) == {"accepted", "duplicate", *REJECTIONS}
     assert 0.005 < rejected / len(lines) < 0.03
     assert monitor.late
-
-
-class FakeClock:
-    """A wall clock that the caller advances by each delay, as if it slept."""
-
-    def __init__(self) -> None:
-        self.time = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.time
-
-
-@pytest.fixture(scope="module")
-def live() -> tuple[list[tuple[datetime, str]], FakeClock]:
-    """30,000 live lines at 50 events/s, each with the fake wall time it was sent at."""
-    clock = FakeClock()
-    sent = []
-    for delay, line in islice(live_events(9, 50.0, clock), 30_000):
-        clock.time += timedelta(seconds=delay)
-        sent.append((clock.time, line))
-    return sent, clock
-
-
-def test_live_traffic_is_valid_and_exercises_every_type(
-    live: tuple[list[tuple[datetime, str]], FakeClock],
-) -> None:
-    sent, clock = live
-    lines = [line for _, line in sent]
-    counts, monitor = reasons(lines, clock.time)
-    assert counts == Counter({"accepted": len(lines)})
-    assert monitor.late == []
-    assert {json.loads(line)["type"] for line in lines} == set(TYPES)
-
-
-def test_live_event_times_follow_the_wall_clock(
-    live: tuple[list[tuple[datetime, str]], FakeClock],
-) -> None:
-    sent, _ = live
-    started = sent[0][0]
-    after_opening = [(wall, line) for wall, line in sent if occurred_at(line) >= started]
-    assert len(after_opening) > 20_000
-    assert all(abs(occurred_at(line) - wall) < timedelta(seconds=1) for wall, line in after_opening)
-
-
-def test_live_traffic_keeps_its_rate(live: tuple[list[tuple[datetime, str]], FakeClock]) -> None:
-    sent, _ = live
-    steady = sent[len(sent) // 3 :]
-    seconds = (steady[-1][0] - steady[0][0]).total_seconds()
-    assert 40 < len(steady) / seconds < 60
 
 
 def test_the_command_starts_where_told_and_warns_of_a_history_past_today(tmp_path: Path) -> None:
