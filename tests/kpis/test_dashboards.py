@@ -24,6 +24,7 @@ from tests import REPO_ROOT
 from tests.panels import DASHBOARDS, committed, panel_queries, panels_of, without_data
 from tests.processes import crmkpi_env, run_crmkpi, wait_idle, worker
 from tests.prometheus import prometheus
+from tests.waiting import wait_until
 
 ROOT = REPO_ROOT
 PROVISIONING = ROOT / "grafana" / "provisioning"
@@ -198,7 +199,12 @@ def test_every_panel_query_returns_data(broker: str, tmp_path: Path) -> None:
         with prometheus([url.removeprefix("http://")], tmp_path, [rules, goal_rules]) as prom:
             prom.wait_for("window_segment:crmkpi_customer_lifetime_value:clv")
             windows = ("7d", "30d")
-            assert without_data(prom, windows) == []
+            # Goal rules read recorded series: they answer an evaluation or two later.
+            wait_until(
+                lambda: without_data(prom, windows),
+                "data in every panel",
+                lambda missing: missing == [],
+            )
             assert len(panel_queries(prom, windows)) > 2 * 2 * len(CATALOGUE)
 
 
