@@ -74,10 +74,13 @@ def _window_view(
     window: str,
     by_window: dict[str, SeriesValues],
     goals: dict[str, dict[str, Any]],
+    goal_values: SeriesValues,
 ) -> dict[str, Any]:
     """The window's value, state, goal and breakdown, each with its change against the
-    period just before the window (`delta`, None where there is none)."""
-    values = by_window.get(window, {})
+    period just before the window (`delta`, None where there is none). A goal's dimension
+    value without a series is listed with its goal's value; the thresholds judge only the
+    snapshot's series, as Prometheus does."""
+    values = {**goal_values, **by_window.get(window, {})}
     before = by_window.get(PREVIOUS_OF.get(window, ""), {})
     severities = judge.severities(kpi.name, window, by_window)
     bars = sorted(((name, v) for name, v in values.items() if name), key=_bar_order)
@@ -108,11 +111,16 @@ def tiles(snapshot: Snapshot, thresholds: tuple[Threshold, ...]) -> dict[str, An
     by_kpi: dict[str, Any] = {}
     for kpi in CATALOGUE:
         by_window: dict[str, SeriesValues] = dict(arranged[kpi.name])
-        for window, values in goal_values.get(kpi.name, {}).items():
-            by_window[window] = values | dict(by_window.get(window, {}))
-        goals_of = goal_by_kpi.get(kpi.name, {})
+        goals_of, goal_values_of = goal_by_kpi.get(kpi.name, {}), goal_values.get(kpi.name, {})
         by_kpi[kpi.name] = {
-            window: _window_view(judge, kpi, window, by_window, goals_of.get(window, {}))
+            window: _window_view(
+                judge,
+                kpi,
+                window,
+                by_window,
+                goals_of.get(window, {}),
+                goal_values_of.get(window, {}),
+            )
             for window in kpi.windows
         }
     return by_kpi

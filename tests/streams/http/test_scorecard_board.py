@@ -227,7 +227,17 @@ def test_goals_show_on_the_tile_and_breakdown_of_their_window() -> None:
     )
     monday = snapshot(series)
     monday.goals = progress(goals, series, MONDAY)
-    tiles = build_board(monday, ())["tiles"]
+    # judged on the snapshot's series only: rep-02 has none, so no line is crossed for it
+    low = thresholds(
+        {
+            "kpi": "won_amount",
+            "window": "qtd",
+            "comparison": "below",
+            "value": 1.0,
+            "dimension": {"rep": ".+"},
+        }
+    )
+    tiles = build_board(monday, low)["tiles"]
     elapsed = (31 + 28 + 1.5) / 90  # Monday 2 March 2026, noon UTC, in Q1 (90 days)
     quarter = tiles["won_amount"]["qtd"]
     assert quarter["goal"] == {
