@@ -57,6 +57,7 @@ __all__ = ["browser"]  # the fixture, used by name
 
 SEED, DAYS = 11, 4  # 5 to 8 January 2026: the first days of Q1
 DAY_GOAL, QUARTER_GOAL = 100_000.0, 1_000_000.0  # won amount, overall
+HOUR_GOAL = 40.0  # rep activities in the last hour, overall
 REP_QUOTAS = {"rep-07": 20_000.0, "rep-06": 120_000.0, "rep-11": 300_000.0, "rep-01": 50_000.0}
 MARGIN = 3  # rep_activities 1h may grow by this much before the critical line
 ARROWS = {"up": "\u25b2", "down": "\u25bc", "flat": "\u25ac"}
@@ -124,6 +125,7 @@ def goals_yaml() -> str:
     entries = [
         {"kpi": "won_amount", "window": "24h", "target": DAY_GOAL},
         {"kpi": "won_amount", "window": "qtd", "target": QUARTER_GOAL},
+        {"kpi": "rep_activities", "window": "1h", "target": HOUR_GOAL},
     ] + [
         {"kpi": "won_amount", "window": "qtd", "dimension": {"rep": rep}, "target": quota}
         for rep, quota in REP_QUOTAS.items()
@@ -487,6 +489,10 @@ def test_a_new_batch_changes_a_tile_within_2s_without_reload(page: Any, monitor:
         "data-value", f"{before + MARGIN - 1:g}", timeout=2_000
     )
     print(f"tile changed {time.monotonic() - sent:.2f}s after the batch was acknowledged")
+    attained = (before + MARGIN - 1) / HOUR_GOAL  # the goal's progress comes with the tile
+    expect(page.locator(".tile[data-kpi=rep_activities] .goal")).to_have_attribute(
+        "data-attainment", repr(attained).removesuffix(".0")
+    )
     assert page.evaluate("window.notReloaded") is True
     assert tiles(page)["rep_activities"]["state"] == "ok"  # still within the line
 
