@@ -152,6 +152,13 @@ class GoalProgress:
             document["pace"] = self.pace
         return document
 
+    @property
+    def on_track(self) -> bool | None:
+        """Whether the goal is met or on its way: pace (where it applies, else attainment) of
+        at least 1; None while neither is known."""
+        measure = self.pace if self.goal.has_pace else self.attainment
+        return None if measure is None else measure >= 1
+
 
 def progress(
     goals: Iterable[Goal],

@@ -13,6 +13,7 @@ import pytest
 CHROMIUM = Path(os.environ.get("CRMKPI_CHROMIUM", "/usr/bin/chromium"))
 DIGITS = {"ratio": 1, "hours": 1, "days": 1, "nps": 1, "count": 0}
 OK_GREEN, BREACH_RED = "rgb(46, 125, 79)", "rgb(192, 50, 43)"  # --ok, --breach (light scheme)
+WARNING_ORANGE = "rgb(168, 100, 0)"  # --warning (light scheme)
 
 
 def chromium_or_skip() -> Path:

@@ -3,7 +3,8 @@
 One monitor per module: a worker on a fresh broker with a 4-day simulated history,
 compared with the independent reference before the browser looks at it. The
 thresholds file is written from the reference values, so that the batches sent
-later push `rep_activities` over a critical line.
+later push `rep_activities` over a critical line. The goals file (won amount over 24h
+and the quarter to date, overall and per rep) is the test's own.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,13 @@ from tests.processes import (
     wait_until_ready,
 )
 from tests.reference import Reference, compare_snapshot, compute_reference
-from tests.scorecard_browser import BREACH_RED, OK_GREEN, browser, shown_matches
+from tests.scorecard_browser import (
+    BREACH_RED,
+    OK_GREEN,
+    WARNING_ORANGE,
+    browser,
+    shown_matches,
+)
 from tests.waiting import wait_until
 
 LOWER_IS_BETTER = {  # the issue's costs, durations and losses: better when lower
@@ -48,7 +55,10 @@ LOWER_IS_BETTER = {  # the issue's costs, durations and losses: better when lowe
 pytestmark = pytest.mark.integration
 __all__ = ["browser"]  # the fixture, used by name
 
-SEED, DAYS = 11, 4
+SEED, DAYS = 11, 4  # 5 to 8 January 2026: the first days of Q1
+DAY_GOAL, QUARTER_GOAL = 100_000.0, 1_000_000.0  # won amount, overall
+HOUR_GOAL = 40.0  # rep activities in the last hour, overall
+REP_QUOTAS = {"rep-07": 20_000.0, "rep-06": 120_000.0, "rep-11": 300_000.0, "rep-01": 50_000.0}
 MARGIN = 3  # rep_activities 1h may grow by this much before the critical line
 ARROWS = {"up": "\u25b2", "down": "\u25bc", "flat": "\u25ac"}
 
@@ -111,6 +121,29 @@ def thresholds_yaml(reference: Reference) -> str:
     return json.dumps({"thresholds": entries})  # YAML is a superset of JSON
 
 
+def goals_yaml() -> str:
+    entries = [
+        {"kpi": "won_amount", "window": "24h", "target": DAY_GOAL},
+        {"kpi": "won_amount", "window": "qtd", "target": QUARTER_GOAL},
+        {"kpi": "rep_activities", "window": "1h", "target": HOUR_GOAL},
+    ] + [
+        {"kpi": "won_amount", "window": "qtd", "dimension": {"rep": rep}, "target": quota}
+        for rep, quota in REP_QUOTAS.items()
+    ]
+    return json.dumps({"goals": entries})
+
+
+def quarter_elapsed(at: datetime) -> float:
+    """The elapsed fraction of the UTC calendar quarter containing `at`."""
+    start = datetime(at.year, at.month - (at.month - 1) % 3, 1, tzinfo=UTC)
+    end = (start + timedelta(days=100)).replace(day=1)
+    return (at - start) / (end - start)
+
+
+def percent(fraction: float) -> str:
+    return f"{fraction * 100:,.0f}%"  # en-US: 1,637%
+
+
 @pytest.fixture(scope="module")
 def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitor]:
     tmp = tmp_path_factory.mktemp("scorecard")
@@ -120,10 +153,16 @@ def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitor]:
     reference = compute_reference(lines, datetime.now(UTC))
     thresholds = tmp / "thresholds.yaml"
     thresholds.write_text(thresholds_yaml(reference))
+    goals = tmp / "goals.yaml"
+    goals.write_text(goals_yaml())
     with EmbeddedBroker(f"127.0.0.1:{free_port()}", log_path=tmp / "tansu.log") as broker:
         port = free_port()
         env = crmkpi_env(
-            broker.bootstrap, port, CRMKPI_THRESHOLDS_FILE=str(thresholds), CRMKPI_CURRENCY="EUR"
+            broker.bootstrap,
+            port,
+            CRMKPI_THRESHOLDS_FILE=str(thresholds),
+            CRMKPI_GOALS_FILE=str(goals),
+            CRMKPI_CURRENCY="EUR",
         )
         found = Monitor(f"http://127.0.0.1:{port}", broker.bootstrap, reference, env, tmp / "w.log")
         found.start()
@@ -289,6 +328,90 @@ def test_each_tile_shows_its_change_against_the_previous_period_coloured_by_dire
     assert {"better", "worse"} <= verdicts  # the simulated day improves some, worsens others
 
 
+def goal_of(page: Any, selector: str) -> dict[str, str]:
+    """The goal progress under `selector`: its data attributes, text and colour."""
+    found: dict[str, str] = page.eval_on_selector(
+        f"{selector} .goal",
+        """n => ({...n.dataset, text: n.querySelector('.goal-text').textContent,
+            colour: getComputedStyle(n.querySelector('.goal-text')).color,
+            fill: n.querySelector('.goal-fill').style.width})""",
+    )
+    found["text"] = found["text"].replace("\u00a0", " ")
+    return found
+
+
+def test_a_tile_shows_its_change_and_its_goals_progress_in_the_goals_window(
+    page: Any, monitor: Monitor
+) -> None:
+    reference = monitor.reference
+    won = '.tile[data-kpi="won_amount"]'
+    choose_window(page, "24h")
+    day = reference.value("won_amount", "24h")
+    before = reference.value("won_amount", "prev_24h")
+    assert day is not None and before is not None and day > before
+    assert float(page.get_attribute(f"{won} .delta", "data-delta")) == pytest.approx(day - before)
+    assert page.text_content(f"{won} .delta") == f"▲ +€{(day - before) / 1000:.1f}K"
+    goal = goal_of(page, won)
+    attained = day / DAY_GOAL
+    assert attained < 1
+    assert float(goal["attainment"]) == pytest.approx(attained, rel=1e-12)
+    assert goal["pace"] == ""  # a sliding window has no pace
+    assert goal["text"] == f"{percent(attained)} of €100K goal"
+    assert goal["verdict"] == "behind" and goal["colour"] == WARNING_ORANGE
+    assert float(goal["fill"].removesuffix("%")) == pytest.approx(attained * 100)
+
+    choose_window(page, "7d")  # no goal for the week: nothing shown
+    assert goal_of(page, won)["text"] == ""
+
+    choose_window(page, "qtd")
+    assert reference.watermark is not None
+    quarter = reference.value("won_amount", "qtd")
+    assert quarter is not None
+    attained = quarter / QUARTER_GOAL
+    paced = attained / quarter_elapsed(reference.watermark)
+    goal = goal_of(page, won)
+    assert float(goal["attainment"]) == pytest.approx(attained, rel=1e-12)
+    assert float(goal["pace"]) == pytest.approx(paced, rel=1e-6)
+    assert goal["text"] == f"{percent(attained)} of €1M goal · pace {percent(paced)}"
+    assert goal["verdict"] == ("on-track" if paced >= 1 else "behind")
+    label = page.get_attribute(won, "aria-label")
+    assert label is not None and goal["text"] in label
+
+
+def test_the_breakdown_lists_each_reps_attainment_and_pace(page: Any, monitor: Monitor) -> None:
+    reference = monitor.reference
+    assert reference.watermark is not None
+    elapsed = quarter_elapsed(reference.watermark)
+    choose_window(page, "qtd")
+    page.click('.tile[data-kpi="won_amount"]')
+    page.wait_for_selector("#breakdown[open] #bars li")
+    assert "of €1M goal" in page.text_content("#breakdown-total")
+    names = page.eval_on_selector_all("#bars li", "items => items.map(i => i.dataset.name)")
+    assert set(REP_QUOTAS) <= set(names)
+    colours = {"on-track": OK_GREEN, "behind": WARNING_ORANGE}
+    verdicts = set()
+    for name in names:
+        goal = goal_of(page, f'#bars li[data-name="{name}"]')
+        if name not in REP_QUOTAS:
+            assert goal["target"] == "" and goal["text"] == "", name
+            continue
+        value = reference.value("won_amount", "qtd", rep=name)
+        assert value is not None
+        attained, quota = value / REP_QUOTAS[name], REP_QUOTAS[name]
+        paced = attained / elapsed
+        assert float(goal["target"]) == quota
+        assert float(goal["attainment"]) == pytest.approx(attained, rel=1e-12), name
+        assert float(goal["pace"]) == pytest.approx(paced, rel=1e-6), name
+        assert goal["text"] == (
+            f"{percent(attained)} of €{quota / 1000:g}K goal · pace {percent(paced)}"
+        ), name
+        verdict = "on-track" if paced >= 1 else "behind"
+        assert goal["verdict"] == verdict and goal["colour"] == colours[verdict], name
+        verdicts.add(verdict)
+    assert verdicts == {"on-track", "behind"}
+    assert page.is_visible('#bars li[data-name="rep-07"] .goal')
+
+
 def test_tile_states_follow_the_thresholds_file(page: Any, monitor: Monitor) -> None:
     choose_window(page, "24h")
     states = {name: tile["state"] for name, tile in tiles(page).items()}
@@ -366,6 +489,10 @@ def test_a_new_batch_changes_a_tile_within_2s_without_reload(page: Any, monitor:
         "data-value", f"{before + MARGIN - 1:g}", timeout=2_000
     )
     print(f"tile changed {time.monotonic() - sent:.2f}s after the batch was acknowledged")
+    attained = (before + MARGIN - 1) / HOUR_GOAL  # the goal's progress comes with the tile
+    expect(page.locator(".tile[data-kpi=rep_activities] .goal")).to_have_attribute(
+        "data-attainment", repr(attained).removesuffix(".0")
+    )
     assert page.evaluate("window.notReloaded") is True
     assert tiles(page)["rep_activities"]["state"] == "ok"  # still within the line
 

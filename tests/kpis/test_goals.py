@@ -202,3 +202,21 @@ def test_goal_labels_are_its_dimension() -> None:
     goal = Goal(kpi="won_amount", window="qtd", dimension={"rep": "rep-01"}, target=1.0)
     assert goal.labels == {"rep": "rep-01"} and goal.has_pace
     assert not Goal(kpi="won_amount", window="30d", target=1.0).has_pace
+
+
+def test_on_track_is_a_pace_or_else_an_attainment_of_at_least_one() -> None:
+    goals = parse_goals(
+        "goals:\n"
+        + QUOTA
+        + "  - {kpi: csat, window: mtd, dimension: {team: emea}, target: 0.81}\n"
+        + "  - {kpi: csat, window: mtd, dimension: {team: apac}, target: 0.9}\n"
+        + "  - {kpi: customer_acquisition_cost, window: 30d, dimension: {channel: web},"
+        + " target: 400}\n"
+    )
+    # A third of the way into Q4 (UTC): rep-01's 50 % of the quota is ahead of pace.
+    watermark = us(datetime(2026, 10, 31, tzinfo=ZoneInfo("UTC")))
+    quota, emea, apac, cac = progress(goals, snapshot_values(), watermark)
+    assert quota.attainment == 0.5 and quota.on_track is True
+    assert emea.attainment == 1.0 and emea.on_track is True  # met exactly
+    assert apac.on_track is None  # no value: neither
+    assert cac.attainment == 0.8 and cac.on_track is False  # dearer than the target

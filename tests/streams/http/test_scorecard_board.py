@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kpis.catalogue import CATALOGUE
+from kpis.goals import parse_goals, progress
 from kpis.snapshot import KpiValue
 from kpis.thresholds import Threshold, parse_thresholds
 from kpis.units import Currency
@@ -164,15 +165,16 @@ def test_the_board_has_every_kpi_and_window_with_sorted_bars_and_the_worst_state
     assert csat["value"] == 0.9
     assert csat["state"] == "breach"  # the overall 0.9 is fine, emea is not
     assert csat["breakdown"] == [
-        ["nordics", 0.97, "ok", None],
-        ["amer", 0.95, "ok", None],
-        ["emea", 0.6, "breach", None],
-        ["apac", None, "ok", None],
+        ["nordics", 0.97, "ok", None, None],
+        ["amer", 0.95, "ok", None, None],
+        ["emea", 0.6, "breach", None, None],
+        ["apac", None, "ok", None, None],
     ]
     assert board["tiles"]["csat"]["7d"] == {
         "value": None,
         "delta": None,
         "state": "ok",
+        "goal": None,
         "breakdown": [],
     }
     assert board["status"]["accepted"] == 10 and board["status"]["rejected"] == {"schema": 2}
@@ -194,13 +196,90 @@ def test_a_window_with_a_previous_period_carries_its_change_overall_and_per_bar(
     tiles = build_board(snapshot(series), ())["tiles"]
     week = tiles["csat"]["7d"]
     assert week["delta"] == 0.85 - 0.8
-    assert week["breakdown"] == [["amer", 0.9, "ok", 0.9 - 0.95], ["emea", 0.7, "ok", None]]
+    assert week["breakdown"] == [
+        ["amer", 0.9, "ok", 0.9 - 0.95, None],
+        ["emea", 0.7, "ok", None, None],
+    ]
     assert tiles["resolution_time_hours"]["24h"]["delta"] == -6.0
     # no previous period: the hour, the calendar windows, the previous periods themselves
     assert tiles["rep_activities"]["1h"]["delta"] is None
     assert tiles["rep_activities"]["mtd"]["delta"] is None
     assert tiles["csat"]["prev_7d"]["delta"] is None
     assert tiles["open_pipeline_value"]["now"]["delta"] is None
+
+
+def test_goals_show_on_the_tile_and_breakdown_of_their_window() -> None:
+    series = [
+        KpiValue("won_amount", "qtd", {}, 600_000.0),
+        KpiValue("won_amount", "qtd", {"rep": "rep-01"}, 130_000.0),
+        KpiValue("won_amount", "qtd", {"rep": "rep-03"}, 470_000.0),  # no goal
+        KpiValue("csat", "30d", {}, 0.9),
+        KpiValue("customer_acquisition_cost", "30d", {"channel": "web"}, 500.0),
+    ]
+    goals = parse_goals(
+        """goals:
+  - {kpi: won_amount, window: qtd, target: 1500000}
+  - {kpi: won_amount, window: qtd, dimension: {rep: rep-01}, target: 120000}
+  - {kpi: won_amount, window: qtd, dimension: {rep: rep-02}, target: 120000}
+  - {kpi: csat, window: 30d, target: 0.85}
+  - {kpi: customer_acquisition_cost, window: 30d, dimension: {channel: web}, target: 400}
+"""
+    )
+    monday = snapshot(series)
+    monday.goals = progress(goals, series, MONDAY)
+    # judged on the snapshot's series only: rep-02 has none, so no line is crossed for it
+    low = thresholds(
+        {
+            "kpi": "won_amount",
+            "window": "qtd",
+            "comparison": "below",
+            "value": 1.0,
+            "dimension": {"rep": ".+"},
+        }
+    )
+    tiles = build_board(monday, low)["tiles"]
+    elapsed = (31 + 28 + 1.5) / 90  # Monday 2 March 2026, noon UTC, in Q1 (90 days)
+    quarter = tiles["won_amount"]["qtd"]
+    assert quarter["goal"] == {
+        "target": 1_500_000.0,
+        "attainment": 0.4,
+        "pace": 0.4 / elapsed,
+        "on_track": False,  # 40 % two thirds of the way through
+    }
+    assert quarter["breakdown"] == [
+        ["rep-03", 470_000.0, "ok", None, None],
+        [
+            "rep-01",
+            130_000.0,
+            "ok",
+            None,
+            {
+                "target": 120_000.0,
+                "attainment": 130 / 120,
+                "pace": 130 / 120 / elapsed,
+                "on_track": True,
+            },
+        ],
+        # a quota and nothing won yet: 0, listed
+        [
+            "rep-02",
+            0.0,
+            "ok",
+            None,
+            {"target": 120_000.0, "attainment": 0.0, "pace": 0.0, "on_track": False},
+        ],
+    ]
+    assert tiles["won_amount"]["30d"]["goal"] is None  # the quarter's goal is on qtd only
+    assert tiles["csat"]["30d"]["goal"] == {
+        "target": 0.85,
+        "attainment": 0.9 / 0.85,
+        "on_track": True,
+    }
+    cac = tiles["customer_acquisition_cost"]["30d"]
+    assert cac["goal"] is None
+    assert cac["breakdown"] == [
+        ["web", 500.0, "ok", None, {"target": 400.0, "attainment": 0.8, "on_track": False}]
+    ]
 
 
 def test_the_catalogue_tells_the_page_each_kpis_currency_and_better_direction() -> None:

@@ -71,6 +71,30 @@
     node.textContent = known ? `${{ up: "▲", down: "▼", flat: "▬" }[trend]} ${formatChange(kpi.format, delta)}` : "";
     node.title = known ? `Change against ${page.previous[window]}` : "";
   }
+  // A goal's progress as the server computed it (kpis/goals.py): attainment of the target,
+  // pace where it applies, on track or behind.
+  const percent = (fraction) => (fraction === null ? "–" : `${number(fraction * 100, 0)}%`);
+  function goalText(kpi, goal) {
+    const target = `${kpi.better === "lower" ? "≤ " : ""}${format(kpi.format, goal.target)}`;
+    const pace = "pace" in goal ? ` · pace ${percent(goal.pace)}` : "";
+    return `${percent(goal.attainment)} of ${target} goal${pace}`;
+  }
+  function goalNode() {
+    return el("div", { className: "goal" },
+      el("div", { className: "goal-track" }, el("div", { className: "goal-fill" })),
+      el("span", { className: "goal-text" }));
+  }
+  // Fills a goalNode() with `goal` (or empties it): a bar to 100 % of the target and the text.
+  function renderGoal(node, kpi, goal) {
+    const known = (value) => (value === null || value === undefined ? "" : String(value));
+    node.dataset.target = goal ? String(goal.target) : "";
+    node.dataset.attainment = goal ? known(goal.attainment) : "";
+    node.dataset.pace = goal ? known(goal.pace) : "";
+    node.dataset.verdict = !goal || goal.on_track === null ? "" : goal.on_track ? "on-track" : "behind";
+    node.querySelector(".goal-fill").style.width = goal && goal.attainment
+      ? `${Math.min(100, 100 * goal.attainment)}%` : "0";
+    node.querySelector(".goal-text").textContent = goal ? goalText(kpi, goal) : "";
+  }
   const shownWindow = (kpi) => (kpi.windows.includes(page.window) ? page.window : kpi.windows.at(-1));
 
   // --- layout (once per catalogue) ------------------------------------------------------
@@ -105,6 +129,7 @@
       el("span", { className: "badge" }),
       el("p", { className: "value", textContent: "–" }),
       el("div", { className: "trend" }, spark, el("span", { className: "delta" })),
+      goalNode(),
     );
     node.addEventListener("click", () => openBreakdown(kpi.name));
     node.addEventListener("keydown", (event) => {
@@ -141,8 +166,10 @@
     node.querySelector(".badge").textContent = view.state === "ok" ? "" : view.state;
     const change = node.querySelector(".delta");
     renderChange(change, kpi, window, view.delta);
+    renderGoal(node.querySelector(".goal"), kpi, view.goal);
     node.setAttribute("aria-label", `${kpi.title}, ${window}: ${value.textContent}` +
       (change.textContent ? `, ${change.dataset.verdict} than ${page.previous[window]}: ${change.textContent}` : "") +
+      (view.goal ? `, ${goalText(kpi, view.goal)}` : "") +
       (view.state === "ok" ? "" : `, ${view.state}`));
     renderSpark(kpi, node);
   }
@@ -208,17 +235,21 @@
     dialog.dataset.kpi = kpi.name;
     dialog.dataset.window = window;
     $("breakdown-title").textContent = `${kpi.title} by ${kpi.dimension}, ${window}`;
-    $("breakdown-total").textContent = `Overall ${format(kpi.format, view.value)} · ${view.breakdown.length} ${kpi.dimension} values`;
+    $("breakdown-total").textContent = `Overall ${format(kpi.format, view.value)}` +
+      (view.goal ? `, ${goalText(kpi, view.goal)}` : "") + ` · ${view.breakdown.length} ${kpi.dimension} values`;
+    $("bars").dataset.goals = String(view.breakdown.some((bar) => bar[4]));
     const largest = Math.max(0, ...view.breakdown.map(([, v]) => Math.abs(v || 0)));
-    $("bars").replaceChildren(...view.breakdown.map(([name, value, state, delta]) => {
+    $("bars").replaceChildren(...view.breakdown.map(([name, value, state, delta, goal]) => {
       const fill = el("div", { className: "bar-fill" });
       fill.style.width = largest > 0 ? `${(100 * Math.abs(value || 0)) / largest}%` : "0";
       const shown = el("span", { className: "bar-value", textContent: format(kpi.format, value) });
       shown.dataset.value = value === null ? "" : String(value);
       const change = el("span", { className: "delta" });
       renderChange(change, kpi, window, delta);
+      const progress = goalNode();
+      renderGoal(progress, kpi, goal);
       const item = el("li", {}, el("span", { className: "bar-label", textContent: name, title: name }),
-        el("div", { className: "bar-track" }, fill), shown, change);
+        el("div", { className: "bar-track" }, fill), shown, change, progress);
       item.dataset.name = name;
       item.dataset.state = state;
       return item;
