@@ -36,7 +36,7 @@ class Received:
 class SlackSink:
     """An HTTP server that records every JSON POST, as Slack's incoming webhook would get it."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.posts: list[Received] = []
         sink = self
 
@@ -51,7 +51,7 @@ class SlackSink:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port or free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

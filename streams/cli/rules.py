@@ -29,7 +29,8 @@ def _write(files: dict[str, str], out_dir: Path, console: Console) -> list[Path]
     return paths
 
 
-def _read(settings: Settings) -> ThresholdsConfig:
+def read_config(settings: Settings) -> ThresholdsConfig:
+    """The thresholds file as the settings name, link and price it (ConfigError if bad)."""
     try:
         return read_thresholds(
             settings.thresholds_file,
@@ -73,7 +74,7 @@ def missing_secrets(config: ThresholdsConfig) -> list[str]:
 
 def check_secrets(settings: Settings, console: Console) -> None:
     """Refuse (ConfigError) when a secret file Alertmanager reads is missing or empty."""
-    problems = missing_secrets(_read(settings))
+    problems = missing_secrets(read_config(settings))
     if problems:
         raise ConfigError("; ".join(problems))
     console.print("secrets present")
@@ -87,6 +88,6 @@ def write_rules(
 ) -> list[Path]:
     """Write every generated file: rules under `out_dir` (the `deploy/` layout), dashboards
     under `dashboards_dir`; returns their paths."""
-    config = _read(settings)
+    config = read_config(settings)
     paths = _write(generated_files(config), out_dir, console)
     return paths + _write(generated_dashboards(config, settings.goals()), dashboards_dir, console)
