@@ -10,7 +10,6 @@ from rich.console import Console
 
 from kpis.review.model import Review, ReviewError, build_review
 from kpis.review.render import to_html, to_json, to_markdown
-from streams.cli.rules import read_config
 from streams.cli.snapshot import fetch_snapshot
 from streams.config import Settings
 from streams.errors import ConfigError
@@ -65,7 +64,7 @@ def run_review(
         out.file.write(text)
     if not request.send:
         return 0
-    results = deliver(review, read_config(settings), retries=retries)
+    results = deliver(review, settings.thresholds(), retries=retries)
     for channel, ok in results.items():
         err.print(f"{channel}: {'sent' if ok else 'failed after retries'}")
     return 0 if all(results.values()) else 1

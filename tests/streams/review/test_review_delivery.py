@@ -11,17 +11,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
-from kpis.thresholds import DEFAULT_THRESHOLDS_FILE
 from streams.cli.review import ReviewRequest, fetch_review, run_review
-from streams.cli.rules import read_config
 from streams.config import Settings
 from streams.review import sent
 from streams.review.delivery import Retries, deliver, with_retries
-from tests.alerting import MailSink, SlackSink
+from tests.alerting import MailSink, SlackSink, review_thresholds
 from tests.conftest import free_port
 from tests.kpis.test_review import SNAPSHOT
 
@@ -52,23 +49,7 @@ def monitor() -> Iterator[str]:
 
 
 def settings_for(tmp_path: Path, slack_url: str, mail_port: int) -> Settings:
-    """Settings whose thresholds file routes to the local receivers (as the alert tests)."""
-    document = yaml.safe_load(DEFAULT_THRESHOLDS_FILE.read_text())
-    url_file = tmp_path / "slack-webhook-url"
-    url_file.write_text(slack_url + "\n")
-    document["notify"] = {
-        "slack": {"api_url_file": str(url_file), "channel": "#test"},
-        "email": {
-            "to": "revops@test.invalid",
-            "from": "crmkpi@test.invalid",
-            "smarthost": f"127.0.0.1:{mail_port}",
-            "require_tls": False,
-        },
-    }
-    document.update(public_url="https://crmkpi.test", grafana_url="https://grafana.test")
-    thresholds = tmp_path / "thresholds.yaml"
-    thresholds.write_text(yaml.safe_dump(document))
-    return Settings(thresholds_file=thresholds)
+    return Settings(thresholds_file=review_thresholds(tmp_path, slack_url, mail_port))
 
 
 def count(channel: str, outcome: str) -> float:
@@ -134,7 +115,7 @@ def test_a_receiver_that_is_down_gets_the_review_on_a_retry(tmp_path: Path, moni
     failed = count("slack", "failed")
     review = fetch_review(settings, monitor, "month", Console(stderr=True))
     try:
-        assert deliver(review, read_config(settings), retries=QUICK, sleep=come_up) == {
+        assert deliver(review, settings.thresholds(), retries=QUICK, sleep=come_up) == {
             "slack": True,
             "email": True,
         }
