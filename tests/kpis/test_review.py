@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from kpis.review.model import ReviewError, build_review
 from kpis.review.render import to_html, to_json, to_markdown
 from kpis.units import USD
 from streams.simulate import simulate_history
-from tests.reference import compute_reference
+from tests.reference import Reference, compute_reference
 
 
 def series(kpi: str, window: str, value: float | None, **labels: str) -> dict[str, object]:
@@ -59,6 +60,24 @@ SNAPSHOT = {
     ],
     "churn_risk": {"at_risk_by_segment": {"smb": 3, "enterprise": 1}, "customers": []},
 }
+
+
+def simulated_reference() -> Reference:
+    """Two months of simulated events (seed 21) replayed by the reference implementation."""
+    start = datetime.fromisoformat("2026-02-01T00:00:00+00:00")
+    lines = list(simulate_history(seed=21, days=62, start=start, scale=0.2))
+    return compute_reference(lines, now=start + timedelta(days=70))
+
+
+def snapshot_of(reference: Reference) -> dict[str, Any]:
+    """A /kpis document holding the reference's series."""
+    return {
+        "watermark": None if reference.watermark is None else reference.watermark.isoformat(),
+        "kpis": [
+            {"kpi": kpi, "window": w, "labels": dict(labels), "value": value}
+            for (kpi, w, labels), value in reference.series.items()
+        ],
+    }
 
 
 def line(review, name):  # type: ignore[no-untyped-def]
@@ -171,16 +190,8 @@ def test_json_carries_raw_numbers() -> None:
     ("period", "window", "previous"), [("week", "7d", "prev_7d"), ("month", "30d", "prev_30d")]
 )
 def test_review_equals_the_reference_series(period: str, window: str, previous: str) -> None:
-    start = datetime.fromisoformat("2026-02-01T00:00:00+00:00")
-    lines = list(simulate_history(seed=21, days=62, start=start, scale=0.2))
-    reference = compute_reference(lines, now=start + timedelta(days=70))
-    snapshot = {
-        "watermark": "x",
-        "kpis": [
-            {"kpi": kpi, "window": w, "labels": dict(labels), "value": value}
-            for (kpi, w, labels), value in reference.series.items()
-        ],
-    }
+    reference = simulated_reference()
+    snapshot = snapshot_of(reference)
     review = build_review(snapshot, period)
     for kpi in CATALOGUE:
         got = line(review, kpi.name)
