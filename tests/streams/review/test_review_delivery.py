@@ -3,10 +3,8 @@ and an aiosmtpd server: one delivery each, the snapshot's numbers, retries while
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
@@ -20,32 +18,16 @@ from streams.review import sent
 from streams.review.delivery import Retries, deliver, with_retries
 from tests.alerting import MailSink, SlackSink, review_thresholds
 from tests.conftest import free_port
+from tests.http_servers import json_monitor
 from tests.kpis.test_review import SNAPSHOT
 
 QUICK = Retries(attempts=3, first_delay=0.01, max_delay=0.01)
 
 
-class _Monitor(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = orjson.dumps(SNAPSHOT)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def monitor() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Monitor)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_monitor(lambda _: (200, SNAPSHOT)) as url:
+        yield url
 
 
 def settings_for(tmp_path: Path, slack_url: str, mail_port: int) -> Settings:
