@@ -134,6 +134,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
             settings.thresholds() if settings.review.schedules() else ThresholdsConfig(),
             settings.review,
             settings.zone(),
+            settings.prometheus_url,
         )
         await self.producer.start()
         await self.probe.start()

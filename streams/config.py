@@ -119,6 +119,7 @@ class Settings(BaseSettings):
     thresholds_file: Path | None = None
     goals_file: Path | None = None  # default: deploy/goals.yaml (kpis.goals)
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
+    prometheus_url: str | None = None  # the review lists the alerts that fired, asked here
     review: ReviewSchedules = Field(default_factory=ReviewSchedules)  # periodic review sends
     # Where people open crmkpi and Grafana: the links of every notification (docs/alerts.md).
     public_url: str | None = None  # e.g. https://crmkpi.example.com

@@ -20,6 +20,8 @@ PERIOD_WINDOWS = {"week": ("7d", "prev_7d"), "month": ("30d", "prev_30d")}
 """Each review period: its window and the previous period's window, as named in `/kpis`."""
 PERIODS = tuple(PERIOD_WINDOWS)
 MOVERS_PER_KPI = 3
+PERIOD_RANGE = {"week": "7d", "month": "30d"}
+"""The PromQL range of each period, for the alerts that fired during it."""
 
 Labels = tuple[tuple[str, str], ...]
 SeriesValues = dict[tuple[str, str, Labels], float | None]
@@ -93,6 +95,15 @@ class GoalReview:
 
 
 @dataclass(frozen=True)
+class FiredAlert:
+    """An alert that fired during the period (Prometheus' `ALERTS`), by its labels."""
+
+    alertname: str
+    severity: str
+    labels: dict[str, str]  # the others: kpi, window, the dimension value
+
+
+@dataclass(frozen=True)
 class Review:
     """The review of one period."""
 
@@ -103,6 +114,7 @@ class Review:
     kpis: tuple[KpiReview, ...]
     goals: tuple[GoalReview, ...]
     at_risk_by_segment: dict[str, int]
+    alerts: tuple[FiredAlert, ...] | None = None  # None: no Prometheus to ask
 
 
 def _series(document: Mapping[str, Any]) -> SeriesValues:
@@ -159,9 +171,13 @@ def _goal(entry: Mapping[str, Any]) -> GoalReview:
 
 
 def build_review(
-    document: Mapping[str, Any], period: str, catalogue: tuple[Kpi, ...] = CATALOGUE
+    document: Mapping[str, Any],
+    period: str,
+    catalogue: tuple[Kpi, ...] = CATALOGUE,
+    alerts: tuple[FiredAlert, ...] | None = None,
 ) -> Review:
-    """The review of `period` (`week`, `month`) from a `/kpis` snapshot document."""
+    """The review of `period` (`week`, `month`) from a `/kpis` snapshot document, with the
+    alerts that fired meanwhile when Prometheus was asked."""
     if period not in PERIOD_WINDOWS:
         raise ReviewError(f"unknown period {period!r}: one of {', '.join(PERIODS)}")
     windows = PERIOD_WINDOWS[period]
@@ -179,4 +195,5 @@ def build_review(
         tuple(_kpi_review(kpi, series, windows) for kpi in catalogue),
         goals,
         {str(segment): int(count) for segment, count in sorted(at_risk.items())},
+        alerts,
     )

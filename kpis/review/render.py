@@ -80,6 +80,7 @@ def mover_rows(review: Review, currency: Currency) -> list[list[str]]:
 
 
 MOVER_HEADER = ["KPI", "who", "value", "change"]
+ALERT_HEADER = ["alert", "severity", "labels"]
 RISK_HEADER = ["segment", "customers at risk"]
 
 
@@ -90,9 +91,26 @@ def sections(review: Review, currency: Currency) -> list[tuple[str, list[str], l
         ("KPIs", KPI_HEADER, [kpi_row(line, currency) for line in review.kpis]),
         ("Goals", GOAL_HEADER, goal_rows(review, currency)),
         ("Top movers", MOVER_HEADER, mover_rows(review, currency)),
+        ("Alerts fired", ALERT_HEADER, alert_rows(review)),
         ("At-risk customers", RISK_HEADER, risk),
     ]
     return [section for section in found if section[2]]
+
+
+def alert_rows(review: Review) -> list[list[str]]:
+    """alertname, severity, its other labels; one row saying none when none fired."""
+    if review.alerts is None:
+        return []
+    if not review.alerts:
+        return [["none fired", "", ""]]
+    return [
+        [
+            alert.alertname,
+            alert.severity,
+            ", ".join(f"{name}={value}" for name, value in sorted(alert.labels.items())),
+        ]
+        for alert in review.alerts
+    ]
 
 
 def to_markdown(review: Review, currency: Currency) -> str:
@@ -190,4 +208,10 @@ def to_json(review: Review) -> dict[str, Any]:
             for goal in review.goals
         ],
         "at_risk_by_segment": review.at_risk_by_segment,
+        "alerts": None
+        if review.alerts is None
+        else [
+            {"alertname": a.alertname, "severity": a.severity, "labels": a.labels}
+            for a in review.alerts
+        ],
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kpis.review.model import Review
-from kpis.review.render import kpi_row, mover_rows, title
+from kpis.review.render import alert_rows, kpi_row, mover_rows, title
 from kpis.review.text import NO_VALUE, percent_text
 from kpis.thresholds import AlertLinks
 from kpis.units import Currency
@@ -43,9 +43,11 @@ def slack_message(review: Review, currency: Currency, links: AlertLinks) -> dict
         for goal in review.goals
     ]
     at_risk = [f"{segment} {count}" for segment, count in review.at_risk_by_segment.items()]
+    alerts = [f"• {' '.join(cell for cell in row if cell)}" for row in alert_rows(review)]
     for heading, text in (
         ("Goals", "\n".join(goals)),
         ("Top movers", _movers(review, currency)),
+        ("Alerts fired", "\n".join(alerts)),
         ("At-risk customers", ", ".join(at_risk)),
     ):
         if text and text != NO_VALUE:

@@ -8,11 +8,12 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 
-from kpis.review.model import Review, ReviewError, build_review
+from kpis.review.model import Review, ReviewError
 from kpis.review.render import to_html, to_json, to_markdown
 from streams.cli.snapshot import fetch_snapshot
 from streams.config import Settings
 from streams.errors import ConfigError
+from streams.review.alerts_fired import review_with_alerts
 from streams.review.delivery import DEFAULT_RETRIES, Retries, deliver
 
 
@@ -42,7 +43,7 @@ def fetch_review(settings: Settings, url: str, period: str, err: Console) -> Rev
     secret = token.get_secret_value() if token is not None else None
     document = fetch_snapshot(url, False, 0.0, err, secret)
     try:
-        return build_review(document, period)
+        return review_with_alerts(document, period, settings.prometheus_url)
     except ReviewError as error:
         raise ConfigError(f"{url}: {error}") from None
 

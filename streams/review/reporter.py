@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 from aiokafka.errors import KafkaError
 
-from kpis.review.model import build_review
 from kpis.review.schedule import Schedule
 from kpis.thresholds import ThresholdsConfig
 from streams.config import ReviewSchedules
 from streams.errors import CrmkpiError
 from streams.read.snapshot_reader import ReadResult
+from streams.review.alerts_fired import review_with_alerts
 from streams.review.delivery import Retries, deliver
 from streams.review.sent_log import SentLog, sent_key
 from streams.worker.assignment import Assignment
@@ -54,6 +54,7 @@ class ReviewReporter:
         config: ThresholdsConfig,
         settings: ReviewSchedules,
         zone: ZoneInfo,
+        prometheus_url: str | None = None,
     ) -> None:
         self.assignment = assignment
         self.read_snapshot = read_snapshot
@@ -61,6 +62,7 @@ class ReviewReporter:
         self.config = config
         self.schedules = settings.schedules()
         self.zone = zone
+        self.prometheus_url = prometheus_url  # of the alerts that fired, when set
         self.channels: tuple[str, ...] = settings.channels
         self.retries = Retries(settings.attempts, settings.first_delay)
         self.retry_later = settings.retry_later_seconds
@@ -133,7 +135,9 @@ class ReviewReporter:
         channels: tuple[str, ...],
         document: dict[str, object],
     ) -> None:
-        review = build_review(document, schedule.period)
+        review = await asyncio.to_thread(
+            review_with_alerts, document, schedule.period, self.prometheus_url
+        )
         results = await asyncio.to_thread(deliver, review, self.config, channels, self.retries)
         for channel, ok in results.items():
             if ok:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kpis.review.model import build_review
+from kpis.review.model import FiredAlert, build_review
 from kpis.review.render import kpi_row, to_html
 from kpis.units import USD
 from tests.kpis.test_review import SNAPSHOT, simulated_reference, snapshot_of
@@ -34,7 +34,8 @@ def test_the_html_review_lays_out_in_chromium(browser: Any, tmp_path: Path) -> N
     document = snapshot_of(simulated_reference())
     document["goals"] = SNAPSHOT["goals"]
     document["churn_risk"] = SNAPSHOT["churn_risk"]
-    review = build_review(document, "week")
+    fired = (FiredAlert("CrmkpiCsatLow", "warning", {"kpi": "csat", "window": "24h"}),)
+    review = build_review(document, "week", alerts=fired)
     page_file = tmp_path / "review.html"
     page_file.write_text(to_html(review, USD), encoding="utf-8")
     page = browser.new_page(viewport={"width": 1024, "height": 800})

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kpis.catalogue import CATALOGUE
-from kpis.review.model import ReviewError, build_review
+from kpis.review.model import FiredAlert, ReviewError, build_review
 from kpis.review.render import to_html, to_json, to_markdown
 from kpis.units import USD
 from streams.simulate import simulate_history
@@ -212,3 +212,11 @@ def test_review_equals_the_reference_series(period: str, window: str, previous: 
         ranked = sorted(changes.items(), key=lambda item: (-abs(item[1]), item[0]))[:3]
         assert [(m.label, m.change.delta) for m in got.movers] == ranked, kpi.name
     assert any(one.movers for one in review.kpis)
+
+
+def test_alerts_fired_when_prometheus_was_asked() -> None:
+    fired = (FiredAlert("CrmkpiCsatLow", "warning", {"kpi": "csat", "team": "apac"}),)
+    text = to_markdown(build_review(SNAPSHOT, "week", alerts=fired), USD)
+    assert "| CrmkpiCsatLow | warning | kpi=csat, team=apac |" in text
+    assert "| none fired |  |  |" in to_markdown(build_review(SNAPSHOT, "week", alerts=()), USD)
+    assert "Alerts fired" not in to_markdown(build_review(SNAPSHOT, "week"), USD)
