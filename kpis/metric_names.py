@@ -138,6 +138,7 @@ STATE_ENTRIES = "crmkpi_state_entries"  # by kind: event_ids, leads, ..., parts
 RECOVERY_SECONDS = "crmkpi_recovery_seconds"  # the worker's last recovery of assigned partitions
 RECOVERY_BYTES = "crmkpi_recovery_bytes"
 INGEST_REQUESTS = "crmkpi_ingest_requests"  # by source and outcome, refused ones included
+REVIEWS_SENT = "crmkpi_reviews_sent"  # periodic reviews by channel and outcome (sent, failed)
 INGEST_ITEMS = "crmkpi_ingest_items"  # changes received, by source, kind and result
 
 GOAL_TARGET = "crmkpi_goal_target"  # by kpi, window and the goal's dimension value

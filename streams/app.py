@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faust.types import TP
 
+from kpis.thresholds import ThresholdsConfig
 from streams.config import Settings
 from streams.http.ingest.endpoint import IngestEndpoint
 from streams.http.listeners import Listeners
@@ -40,6 +41,8 @@ from streams.kafka.topics import Topics, ensure_topics
 from streams.read.snapshot_cache import LastGoodSnapshot
 from streams.read.snapshot_reader import LagProbe, SnapshotReader
 from streams.read.store import Store, open_store
+from streams.review.reporter import ReviewReporter
+from streams.review.sent_log import SentLog
 from streams.worker.assignment import Assignment
 from streams.worker.checkpoint_log import MAX_CHECKPOINT_BYTES, CheckpointLog
 from streams.worker.churn_alerts import ChurnAlerts, churn_alerts_for
@@ -68,6 +71,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
     processor: Processor
     consumption: Consumption
     churn: ChurnReporter
+    reviews: ReviewReporter
 
     def __init__(
         self,
@@ -123,6 +127,15 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.churn = ChurnReporter(
             assignment, processor, self.snapshots.read, announcer, self.churn_alerts
         )
+        self.reviews = ReviewReporter(
+            assignment,
+            self.snapshots.read,
+            SentLog(settings, topics.review_sent, self.producer),
+            settings.thresholds() if settings.review.schedules() else ThresholdsConfig(),
+            settings.review,
+            settings.zone(),
+            settings.prometheus_url,
+        )
         await self.producer.start()
         await self.probe.start()
         if self.serve_http:
@@ -158,6 +171,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         shutil.rmtree(self.datadir, ignore_errors=True)
+        await self.reviews.stop()
         if self.http is not None:
             await self.http.stop()
         await self.probe.stop()
@@ -191,6 +205,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         if self.ready.is_set():
             await self.processor.republish()
             await self.churn.tick()
+            self.reviews.tick()
             try:
                 await self.processor.snapshot_idle()
             except KafkaError as error:  # written on a later tick

@@ -23,6 +23,8 @@ from pydantic_settings import (
 from kpis.churn import ChurnRules
 from kpis.goals import Goals, GoalsError, read_goals
 from kpis.retention import DAY_US, DEFAULT_GRACE_DAYS, MIN_GRACE_DAYS
+from kpis.review.schedule import Schedule, ScheduleError, parse_schedule
+from kpis.thresholds import ThresholdsConfig, ThresholdsError, read_thresholds
 from kpis.units import Currency, currency_problem
 from streams.errors import ConfigError
 from streams.secret_settings import file_sources
@@ -58,6 +60,33 @@ class IngestStages(BaseModel):
         return {**DEFAULT_PIPELINES[str(info.field_name)], **pipelines}
 
 
+class ReviewSchedules(BaseModel):
+    """When the reporter sends the periodic review (docs/review.md); unset: never."""
+
+    weekly: str | None = None  # "MON 08:00" in CRMKPI_TIMEZONE
+    monthly: str | None = None  # "1 08:00": a day from 1 to 28
+    channels: tuple[Literal["slack", "email"], ...] = ("slack", "email")
+    attempts: int = Field(default=5, ge=1)  # per delivery, delays doubling from first_delay
+    first_delay: float = Field(default=2.0, gt=0)  # seconds
+    retry_later_seconds: float = Field(default=60.0, gt=0)  # then, until the channel gets it
+    wait_idle_seconds: float = Field(default=600.0, ge=0)  # for the lag to reach 0 once due
+
+    @field_validator("weekly", "monthly")
+    @classmethod
+    def _readable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            try:
+                parse_schedule(str(info.field_name), value)
+            except ScheduleError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    def schedules(self) -> tuple[Schedule, ...]:
+        """The schedules that are set."""
+        named = (("weekly", self.weekly), ("monthly", self.monthly))
+        return tuple(parse_schedule(kind, text) for kind, text in named if text is not None)
+
+
 class Settings(BaseSettings):
     """Everything a crmkpi process can be told."""
 
@@ -90,6 +119,8 @@ class Settings(BaseSettings):
     thresholds_file: Path | None = None
     goals_file: Path | None = None  # default: deploy/goals.yaml (kpis.goals)
     alertmanager_url: str | None = None  # churn-risk alerts are posted here when set
+    prometheus_url: str | None = None  # the review lists the alerts that fired, asked here
+    review: ReviewSchedules = Field(default_factory=ReviewSchedules)  # periodic review sends
     # Where people open crmkpi and Grafana: the links of every notification (docs/alerts.md).
     public_url: str | None = None  # e.g. https://crmkpi.example.com
     grafana_url: str | None = None  # e.g. https://grafana.example.com
@@ -182,6 +213,15 @@ class Settings(BaseSettings):
         try:
             return read_goals(self.goals_file)
         except GoalsError as error:
+            raise ConfigError(str(error)) from None
+
+    def thresholds(self) -> ThresholdsConfig:
+        """The thresholds file with its links and currency; ConfigError names what is wrong."""
+        try:
+            return read_thresholds(
+                self.thresholds_file, self.public_url, self.grafana_url, self.money()
+            )
+        except ThresholdsError as error:
             raise ConfigError(str(error)) from None
 
     def zone(self) -> ZoneInfo:

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from kpis.thresholds import DEFAULT_THRESHOLDS_FILE
 from tests.conftest import free_port, stop
 from tests.waiting import wait_until
 
@@ -36,7 +38,7 @@ class Received:
 class SlackSink:
     """An HTTP server that records every JSON POST, as Slack's incoming webhook would get it."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.posts: list[Received] = []
         sink = self
 
@@ -51,7 +53,7 @@ class SlackSink:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port or free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -135,3 +137,24 @@ def _ready(address: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def review_thresholds(tmp: Path, slack_url: str, mail_port: int) -> Path:
+    """The default thresholds file with the local Slack stand-in and SMTP server as the
+    receivers (the webhook URL in its secret file), and test links."""
+    document = yaml.safe_load(DEFAULT_THRESHOLDS_FILE.read_text())
+    url_file = tmp / "slack-webhook-url"
+    url_file.write_text(slack_url + "\n")
+    document["notify"] = {
+        "slack": {"api_url_file": str(url_file), "channel": "#test"},
+        "email": {
+            "to": "revops@test.invalid",
+            "from": "crmkpi@test.invalid",
+            "smarthost": f"127.0.0.1:{mail_port}",
+            "require_tls": False,
+        },
+    }
+    document.update(public_url="https://crmkpi.test", grafana_url="https://grafana.test")
+    thresholds = tmp / "thresholds.yaml"
+    thresholds.write_text(yaml.safe_dump(document))
+    return thresholds

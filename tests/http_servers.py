@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from kpis.churn import ChurnRisk
@@ -67,3 +70,32 @@ async def fetch(url: str, method: str = "GET", **options: Any) -> tuple[int, dic
         streaming = response.content_type == "text/event-stream"  # never ends: its first bytes
         body = await (response.content.readany() if streaming else response.read())
         return response.status, dict(response.headers), body
+
+
+Answer = Callable[[BaseHTTPRequestHandler], tuple[int, object]]
+
+
+@contextmanager
+def json_monitor(answer: Answer) -> Iterator[str]:
+    """A threaded HTTP server answering every GET with `answer(request)`: a status and a
+    JSON body; yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, document = answer(self)
+            body = orjson.dumps(document)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,4 +1,5 @@
-"""The `crmkpi` command line (INTERFACES.md): up, worker, produce, backfill, simulate, snapshot."""
+"""The `crmkpi` command line (INTERFACES.md): up, worker, produce, backfill, simulate, snapshot,
+review."""
 
 from __future__ import annotations
 
@@ -181,6 +182,31 @@ def snapshot(
     secret = token.get_secret_value() if token is not None else None
     document = fetch_snapshot(url, wait_idle, timeout, err, secret)
     print_snapshot(document, as_json, out, settings.money())
+
+
+@cli.command()
+def review(
+    period: Annotated[str, typer.Option(help="week (7d vs prev_7d) or month (30d vs prev_30d).")],
+    form: Annotated[
+        str, typer.Option("--format", help="markdown, html (a page to open) or json.")
+    ] = "markdown",
+    url: Annotated[str, typer.Option(help="Monitor URL.")] = "http://127.0.0.1:8000",
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write it here.")] = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Deliver it to the alerts' Slack and email receivers.")
+    ] = False,
+) -> None:
+    """The KPI review of the week or month just ended, from a running monitor."""
+    from kpis.review.model import PERIODS
+    from kpis.review.render import FORMATS
+    from streams.cli.review import ReviewRequest, run_review
+
+    if period not in PERIODS:
+        raise typer.BadParameter(f"one of {', '.join(PERIODS)}", param_hint="--period")
+    if form not in FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(FORMATS)}", param_hint="--format")
+    request = ReviewRequest(period, form, url, out_file, send)
+    raise typer.Exit(run_review(Settings(), request, out, err))
 
 
 @cli.command()

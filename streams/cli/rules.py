@@ -8,7 +8,7 @@ from rich.console import Console
 
 from kpis.dashboards import generated_dashboards
 from kpis.rules import generated_files
-from kpis.thresholds import ThresholdsConfig, ThresholdsError, read_thresholds
+from kpis.thresholds import ThresholdsConfig
 from streams.config import Settings
 from streams.errors import ConfigError
 
@@ -27,18 +27,6 @@ def _write(files: dict[str, str], out_dir: Path, console: Console) -> list[Path]
         path.write_text(text, encoding="utf-8")
         console.print(f"wrote {path}")
     return paths
-
-
-def _read(settings: Settings) -> ThresholdsConfig:
-    try:
-        return read_thresholds(
-            settings.thresholds_file,
-            settings.public_url,
-            settings.grafana_url,
-            settings.money(),
-        )
-    except ThresholdsError as error:
-        raise ConfigError(str(error)) from None
 
 
 def missing_secrets(config: ThresholdsConfig) -> list[str]:
@@ -73,7 +61,7 @@ def missing_secrets(config: ThresholdsConfig) -> list[str]:
 
 def check_secrets(settings: Settings, console: Console) -> None:
     """Refuse (ConfigError) when a secret file Alertmanager reads is missing or empty."""
-    problems = missing_secrets(_read(settings))
+    problems = missing_secrets(settings.thresholds())
     if problems:
         raise ConfigError("; ".join(problems))
     console.print("secrets present")
@@ -87,6 +75,6 @@ def write_rules(
 ) -> list[Path]:
     """Write every generated file: rules under `out_dir` (the `deploy/` layout), dashboards
     under `dashboards_dir`; returns their paths."""
-    config = _read(settings)
+    config = settings.thresholds()
     paths = _write(generated_files(config), out_dir, console)
     return paths + _write(generated_dashboards(config, settings.goals()), dashboards_dir, console)

@@ -19,6 +19,7 @@ from streams.http.guards import add_security_headers
 from streams.http.scorecard import add_scorecard
 from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import Snapshot
+from streams.review import sent as reviews_sent
 
 SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
@@ -52,7 +53,7 @@ def build_app(
     async def metrics_body() -> bytes:
         snapshot, lag = await read_snapshot()
         worker = worker_view() if worker_view is not None else None
-        return render(snapshot, lag, worker) + outcomes.exposition()
+        return render(snapshot, lag, worker) + outcomes.exposition() + reviews_sent.exposition()
 
     shared_kpis, shared_metrics = Coalesced(kpis_body), Coalesced(metrics_body)
 

@@ -38,6 +38,11 @@ class Topics:
         return self.prefix + "state_checkpoints"
 
     @property
+    def review_sent(self) -> str:
+        """The periods whose review each channel got (docs/review.md): a few records a month."""
+        return self.prefix + "review_sent"
+
+    @property
     def sources(self) -> tuple[str, ...]:
         """What the worker consumes: the domain topics and the dead-letter topic."""
         return (*self.domains, self.dlq)
@@ -55,7 +60,8 @@ CHECKPOINT_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1"}
 async def ensure_topics(settings: Settings) -> Topics:
     """Create every topic that does not exist yet, with the configured partition count."""
     topics = Topics(settings.topic_prefix)
-    names = (*topics.sources, topics.churn_signals, topics.checkpoints)
+    names = (*topics.sources, topics.churn_signals, topics.checkpoints, topics.review_sent)
+    kept_forever = (topics.checkpoints, topics.review_sent)
     admin = AIOKafkaAdminClient(**settings.kafka_options())
     try:
         await admin.start()
@@ -71,7 +77,7 @@ async def ensure_topics(settings: Settings) -> Topics:
                 name,
                 num_partitions=settings.partitions,
                 replication_factor=1,
-                topic_configs=CHECKPOINT_CONFIG if name == topics.checkpoints else {},
+                topic_configs=CHECKPOINT_CONFIG if name in kept_forever else {},
             )
             for name in names
             if name not in existing

@@ -2,44 +2,30 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-import orjson
 import pytest
 from rich.console import Console
 
 from streams.cli.snapshot import fetch_snapshot
 from streams.errors import MonitorUnreachable
+from tests.http_servers import json_monitor
 
 TOKEN = "read-tok"
 DOCUMENT = {"watermark": None, "lag": 0, "kpis": []}
 
 
-class _Monitor(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        allowed = self.headers.get("Authorization") == f"Bearer {TOKEN}"
-        body = orjson.dumps(DOCUMENT if allowed else {"error": "unauthorized"})
-        self.send_response(200 if allowed else 401)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+def _answer(request: BaseHTTPRequestHandler) -> tuple[int, object]:
+    if request.headers.get("Authorization") == f"Bearer {TOKEN}":
+        return 200, DOCUMENT
+    return 401, {"error": "unauthorized"}
 
 
 @pytest.fixture
 def monitor() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Monitor)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_monitor(_answer) as url:
+        yield url
 
 
 def test_snapshot_sends_the_read_token(monitor: str) -> None:

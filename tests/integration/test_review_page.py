@@ -1,0 +1,58 @@
+"""`crmkpi review --format html` in Debian's chromium: every table fits the page, nothing
+overflows or overlaps, and the numbers shown are the review's. CRMKPI_WRITE_SCREENSHOTS=1
+writes the screenshot to docs/review.png (committed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpis.review.model import FiredAlert, build_review
+from kpis.review.render import kpi_row, to_html
+from kpis.units import USD
+from tests.kpis.test_review import SNAPSHOT, simulated_reference, snapshot_of
+from tests.scorecard_browser import browser  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.integration
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "review.png"
+
+LAYOUT = """() => {
+  const page = document.documentElement;
+  const boxes = [...document.querySelectorAll('h1, h2, table')].map(e => e.getBoundingClientRect());
+  const overlaps = boxes.slice(1).filter((box, i) => box.top < boxes[i].bottom - 0.5).length;
+  const cells = [...document.querySelectorAll('td, th')].filter(
+    c => c.scrollWidth > c.clientWidth + 1).length;
+  return {overflow: page.scrollWidth - page.clientWidth, overlaps, clipped: cells,
+          rows: [...document.querySelectorAll('tr')].map(r => [...r.cells].map(c => c.innerText))};
+}"""
+
+
+def test_the_html_review_lays_out_in_chromium(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    document = snapshot_of(simulated_reference())
+    document["goals"] = SNAPSHOT["goals"]
+    document["churn_risk"] = SNAPSHOT["churn_risk"]
+    fired = (FiredAlert("CrmkpiCsatLow", "warning", {"kpi": "csat", "window": "24h"}),)
+    review = build_review(document, "week", alerts=fired)
+    page_file = tmp_path / "review.html"
+    page_file.write_text(to_html(review, USD), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1024, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.goto(page_file.as_uri())
+    layout = page.evaluate(LAYOUT)
+    assert errors == []
+    assert layout["overflow"] <= 0, "the page scrolls sideways"
+    assert layout["overlaps"] == 0 and layout["clipped"] == 0
+    shown = layout["rows"]
+    for line in review.kpis:
+        assert kpi_row(line, USD) in shown
+    shot = tmp_path / "review.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    if os.environ.get("CRMKPI_WRITE_SCREENSHOTS"):
+        DOCS_SCREENSHOT.write_bytes(shot.read_bytes())
+    page.close()
