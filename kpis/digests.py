@@ -2,7 +2,7 @@
 
 A partition holds an entity per open CRM record and an id per applied event: as strings in
 dicts they cost about 100 bytes each before the entity itself. A `DigestTable` keeps a digest
-in 8 bytes of an array and its value in a list slot, about 26 bytes an entry.
+in 8 bytes of an array and its value in a list slot: 16 bytes a slot, 21 to 32 an entry.
 
 Two keys sharing a digest would be one: a false `duplicate`, or two entities merged. With `n`
 digests held in a partition, a new key collides with probability about `n / 2**64`: under

@@ -221,3 +221,27 @@ def test_a_checkpoint_written_before_the_grace_period_is_held_for_g_after_it() -
     assert outcome(state, activity(36)) == "accepted"
     assert outcome(state, activity(0.5, "old-id")) == "too_late"
     assert outcome(state, event("opportunity.lost", 0.5, opportunity_id="o")) == "too_late"
+
+
+def test_an_id_is_a_duplicate_for_any_entity_while_the_entity_it_was_applied_to_is_held() -> None:
+    state = PartitionState()
+    assert outcome(state, event("opportunity.created", 0, "x", opportunity_id="a", **OPP)) == (
+        "accepted"
+    )
+    assert outcome(state, event("opportunity.created", 0, opportunity_id="c", **OPP)) == "accepted"
+    reused = event("opportunity.stage_changed", 1.5, "x", opportunity_id="c", stage="y")
+    assert outcome(state, reused) == "duplicate"  # "x" was applied to `a`, still held
+    assert outcome(state, event("opportunity.won", 1, opportunity_id="a")) == "accepted"
+    assert outcome(state, activity(37)) == "accepted"  # T - G = day 2: `a` is forgotten
+    assert outcome(state, reused) == "accepted"  # about `c`, still open
+
+
+def test_a_checkpoint_written_before_digests_is_restored_with_its_ids_and_keys() -> None:
+    opened = ["Opportunity", 10_000_000, "s", "r", "t", None, 0, False, 0]
+    records = [["by-o", [0, "o", 0]], ["by-none", [to_micros(START), "", 0]]]
+    legacy = msgspec.msgpack.encode([7, to_micros(START), {"o": opened}, records, [], 0])
+    state = PartitionState()
+    assert cp.restore(state, cp.decode(legacy))
+    assert outcome(state, event("opportunity.lost", 0, "by-o", opportunity_id="o")) == "duplicate"
+    assert outcome(state, activity(0, "by-none")) == "duplicate"
+    assert outcome(state, event("opportunity.lost", 0.5, opportunity_id="o")) == "accepted"
