@@ -33,8 +33,8 @@ def digest(key: str) -> int:
 
 
 class DigestTable(Generic[V]):
-    """A hash table from digests to values (never None): open addressing, linear probing,
-    at most 3/4 full. Entries leave only by `retain`, which rebuilds the table.
+    """A hash table from digests (never 0) to values (never None): open addressing, linear
+    probing, at most 3/4 full. Entries leave only by `retain`, which rebuilds the table.
 
     The last key looked up keeps its slot: an event reads and writes its entity several
     times in a row. The slot stays right until a rebuild, or until another key is added,
@@ -49,14 +49,15 @@ class DigestTable(Generic[V]):
             self[key] = value
 
     def _slot(self, key: int) -> int:
-        """The slot holding `key`, or the free slot where it goes."""
+        """The slot holding `key`, or the free slot (digest 0) where it goes; only the array
+        of digests is read, which is most of what a miss costs."""
         last_key, slot = self._last
         if key == last_key:
             return slot
-        digests, values = self._digests, self._values
-        slots = len(values)
+        digests = self._digests
+        slots = len(digests)
         slot = key % slots
-        while values[slot] is not None and digests[slot] != key:
+        while (held := digests[slot]) != key and held:
             slot = slot + 1 if slot + 1 < slots else 0
         self._last = key, slot
         return slot
@@ -112,7 +113,7 @@ class DigestTable(Generic[V]):
         new_values: list[V | None] = [None] * slots
         for old in occupied:
             slot = (key := digests[old]) % slots
-            while new_values[slot] is not None:
+            while new_digests[slot]:
                 slot = slot + 1 if slot + 1 < slots else 0
             new_digests[slot], new_values[slot] = key, values[old]
         self._digests, self._values, self._count = new_digests, new_values, count
