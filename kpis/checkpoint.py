@@ -12,9 +12,11 @@ at least at the last checkpoint's offset, and the source is read on from there.
 Entities and ids a worker has forgotten (`kpis.retention`) may come back from
 older checkpoints: they are judged forgotten all the same, and pruned again.
 
-Checkpoints written before the grace period (bare ids, entities without the
-time of their latest event) are restored as if that time were the checkpoint's
-watermark: they are held for at least `G` after it.
+Entity keys and event ids travel as their digests (`kpis.digests`); those of
+checkpoints written before digests are digested when restored (their ids are
+in `legacy_ids`). Checkpoints written before the grace period (bare ids,
+entities without the time of their latest event) are restored as if that time
+were the checkpoint's watermark: they are held for at least `G` after it.
 
 Offsets count in one incarnation of the logs: a broker that lost its data
 (a memory-only broker restarted) starts the offsets again from 0 on a new,
@@ -30,10 +32,11 @@ from collections.abc import Sequence
 import msgspec
 from msgspec import Struct
 
+from kpis.digests import DigestTable, digest
 from kpis.engine import PartitionState
 from kpis.entities import Entity
 from kpis.ledger import Ledger
-from kpis.retention import IdRecord
+from kpis.retention import IdRecord, born_us, id_record
 
 
 class Checkpoint(Struct, array_like=True):
@@ -41,14 +44,15 @@ class Checkpoint(Struct, array_like=True):
 
     offset: int
     watermark_us: int | None
-    entities: dict[str, Entity]
-    # each new id with its time and entity; a bare id is from a worker without a grace period
-    event_ids: Sequence[tuple[str, IdRecord] | str]
+    entities: dict[int | str, Entity]  # by digest (by key before digests)
+    # ids as written before digests: (id, (time, entity key, born)), or bare before `G`
+    legacy_ids: Sequence[tuple[str, tuple[int, str, int]] | str]
     parts: list[tuple[str, str, int, int, int]]
     incarnation: int
     full: bool = False  # the whole state, not the changes since `since`
     since: int = -1  # the source offset the writer's previous checkpoint covered
     base: int = -1  # checkpoint-log offset of the writer's latest snapshot (-1: unknown)
+    event_ids: Sequence[IdRecord] = ()  # each new (or, when `full`, each held) id
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -58,17 +62,18 @@ _decoder: msgspec.msgpack.Decoder[Checkpoint] = msgspec.msgpack.Decoder(Checkpoi
 def take_checkpoint(state: PartitionState, since: int = -1, base: int = -1) -> Checkpoint:
     """The changes since the previous checkpoint (which covered offset `since`, with the
     writer's latest snapshot at checkpoint-log offset `base`); clears the change tracking."""
-    entities = {key: state.entities[key] for key in state.changed_entities}
+    entities: dict[int | str, Entity] = {key: state.entities[key] for key in state.changed_entities}
     parts = [(*key, value) for key, value in state.ledger.take_changes()]
     checkpoint = Checkpoint(
         state.offset,
         state.ledger.watermark_us,
         entities,
-        state.new_event_ids,
+        (),
         parts,
         state.incarnation,
         since=since,
         base=base,
+        event_ids=state.new_event_ids,
     )
     state.changed_entities = set()
     state.new_event_ids = []
@@ -81,11 +86,12 @@ def take_snapshot(state: PartitionState) -> Checkpoint:
     checkpoint = Checkpoint(
         state.offset,
         state.ledger.watermark_us,
-        dict(state.entities),
-        list(state.event_ids.items()),
+        dict(state.entities.items()),
+        (),
         [(*key, value) for key, value in state.ledger.values.items()],
         state.incarnation,
         full=True,
+        event_ids=_held_ids(state),
     )
     state.changed_entities = set()
     state.new_event_ids = []
@@ -98,23 +104,59 @@ def restore(state: PartitionState, checkpoint: Checkpoint) -> bool:
     if checkpoint.incarnation != state.incarnation or checkpoint.offset <= state.offset:
         return False
     if checkpoint.full:
-        state.entities = {}
-        state.event_ids = {}
+        state.entities = DigestTable()
+        state.event_ids = DigestTable()
         state.ledger = Ledger(state.ledger.zone)
     elif checkpoint.since > state.offset:
         return False  # a gap: the changes before them are in a checkpoint not applied
     legacy_us = checkpoint.watermark_us or 0  # held for `G` after the checkpoint, at least
     for key, entity in checkpoint.entities.items():
         entity.last_us = entity.last_us or legacy_us
-        state.entities[key] = entity
-    for item in checkpoint.event_ids:
-        event_id, record = (item, (legacy_us, "", 0)) if isinstance(item, str) else item
-        state.event_ids[event_id] = record
+        _restore_entity(state, digest(key) if isinstance(key, str) else key, entity)
+    for event_id, key, born in [*checkpoint.event_ids, *_digested(checkpoint, legacy_us)]:
+        owner = state.entities.get(key) if key else born
+        if owner is not None and (isinstance(owner, int) or born_us(owner) == born):
+            state.event_ids[event_id] = owner
+        # else: about an entity since created again, so neither held nor ever again
     state.ledger.restore(((k0, k1, k2, k3), value) for k0, k1, k2, k3, value in checkpoint.parts)
     if checkpoint.watermark_us is not None:
         state.ledger.advance_watermark(checkpoint.watermark_us)
     state.offset = checkpoint.offset
     return True
+
+
+def _held_ids(state: PartitionState) -> list[IdRecord]:
+    """The ids in memory, as records; those of an entity since created again (never held
+    again) are left out."""
+    keys = {id(entity): key for key, entity in state.entities.items()}
+    records = []
+    for event_id, owner in state.event_ids.items():
+        key = 0 if isinstance(owner, int) else keys.get(id(owner))
+        if key is not None:
+            records.append(id_record(event_id, key, owner))
+    return records
+
+
+def _restore_entity(state: PartitionState, key: int, entity: Entity) -> None:
+    """Hold `entity` under `key`, updating the one held in place if it is the same entity
+    (same kind and birth): its ids keep it as their owner (`kpis.retention.IdOwner`)."""
+    held = state.entities.get(key)
+    if held is None or type(held) is not type(entity) or born_us(held) != born_us(entity):
+        state.entities[key] = entity
+        return
+    for name in entity.__struct_fields__:
+        setattr(held, name, getattr(entity, name))
+
+
+def _digested(checkpoint: Checkpoint, legacy_us: int) -> list[IdRecord]:
+    """The ids of a checkpoint written before digests, as records."""
+    records = []
+    for item in checkpoint.legacy_ids:
+        event_id, (occurred_us, key, born) = (
+            (item, (legacy_us, "", 0)) if isinstance(item, str) else item
+        )
+        records.append((digest(event_id), digest(key) if key else 0, born if key else occurred_us))
+    return records
 
 
 def encode(checkpoint: Checkpoint) -> bytes:

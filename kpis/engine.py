@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from kpis import churn, retention
 from kpis import events as ev
 from kpis import parts as p
+from kpis.digests import DigestTable, digest
 from kpis.entities import Customer, Entity, Lead, Opportunity, Ticket
 from kpis.events import Event, Rejection
 from kpis.ledger import Ledger
-from kpis.retention import DAY_US, DEFAULT_GRACE_DAYS, IdRecord
+from kpis.retention import DAY_US, DEFAULT_GRACE_DAYS, IdOwner, IdRecord
 from kpis.windows import HOUR_US, MINUTE_US
 
 
@@ -27,17 +29,17 @@ def to_micro_units(amount: float) -> int:
 
 @dataclass
 class PartitionState:
-    """Everything one source partition knows: entities, applied event ids, KPI parts."""
+    """Everything one source partition knows: entities, applied event ids (by digest), parts."""
 
-    entities: dict[str, Entity] = field(default_factory=dict)
-    event_ids: dict[str, IdRecord] = field(default_factory=dict)
+    entities: DigestTable[Entity] = field(default_factory=DigestTable)
+    event_ids: DigestTable[IdOwner] = field(default_factory=DigestTable)
     ledger: Ledger = field(default_factory=Ledger)
     churn_rules: churn.ChurnRules = field(default_factory=churn.ChurnRules)
     grace_us: int = DEFAULT_GRACE_DAYS * DAY_US
     offset: int = -1
     incarnation: int = 0  # of the log `offset` counts in (see `kpis.checkpoint`)
-    changed_entities: set[str] = field(default_factory=set)
-    new_event_ids: list[tuple[str, IdRecord]] = field(default_factory=list)
+    changed_entities: set[int] = field(default_factory=set)
+    new_event_ids: list[IdRecord] = field(default_factory=list)
     forgotten_before_us: int | None = None  # `T - G` of the last `retention.forget` (memory)
 
     def apply_raw(self, raw: bytes, now_us: int) -> tuple[Event | None, Rejection | None]:
@@ -54,23 +56,20 @@ class PartitionState:
         """Apply a decoded event, or raise `Rejection` leaving the state untouched."""
         t_us = ev.check_not_future(event, now_us)
         limit_us = self.horizon()
-        key = event.entity_id if type(event) in ENTITY_EVENTS else ""
+        key = digest(event.entity_id) if type(event) in ENTITY_EVENTS else 0
         if limit_us is not None and t_us < limit_us and self.held(key) is None:
             raise Rejection("too_late", "older than the grace period, about nothing still held")
-        record = self.event_ids.get(event.event_id)
-        if record is not None and retention.id_is_held(
-            record, self.entities.get(record[1]), limit_us
-        ):
+        seen = self.event_ids.get(event_id := digest(event.event_id))
+        if seen is not None and retention.id_is_held(seen, limit_us):
             raise Rejection("duplicate", f"event_id {event.event_id!r} was already applied")
         HANDLERS[type(event)](self, event, t_us)
-        born = 0
+        owner: IdOwner = t_us
         if key:
-            applied = self.entities[key]
-            applied.last_us = max(applied.last_us, t_us)
+            owner = self.entities[key]
+            owner.last_us = max(owner.last_us, t_us)
             self.changed_entities.add(key)
-            born = retention.born_us(applied)
-        self.event_ids[event.event_id] = record = (t_us, key, born)
-        self.new_event_ids.append((event.event_id, record))
+        self.event_ids[event_id] = owner
+        self.new_event_ids.append(retention.id_record(event_id, key, owner))
         self.ledger.advance_watermark(t_us)
         self.ledger.add_gauge(p.EVENTS_ACCEPTED, "", 1)
 
@@ -78,7 +77,7 @@ class PartitionState:
         """`T - G` of this partition now."""
         return retention.horizon(self.ledger.watermark_us, self.grace_us)
 
-    def held(self, key: str) -> Entity | None:
+    def held(self, key: int) -> Entity | None:
         """The entity of `key` unless it is unknown or forgotten."""
         entity = self.entities.get(key) if key else None
         if entity is None or not retention.is_held(entity, self.horizon()):
@@ -103,7 +102,7 @@ class PartitionState:
 
     def entity(self, event: Event, kind: type[Any]) -> Any:
         """The entity the event is about, or `unknown_entity`."""
-        found = self.held(event.entity_id)
+        found = self.held(digest(event.entity_id))
         if found is None:
             raise Rejection("unknown_entity", f"{event.entity_key} {event.entity_id!r} is unknown")
         assert isinstance(found, kind)
@@ -112,7 +111,7 @@ class PartitionState:
     def create(self, event: Event, entity: Entity) -> None:
         """Record a new entity (replacing a forgotten one); a second creation of one still held
         is an `invalid_transition`."""
-        if self.held(event.entity_id) is not None:
+        if self.held(digest(event.entity_id)) is not None:
             raise Rejection(
                 "invalid_transition", f"{event.entity_key} {event.entity_id!r} already exists"
             )
@@ -120,8 +119,8 @@ class PartitionState:
 
     def put(self, event: Event, entity: Entity) -> None:
         """Mark the event's entity as changed (for the next checkpoint)."""
-        self.entities[event.entity_id] = entity
-        self.changed_entities.add(event.entity_id)
+        self.entities[key := digest(event.entity_id)] = entity
+        self.changed_entities.add(key)
 
 
 # --- leads -----------------------------------------------------------------
@@ -190,7 +189,7 @@ def _opportunity_stage_changed(
     state: PartitionState, event: ev.OpportunityStageChanged, t_us: int
 ) -> None:
     opportunity = _open_opportunity(state, event)
-    opportunity.stage = event.stage
+    opportunity.stage = intern(event.stage)  # as `kpis.entities` holds dimensions
     if event.amount is not None:
         amount = to_micro_units(event.amount)
         state.ledger.add_gauge(

@@ -2,15 +2,37 @@
 
 Every entity has `last_us`, the latest `occurred_at` of the events applied to it: a closed
 entity is forgotten once it is older than `T - G` (KPIS.md, "State retention").
+
+Entities are held by the hundred thousand, so they are compact: untracked by the garbage
+collector (they hold only strings and numbers, never a cycle), and their dimension strings
+(a small vocabulary: team, stage, ...) and tickets' customer ids interned: one object for
+each distinct value. Their keys and ids are digests (`kpis.digests`).
 """
 
 from __future__ import annotations
 
+from sys import intern
+from typing import ClassVar
+
 from msgspec import Struct
 
 
-class Opportunity(Struct, tag=True, array_like=True):
+class Compact(Struct, gc=False, tag=True, array_like=True):
+    """An entity whose `interned` string fields are interned (at creation and decoding)."""
+
+    interned: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        for name in self.interned:
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, intern(value))
+
+
+class Opportunity(Compact):
     """An opportunity; `amount_micro` is its current amount in millionths of the currency."""
+
+    interned = ("stage", "rep", "team", "channel")
 
     amount_micro: int
     stage: str
@@ -22,8 +44,10 @@ class Opportunity(Struct, tag=True, array_like=True):
     last_us: int = 0
 
 
-class Lead(Struct, tag=True, array_like=True):
+class Lead(Compact):
     """A lead and how far it went through the funnel."""
+
+    interned = ("channel",)
 
     created_us: int
     channel: str
@@ -33,8 +57,10 @@ class Lead(Struct, tag=True, array_like=True):
     last_us: int = 0
 
 
-class Customer(Struct, tag=True, array_like=True):
+class Customer(Compact):
     """A subscribed customer; `churned_us` is set once it churned."""
+
+    interned = ("segment", "channel")
 
     segment: str
     channel: str
@@ -44,8 +70,10 @@ class Customer(Struct, tag=True, array_like=True):
     last_us: int = 0
 
 
-class Ticket(Struct, tag=True, array_like=True):
+class Ticket(Compact):
     """A support ticket; agent replies count only until the first resolution."""
+
+    interned = ("team", "priority", "customer_id")
 
     team: str
     priority: str

@@ -22,10 +22,14 @@ MIN_GRACE_DAYS = 31  # more than the longest window (30 days) plus a bucket
 ENTITY_KEYS = frozenset({"lead_id", "opportunity_id", "customer_id", "ticket_id"})
 """The keys of the entities a partition holds; activities, surveys and spend have none."""
 
-IdRecord = tuple[int, str, int]
-"""What an applied event id is kept with: its `occurred_at` (µs), the key of the entity it
-was about ("" for none) and that entity's `born_us` (its creation time: a forgotten entity
-created again is another entity, whose ids are not the old ones)."""
+IdOwner = Entity | int
+"""What an applied event id is kept with: the entity its event was applied to, or the event's
+`occurred_at` (µs) if about none. A forgotten entity created again is another object, whose
+ids are not the old ones; and no event of an entity is later than its `last_us`."""
+
+IdRecord = tuple[int, int, int]
+"""An id as checkpoints carry it: its digest, its entity's digest (0 for none) and that
+entity's `born_us` (for none, the event's `occurred_at`)."""
 
 
 def horizon(watermark_us: int | None, grace_us: int) -> int | None:
@@ -59,12 +63,16 @@ def is_held(entity: Entity, limit_us: int | None) -> bool:
     return limit_us is None or entity.last_us >= limit_us or not is_closed(entity)
 
 
-def id_is_held(record: IdRecord, entity: Entity | None, limit_us: int | None) -> bool:
+def id_is_held(owner: IdOwner, limit_us: int | None) -> bool:
     """An id is kept while its event is within `G` of `T`, and while its entity is held."""
-    occurred_us, _, born = record
-    if limit_us is None or occurred_us >= limit_us:
-        return True
-    return entity is not None and born_us(entity) == born and is_held(entity, limit_us)
+    if isinstance(owner, int):
+        return limit_us is None or owner >= limit_us
+    return is_held(owner, limit_us)
+
+
+def id_record(event_id: int, key: int, owner: IdOwner) -> IdRecord:
+    """How a checkpoint carries an id (digests of the id and of the entity's key)."""
+    return (event_id, key, owner if isinstance(owner, int) else born_us(owner))
 
 
 def forget(state: PartitionState) -> None:
@@ -76,20 +84,9 @@ def forget(state: PartitionState) -> None:
     if limit_us is None or (last is not None and limit_us // DAY_US == last // DAY_US):
         return
     state.forgotten_before_us = limit_us
-    entities = state.entities
-    for key in [
-        key
-        for key, entity in entities.items()
-        if key not in state.changed_entities and not is_held(entity, limit_us)
-    ]:
-        del entities[key]
-    ids = state.event_ids
-    for event_id in [
-        event_id
-        for event_id, record in ids.items()
-        if not id_is_held(record, entities.get(record[1]), limit_us)
-    ]:
-        del ids[event_id]
+    changed = state.changed_entities
+    state.entities.retain(lambda key, entity: key in changed or is_held(entity, limit_us))
+    state.event_ids.retain(lambda _, owner: id_is_held(owner, limit_us))
 
 
 ENTRY_KINDS = {

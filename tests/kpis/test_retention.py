@@ -167,8 +167,9 @@ def test_pruning_frees_entities_and_ids_and_changes_no_judgement_and_no_kpi() ->
     assert limit is not None
     swept = limit - DAY_US  # the prune passes once a day of watermark
     assert all(retention.is_held(entity, swept) for entity in pruned.entities.values())
-    for event_id, (occurred_us, key, _) in pruned.event_ids.items():
-        assert occurred_us >= swept or key in pruned.entities, event_id
+    held = {id(entity) for entity in pruned.entities.values()}
+    for event_id, owner in pruned.event_ids.items():  # its time, or the entity it is about
+        assert owner >= swept if isinstance(owner, int) else id(owner) in held, event_id
 
 
 def test_a_state_recovered_mid_history_judges_like_the_original() -> None:
@@ -193,7 +194,11 @@ def test_a_state_recovered_mid_history_judges_like_the_original() -> None:
     assert recovered.ledger.values == original.ledger.values  # ... and changed nothing
     recovered.prune()
     original.prune()
-    assert recovered.event_ids.keys() == original.event_ids.keys()
+    assert ids_of(recovered) == ids_of(original)
+
+
+def ids_of(state: PartitionState) -> set[int]:
+    return {event_id for event_id, _ in state.event_ids.items()}
 
 
 def test_the_grace_period_is_35_days_by_default_and_never_below_31() -> None:
@@ -216,3 +221,27 @@ def test_a_checkpoint_written_before_the_grace_period_is_held_for_g_after_it() -
     assert outcome(state, activity(36)) == "accepted"
     assert outcome(state, activity(0.5, "old-id")) == "too_late"
     assert outcome(state, event("opportunity.lost", 0.5, opportunity_id="o")) == "too_late"
+
+
+def test_an_id_is_a_duplicate_for_any_entity_while_the_entity_it_was_applied_to_is_held() -> None:
+    state = PartitionState()
+    assert outcome(state, event("opportunity.created", 0, "x", opportunity_id="a", **OPP)) == (
+        "accepted"
+    )
+    assert outcome(state, event("opportunity.created", 0, opportunity_id="c", **OPP)) == "accepted"
+    reused = event("opportunity.stage_changed", 1.5, "x", opportunity_id="c", stage="y")
+    assert outcome(state, reused) == "duplicate"  # "x" was applied to `a`, still held
+    assert outcome(state, event("opportunity.won", 1, opportunity_id="a")) == "accepted"
+    assert outcome(state, activity(37)) == "accepted"  # T - G = day 2: `a` is forgotten
+    assert outcome(state, reused) == "accepted"  # about `c`, still open
+
+
+def test_a_checkpoint_written_before_digests_is_restored_with_its_ids_and_keys() -> None:
+    opened = ["Opportunity", 10_000_000, "s", "r", "t", None, 0, False, 0]
+    records = [["by-o", [0, "o", 0]], ["by-none", [to_micros(START), "", 0]]]
+    legacy = msgspec.msgpack.encode([7, to_micros(START), {"o": opened}, records, [], 0])
+    state = PartitionState()
+    assert cp.restore(state, cp.decode(legacy))
+    assert outcome(state, event("opportunity.lost", 0, "by-o", opportunity_id="o")) == "duplicate"
+    assert outcome(state, activity(0, "by-none")) == "duplicate"
+    assert outcome(state, event("opportunity.lost", 0.5, opportunity_id="o")) == "accepted"
