@@ -16,8 +16,9 @@ from pydantic import ValidationError
 
 from streams.backfill.presets import builtins
 from streams.backfill.spec import Preset
-from streams.backfill.translate import DerivedCells, EventIds, generic_ids
+from streams.backfill.translate import DerivedCells
 from streams.errors import ConfigError
+from streams.http.ingest.payload import EventIds, generic_ids
 
 
 @dataclass(frozen=True)

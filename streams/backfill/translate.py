@@ -9,26 +9,10 @@ from kpis.events import format_time
 from streams.backfill.rows import BadRow, Row, cells_of
 from streams.backfill.spec import EventRule, FieldSpec, Preset, Table
 from streams.backfill.values import as_label, integer, number, time_micros
-from streams.http.ingest.payload import CanonicalEvent, canonical_event, label, stable_id
+from streams.http.ingest.payload import CanonicalEvent, EventIds, canonical_event, label
 
-EventIds = Callable[[str, str, str, int, str | None, str | None], str]
-"""(object, record id, event type, time in epoch ms, milestone, changed) -> event_id."""
 DerivedCells = Callable[[Preset, dict[str, str], str], dict[str, str]]
 """(preset, a row's cells by preset column, where) -> cells computed from them, or `BadRow`."""
-
-
-def generic_ids(source: str) -> EventIds:
-    """Ids for a preset without its CRM's webhook: per record and milestone, else per
-    record, step and time, like the webhook adapters' `stable_id` ids."""
-
-    def event_id(
-        obj: str, record: str, kind: str, ms: int, milestone: str | None, changed: str | None
-    ) -> str:
-        if milestone is not None:
-            return stable_id(source, obj, record, milestone)
-        return stable_id(source, obj, record, changed or kind.rpartition(".")[2], ms)
-
-    return event_id
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import pkgutil
 from dataclasses import dataclass
 
 from streams.backfill.spec import Preset
-from streams.backfill.translate import DerivedCells, EventIds, generic_ids
+from streams.backfill.translate import DerivedCells
+from streams.http.ingest.payload import EventIds, generic_ids
 
 
 @dataclass(frozen=True)

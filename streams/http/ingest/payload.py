@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
 
@@ -133,3 +134,22 @@ def stable_id(source: str, *parts: object) -> str:
     if len(event_id) <= MAX_EVENT_ID:
         return event_id
     return f"{source}-{hashlib.sha256(event_id.encode()).hexdigest()}"
+
+
+EventIds = Callable[[str, str, str, int, str | None, str | None], str]
+"""(object, record id, event type, time in epoch ms, milestone, changed) -> event_id."""
+
+
+def generic_ids(source: str) -> EventIds:
+    """The id rule of a CRM's facts: a milestone (created, converted, ...) is one per
+    record; any other change one per record, step (`changed`, else the type's verb) and
+    time. Webhook adapters and backfill presets of the same CRM share it."""
+
+    def event_id(
+        obj: str, record: str, kind: str, ms: int, milestone: str | None, changed: str | None
+    ) -> str:
+        if milestone is not None:
+            return stable_id(source, obj, record, milestone)
+        return stable_id(source, obj, record, changed or kind.rpartition(".")[2], ms)
+
+    return event_id

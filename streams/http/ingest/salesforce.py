@@ -31,9 +31,9 @@ from streams.http.ingest.payload import (
     canonical_event,
     convert,
     decode,
+    generic_ids,
     label,
     millis_time,
-    stable_id,
     text,
 )
 from streams.http.ingest.salesforce_records import (
@@ -121,20 +121,10 @@ class _Change:
         return canonical_event("salesforce", event_id, kind, millis_time(at), **fields)
 
 
-def salesforce_event_id(
-    entity: str,
-    record: str,
-    kind: str,
-    occurred_ms: int,
-    milestone: str | None,
-    changed: str | None,
-) -> str:
-    """The `event_id` of one Salesforce fact, the same from a change event and an export:
-    a milestone (`MILESTONES`) is one per record; any other change one per record, step
-    (won, lost, stage, amount, contacted, resolved, ...) and commit time in epoch ms."""
-    if milestone is not None:
-        return stable_id("salesforce", entity, record, milestone)
-    return stable_id("salesforce", entity, record, changed or kind.rpartition(".")[2], occurred_ms)
+salesforce_event_id = generic_ids("salesforce")
+"""The `event_id` of one Salesforce fact, the same from a change event and an export:
+a milestone (`MILESTONES`) is one per record; any other change one per record, step
+(won, lost, stage, amount, contacted, resolved, ...) and commit time in epoch ms."""
 
 
 _handlers = Handlers[[_Change, str]]()

@@ -13,7 +13,6 @@ from typing import TypeVar
 from msgspec import Struct
 
 from kpis.events import to_micros
-from streams.backfill.translate import generic_ids
 from streams.http.ingest.handlers import Handlers
 from streams.http.ingest.items import Item
 from streams.http.ingest.payload import (
@@ -25,6 +24,7 @@ from streams.http.ingest.payload import (
     canonical_event,
     convert,
     decode,
+    generic_ids,
     stable_id,
     text,
     zoned_time,
