@@ -10,12 +10,13 @@ import orjson
 import pytest
 
 from streams.backfill.guard import TooLate, check_not_too_late
-from streams.backfill.load import Backfill, exports, load, load_exports, mixed_exports
+from streams.backfill.load import exports, load, load_exports, mixed_exports
 from streams.backfill.mapping import choose
 from streams.config import IngestStages
 from streams.errors import ConfigError
 from streams.http.ingest import hubspot as webhook
 from tests.processes import run_crmkpi
+from tests.streams.backfill.reading import events_of, read_export
 
 DEALS = (
     "Record ID,Deal Name,Deal Stage,Amount,Create Date,Close Date,Deal owner,HubSpot Team\n"
@@ -25,25 +26,12 @@ DEALS = (
 )
 
 
-def _load(
-    tmp_path: Path, name: str, text: str, preset: str = "hubspot", mapping: Path | None = None
-) -> Backfill:
-    path = tmp_path / name
-    path.write_text(text)
-    chosen = choose(preset, mapping)
-    return load(chosen, exports(chosen, [str(path)]), lambda _: None)
-
-
-def _events(found: Backfill) -> list[dict[str, object]]:
-    return [json.loads(line) for line in found.lines()]
-
-
 def test_a_bad_cell_refuses_its_row_in_one_line_and_loses_nothing_else(tmp_path: Path) -> None:
-    found = _load(tmp_path, "deals.csv", DEALS)
+    found = read_export(tmp_path, "hubspot", "deals.csv", DEALS)
     assert [refused.message for refused in found.refused] == [
         'deals.csv:3: Amount "12,5k" is not a number'
     ]
-    assert [(e["type"], e["opportunity_id"]) for e in _events(found)] == [
+    assert [(e["type"], e["opportunity_id"]) for e in events_of(found)] == [
         ("opportunity.created", "9"),
         ("opportunity.created", "7"),
         ("opportunity.lost", "9"),
@@ -52,7 +40,7 @@ def test_a_bad_cell_refuses_its_row_in_one_line_and_loses_nothing_else(tmp_path:
 
 
 def test_deal_fields_come_from_the_documented_columns(tmp_path: Path) -> None:
-    created = _events(_load(tmp_path, "deals.csv", DEALS))[1]
+    created = events_of(read_export(tmp_path, "hubspot", "deals.csv", DEALS))[1]
     assert created == {
         "event_id": "hubspot-deal-7-created",
         "type": "opportunity.created",
@@ -74,7 +62,10 @@ def test_stage_entry_columns_give_stage_changes_but_not_closing_ones(tmp_path: P
         "7,Closed Won,10,2026-03-02 10:00:00,2026-03-09 10:00:00,2026-03-05 08:00:00,"
         "2026-03-09 10:00:00\n"
     )
-    kinds = [(e["type"], e.get("stage")) for e in _events(_load(tmp_path, "deals.csv", deals))]
+    kinds = [
+        (e["type"], e.get("stage"))
+        for e in events_of(read_export(tmp_path, "hubspot", "deals.csv", deals))
+    ]
     assert kinds == [
         ("opportunity.created", "new"),
         ("opportunity.stage_changed", "qualified_to_buy"),
@@ -124,7 +115,7 @@ def test_webhook_and_export_give_one_fact_the_same_event_id(tmp_path: Path) -> N
     from_export = {
         (e["type"], e["event_id"])
         for name, text in exports
-        for e in _events(_load(tmp_path, name, text))
+        for e in events_of(read_export(tmp_path, "hubspot", name, text))
         if e.get("opportunity_id") in (None, "7")
     }
     assert len(from_webhook) == 6
@@ -143,7 +134,7 @@ def test_a_mapping_file_renames_columns_and_adds_won_stages(tmp_path: Path) -> N
         "Record ID,Deal Stage,Amount,Create Date,Close Date,Owner\n"
         "5,Won (Enterprise),10,2026-03-02,2026-03-09 10:00,Ann\n"
     )
-    created, won = _events(_load(tmp_path, "deals.csv", deals, mapping=mapping))
+    created, won = events_of(read_export(tmp_path, "hubspot", "deals.csv", deals, mapping=mapping))
     assert (created["rep"], created["occurred_at"]) == ("ann", "2026-03-01T23:00:00Z")
     assert (won["type"], won["occurred_at"]) == ("opportunity.won", "2026-03-09T09:00:00Z")
 
@@ -186,7 +177,7 @@ def test_a_mapping_file_can_define_a_preset_alone(tmp_path: Path) -> None:
     path.write_text("Id,When,Agent\nc1,2026-03-02T10:00:00+01:00,Bo\n")
     chosen = choose(None, mapping)
     found = load(chosen, exports(chosen, [str(path)]), lambda _: None)
-    assert _events(found) == [
+    assert events_of(found) == [
         {
             "event_id": "mycrm-call-c1-logged-1772442000000",
             "type": "activity.logged",
@@ -200,15 +191,15 @@ def test_a_mapping_file_can_define_a_preset_alone(tmp_path: Path) -> None:
     ]
 
 
-def test_canonical_csv_rows_are_checked_as_produce_checks_events(tmp_path: Path) -> None:
+def test_canonical_csv_rows_are_checked_as_produce_checksevents_of(tmp_path: Path) -> None:
     csat = (
         "response_id,occurred_at,score,team\n"
         "r1,2026-03-02T10:00:00Z,5,emea\n"
         "r2,2026-03-02T11:00:00Z,9,emea\n"
         "r3,yesterday,4,emea\n"
     )
-    found = _load(tmp_path, "csat.csv", csat, preset="canonical")
-    assert [e["response_id"] for e in _events(found)] == ["r1"]
+    found = read_export(tmp_path, "canonical", "csat.csv", csat)
+    assert [e["response_id"] for e in events_of(found)] == ["r1"]
     assert found.refused[0].message.startswith("csat.csv:3: survey.csat: Expected `int` <= 5")
     assert found.refused[1].message == (
         'csat.csv:4: occurred_at "yesterday" is not a date or time (ISO 8601)'
@@ -217,7 +208,7 @@ def test_canonical_csv_rows_are_checked_as_produce_checks_events(tmp_path: Path)
 
 def test_a_file_named_after_no_table_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="name it TABLE=FILE with TABLE one of deals"):
-        _load(tmp_path, "export.csv", DEALS)
+        read_export(tmp_path, "hubspot", "export.csv", DEALS)
 
 
 def test_events_far_behind_the_watermark_are_refused_with_the_order_to_follow() -> None:
@@ -247,7 +238,7 @@ def test_dry_run_prints_the_events_and_exits_1_on_a_refused_row(tmp_path: Path) 
 
 def test_an_export_without_a_needed_column_is_refused_whole(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, "tickets.csv", "Ticket ID,Created\n31,2026-03-02\n")
+        read_export(tmp_path, "hubspot", "tickets.csv", "Ticket ID,Created\n31,2026-03-02\n")
     assert str(error.value) == (
         "tickets.csv: no column 'Create date': is it the tickets export of hubspot?"
         " (a mapping file's `columns` renames columns)"
@@ -262,7 +253,7 @@ def test_canonical_rows_keep_their_event_id_else_get_one_from_their_record(
         "ev-1,r1,2026-03-02T10:00:00Z,9,SMB\n"
         ",r2,2026-03-02T11:00:00Z,3,SMB\n"
     )
-    events = _events(_load(tmp_path, "nps.csv", nps, preset="canonical"))
+    events = events_of(read_export(tmp_path, "canonical", "nps.csv", nps))
     assert [(e["event_id"], e["segment"]) for e in events] == [
         ("ev-1", "smb"),
         ("csv-nps-r2-row", "smb"),
@@ -280,7 +271,7 @@ def test_one_history_reads_the_exports_of_several_presets_in_event_time_order(
     )
     files = [f"hubspot:{tmp_path / 'deals.csv'}", f"canonical:{tmp_path / 'customers.csv'}"]
     found = load_exports(mixed_exports(files, None, None), lambda _: None)
-    events = _events(found)
+    events = events_of(found)
     assert [e["occurred_at"] for e in events] == sorted(e["occurred_at"] for e in events)
     customers = [(e["type"], e["customer_id"]) for e in events if "customer_id" in e]
     assert customers == [

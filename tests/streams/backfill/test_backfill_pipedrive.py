@@ -3,17 +3,15 @@ to the webhook adapter's for the same fact."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import orjson
 import pytest
 
-from streams.backfill.load import Backfill, exports, load
-from streams.backfill.mapping import choose
 from streams.config import IngestStages
 from streams.errors import ConfigError
 from streams.http.ingest import pipedrive as webhook
+from tests.streams.backfill.reading import events_of, read_export
 
 DEALS = (
     "Deal - ID,Deal - Title,Deal - Owner,Deal - Value,Deal - Stage,Deal - Status,"
@@ -40,19 +38,12 @@ LEADS = (
 )
 
 
-def _load(tmp_path: Path, name: str, text: str) -> Backfill:
-    path = tmp_path / name
-    path.write_text(text)
-    chosen = choose("pipedrive", None)
-    return load(chosen, exports(chosen, [str(path)]), lambda _: None)
-
-
-def _events(found: Backfill) -> list[dict[str, object]]:
-    return [json.loads(line) for line in found.lines()]
-
-
 def test_a_deal_gives_its_creation_last_stage_change_and_close(tmp_path: Path) -> None:
-    deals = [e for e in _events(_load(tmp_path, "deals.csv", DEALS)) if e["opportunity_id"] == "7"]
+    deals = [
+        e
+        for e in events_of(read_export(tmp_path, "pipedrive", "deals.csv", DEALS))
+        if e["opportunity_id"] == "7"
+    ]
     assert deals == [
         {
             "event_id": "pipedrive-deal-7-created",
@@ -85,7 +76,7 @@ def test_a_deal_gives_its_creation_last_stage_change_and_close(tmp_path: Path) -
 
 
 def test_status_decides_the_close_and_the_lost_reason_is_a_label(tmp_path: Path) -> None:
-    found = _events(_load(tmp_path, "deals.csv", DEALS))
+    found = events_of(read_export(tmp_path, "pipedrive", "deals.csv", DEALS))
     closes = [(e["type"], e["opportunity_id"], e.get("reason")) for e in found]
     assert ("opportunity.lost", "9", "too_expensive") in closes
     assert [kind for kind, deal, _ in closes if deal == "10"] == ["opportunity.created"]
@@ -93,20 +84,20 @@ def test_status_decides_the_close_and_the_lost_reason_is_a_label(tmp_path: Path)
 
 def test_a_bad_deal_row_is_refused_in_one_line_and_the_others_are_read(tmp_path: Path) -> None:
     deals = DEALS + "11,Late,Bo,5,Qualified,Won,2026-03-06 09:00:00,,,,,\n"
-    found = _load(tmp_path, "deals.csv", deals)
+    found = read_export(tmp_path, "pipedrive", "deals.csv", deals)
     assert [refused.message for refused in found.refused] == [
         'deals.csv:3: Deal - Value "12,5k" is not a number',
         "deals.csv:6: Deal - Won time is empty",
     ]
-    assert sorted({str(e["opportunity_id"]) for e in _events(found)}) == ["10", "7", "9"]
+    assert sorted({str(e["opportunity_id"]) for e in events_of(found)}) == ["10", "7", "9"]
 
 
 def test_only_done_activities_count_at_the_time_they_were_marked_done(tmp_path: Path) -> None:
-    found = _load(tmp_path, "activities.csv", ACTIVITIES)
+    found = read_export(tmp_path, "pipedrive", "activities.csv", ACTIVITIES)
     assert [refused.message for refused in found.refused] == [
         "activities.csv:4: Activity - Marked as done time is empty"
     ]
-    assert _events(found) == [
+    assert events_of(found) == [
         {
             "event_id": "pipedrive-activity-41-done",
             "type": "activity.logged",
@@ -138,12 +129,12 @@ def test_a_team_custom_field_fills_the_team(tmp_path: Path) -> None:
         "Deal - Lost time,Deal - Team\n"
         "5,10,Open,2026-03-02 10:00:00,,,EMEA Sales\n"
     )
-    [created] = _events(_load(tmp_path, "deals.csv", deals))
+    [created] = events_of(read_export(tmp_path, "pipedrive", "deals.csv", deals))
     assert (created["team"], created["rep"], created["amount"]) == ("emea_sales", "unknown", 10.0)
 
 
 def test_leads_give_their_creation_and_source_channel(tmp_path: Path) -> None:
-    found = _events(_load(tmp_path, "leads.csv", LEADS))
+    found = events_of(read_export(tmp_path, "pipedrive", "leads.csv", LEADS))
     assert [(e["event_id"], e["channel"]) for e in found] == [
         ("pipedrive-lead-3f6c1e40-aa11-created", "organic_search"),
         ("pipedrive-lead-5b2d0c11-bb22-created", "unknown"),
@@ -152,7 +143,9 @@ def test_leads_give_their_creation_and_source_channel(tmp_path: Path) -> None:
 
 def test_an_export_without_a_needed_column_is_refused_whole(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, "activities.csv", "Activity - ID,Activity - Done\n41,Done\n")
+        read_export(
+            tmp_path, "pipedrive", "activities.csv", "Activity - ID,Activity - Done\n41,Done\n"
+        )
     assert str(error.value).startswith(
         "activities.csv: no column 'Activity - Marked as done time':"
         " is it the activities export of pipedrive?"
@@ -183,7 +176,7 @@ def test_webhook_and_export_give_one_fact_the_same_event_id(tmp_path: Path) -> N
     from_export = {
         f"{e['type']} {e['event_id']}"
         for name, text in exported
-        for e in _events(_load(tmp_path, name, text))
+        for e in events_of(read_export(tmp_path, "pipedrive", name, text))
     }
     assert len(from_webhook) == 6
     assert from_webhook <= from_export

@@ -3,14 +3,13 @@ ids the webhook adapter gives the same facts."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import orjson
 
-from streams.backfill.load import Backfill, exports, load
-from streams.backfill.mapping import choose
+from streams.backfill.load import Backfill
 from streams.http.ingest import salesforce as webhook
+from tests.streams.backfill.reading import events_of, read_exports
 
 LEAD, DEAL, CASE = "00Q5e00000AAAA1EAA", "0065e00000OPP01AAA", "5005e00000CAS01AAA"
 TASK, MEETING, OWNER = "00T5e00000TSK01AAA", "00U5e00000EVT01AAA", "0055e000003XYZ1AAA"
@@ -65,25 +64,14 @@ EXPORTS = {
 }
 
 
-def _load(tmp_path: Path, files: dict[str, str]) -> Backfill:
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    chosen = choose("salesforce", None)
-    return load(chosen, exports(chosen, [str(tmp_path / name) for name in files]), lambda _: None)
-
-
-def _events(found: Backfill) -> list[dict[str, object]]:
-    return [json.loads(line) for line in found.lines()]
-
-
 def _of(found: Backfill, kind: str) -> list[dict[str, object]]:
-    return [event for event in _events(found) if event["type"] == kind]
+    return [event for event in events_of(found) if event["type"] == kind]
 
 
 def test_each_export_gives_its_events_from_the_api_field_names(tmp_path: Path) -> None:
-    found = _load(tmp_path, EXPORTS)
+    found = read_exports(tmp_path, "salesforce", EXPORTS)
     assert found.refused == []
-    assert [(e["type"], e["occurred_at"]) for e in _events(found) if e.get("lead_id")] == [
+    assert [(e["type"], e["occurred_at"]) for e in events_of(found) if e.get("lead_id")] == [
         ("lead.created", "2026-03-09T08:00:00Z"),
         ("lead.contacted", "2026-03-09T10:00:00Z"),
         ("lead.qualified", "2026-03-11T10:00:00Z"),
@@ -112,7 +100,7 @@ def test_each_export_gives_its_events_from_the_api_field_names(tmp_path: Path) -
         "channel": "web",
         "opportunity_id": DEAL,
     }
-    assert [(e["type"], e.get("reason")) for e in _events(found) if "ticket_id" in e] == [
+    assert [(e["type"], e.get("reason")) for e in events_of(found) if "ticket_id" in e] == [
         ("ticket.opened", None),
         ("ticket.opened", None),
         ("ticket.resolved", None),
@@ -132,11 +120,12 @@ def test_each_export_gives_its_events_from_the_api_field_names(tmp_path: Path) -
 def test_opportunities_close_on_their_close_date_and_history_gives_open_stages(
     tmp_path: Path,
 ) -> None:
-    found = _load(
+    found = read_exports(
         tmp_path,
+        "salesforce",
         {"opportunities.csv": OPPORTUNITIES, "opportunity_history.csv": OPPORTUNITY_HISTORY},
     )
-    assert [(e["type"], e.get("stage"), e["occurred_at"]) for e in _events(found)] == [
+    assert [(e["type"], e.get("stage"), e["occurred_at"]) for e in events_of(found)] == [
         ("opportunity.created", "new", "2026-03-09T12:00:00Z"),
         ("opportunity.stage_changed", "prospecting", "2026-03-09T12:00:00Z"),
         ("opportunity.created", "new", "2026-03-09T12:30:00Z"),
@@ -155,8 +144,8 @@ def test_report_exports_dates_and_checkboxes_are_read(tmp_path: Path) -> None:
         "500A,Medium,3/2/2026 9:05 AM,1,3/2/2026 1:35 PM\n"
         "500B,High,03/02/2026 10:00,0,\n"
     )
-    found = _load(tmp_path, {"cases.csv": cases})
-    assert [(e["type"], e["ticket_id"], e["occurred_at"]) for e in _events(found)] == [
+    found = read_exports(tmp_path, "salesforce", {"cases.csv": cases})
+    assert [(e["type"], e["ticket_id"], e["occurred_at"]) for e in events_of(found)] == [
         ("ticket.opened", "500A", "2026-03-02T09:05:00Z"),
         ("ticket.opened", "500B", "2026-03-02T10:00:00Z"),
         ("ticket.resolved", "500A", "2026-03-02T13:35:00Z"),
@@ -178,8 +167,9 @@ def test_bad_rows_are_refused_in_one_line_each_and_nothing_else_is_lost(tmp_path
         "0085e0000002,0065e00000OPP04AAA,yesterday,Prospecting\n"
     )
     cases = "Id,Priority,CreatedDate\n500A,Severe,2026-03-10T08:00:00.000Z\n"
-    found = _load(
+    found = read_exports(
         tmp_path,
+        "salesforce",
         {
             "opportunities.csv": opportunities,
             "opportunity_history.csv": history,
@@ -194,7 +184,7 @@ def test_bad_rows_are_refused_in_one_line_each_and_nothing_else_is_lost(tmp_path
         " %m/%d/%Y %I:%M %p, %m/%d/%Y %H:%M, %m/%d/%Y)",
         "cases.csv:2: ticket.opened: Invalid enum value 'Severe' - at `$.priority`",
     ]
-    assert [(e["type"], e["opportunity_id"]) for e in _events(found)] == [
+    assert [(e["type"], e["opportunity_id"]) for e in events_of(found)] == [
         ("opportunity.created", "0065e00000OPP02AAA"),
         ("opportunity.created", "0065e00000OPP04AAA"),
     ]
@@ -240,6 +230,8 @@ def test_webhook_and_export_give_one_fact_the_same_event_id(tmp_path: Path) -> N
     ]
     items = webhook.adapt(orjson.dumps(changes))
     from_webhook = {(e["type"], e["event_id"]) for item in items for e in item.events}
-    from_export = {(e["type"], e["event_id"]) for e in _events(_load(tmp_path, EXPORTS))}
+    from_export = {
+        (e["type"], e["event_id"]) for e in events_of(read_exports(tmp_path, "salesforce", EXPORTS))
+    }
     assert len(from_webhook) == 10
     assert from_webhook <= from_export

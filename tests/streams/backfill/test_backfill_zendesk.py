@@ -15,6 +15,7 @@ from streams.http.ingest import zendesk as webhook
 from streams.simulate import simulate_history
 from tests.exports import zendesk
 from tests.ingest_fixtures import FIXTURES
+from tests.streams.backfill.reading import events_of, read_export
 
 REAL = FIXTURES / "real" / "zendesk"
 HEADER = (
@@ -23,23 +24,14 @@ HEADER = (
 )
 
 
-def _load(tmp_path: Path, name: str, text: str) -> Backfill:
-    path = tmp_path / name
-    path.write_text(text)
-    chosen = choose("zendesk", None)
-    return load(chosen, exports(chosen, [str(path)]), lambda _: None)
-
-
-def _events(found: Backfill) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in found.lines()]
-
-
 def _tickets(tmp_path: Path, *rows: str) -> Backfill:
-    return _load(tmp_path, "tickets.csv", HEADER + "".join(row + "\n" for row in rows))
+    return read_export(
+        tmp_path, "zendesk", "tickets.csv", HEADER + "".join(row + "\n" for row in rows)
+    )
 
 
 def _steps(found: Backfill) -> list[tuple[str, str]]:
-    return [(e["type"], e["occurred_at"]) for e in _events(found)]
+    return [(e["type"], e["occurred_at"]) for e in events_of(found)]
 
 
 @pytest.mark.parametrize("form", ["csv", "json"])
@@ -53,7 +45,7 @@ def test_exports_of_a_simulated_history_read_back_as_exactly_what_they_carry(
     carried = [json.loads(line) for line in zendesk.carried(events, form)]
     assert found.refused == []
     assert {e["type"] for e in carried} >= {"ticket.reopened", "ticket.replied", "survey.csat"}
-    assert sorted(map(_sorted_keys, _events(found))) == sorted(map(_sorted_keys, carried))
+    assert sorted(map(_sorted_keys, events_of(found))) == sorted(map(_sorted_keys, carried))
 
 
 def _sorted_keys(event: dict[str, Any]) -> bytes:
@@ -66,7 +58,7 @@ def test_a_ticket_never_reopened_is_solved_at_solved_at_with_at_most_two_replies
     found = _tickets(
         tmp_path, "7,Support EU,Solved,High,2026-03-02 10:00:00,2026-03-02 14:30:00,acme,0,5,270"
     )
-    opened, *rest = _events(found)
+    opened, *rest = events_of(found)
     assert opened == {
         "event_id": "zendesk-ticket-7-created",
         "type": "ticket.opened",
@@ -101,8 +93,8 @@ def test_a_reopened_ticket_is_first_solved_after_its_first_resolution_time(
         ("ticket.resolved", "2026-03-02T12:35:00Z"),
         ("ticket.reopened", "2026-03-02T12:35:01Z"),
     ]
-    assert _events(solved_again)[0]["team"] == "unassigned"
-    assert _events(still_open)[0]["priority"] == "urgent"
+    assert events_of(solved_again)[0]["team"] == "unassigned"
+    assert events_of(still_open)[0]["priority"] == "urgent"
 
 
 def test_good_is_csat_5_bad_csat_1_and_an_offered_survey_no_response(tmp_path: Path) -> None:
@@ -111,13 +103,13 @@ def test_good_is_csat_5_bad_csat_1_and_an_offered_survey_no_response(tmp_path: P
         {"ticket_id": 8, "group_id": None, "score": "bad", "updated_at": "2026-03-03T16:00:00Z"},
         {"ticket_id": 9, "group_id": 36, "score": "offered", "updated_at": "2026-03-04T16:00:00Z"},
     ]
-    found = _load(tmp_path, "satisfaction_ratings.json", json.dumps(ratings))
+    found = read_export(tmp_path, "zendesk", "satisfaction_ratings.json", json.dumps(ratings))
     assert found.refused == []
-    assert [(e["event_id"], e["score"], e["team"]) for e in _events(found)] == [
+    assert [(e["event_id"], e["score"], e["team"]) for e in events_of(found)] == [
         ("zendesk-ticket-7-rated", 5, "group_36"),
         ("zendesk-ticket-8-rated", 1, "unassigned"),
     ]
-    assert _events(found)[0]["response_id"] == _events(found)[0]["ticket_id"] == "7"
+    assert events_of(found)[0]["response_id"] == events_of(found)[0]["ticket_id"] == "7"
 
 
 @pytest.mark.parametrize(
@@ -165,7 +157,7 @@ def test_good_is_csat_5_bad_csat_1_and_an_offered_survey_no_response(tmp_path: P
 def test_a_bad_row_is_one_clear_line_and_gives_no_event(
     tmp_path: Path, name: str, text: str, message: str
 ) -> None:
-    found = _load(tmp_path, name, text)
+    found = read_export(tmp_path, "zendesk", name, text)
     [refused] = found.refused
     assert refused.message.startswith(message)
     assert "\n" not in refused.message
@@ -203,7 +195,9 @@ def test_webhook_and_export_give_one_fact_the_same_event_id(tmp_path: Path) -> N
             "first_resolution_time_in_minutes": {"calendar": 393, "business": 393},
         },
     }
-    from_export = _events(_load(tmp_path, "tickets.jsonl", json.dumps(incremental) + "\n"))
+    from_export = events_of(
+        read_export(tmp_path, "zendesk", "tickets.jsonl", json.dumps(incremental) + "\n")
+    )
     assert [e["type"] for e in from_webhook] == [
         "ticket.opened",
         "ticket.resolved",
