@@ -69,11 +69,6 @@ class Export:
     path: Path
 
 
-def exports(chosen: Chosen, files: list[str]) -> list[tuple[str, Path]]:
-    """(table, path) of every file argument, or `ConfigError` naming the unknown one."""
-    return [table_of(argument, list(chosen.preset.tables)) for argument in files]
-
-
 def mixed_exports(files: list[str], preset: str | None, mapping: Path | None) -> list[Export]:
     """Every file argument, `[PRESET:]TABLE=FILE` or `[PRESET:]FILE`: one history from the
     exports of several CRMs. Files without a `PRESET:` read with `preset` and `mapping`."""
@@ -84,19 +79,12 @@ def mixed_exports(files: list[str], preset: str | None, mapping: Path | None) ->
         prefix, colon, rest = argument.partition(":")
         name: str | None = prefix
         if not colon or prefix not in known or prefix == preset:
-            name, rest = None, argument.removeprefix(f"{preset}:")
+            name, rest = None, argument.removeprefix(f"{preset}:") if preset else argument
         if name not in chosen:
             chosen[name] = choose(preset, mapping) if name is None else choose(name, None)
         table, path = table_of(rest, list(chosen[name].preset.tables))
         found.append(Export(chosen[name], table, path))
     return found
-
-
-def load(
-    chosen: Chosen, files: list[tuple[str, Path]], progress: Callable[[int], None]
-) -> Backfill:
-    """Read every file of one preset; `progress` gets the rows read, in steps."""
-    return load_exports([Export(chosen, name, path) for name, path in files], progress)
 
 
 def load_exports(files: list[Export], progress: Callable[[int], None]) -> Backfill:

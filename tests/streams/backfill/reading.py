@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from streams.backfill.load import Backfill, exports, load
-from streams.backfill.mapping import choose
+from streams.backfill.load import Backfill, load_exports, mixed_exports
 
 
 def read_exports(
@@ -16,8 +15,8 @@ def read_exports(
     """Write each (file name, text) under `tmp_path` and read them all with `preset`."""
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    chosen = choose(preset, mapping)
-    return load(chosen, exports(chosen, [str(tmp_path / name) for name in files]), lambda _: None)
+    paths = [str(tmp_path / name) for name in files]
+    return load_exports(mixed_exports(paths, preset, mapping), lambda _: None)
 
 
 def read_export(

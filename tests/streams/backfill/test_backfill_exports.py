@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from streams.backfill.guard import TooLate, check_not_too_late
-from streams.backfill.load import exports, load, load_exports, mixed_exports
+from streams.backfill.load import load_exports, mixed_exports
 from streams.backfill.mapping import choose
 from streams.config import IngestStages
 from streams.errors import ConfigError
@@ -175,8 +175,7 @@ def test_a_mapping_file_can_define_a_preset_alone(tmp_path: Path) -> None:
     )
     path = tmp_path / "calls.csv"
     path.write_text("Id,When,Agent\nc1,2026-03-02T10:00:00+01:00,Bo\n")
-    chosen = choose(None, mapping)
-    found = load(chosen, exports(chosen, [str(path)]), lambda _: None)
+    found = load_exports(mixed_exports([str(path)], None, mapping), lambda _: None)
     assert events_of(found) == [
         {
             "event_id": "mycrm-call-c1-logged-1772442000000",

@@ -9,8 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.backfill.load import Backfill, exports, load
-from streams.backfill.mapping import choose
+from streams.backfill.load import Backfill, load_exports, mixed_exports
 from streams.http.ingest import zendesk as webhook
 from streams.simulate import simulate_history
 from tests.exports import zendesk
@@ -39,9 +38,8 @@ def test_exports_of_a_simulated_history_read_back_as_exactly_what_they_carry(
     tmp_path: Path, form: zendesk.Form
 ) -> None:
     events = [json.loads(line) for line in simulate_history(19, 12)]
-    chosen = choose("zendesk", None)
     files = list(map(str, zendesk.write_exports(events, tmp_path, form)))
-    found = load(chosen, exports(chosen, files), lambda _: None)
+    found = load_exports(mixed_exports(files, "zendesk", None), lambda _: None)
     carried = [json.loads(line) for line in zendesk.carried(events, form)]
     assert found.refused == []
     assert {e["type"] for e in carried} >= {"ticket.reopened", "ticket.replied", "survey.csat"}
@@ -227,8 +225,7 @@ def test_a_mapping_file_renames_the_columns_the_counts_are_read_from(tmp_path: P
         "Id,Status,Created at,Solved at,Wiedereröffnungen,Replies,Erste Lösung\n"
         "7,Solved,2026-03-02 10:00:00,2026-03-03 10:00:00,1,0,30\n"
     )
-    chosen = choose(None, mapping)
-    found = load(chosen, exports(chosen, [str(path)]), lambda _: None)
+    found = load_exports(mixed_exports([str(path)], None, mapping), lambda _: None)
     assert _steps(found) == [
         ("ticket.opened", "2026-03-02T09:00:00Z"),
         ("ticket.resolved", "2026-03-02T09:30:00Z"),
