@@ -66,6 +66,8 @@ class ReviewSchedules(BaseModel):
     weekly: str | None = None  # "MON 08:00" in CRMKPI_TIMEZONE
     monthly: str | None = None  # "1 08:00": a day from 1 to 28
     channels: tuple[Literal["slack", "email"], ...] = ("slack", "email")
+    # The internal channels: they get the ids of the customers at risk, the others counts.
+    customer_ids: tuple[Literal["slack", "email"], ...] = ()
     attempts: int = Field(default=5, ge=1)  # per delivery, delays doubling from first_delay
     first_delay: float = Field(default=2.0, gt=0)  # seconds
     retry_later_seconds: float = Field(default=60.0, gt=0)  # then, until the channel gets it

@@ -11,7 +11,7 @@ window's value and no previous value.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kpis.catalogue import CATALOGUE, HIGHER, Kpi
@@ -22,6 +22,8 @@ PERIODS = tuple(PERIOD_WINDOWS)
 MOVERS_PER_KPI = 3
 PERIOD_RANGE = {"week": "7d", "month": "30d"}
 """The PromQL range of each period, for the alerts that fired during it."""
+PERIOD_DAYS = {"week": 7, "month": 30}
+"""The days of each period: the points of its sparklines."""
 
 Labels = tuple[tuple[str, str], ...]
 SeriesValues = dict[tuple[str, str, Labels], float | None]
@@ -115,6 +117,29 @@ class Review:
     goals: tuple[GoalReview, ...]
     at_risk_by_segment: dict[str, int]
     alerts: tuple[FiredAlert, ...] | None = None  # None: no Prometheus to ask
+    at_risk_ids: dict[str, tuple[str, ...]] | None = None  # per segment; None: /kpis lists none
+    customer_ids: bool = False  # whether renderings show the ids: for internal channels only
+    trends: dict[str, tuple[float | None, ...]] = field(default_factory=dict)
+    """Per KPI, its daily values over the period from Prometheus, oldest first."""
+
+
+def with_customer_ids(review: Review, shown: bool) -> Review:
+    """The review as sent to a channel: ids shown only when it is an internal one."""
+    return replace(review, customer_ids=shown)
+
+
+def _at_risk_ids(churn: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+    """The ids of the customers at risk per segment, sorted; None when /kpis lists none."""
+    customers = churn.get("customers")
+    if customers is None:
+        return None
+    ids: dict[str, list[str]] = {}
+    try:
+        for customer in customers:
+            ids.setdefault(str(customer["segment"]), []).append(str(customer["customer_id"]))
+    except (KeyError, TypeError) as error:
+        raise ReviewError(f"not a /kpis snapshot: a customer at risk lacks {error}") from None
+    return {segment: tuple(sorted(found)) for segment, found in sorted(ids.items())}
 
 
 def _series(document: Mapping[str, Any]) -> SeriesValues:
@@ -186,7 +211,8 @@ def build_review(
         goals = tuple(_goal(entry) for entry in document.get("goals") or ())
     except (KeyError, TypeError, AttributeError) as error:
         raise ReviewError(f"not a /kpis snapshot: a goal lacks {error}") from None
-    at_risk = (document.get("churn_risk") or {}).get("at_risk_by_segment") or {}
+    churn = document.get("churn_risk") or {}
+    at_risk = churn.get("at_risk_by_segment") or {}
     return Review(
         period,
         windows[0],
@@ -196,4 +222,5 @@ def build_review(
         goals,
         {str(segment): int(count) for segment, count in sorted(at_risk.items())},
         alerts,
+        _at_risk_ids(churn),
     )

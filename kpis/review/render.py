@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Any
 
 from kpis.review.model import KpiReview, Review
+from kpis.review.sparkline import SPARK_HEIGHT, SPARK_WIDTH
 from kpis.review.text import (
     NO_VALUE,
     delta_text,
     goal_name,
+    ids_text,
     percent_text,
     relative_text,
     value_text,
@@ -82,17 +85,35 @@ def mover_rows(review: Review, currency: Currency) -> list[list[str]]:
 MOVER_HEADER = ["KPI", "who", "value", "change"]
 ALERT_HEADER = ["alert", "severity", "labels"]
 RISK_HEADER = ["segment", "customers at risk"]
+IDS_HEADER = "customer ids"
+RISK_HEADING = "At-risk customers"
+
+
+def segment_ids(review: Review, segment: str) -> tuple[str, ...] | None:
+    """The ids of a segment's customers at risk; None when /kpis listed none."""
+    if review.at_risk_ids is None:
+        return None
+    return review.at_risk_ids.get(segment, ())
+
+
+def risk_rows(review: Review) -> list[list[str]]:
+    """segment, count and, for an internal channel, the ids (capped)."""
+    return [
+        [segment, str(count)]
+        + ([ids_text(segment_ids(review, segment))] if review.customer_ids else [])
+        for segment, count in review.at_risk_by_segment.items()
+    ]
 
 
 def sections(review: Review, currency: Currency) -> list[tuple[str, list[str], list[list[str]]]]:
     """Each section's heading, header and rows; a section with no rows is left out."""
-    risk = [[segment, str(count)] for segment, count in review.at_risk_by_segment.items()]
+    risk_header = RISK_HEADER + ([IDS_HEADER] if review.customer_ids else [])
     found = [
         ("KPIs", KPI_HEADER, [kpi_row(line, currency) for line in review.kpis]),
         ("Goals", GOAL_HEADER, goal_rows(review, currency)),
         ("Top movers", MOVER_HEADER, mover_rows(review, currency)),
         ("Alerts fired", ALERT_HEADER, alert_rows(review)),
-        ("At-risk customers", RISK_HEADER, risk),
+        (RISK_HEADING, risk_header, risk_rows(review)),
     ]
     return [section for section in found if section[2]]
 
@@ -136,19 +157,29 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:4px 8px;text-align:right;border-bottom:1px solid #f0f4f8;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{background:#f0f4f8}
 .better{color:#18794e}.worse{color:#c53030}
+td.ids{white-space:normal;text-align:left}td img{vertical-align:middle}
 """.strip()
+TREND_HEADER = "trend"
 
 
-def to_html(review: Review, currency: Currency) -> str:
-    """A self-contained page (inline CSS): the same tables, changes coloured by direction."""
+def to_html(review: Review, currency: Currency, sparklines: Mapping[str, str] | None = None) -> str:
+    """A self-contained page (inline CSS): the same tables, changes coloured by direction.
+
+    `sparklines` maps a KPI's name to the `src` of its trend image (a `cid:` reference in an
+    email, a `data:` URI in a page); the KPI table has a trend column when there are any."""
+    trends = sparklines or {}
     body = [f"<h1>{html.escape(title(review))}</h1>"]
-    improved = [line.improved for line in review.kpis]
     for heading, header, rows in sections(review, currency):
+        kpis = heading == "KPIs"
+        header = header + ([TREND_HEADER] if kpis and trends else [])
         body.append(f"<h2>{html.escape(heading)}</h2><table>")
         body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in header) + "</tr>")
         for index, row in enumerate(rows):
-            direction = improved[index] if heading == "KPIs" else None
-            body.append(_html_row(row, direction))
+            line = review.kpis[index] if kpis else None
+            cells = _html_cells(row, line.improved if line else None, heading == RISK_HEADING)
+            if line is not None and trends:
+                cells.append(_trend_cell(trends.get(line.kpi.name)))
+            body.append("<tr>" + "".join(cells) + "</tr>")
         body.append("</table>")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -157,14 +188,24 @@ def to_html(review: Review, currency: Currency) -> str:
     )
 
 
-def _html_row(row: list[str], improved: bool | None) -> str:
+def _html_cells(row: list[str], improved: bool | None, ids: bool) -> list[str]:
+    """The cells of a row: changes coloured by direction, the customer ids wrapped."""
     cells = []
     for index, cell in enumerate(row):
         css = ""
         if index >= 4 and improved is not None and cell != NO_VALUE:
             css = ' class="better"' if improved else ' class="worse"'
+        if ids and index == 2:
+            css = ' class="ids"'
         cells.append(f"<td{css}>{html.escape(cell)}</td>")
-    return "<tr>" + "".join(cells) + "</tr>"
+    return cells
+
+
+def _trend_cell(src: str | None) -> str:
+    if src is None:
+        return "<td></td>"
+    size = f'width="{SPARK_WIDTH}" height="{SPARK_HEIGHT}"'
+    return f'<td><img src="{html.escape(src)}" {size} alt="daily trend"></td>'
 
 
 def to_json(review: Review) -> dict[str, Any]:
@@ -208,6 +249,7 @@ def to_json(review: Review) -> dict[str, Any]:
             for goal in review.goals
         ],
         "at_risk_by_segment": review.at_risk_by_segment,
+        **({"at_risk_customer_ids": _ids_json(review)} if review.customer_ids else {}),
         "alerts": None
         if review.alerts is None
         else [
@@ -215,3 +257,10 @@ def to_json(review: Review) -> dict[str, Any]:
             for a in review.alerts
         ],
     }
+
+
+def _ids_json(review: Review) -> dict[str, list[str]] | None:
+    """Every at-risk customer's id per segment (no cap); None when /kpis listed none."""
+    if review.at_risk_ids is None:
+        return None
+    return {segment: list(ids) for segment, ids in review.at_risk_ids.items()}

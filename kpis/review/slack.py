@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kpis.review.model import Review
-from kpis.review.render import alert_rows, kpi_row, mover_rows, title
+from kpis.review.render import alert_rows, kpi_row, mover_rows, risk_rows, title
 from kpis.review.text import NO_VALUE, percent_text
 from kpis.thresholds import AlertLinks
 from kpis.units import Currency
@@ -42,13 +42,19 @@ def slack_message(review: Review, currency: Currency, links: AlertLinks) -> dict
         + (f", pace {percent_text(goal.pace)}" if goal.pace is not None else "")
         for goal in review.goals
     ]
-    at_risk = [f"{segment} {count}" for segment, count in review.at_risk_by_segment.items()]
+    at_risk = ", ".join(
+        f"{segment} {count}" for segment, count in review.at_risk_by_segment.items()
+    )
+    if review.customer_ids and at_risk:
+        at_risk = "\n".join(
+            f"• {segment} {count}: {ids}" for segment, count, ids in risk_rows(review)
+        )
     alerts = [f"• {' '.join(cell for cell in row if cell)}" for row in alert_rows(review)]
     for heading, text in (
         ("Goals", "\n".join(goals)),
         ("Top movers", _movers(review, currency)),
         ("Alerts fired", "\n".join(alerts)),
-        ("At-risk customers", ", ".join(at_risk)),
+        ("At-risk customers", at_risk),
     ):
         if text and text != NO_VALUE:
             body = f"*{heading}*\n{text}"[:SECTION_LIMIT]

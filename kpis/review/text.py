@@ -45,3 +45,17 @@ def goal_name(goal: GoalReview) -> str:
     """`won_amount (rep=rep-01, mtd)`."""
     scope = [f"{name}={value}" for name, value in sorted(goal.labels.items())]
     return f"{goal.kpi} ({', '.join([*scope, goal.window])})"
+
+
+IDS_SHOWN = 20
+"""Customer ids shown per segment; the rest are counted (`and 12 more`)."""
+IDS_NOT_LISTED = "not listed by /kpis"
+
+
+def ids_text(ids: tuple[str, ...] | None) -> str:
+    """`c-1, c-2 and 12 more`; says so when /kpis listed no ids."""
+    if ids is None:
+        return IDS_NOT_LISTED
+    more = len(ids) - IDS_SHOWN
+    shown = ", ".join(ids[:IDS_SHOWN])
+    return f"{shown} and {more} more" if more > 0 else shown

@@ -195,6 +195,14 @@ def review(
     send: Annotated[
         bool, typer.Option("--send", help="Deliver it to the alerts' Slack and email receivers.")
     ] = False,
+    customer_ids: Annotated[
+        bool,
+        typer.Option(
+            "--customer-ids",
+            help="Show the at-risk customers' ids (the output only; --send follows "
+            "review.customer_ids).",
+        ),
+    ] = False,
 ) -> None:
     """The KPI review of the week or month just ended, from a running monitor."""
     from kpis.review.model import PERIODS
@@ -205,7 +213,7 @@ def review(
         raise typer.BadParameter(f"one of {', '.join(PERIODS)}", param_hint="--period")
     if form not in FORMATS:
         raise typer.BadParameter(f"one of {', '.join(FORMATS)}", param_hint="--format")
-    request = ReviewRequest(period, form, url, out_file, send)
+    request = ReviewRequest(period, form, url, out_file, send, customer_ids)
     raise typer.Exit(run_review(Settings(), request, out, err))
 
 

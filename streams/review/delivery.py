@@ -8,6 +8,7 @@ is tried again with exponential back-off, then counted as failed.
 from __future__ import annotations
 
 import logging
+import secrets
 import smtplib
 import time
 import urllib.error
@@ -19,15 +20,17 @@ from pathlib import Path
 
 import orjson
 
-from kpis.review.model import Review
+from kpis.review.model import Review, with_customer_ids
 from kpis.review.render import title, to_html, to_markdown
 from kpis.review.slack import slack_message
+from kpis.review.sparkline import sparklines
 from kpis.thresholds import EmailReceiver, ThresholdsConfig
 from streams.review import sent
 from streams.secret_settings import read_secret_file
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10.0
+CID_DOMAIN = "crmkpi.review"  # the right-hand side of the images' Content-IDs
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,26 @@ def post_slack(url: str, message: dict[str, object]) -> None:
 
 
 def email_message(review: Review, config: ThresholdsConfig) -> EmailMessage:
-    """Multipart/alternative: the markdown as plain text, then the HTML page."""
+    """Multipart/alternative: the markdown as plain text, then the HTML page; with trends,
+    the page is multipart/related with each KPI's sparkline as an inline PNG (`cid:`)."""
     receiver = config.notify.email
     message = EmailMessage()
     message["Subject"] = title(review)
     message["From"] = receiver.sender
     message["To"] = receiver.to
     message.set_content(to_markdown(review, config.currency))
-    message.add_alternative(to_html(review, config.currency), subtype="html")
+    images = sparklines(review)
+    # Content-IDs unique to this message and short: a long one would be folded into
+    # encoded words that no longer match the page's `cid:` references.
+    token = secrets.token_hex(6)
+    ids = {kpi: f"<spark{n}.{token}@{CID_DOMAIN}>" for n, kpi in enumerate(images)}
+    sources = {kpi: f"cid:{cid[1:-1]}" for kpi, cid in ids.items()}
+    message.add_alternative(to_html(review, config.currency, sources), subtype="html")
+    page = list(message.iter_parts())[-1]  # the HTML alternative
+    for kpi, png in images.items():
+        page.add_related(
+            png, "image", "png", cid=ids[kpi], disposition="inline", filename=f"{kpi}.png"
+        )
     return message
 
 
@@ -105,14 +120,18 @@ def deliver(
     channels: tuple[str, ...] = sent.CHANNELS,
     retries: Retries = DEFAULT_RETRIES,
     sleep: Callable[[float], None] = time.sleep,
+    customer_ids: tuple[str, ...] = (),
 ) -> dict[str, bool]:
-    """Send the review to each channel; whether each one got it."""
+    """Send the review to each channel; whether each one got it. The channels of
+    `customer_ids` (internal ones) get the at-risk customers' ids, the others counts only."""
+    slack = with_customer_ids(review, "slack" in customer_ids)
+    email = with_customer_ids(review, "email" in customer_ids)
     senders: dict[str, Callable[[], None]] = {
         "slack": lambda: post_slack(
             read_secret_file(Path(config.notify.slack.api_url_file), "notify.slack.api_url_file"),
-            slack_message(review, config.currency, config.links),
+            slack_message(slack, config.currency, config.links),
         ),
-        "email": lambda: send_email(config.notify.email, email_message(review, config)),
+        "email": lambda: send_email(config.notify.email, email_message(email, config)),
     }
     return {
         channel: with_retries(channel, senders[channel], retries, sleep) for channel in channels

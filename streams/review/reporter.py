@@ -25,7 +25,7 @@ from kpis.thresholds import ThresholdsConfig
 from streams.config import ReviewSchedules
 from streams.errors import CrmkpiError
 from streams.read.snapshot_reader import ReadResult
-from streams.review.alerts_fired import review_with_alerts
+from streams.review.build import review_with_prometheus
 from streams.review.delivery import Retries, deliver
 from streams.review.sent_log import SentLog, sent_key
 from streams.worker.assignment import Assignment
@@ -64,6 +64,7 @@ class ReviewReporter:
         self.zone = zone
         self.prometheus_url = prometheus_url  # of the alerts that fired, when set
         self.channels: tuple[str, ...] = settings.channels
+        self.customer_ids: tuple[str, ...] = settings.customer_ids  # the internal channels
         self.retries = Retries(settings.attempts, settings.first_delay)
         self.retry_later = settings.retry_later_seconds
         self.wait_idle = timedelta(seconds=settings.wait_idle_seconds)
@@ -136,9 +137,11 @@ class ReviewReporter:
         document: dict[str, object],
     ) -> None:
         review = await asyncio.to_thread(
-            review_with_alerts, document, schedule.period, self.prometheus_url
+            review_with_prometheus, document, schedule.period, self.prometheus_url
         )
-        results = await asyncio.to_thread(deliver, review, self.config, channels, self.retries)
+        results = await asyncio.to_thread(
+            deliver, review, self.config, channels, self.retries, customer_ids=self.customer_ids
+        )
         for channel, ok in results.items():
             if ok:
                 key = sent_key(schedule.kind, channel)

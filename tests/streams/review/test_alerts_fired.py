@@ -9,7 +9,8 @@ import pytest
 
 from kpis.review.model import FiredAlert
 from streams.errors import MonitorUnreachable
-from streams.review.alerts_fired import alerts_fired, review_with_alerts
+from streams.review.alerts_fired import alerts_fired
+from streams.review.build import review_with_prometheus
 from tests.conftest import free_port
 from tests.http_servers import json_monitor
 from tests.kpis.test_review import SNAPSHOT
@@ -52,6 +53,6 @@ def test_a_prometheus_that_does_not_answer_leaves_the_section_out() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(MonitorUnreachable, match="Prometheus at"):
         alerts_fired(url, "week")
-    assert review_with_alerts(SNAPSHOT, "week", url).alerts is None
+    assert review_with_prometheus(SNAPSHOT, "week", url).alerts is None
     with json_monitor(prometheus) as up:
-        assert len(review_with_alerts(SNAPSHOT, "week", up).alerts or ()) == 2
+        assert len(review_with_prometheus(SNAPSHOT, "week", up).alerts or ()) == 2

@@ -3,23 +3,30 @@ and an aiosmtpd server: one delivery each, the snapshot's numbers, retries while
 
 from __future__ import annotations
 
+import io
+import re
+import urllib.parse
 from collections.abc import Iterator
 from email.message import Message
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import orjson
 import pytest
+from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
+from kpis.catalogue import CATALOGUE
 from streams.cli.review import ReviewRequest, fetch_review, run_review
-from streams.config import Settings
+from streams.config import ReviewSchedules, Settings
 from streams.review import sent
 from streams.review.delivery import Retries, deliver, with_retries
 from tests.alerting import MailSink, SlackSink, review_thresholds
 from tests.conftest import free_port
 from tests.http_servers import json_monitor
 from tests.kpis.test_review import SNAPSHOT
+from tests.kpis.test_review_customer_ids import DOCUMENT
 
 QUICK = Retries(attempts=3, first_delay=0.01, max_delay=0.01)
 
@@ -79,6 +86,63 @@ def test_send_delivers_once_to_slack_and_email_with_the_snapshot_numbers(
     )
     assert "<td>Customer satisfaction (CSAT)</td><td>7d</td><td>80%</td>" in bodies["text/html"]
     assert "| smb | 3 |" in bodies["text/plain"]
+
+
+def daily_matrix(request: BaseHTTPRequestHandler) -> tuple[int, object]:
+    """Prometheus: no alert fired; a value a day, rising, for every KPI's series."""
+    address = urllib.parse.urlsplit(request.path)
+    if address.path == "/api/v1/query":
+        return 200, {"status": "success", "data": {"resultType": "vector", "result": []}}
+    params = urllib.parse.parse_qs(address.query)
+    start, end, step = (int(params[name][0]) for name in ("start", "end", "step"))
+    values = [[t, str(t - start)] for t in range(start, end + 1, step)]
+    series = [{"metric": {"window": "24h"}, "values": values}]
+    return 200, {"status": "success", "data": {"resultType": "matrix", "result": series}}
+
+
+def segment_ids(text: str) -> dict[str, list[str]]:
+    """The ids of the plain text's at-risk table: `| smb | 25 | a, b and 5 more |`."""
+    rows = re.findall(r"^\| (\w+) \| \d+ \| ([^|]+) \|$", text, re.MULTILINE)
+    return {segment: cells.split(" and ")[0].split(", ") for segment, cells in rows}
+
+
+def test_email_carries_sparklines_and_only_internal_channels_get_ids(tmp_path: Path) -> None:
+    review = ReviewSchedules(customer_ids=("email",))
+    with (
+        json_monitor(lambda _: (200, DOCUMENT)) as monitor,
+        json_monitor(daily_matrix) as prometheus,
+        SlackSink() as slack,
+        MailSink() as mail,
+    ):
+        thresholds = review_thresholds(tmp_path, slack.url, mail.port)
+        settings = Settings(thresholds_file=thresholds, prometheus_url=prometheus, review=review)
+        request = ReviewRequest("week", "markdown", monitor, None, send=True)
+        assert run_review(settings, request, Console(file=None), Console(stderr=True), QUICK) == 0
+        post, message = slack.posts[0].body, mail.messages[0].body
+    # The structure: plain text, and the HTML page related to its inline images.
+    assert message.get_content_type() == "multipart/alternative"
+    plain, related = message.get_payload()
+    assert (plain.get_content_type(), related.get_content_type()) == (
+        "text/plain",
+        "multipart/related",
+    )
+    page, *images = related.get_payload()
+    assert page.get_content_type() == "text/html" and len(images) == len(CATALOGUE)
+    html = page.get_payload(decode=True).decode()
+    for image in images:
+        assert image.get_content_type() == "image/png"
+        assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
+        assert Image.open(io.BytesIO(image.get_payload(decode=True))).format == "PNG"
+    # The ids: in the email, as /kpis lists them (the first 20 per segment), not in Slack.
+    listed: dict[str, list[str]] = {}
+    for customer in DOCUMENT["churn_risk"]["customers"]:
+        listed.setdefault(customer["segment"], []).append(customer["customer_id"])
+    expected = {segment: sorted(ids)[:20] for segment, ids in listed.items()}
+    text = plain.get_payload(decode=True).decode().replace("\r\n", "\n")
+    assert segment_ids(text) == expected
+    assert "| smb | 25 |" in text and "and 5 more |" in text
+    assert all(cid not in str(post) for ids in listed.values() for cid in ids)
+    assert "smb 25" in str(post)
 
 
 def test_a_receiver_that_is_down_gets_the_review_on_a_retry(tmp_path: Path, monitor: str) -> None:

@@ -58,6 +58,7 @@ def reviewer(
         monthly="1 08:00",
         retry_later_seconds=3600,
         wait_idle_seconds=wait_idle,
+        customer_ids=("email",),
     )
     return ReviewReporter(
         assignment, read_snapshot, sent_log, ThresholdsConfig(), settings, UTC_ZONE
@@ -70,8 +71,13 @@ def deliveries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[str, ..
     calls: list[tuple[str, tuple[str, ...]]] = []
 
     def deliver(
-        review: Review, config: ThresholdsConfig, channels: tuple[str, ...], retries: Any
+        review: Review,
+        config: ThresholdsConfig,
+        channels: tuple[str, ...],
+        retries: Any,
+        customer_ids: tuple[str, ...],
     ) -> dict[str, bool]:
+        assert customer_ids == ("email",)  # the setting's internal channels
         calls.append((review.period, channels))
         return {channel: channel == "slack" for channel in channels}
 
