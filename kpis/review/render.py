@@ -157,7 +157,7 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:4px 8px;text-align:right;border-bottom:1px solid #f0f4f8;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{background:#f0f4f8}
 .better{color:#18794e}.worse{color:#c53030}
-td.ids{white-space:normal;text-align:left}td img{vertical-align:middle}
+.ids{white-space:normal;text-align:left}td img{vertical-align:middle}
 """.strip()
 TREND_HEADER = "trend"
 
@@ -173,7 +173,7 @@ def to_html(review: Review, currency: Currency, sparklines: Mapping[str, str] | 
         kpis = heading == "KPIs"
         header = header + ([TREND_HEADER] if kpis and trends else [])
         body.append(f"<h2>{html.escape(heading)}</h2><table>")
-        body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in header) + "</tr>")
+        body.append("<tr>" + "".join(_html_header(c) for c in header) + "</tr>")
         for index, row in enumerate(rows):
             line = review.kpis[index] if kpis else None
             cells = _html_cells(row, line.improved if line else None, heading == RISK_HEADING)
@@ -186,6 +186,11 @@ def to_html(review: Review, currency: Currency, sparklines: Mapping[str, str] | 
         f"<title>{html.escape(title(review))}</title><style>{STYLE}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
+
+
+def _html_header(cell: str) -> str:
+    css = ' class="ids"' if cell == IDS_HEADER else ""
+    return f"<th{css}>{html.escape(cell)}</th>"
 
 
 def _html_cells(row: list[str], improved: bool | None, ids: bool) -> list[str]:
@@ -224,6 +229,7 @@ def to_json(review: Review) -> dict[str, Any]:
                 "change": line.change.delta,
                 "relative_change": line.change.relative,
                 "improved": line.improved,
+                "trend": list(review.trends.get(line.kpi.name, ())) or None,
                 "movers": [
                     {
                         "labels": {line.kpi.dimension: mover.label},

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kpis.review.model import build_review
+from kpis.review.model import build_review, with_customer_ids
 from kpis.review.render import to_markdown
 from kpis.review.schedule import WEEKDAYS
 from kpis.units import USD
@@ -18,6 +18,7 @@ from streams.simulate import simulate_history
 from tests.alerting import MailSink, SlackSink, review_thresholds
 from tests.conftest import free_port
 from tests.processes import crmkpi_env, get_json, run_crmkpi, scrape, wait_idle, worker
+from tests.streams.review.test_review_delivery import segment_ids
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,7 @@ def schedule_env(tmp: Path, slack_url: str, mail_port: int) -> dict[str, str]:
         "attempts": 2,
         "first_delay": 0.2,
         "retry_later_seconds": 1,
+        "customer_ids": ["email"],  # the internal channel
     }
     return {
         "CRMKPI_REVIEW": json.dumps(review),
@@ -64,7 +66,8 @@ def test_the_weekly_review_arrives_once_with_the_numbers_of_kpis(
             snapshot = wait_idle(url, accepted_at_least=events)
             wait_until(lambda: (len(slack.posts), len(mail.messages)), "the review", (1, 1).__eq__)
             # Its numbers are those of /kpis (no event came in since the worker went idle).
-            assert plain_text(mail) == to_markdown(build_review(snapshot, "week"), USD)
+            review = with_customer_ids(build_review(snapshot, "week"), True)
+            assert plain_text(mail) == to_markdown(review, USD)
             assert get_json(f"{url}/kpis")["kpis"] == snapshot["kpis"]
             metrics = scrape(url)
             sent = ("crmkpi_reviews_sent_total", (("channel", "slack"), ("outcome", "sent")))
@@ -82,6 +85,14 @@ def test_the_weekly_review_arrives_once_with_the_numbers_of_kpis(
     table = slack.posts[0].body["blocks"][1]["text"]["text"]
     row = next(line for line in table.splitlines() if line.startswith("Customer satisfaction"))
     assert row.split()[3] == (f"{csat['value'] * 100:.4g}%" if csat["value"] is not None else "n/a")
+    # The at-risk customers' ids: in the email (the internal channel) as /kpis lists them,
+    # the first 20 of each segment; not one in Slack.
+    listed: dict[str, list[str]] = {}
+    for customer in snapshot["churn_risk"]["customers"]:
+        listed.setdefault(customer["segment"], []).append(customer["customer_id"])
+    assert listed, "the simulated history has customers at risk"
+    assert segment_ids(plain_text(mail)) == {s: sorted(ids)[:20] for s, ids in listed.items()}
+    assert not any(cid in json.dumps(slack.posts[0].body) for ids in listed.values() for cid in ids)
 
 
 def test_receivers_that_are_down_get_the_review_once_they_are_up(

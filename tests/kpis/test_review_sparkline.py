@@ -9,7 +9,7 @@ from dataclasses import replace
 from PIL import Image
 
 from kpis.review.model import build_review
-from kpis.review.render import to_html
+from kpis.review.render import to_html, to_json
 from kpis.review.sparkline import (
     BACKGROUND,
     SCALE,
@@ -68,3 +68,6 @@ def test_the_page_shows_a_trend_column_only_with_sparklines() -> None:
     assert base64.b64decode(uris["csat"].removeprefix("data:image/png;base64,")) == images["csat"]
     page = to_html(trended, USD, uris)
     assert "<th>trend</th>" in page and f'<img src="{uris["csat"]}"' in page
+    trend = {line["kpi"]: line["trend"] for line in to_json(trended)["kpis"]}
+    assert trend["csat"] == [0.7, 0.75, 0.8] and trend["mrr"] == [None, 1.0, None]
+    assert trend["nps"] is None

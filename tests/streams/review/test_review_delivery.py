@@ -3,7 +3,9 @@ and an aiosmtpd server: one delivery each, the snapshot's numbers, retries while
 
 from __future__ import annotations
 
+import base64
 import io
+import os
 import re
 import urllib.parse
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from tests.conftest import free_port
 from tests.http_servers import json_monitor
 from tests.kpis.test_review import SNAPSHOT
 from tests.kpis.test_review_customer_ids import DOCUMENT
+from tests.processes import run_crmkpi
 
 QUICK = Retries(attempts=3, first_delay=0.01, max_delay=0.01)
 
@@ -102,7 +105,7 @@ def daily_matrix(request: BaseHTTPRequestHandler) -> tuple[int, object]:
 
 def segment_ids(text: str) -> dict[str, list[str]]:
     """The ids of the plain text's at-risk table: `| smb | 25 | a, b and 5 more |`."""
-    rows = re.findall(r"^\| (\w+) \| \d+ \| ([^|]+) \|$", text, re.MULTILINE)
+    rows = re.findall(r"^\| ([^|]+?) \| \d+ \| ([^|]+) \|$", text, re.MULTILINE)
     return {segment: cells.split(" and ")[0].split(", ") for segment, cells in rows}
 
 
@@ -195,3 +198,26 @@ def test_back_off_doubles_up_to_its_limit() -> None:
     retries = Retries(attempts=4, first_delay=1.0, max_delay=3.0)
     assert with_retries("slack", refused, retries, waits.append) is False
     assert waits == [1.0, 2.0, 3.0]
+
+
+def test_the_preview_shows_ids_only_when_asked_and_embeds_the_sparklines(
+    tmp_path: Path,
+) -> None:
+    with (
+        json_monitor(lambda _: (200, DOCUMENT)) as monitor,
+        json_monitor(daily_matrix) as prometheus,
+    ):
+        env = {**os.environ, "CRMKPI_PROMETHEUS_URL": prometheus}
+        pages = {}
+        for name, flags in (("internal", ["--customer-ids"]), ("plain", [])):
+            out = tmp_path / f"{name}.html"
+            args = ["review", "--period", "week", "--format", "html", "--url", monitor]
+            done = run_crmkpi([*args, "--out", str(out), *flags], env)
+            assert done.returncode == 0, done.stderr
+            pages[name] = out.read_text()
+    assert "cust-000, cust-001" in pages["internal"] and "and 5 more" in pages["internal"]
+    assert "cust-" not in pages["plain"]
+    for page in pages.values():
+        sources = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
+        assert len(sources) == len(CATALOGUE)
+        assert Image.open(io.BytesIO(base64.b64decode(sources[0]))).format == "PNG"
