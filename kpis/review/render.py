@@ -89,7 +89,7 @@ IDS_HEADER = "customer ids"
 RISK_HEADING = "At-risk customers"
 
 
-def segment_ids(review: Review, segment: str) -> tuple[str, ...] | None:
+def _segment_ids(review: Review, segment: str) -> tuple[str, ...] | None:
     """The ids of a segment's customers at risk; None when /kpis listed none."""
     if review.at_risk_ids is None:
         return None
@@ -100,7 +100,7 @@ def risk_rows(review: Review) -> list[list[str]]:
     """segment, count and, for an internal channel, the ids (capped)."""
     return [
         [segment, str(count)]
-        + ([ids_text(segment_ids(review, segment))] if review.customer_ids else [])
+        + ([ids_text(_segment_ids(review, segment))] if review.customer_ids else [])
         for segment, count in review.at_risk_by_segment.items()
     ]
 
@@ -167,18 +167,18 @@ def to_html(review: Review, currency: Currency, sparklines: Mapping[str, str] | 
 
     `sparklines` maps a KPI's name to the `src` of its trend image (a `cid:` reference in an
     email, a `data:` URI in a page); the KPI table has a trend column when there are any."""
-    trends = sparklines or {}
+    images = sparklines or {}
     body = [f"<h1>{html.escape(title(review))}</h1>"]
     for heading, header, rows in sections(review, currency):
         kpis = heading == "KPIs"
-        header = header + ([TREND_HEADER] if kpis and trends else [])
+        header = header + ([TREND_HEADER] if kpis and images else [])
         body.append(f"<h2>{html.escape(heading)}</h2><table>")
         body.append("<tr>" + "".join(_html_header(c) for c in header) + "</tr>")
         for index, row in enumerate(rows):
             line = review.kpis[index] if kpis else None
             cells = _html_cells(row, line.improved if line else None, heading == RISK_HEADING)
-            if line is not None and trends:
-                cells.append(_trend_cell(trends.get(line.kpi.name)))
+            if line is not None and images:
+                cells.append(_trend_cell(images.get(line.kpi.name)))
             body.append("<tr>" + "".join(cells) + "</tr>")
         body.append("</table>")
     return (
