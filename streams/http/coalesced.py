@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-BUSY_SHARE = 0.05  # at most this share of the loop's time goes to one kind of read
-MAX_PAUSE_SECONDS = 0.5  # between two reads, whatever the last one cost (a scorecard tick)
+BUSY_SHARE = 0.05  # at most this share of the loop's time goes to reads
+MAX_PAUSE_SECONDS = 1.0  # between two reads, whatever the last one cost (the hub's slowest tick)
 
 
 class Coalesced(Generic[T]):
