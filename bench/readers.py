@@ -4,7 +4,9 @@
     PYTHONPATH=$PWD python3 -m bench.readers --events 50000 --pairs 1
 
 Each run is a fresh broker loaded with the same events and a `crmkpi worker` catching
-up from offset 0, measured by its group's committed offsets (as throughput.py).
+up from offset 0, measured by its group's committed offsets (as throughput.py), and by the
+worker process's CPU time per event, which a busy shared machine disturbs far less than the
+rate: what serving readers costs the worker shows there.
 Runs alternate without and with readers (each reader GETs `/kpis` and `/metrics` in
 turn, back to back, for the whole run, asking for gzip as Prometheus and browsers do), so
 a drift of the shared machine hits both. The readers run in a process of their own at the
@@ -87,15 +89,19 @@ async def rate_with_readers(
 
 def run(
     records: list[workload.KafkaRecord], logs: Path, name: str, readers: int
-) -> tuple[float, int]:
-    """One worker catching up on a fresh broker loaded with `records`, with `readers` reading."""
+) -> tuple[float, float, int]:
+    """One worker catching up on a fresh broker loaded with `records`, with `readers` reading:
+    its rate (events/s), its CPU time per event (µs) and the reads answered."""
     with services.broker(logs) as bootstrap:
         topics = asyncio.run(throughput.load_topics(bootstrap, records))
-        with services.worker(bootstrap, logs, name) as (url, _):
+        with services.worker(bootstrap, logs, name) as (url, pid):
             group = f"bench-{name}"
-            return asyncio.run(
+            cpu_before = services.cpu_seconds(pid)
+            rate, answers = asyncio.run(
                 rate_with_readers(bootstrap, group, topics, url, len(records), readers)
             )
+            cpu_us = 1e6 * (services.cpu_seconds(pid) - cpu_before) / len(records)
+            return rate, cpu_us, answers
 
 
 def main(
@@ -108,18 +114,22 @@ def main(
         records = workload.keyed(workload.simulated(events), Topics())
         alone, read = [], []
         for pair in range(pairs):
-            alone.append(run(records, logs, f"alone-{pair}", 0)[0])
-            rate, answers = run(records, logs, f"read-{pair}", readers)
-            read.append(rate)
+            alone.append(run(records, logs, f"alone-{pair}", 0))
+            read.append(run(records, logs, f"read-{pair}", readers))
+            (rate, cpu, _), (rate_r, cpu_r, answers) = alone[-1], read[-1]
             print(
-                f"pair {pair + 1}: alone {alone[-1]:,.0f} ev/s, "
-                f"{readers} readers {rate:,.0f} ev/s ({answers:,} reads answered)",
+                f"pair {pair + 1}: alone {rate:,.0f} ev/s ({cpu:.1f} µs CPU/event), {readers} "
+                f"readers {rate_r:,.0f} ev/s ({cpu_r:.1f} µs CPU/event, {answers:,} reads)",
                 flush=True,
             )
-    change = statistics.median(read) / statistics.median(alone) - 1
+    rate_alone = statistics.median(rate for rate, _, _ in alone)
+    rate_read = statistics.median(rate for rate, _, _ in read)
+    cpu_alone = statistics.median(cpu for _, cpu, _ in alone)
+    cpu_read = statistics.median(cpu for _, cpu, _ in read)
     print(
-        f"{len(records):,} events: median alone {statistics.median(alone):,.0f} ev/s, "
-        f"with {readers} readers {statistics.median(read):,.0f} ev/s: {100 * change:+.1f} %"
+        f"{len(records):,} events: median alone {rate_alone:,.0f} ev/s, with {readers} readers "
+        f"{rate_read:,.0f} ev/s: {100 * (rate_read / rate_alone - 1):+.1f} %; worker CPU per "
+        f"event {cpu_alone:.1f} -> {cpu_read:.1f} µs: {100 * (cpu_read / cpu_alone - 1):+.1f} %"
     )
 
 
