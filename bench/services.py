@@ -83,6 +83,13 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     wait_until(ready, f"the crmkpi worker at {url} ready", ignoring=(OSError,))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux /proc)."""
+    # The fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/status").read_text().split("\n")

@@ -8,6 +8,7 @@ like every other part: no re-keying of the event stream.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 from kpis.ledger import POINT, PartKey
 from kpis.windows import HOUR_US, MONTH_WINDOW, Window
@@ -78,6 +79,7 @@ def is_customer_part(part: str) -> bool:
 _SIGNAL_BITS = {signal: 1 << index for index, signal in enumerate(SIGNALS)}
 
 
+@cache  # a few combinations of bits, named for every customer at risk on every read
 def _signal_names(bits: int) -> tuple[str, ...]:
     return tuple(sorted(signal for signal, bit in _SIGNAL_BITS.items() if bits & bit))
 
@@ -162,11 +164,15 @@ def risks(summary: ChurnSummary, rules: ChurnRules) -> list[ChurnRisk]:
     for customer, opened in summary.tickets.items():
         if opened >= rules.tickets_opened:
             signals[customer] = signals.get(customer, 0) | many
-    segments = summary.segments
+    segments, least = summary.segments, rules.min_signals
+    found = [
+        (customer, bits)
+        for customer, bits in signals.items()
+        if bits.bit_count() >= least and customer in segments
+    ]
+    found.sort()
     return [
-        ChurnRisk(customer, segments[customer], _signal_names(bits))
-        for customer, bits in sorted(signals.items())
-        if bits.bit_count() >= rules.min_signals and customer in segments
+        ChurnRisk(customer, segments[customer], _signal_names(bits)) for customer, bits in found
     ]
 
 

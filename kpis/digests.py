@@ -16,6 +16,7 @@ event about any entity.
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
@@ -94,6 +95,12 @@ class DigestTable(Generic[V]):
 
     def values(self) -> Iterator[V]:
         return (value for value in self._values if value is not None)
+
+    def count_by_type(self) -> Counter[type[V]]:
+        """How many values of each type the table holds (counted at C speed)."""
+        counts: Counter[type[V]] = Counter(map(type, self._values))
+        del counts[type(None)]
+        return counts
 
     def retain(self, keep: Callable[[int, V], bool]) -> None:
         """Keep only the entries `keep` accepts."""

@@ -89,7 +89,7 @@ def forget(state: PartitionState) -> None:
     state.event_ids.retain(lambda _, owner: id_is_held(owner, limit_us))
 
 
-ENTRY_KINDS = {
+ENTRY_KINDS: dict[type[Entity], str] = {
     Lead: "leads",
     Opportunity: "opportunities",
     Customer: "customers",
@@ -103,6 +103,6 @@ def state_entries(states: Iterable[PartitionState]) -> dict[str, int]:
     for state in states:
         counts["event_ids"] += len(state.event_ids)
         counts["parts"] += len(state.ledger.values)
-        for entity in state.entities.values():
-            counts[ENTRY_KINDS[type(entity)]] += 1
+        for kind, count in state.entities.count_by_type().items():
+            counts[ENTRY_KINDS[kind]] += count
     return counts

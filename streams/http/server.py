@@ -14,14 +14,15 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from kpis.units import USD, Currency
 from streams.http import outcomes
+from streams.http.bodies import RenderedOnce, respond
 from streams.http.coalesced import Coalesced
 from streams.http.guards import add_security_headers
 from streams.http.scorecard import add_scorecard
 from streams.read.exposition import WorkerView, render
-from streams.read.snapshot_reader import Snapshot
+from streams.read.snapshot_reader import ReadResult
 from streams.review import sent as reviews_sent
 
-SnapshotReader = Callable[[], Awaitable[tuple[Snapshot, dict[str, int]]]]
+SnapshotReader = Callable[[], Awaitable[ReadResult]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
 RequestHandler = Callable[[web.Request], Awaitable[web.Response]]
 WorkerViewer = Callable[[], WorkerView]
@@ -46,24 +47,24 @@ def build_app(
 ) -> web.Application:
     """The internal application serving the readers' endpoints (`worker_view`: one of a group)."""
 
-    async def kpis_body() -> bytes:
-        snapshot, _ = await read_snapshot()
+    def kpis_body(read: ReadResult) -> bytes:
+        snapshot, _ = read
         return orjson.dumps(snapshot.to_json())
 
-    async def metrics_body() -> bytes:
-        snapshot, lag = await read_snapshot()
+    def metrics_body(read: ReadResult) -> bytes:
+        snapshot, lag = read
         worker = worker_view() if worker_view is not None else None
         return render(snapshot, lag, worker) + outcomes.exposition() + reviews_sent.exposition()
 
-    shared_kpis, shared_metrics = Coalesced(kpis_body), Coalesced(metrics_body)
+    # Both endpoints share one read per group of readers, and each renders it once.
+    shared_read = Coalesced(read_snapshot)
+    kpis_bodies, metrics_bodies = RenderedOnce(kpis_body), RenderedOnce(metrics_body)
 
     async def kpis(request: web.Request) -> web.Response:
-        return web.Response(body=await shared_kpis(), content_type="application/json")
+        return respond(request, kpis_bodies(await shared_read()), "application/json")
 
     async def metrics(request: web.Request) -> web.Response:
-        response = web.Response(body=await shared_metrics())
-        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-        return response
+        return respond(request, metrics_bodies(await shared_read()), CONTENT_TYPE_LATEST)
 
     async def readyz(request: web.Request) -> web.Response:
         problems = await readiness()

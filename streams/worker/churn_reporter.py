@@ -50,9 +50,7 @@ class ChurnReporter:
         # A snapshot costs time in proportion to the whole state: while this worker is busy
         # applying batches, announce less often (changes are still all announced).
         now = time.time()
-        last_flush = self.processor.last_flush
-        busy = last_flush is not None and now - last_flush < 1.0
-        if busy and now - self.announced_at < BUSY_ANNOUNCE_SECONDS:
+        if self.processor.applying() and now - self.announced_at < BUSY_ANNOUNCE_SECONDS:
             return
         self.announced_at = now
         snapshot, _ = await self.read_snapshot()

@@ -36,6 +36,7 @@ from streams.worker.store_publisher import StorePublisher
 log = logging.getLogger(__name__)
 PRUNE_EVERY_US = 10 * MINUTE_US
 YIELD_EVERY = 500  # records applied between two turns of the event loop: readers get theirs
+APPLYING_SECONDS = 1.0  # since the last flush: batches are being applied
 
 
 SourceBatch = Mapping[PartitionId, Sequence[SourceRecord]]
@@ -162,6 +163,10 @@ class Processor:
             resume_at[source] = checkpoint.offset + 1
         self.last_flush = time.time()
         return resume_at
+
+    def applying(self) -> bool:
+        """Whether batches are being applied: one was flushed within the last second."""
+        return self.last_flush is not None and time.time() - self.last_flush < APPLYING_SECONDS
 
     async def _append(self, batch: list[tuple[PartitionId, cp.Checkpoint]]) -> None:
         """Write checkpoints, noting each in the snapshot policy."""
