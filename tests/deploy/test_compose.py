@@ -22,8 +22,9 @@ COMPOSE = ROOT / "docker-compose.yml"
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 SECRETS = "deploy/crmkpi.env"
 CRMKPI_SERVICES = ("worker", "server", "simulator")
-SERVICE_SECRETS = {"grafana": "deploy/grafana.env", "alertmanager": "deploy/alertmanager.env"}
-SERVICE_PREFIXES = {"grafana": ("GF_",), "alertmanager": ("SLACK_", "SMTP_")}
+SERVICE_SECRETS = {"grafana": "deploy/grafana.env"}
+SERVICE_PREFIXES = {"grafana": ("GF_",)}
+NOTIFY_SECRETS = {"slack_webhook_url": "slack-webhook-url", "smtp_password": "smtp-password"}
 
 
 def services() -> dict[str, Any]:
@@ -57,7 +58,8 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     for env_file in (SECRETS, *SERVICE_SECRETS.values()):
         shutil.copy(ROOT / f"{env_file}.example", tmp_path / env_file)
     (tmp_path / "deploy" / "secrets").mkdir()
-    (tmp_path / "deploy" / "secrets" / "read-token").write_text("a-token")
+    for name in ("read-token", *NOTIFY_SECRETS.values()):
+        (tmp_path / "deploy" / "secrets" / name).write_text("a-secret")
     result = subprocess.run(
         ["docker", "compose", "-f", str(tmp_path / COMPOSE.name), "config", "--quiet"],
         capture_output=True,
@@ -117,7 +119,13 @@ def test_kafka_is_the_official_image_in_kraft_mode_where_crmkpi_looks() -> None:
 
 
 @pytest.mark.parametrize(
-    "env_file", [SECRETS, *SERVICE_SECRETS.values(), "deploy/secrets/read-token"]
+    "env_file",
+    [
+        SECRETS,
+        *SERVICE_SECRETS.values(),
+        "deploy/secrets/read-token",
+        *(f"deploy/secrets/{name}" for name in NOTIFY_SECRETS.values()),
+    ],
 )
 def test_secrets_come_from_an_ignored_file(env_file: str) -> None:
     ignored = subprocess.run(["git", "check-ignore", "-q", env_file], cwd=ROOT)
@@ -189,22 +197,39 @@ def test_prometheus_and_crmkpi_share_the_read_token_secret() -> None:
     )
     for name in ("worker", "server"):
         assert found[name]["environment"]["CRMKPI_READ_TOKEN_FILE"] == token_file
-        assert found[name]["secrets"] == ["read_token"]
+        assert "read_token" in found[name]["secrets"]
     assert yaml.safe_load(COMPOSE.read_text())["secrets"]["read_token"]["file"] == (
         "deploy/secrets/read-token"
     )
 
 
-def test_alertmanager_writes_the_secret_files_its_generated_config_reads() -> None:
-    alertmanager = services()["alertmanager"]
+def test_alerts_and_reviews_read_the_notify_secrets_where_the_thresholds_file_names_them() -> None:
+    found = services()
     notify = read_thresholds().notify
-    script = alertmanager["command"][0]
-    for path in (notify.slack.api_url_file, notify.email.auth_password_file):
-        assert path and f"> {path}" in script
-        assert any(path.startswith(mount.split(":")[0] + "/") for mount in alertmanager["tmpfs"])
-    assert bind_mounts(alertmanager)["/etc/alertmanager/alertmanager.yml"] == (
+    targets = {
+        "slack_webhook_url": notify.slack.api_url_file,
+        "smtp_password": notify.email.auth_password_file,
+    }
+    declared = yaml.safe_load(COMPOSE.read_text())["secrets"]
+    for source, name in NOTIFY_SECRETS.items():
+        assert declared[source]["file"] == f"deploy/secrets/{name}"
+    for name, service in found.items():
+        mounted = {
+            secret["source"]: secret["target"]
+            for secret in service.get("secrets", [])
+            if isinstance(secret, dict)
+        }
+        expected = targets if name in ("alertmanager", "worker", "server") else {}
+        assert mounted == expected, name
+    assert "env_file" not in found["alertmanager"]
+    script = found["alertmanager"]["command"][0]
+    assert all(f"cat {path} " in script for path in targets.values())
+    assert bind_mounts(found["alertmanager"])["/etc/alertmanager/alertmanager.yml"] == (
         "deploy/alertmanager/alertmanager.yml"
     )
+    for name in ("worker", "server"):
+        thresholds_file = found[name]["environment"]["CRMKPI_THRESHOLDS_FILE"]
+        assert bind_mounts(found[name])[thresholds_file] == "deploy/thresholds.yaml", name
 
 
 def test_every_mounted_file_is_in_the_repository() -> None:

@@ -66,33 +66,51 @@ def test_the_cli_refuses_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1 and "notify.slack.api_url_file" in result.stderr
 
 
-def alertmanager_start_up() -> str:
-    """Alertmanager's compose command as the shell runs it, up to starting the binary."""
+def alertmanager_start_up(secrets: Path) -> str:
+    """Alertmanager's compose command as the shell runs it, up to starting the binary, with
+    its secret files in `secrets`."""
     command: str = yaml.safe_load(COMPOSE.read_text())["services"]["alertmanager"]["command"][0]
-    command = command.replace("$$", "$").replace("umask 077", "true")
-    before_files = command.split(" && printf")[0]
-    return before_files + " && echo started"
+    command = command.replace("$$", "$").replace("/etc/crmkpi", str(secrets))
+    return command.split(" exec ")[0] + " echo started"
 
 
 @pytest.mark.parametrize(
     ("slack", "password", "refused"),
-    [("", "p", "SLACK_WEBHOOK_URL"), ("https://hooks.slack.test/x", "", "SMTP_PASSWORD")],
+    [
+        ("", "p", "slack-webhook-url"),
+        (None, "p", "slack-webhook-url"),
+        ("https://hooks.slack.test/x", "change-me\n", "smtp-password"),
+        ("https://hooks.slack.test/x", "", "smtp-password"),
+    ],
 )
-def test_compose_refuses_to_start_alertmanager_with_an_empty_secret(
-    slack: str, password: str, refused: str
+def test_compose_refuses_to_start_alertmanager_without_a_secret(
+    tmp_path: Path, slack: str | None, password: str, refused: str
 ) -> None:
-    env = {"PATH": os.environ["PATH"], "SLACK_WEBHOOK_URL": slack, "SMTP_PASSWORD": password}
+    for name, content in (("slack-webhook-url", slack), ("smtp-password", password)):
+        if content is not None:
+            (tmp_path / name).write_text(content)
     result = subprocess.run(
-        ["sh", "-c", alertmanager_start_up()], capture_output=True, text=True, env=env
+        ["sh", "-c", alertmanager_start_up(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
     )
     assert result.returncode == 1 and "started" not in result.stdout
-    assert result.stderr.startswith(f"deploy/crmkpi.env: {refused} is empty")
+    assert result.stderr == f"deploy/secrets/{refused} is missing, empty or change-me: " + (
+        "write the Slack webhook URL into it\n"
+        if refused == "slack-webhook-url"
+        else "write the SMTP password into it\n"
+    )
 
 
-def test_compose_starts_alertmanager_with_both_secrets() -> None:
-    env = {"PATH": os.environ["PATH"], "SLACK_WEBHOOK_URL": "u", "SMTP_PASSWORD": "p"}
+def test_compose_starts_alertmanager_with_both_secrets(tmp_path: Path) -> None:
+    (tmp_path / "slack-webhook-url").write_text("https://hooks.slack.test/x")
+    (tmp_path / "smtp-password").write_text("p")
     result = subprocess.run(
-        ["sh", "-c", alertmanager_start_up()], capture_output=True, text=True, env=env
+        ["sh", "-c", alertmanager_start_up(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
     )
     assert result.returncode == 0 and result.stdout == "started\n"
 
