@@ -338,3 +338,21 @@ def test_crmkpi_services_read_the_goals_file_of_the_repository() -> None:
     for name in ("worker", "server"):
         goals_file = found[name]["environment"]["CRMKPI_GOALS_FILE"]
         assert bind_mounts(found[name])[goals_file] == "deploy/goals.yaml", name
+
+
+def test_the_review_schedule_of_the_crmkpi_env_example_is_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dotenv import dotenv_values
+
+    from streams.config import Settings
+
+    example = (ROOT / f"{SECRETS}.example").read_text().splitlines()
+    (line,) = [line for line in example if line.startswith("# CRMKPI_REVIEW=")]
+    env_file = tmp_path / "crmkpi.env"
+    env_file.write_text(line.removeprefix("# ") + "\n")
+    value = dotenv_values(env_file)["CRMKPI_REVIEW"]
+    assert value is not None
+    monkeypatch.setenv("CRMKPI_REVIEW", value)
+    schedules = Settings().review
+    assert (schedules.weekly, schedules.monthly) == ("MON 08:00", "1 08:00")
