@@ -65,7 +65,12 @@ async def _read_all(settings: Settings) -> dict[int, list[Record]]:
     await producer.start()
     try:
         sent = [
-            await producer.send(tp.topic, now, key=f"{tp.partition}".encode() + FENCE + b"census")
+            await producer.send(
+                tp.topic,
+                now,
+                partition=tp.partition,
+                key=f"{tp.partition}".encode() + FENCE + b"census",
+            )
             for tp in tps
         ]
         fences = {
