@@ -10,6 +10,12 @@ with `crmkpi produce` to a fresh broker. A `crmkpi worker` catches up; its RSS a
 computed from the raw lines. The worker is then SIGKILLed and a new one in its group
 recovers every partition: `crmkpi_recovery_bytes` and `crmkpi_recovery_seconds` say what
 that cost, and its `/kpis` is compared again.
+
+In between, `bench.checkpoint_census` reads the checkpoint log: what the recovery will
+read (the latest snapshots, the changes after them, other sources' superseded records)
+and the state it rebuilds, encoded as a snapshot. The state itself grows with the
+simulator's customer base and its open leads (held for as long as they are open), so the
+figures to compare between the histories are recovery bytes and time per state byte.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bench import catchup, services
+from bench import catchup, checkpoint_census, services
 from streams.simulate import Anomalies
 from tests.processes import scrape
 from tests.reference import compare_snapshot, compute_reference
@@ -64,6 +70,7 @@ def measure_one(days: int, scale: float, seed: int, logs: Path) -> dict[str, Any
             held = scrape(url)
             rss = services.rss_bytes(pid)
             os.kill(pid, signal.SIGKILL)
+        census = checkpoint_census.take(bootstrap)
         with services.worker(bootstrap, logs, f"second-{days}", group=group) as (url, _):
             second = wait_caught_up(url, reference.accepted)
             recovered = scrape(url)
@@ -72,14 +79,26 @@ def measure_one(days: int, scale: float, seed: int, logs: Path) -> dict[str, Any
         for (name, labels), value in held.items()
         if name == "crmkpi_state_entries"
     }
+    recovery_bytes = recovered.get(("crmkpi_recovery_bytes", ()), 0.0)
+    recovery_seconds = recovered.get(("crmkpi_recovery_seconds", ()), 0.0)
     return {
         "days": days,
         "events": len(lines),
         "rejected": reference.rejected,
         "rss_mib": round(rss / 2**20, 1),
         "state_entries": entries,
-        "recovery_bytes": recovered.get(("crmkpi_recovery_bytes", ())),
-        "recovery_seconds": recovered.get(("crmkpi_recovery_seconds", ())),
+        "ids_by_owner": dict(census.ids_by_owner),
+        "state_bytes": census.state,
+        "log_read": {
+            "snapshots": census.snapshots,
+            "changes": census.changes,
+            "superseded": census.superseded,
+            "fences": census.fences,
+        },
+        "recovery_bytes": recovery_bytes,
+        "recovery_seconds": round(recovery_seconds, 3),
+        "recovery_bytes_per_state_byte": round(recovery_bytes / census.state, 2),
+        "recovery_us_per_state_kb": round(recovery_seconds * 1e9 / census.state, 1),
         "exact_before_kill": compare_snapshot(reference, first) == [],
         "exact_after_recovery": compare_snapshot(reference, second) == [],
     }
@@ -97,7 +116,14 @@ def main(
     for result in results:
         print(result)
     shortest, longest = results[0], results[-1]
-    for key in ("recovery_bytes", "recovery_seconds", "rss_mib"):
+    for key in (
+        "state_bytes",
+        "recovery_bytes",
+        "recovery_seconds",
+        "recovery_bytes_per_state_byte",
+        "recovery_us_per_state_kb",
+        "rss_mib",
+    ):
         if shortest[key] and longest[key]:
             ratio = longest[key] / shortest[key]
             print(f"{key}: {ratio:.2f}x from {lengths[0]} to {lengths[-1]} days")

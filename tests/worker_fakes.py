@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import orjson
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from kpis import checkpoint as cp
@@ -92,6 +93,9 @@ class FakeCheckpointLog:
         first = len(self.written)
         self.written += [(source, cp.encode(checkpoint)) for source, checkpoint in checkpoints]
         return [(first + i, len(data)) for i, (_, data) in enumerate(self.written[first:])]
+
+    def partition_of(self, source: PartitionId) -> TopicPartition:
+        return TopicPartition("checkpoints", 0)  # one list: one partition
 
     async def heads(self, sources: Collection[PartitionId]) -> dict[PartitionId, int]:
         return {source: len(self.written) for source in sources}

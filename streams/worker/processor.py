@@ -78,7 +78,9 @@ class Processor:
         self.rewound: dict[PartitionId, int] = {}  # the last offset read again, per partition
         self.recovering = asyncio.Lock()  # one recovery at a time: a state is never rebuilt twice
         self.busy = asyncio.Lock()  # a batch or a housekeeping snapshot, one at a time
-        self.snapshots = SnapshotPolicy()
+        self.snapshots = SnapshotPolicy(
+            log_partition=lambda s: checkpoints.partition_of(s).partition
+        )
         self.last_recovery: tuple[float, int] | None = None  # its seconds and bytes read
 
     async def process(self, batch: SourceBatch) -> Outcome:

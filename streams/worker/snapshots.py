@@ -1,17 +1,22 @@
 """When a source partition's checkpoint is a full snapshot of its state, not its changes.
 
-A recovery reads a source's checkpoints from its latest snapshot on (see
-`checkpoint_log`), so the policy keeps that read near the size of the state:
-a snapshot is written as the first checkpoint after a recovery, when the
-changes written since the last snapshot outgrow it (a recovery then reads at
-most about twice the state), and when the last snapshot lies more than
-`max_behind` records behind the head of its checkpoint partition (housekeeping,
-so that the records of busier sources never pile up in front of an idle one).
+A recovery reads a checkpoint partition from the smallest latest snapshot of the
+sources it recovers on (see `checkpoint_log`): every record written there since, of
+every source, not only the source's own changes. So the policy keeps that read near the
+size of the states: a snapshot is written as the first checkpoint after a recovery;
+when the source's changes since its last snapshot outgrow it; when this worker has
+written more bytes to the checkpoint partition since then than the latest snapshots of
+all its sources there (`BYTES_BEHIND` times), so that a large state changing slowly
+never keeps busier sources' superseded records in front of the others' snapshots; and
+when the last snapshot lies more than `max_behind` records behind the head of its
+checkpoint partition (the records other workers write there, whose bytes this one does
+not see). The last two also apply to idle sources, at the worker's housekeeping.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kpis import checkpoint as cp
@@ -19,6 +24,7 @@ from kpis.engine import PartitionState
 from streams.kafka.partitions import PartitionId
 
 MAX_BEHIND = 10_000  # records of a checkpoint partition in front of a source's snapshot
+BYTES_BEHIND = 1.0  # bytes written since a source's snapshot, per byte of its partition's snapshots
 
 
 @dataclass
@@ -28,6 +34,8 @@ class _Chain:
     since: int  # the source offset the last checkpoint taken covered
     base: int  # checkpoint-log offset of the snapshot
     snapshot_bytes: int
+    log: int  # its checkpoint partition
+    mark: int  # bytes this worker had written to that partition up to the snapshot
     change_bytes: int = 0
 
 
@@ -35,16 +43,22 @@ class SnapshotPolicy:
     """Takes each source's next checkpoint, a snapshot or its changes, and keeps account
     of what was written."""
 
-    def __init__(self, max_behind: int = MAX_BEHIND) -> None:
+    def __init__(
+        self,
+        max_behind: int = MAX_BEHIND,
+        log_partition: Callable[[PartitionId], int] = lambda source: source.partition,
+    ) -> None:
         self.max_behind = max_behind
+        self.log_partition = log_partition  # the checkpoint partition of a source
         self.chains: dict[PartitionId, _Chain] = {}  # none yet: the next one is a snapshot
+        self.log_bytes: Counter[int] = Counter()  # written by this worker, per log partition
 
     def take(self, source: PartitionId, state: PartitionState) -> cp.Checkpoint:
         """The source's next checkpoint; clears the state's change tracking."""
         chain = self.chains.get(source)
         if chain is None:
             return cp.take_snapshot(state)
-        if chain.change_bytes > chain.snapshot_bytes:
+        if chain.change_bytes > chain.snapshot_bytes or self._far_behind(chain):
             checkpoint = cp.take_snapshot(state)
             chain.change_bytes = 0  # changes taken until it is written name the former base
         else:
@@ -56,12 +70,17 @@ class SnapshotPolicy:
         self, source: PartitionId, checkpoint: cp.Checkpoint, log_offset: int, size: int
     ) -> None:
         """Note a checkpoint the broker acknowledged at `log_offset`, `size` bytes long."""
+        log = self.log_partition(source)
+        self.log_bytes[log] += size
         chain = self.chains.get(source)
         if chain is None:
             if checkpoint.full:
-                self.chains[source] = _Chain(checkpoint.offset, log_offset, size)
+                self.chains[source] = _Chain(
+                    checkpoint.offset, log_offset, size, log, self.log_bytes[log]
+                )
         elif checkpoint.full:  # the changes written next follow it
             chain.base, chain.snapshot_bytes, chain.change_bytes = log_offset, size, 0
+            chain.mark = self.log_bytes[log]
             chain.since = max(chain.since, checkpoint.offset)  # taken before the chain began
         else:
             chain.change_bytes += size
@@ -70,7 +89,8 @@ class SnapshotPolicy:
         self, sources: Iterable[PartitionId], heads: Mapping[PartitionId, int]
     ) -> list[PartitionId]:
         """The sources whose snapshot lies more than `max_behind` records behind `heads`
-        (the next offset of each one's checkpoint partition), or that have none."""
+        (the next offset of each one's checkpoint partition) or too many bytes behind what
+        this worker wrote there, or that have none."""
         return [
             source
             for source in sources
@@ -78,8 +98,15 @@ class SnapshotPolicy:
             and (
                 (chain := self.chains.get(source)) is None
                 or heads[source] - chain.base > self.max_behind
+                or self._far_behind(chain)
             )
         ]
+
+    def _far_behind(self, chain: _Chain) -> bool:
+        """This worker wrote more to the chain's checkpoint partition since its snapshot
+        than `BYTES_BEHIND` times the latest snapshots of all its sources there."""
+        snapshots = sum(c.snapshot_bytes for c in self.chains.values() if c.log == chain.log)
+        return self.log_bytes[chain.log] - chain.mark > BYTES_BEHIND * snapshots
 
     def forget(self, source: PartitionId) -> None:
         """The source's next checkpoint is a snapshot (its state was recovered or dropped)."""

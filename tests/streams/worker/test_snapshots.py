@@ -1,13 +1,16 @@
 """When a checkpoint is a snapshot of the state: after a recovery, once the changes outgrow
-the last snapshot, and when the last snapshot lies far behind the checkpoint log's head."""
+the last snapshot, and when the last snapshot lies far behind the checkpoint log's head (in
+records, or in bytes this worker wrote there)."""
 
 from __future__ import annotations
 
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
+from streams.kafka.partitions import PartitionId
 from streams.worker.snapshots import SnapshotPolicy
 from tests.worker_fakes import LEADS_0, LEADS_1, lead_created, records, worker
 
+TICKETS_0 = PartitionId("crm.tickets", 0)  # on the same checkpoint partition as LEADS_0
 NOW_US = 1_800_000_000_000_000
 
 
@@ -70,6 +73,38 @@ def test_sources_without_a_snapshot_or_far_behind_the_head_are_due() -> None:
     assert policy.behind([LEADS_0], {LEADS_0: 1501}) == [LEADS_0]
     policy.forget(LEADS_0)
     assert policy.behind([LEADS_0], {LEADS_0: 501}) == [LEADS_0]
+
+
+def test_a_slow_large_state_is_snapshotted_once_its_partition_outgrows_the_snapshots() -> None:
+    """A busy small source writes its own snapshots and changes; the large idle one on the
+    same checkpoint partition is due once the bytes written since its snapshot exceed the
+    latest snapshots of both (counted here from the sizes written)."""
+    policy, large, small = SnapshotPolicy(), PartitionState(), PartitionState()
+    written: list[tuple[PartitionId, bool, int]] = []
+
+    def write(source: PartitionId, state: PartitionState, parts: int) -> cp.Checkpoint:
+        checkpoint = policy.take(source, changed(state, parts))
+        size = len(cp.encode(checkpoint))
+        policy.written(source, checkpoint, len(written), size)
+        written.append((source, checkpoint.full, size))
+        return checkpoint
+
+    def due() -> bool:
+        since = max(
+            n for n, (source, full, _) in enumerate(written) if source == TICKETS_0 and full
+        )
+        latest = {source: size for source, full, size in written if full}
+        return sum(size for _, _, size in written[since + 1 :]) > sum(latest.values())
+
+    assert write(TICKETS_0, large, 400).full and write(LEADS_0, small, 5).full
+    while not due():
+        assert policy.behind([TICKETS_0], {TICKETS_0: len(written)}) == []
+        write(LEADS_0, small, 5)
+    assert policy.chains[TICKETS_0].change_bytes == 0  # not due by its own changes
+    assert policy.behind([TICKETS_0], {TICKETS_0: len(written)}) == [TICKETS_0]
+    assert sum(full for source, full, _ in written if source == LEADS_0) > 2
+    assert write(TICKETS_0, large, 1).full
+    assert policy.behind([TICKETS_0], {TICKETS_0: len(written)}) == []
 
 
 async def test_a_recovered_state_s_first_checkpoint_is_a_snapshot() -> None:
