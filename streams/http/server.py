@@ -57,7 +57,7 @@ def build_app(
         return render(snapshot, lag, worker) + outcomes.exposition() + reviews_sent.exposition()
 
     # Both endpoints share one read per group of readers, and each renders it once.
-    shared_read = Coalesced(read_snapshot, behind=_behind)
+    shared_read = Coalesced(read_snapshot)
     kpis_bodies, metrics_bodies = RenderedOnce(kpis_body), RenderedOnce(metrics_body)
 
     async def kpis(request: web.Request) -> web.Response:
@@ -87,11 +87,6 @@ def build_app(
     if ingest is not None:
         app.router.add_post("/ingest/{source}", ingest)
     return app
-
-
-def _behind(read: ReadResult) -> bool:
-    """Whether a snapshot says the worker was catching up (lag > 0) when it was read."""
-    return bool(read[0].lag)
 
 
 async def _healthz(request: web.Request) -> web.Response:
