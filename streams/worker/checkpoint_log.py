@@ -23,9 +23,9 @@ from streams.worker.checkpoint_reader import FENCE, CheckpointReader, FenceLost
 
 __all__ = ["CheckpointLog", "FenceLost"]
 MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024
-# Per partition and fetch when reading from a log's start to its first fence: no more than
-# this of the history behind it is fetched (a larger checkpoint still comes whole).
-FIRST_FENCE_FETCH_BYTES = 64 * 1024
+# Per partition and fetch when recovering: a fetch brings at most this beyond what the
+# reader needs, past its first fence or a window's end (a larger checkpoint comes whole).
+RECOVERY_FETCH_BYTES = 64 * 1024
 FETCH_WAIT_MS = 100  # a fetch at the end of a log, waiting for records, delays the next seek
 
 
@@ -93,11 +93,11 @@ class CheckpointLog:
         tps = {self.partition_of(source) for source in sources}
         fences = {tp: str(tp.partition).encode() + FENCE + uuid.uuid4().hex.encode() for tp in tps}
         acknowledged = await self._append_fences(fences)
-        consumers = await self._reader(FIRST_FENCE_FETCH_BYTES), await self._reader()
+        consumer = await self._reader(RECOVERY_FETCH_BYTES)
         owned: dict[TopicPartition, dict[bytes, PartitionState]] = {tp: {} for tp in tps}
         for source, state in states.items():
             owned[self.partition_of(source)][str(source).encode()] = state
-        reader = CheckpointReader(consumers, fences, acknowledged, owned)
+        reader = CheckpointReader(consumer, fences, acknowledged, owned)
         try:
             await reader.restore()
         finally:

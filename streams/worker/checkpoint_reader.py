@@ -2,10 +2,12 @@
 
 Every checkpoint names the checkpoint-log offset of its writer's latest snapshot
 (`base`; a snapshot's own offset is its base). The reader scans each checkpoint
-partition backwards from the fence it appended, in windows growing fourfold
-(16, 64, 256, ... records), until it has the latest checkpoint of every source it
-recovers, then reads on back to the smallest of their bases; it applies to each
-source only its checkpoints at or after its base. A source never written is
+partition backwards from the fence it appended until it has the latest checkpoint of
+every source it recovers, then reads on back to the smallest of their bases; it applies
+to each source only its checkpoints at or after its base. Every record from the smallest
+base already known on is needed anyway, so the scan first reads back to it; past it, it
+steps back half as far again as it has read (at least one record), so at most a third of
+what it reads lies before the smallest base. A source never written is
 recovered empty once the scan reaches the start of the log.
 """
 
@@ -22,7 +24,7 @@ from kpis.engine import PartitionState
 
 FENCE = b":fence:"  # key infix of the markers `recover` reads up to
 FENCE_TIMEOUT_SECONDS = 60.0
-FIRST_WINDOW = 16  # records before the fence read first; each next window is 4 times wider
+SMALLEST_STEP = 1  # record: the first step back from the fence, and the least one
 
 Visit = Callable[[TopicPartition, ConsumerRecord[bytes, bytes]], bool]
 """Takes a record read; True when its partition is read far enough."""
@@ -46,19 +48,20 @@ class _Partition:
         self.states = states  # the sources recovered from it, by key
         self.start = fenced_at  # the window read: from here to the fence
         self.log_start = -1  # the offset of its first record
-        self.width = FIRST_WINDOW
         self.window: list[tuple[int, bytes, cp.Checkpoint]] = []  # in log order
         self.read: list[tuple[int, bytes, cp.Checkpoint]] = []  # before the window, being read
         self.bases: dict[bytes, int] = {}  # of each source's latest checkpoint read
 
     def next_start(self) -> int:
-        """Where the window must begin: the smallest base once every source's latest
-        checkpoint is read, else a window 4 times wider."""
-        if len(self.bases) < len(self.states) and self.start > self.log_start:
-            start = max(self.log_start, self.fenced_at - self.width)
-            self.width *= 4
-            return start
-        return min(self.bases.values(), default=self.start)
+        """Where the window must begin: the smallest base known (needed in any case); past
+        it, while a source's latest checkpoint is unread, half as far again as read."""
+        smallest_base = min(self.bases.values(), default=self.start)
+        if len(self.bases) == len(self.states) or self.start <= self.log_start:
+            return smallest_base
+        if smallest_base < self.start:
+            return max(self.log_start, smallest_base)
+        step = max(SMALLEST_STEP, (self.fenced_at - self.start) // 2)
+        return max(self.log_start, self.start - step)
 
     def widen(self, start: int) -> None:
         """Put the checkpoints read from `start` in front of the window."""
@@ -81,25 +84,25 @@ class CheckpointReader:
 
     def __init__(
         self,
-        consumers: tuple[AIOKafkaConsumer, AIOKafkaConsumer],
+        consumer: AIOKafkaConsumer,
         fences: Mapping[TopicPartition, bytes],
         fenced_at: Mapping[TopicPartition, int],
         states: Mapping[TopicPartition, dict[bytes, PartitionState]],
     ) -> None:
-        self.first, self.consumer = consumers  # fetching little (for the first fence), much
+        self.consumer = consumer  # fetching little at a time: a window's end is not read on
         self.partitions = {tp: _Partition(fences[tp], fenced_at[tp], states[tp]) for tp in fences}
         self.deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
         self.read_bytes = 0
 
     async def restore(self) -> None:
         """Set each partition's incarnation, read back its window and apply it."""
-        await self._read({tp: None for tp in self.partitions}, self._first_fence, self.first)
+        await self._read({tp: None for tp in self.partitions}, self._first_fence)
         while starts := {
             tp: start
             for tp, partition in self.partitions.items()
             if (start := partition.next_start()) < partition.start
         }:
-            await self._read(starts, self._take, self.consumer)
+            await self._read(starts, self._take)
             for tp, start in starts.items():
                 self.partitions[tp].widen(start)
         for partition in self.partitions.values():
@@ -129,28 +132,23 @@ class CheckpointReader:
                 partition.read.append((record.offset, record.key or b"", checkpoint))
         return False
 
-    async def _read(
-        self,
-        starts: Mapping[TopicPartition, int | None],
-        visit: Visit,
-        consumer: AIOKafkaConsumer,
-    ) -> None:
+    async def _read(self, starts: Mapping[TopicPartition, int | None], visit: Visit) -> None:
         """Read partitions from their start (None: the beginning) until `visit` says so, or
         their fence is read; a partition read past its fence's offset to its end without
         the fence raises `FenceLost`. The consumer fetches only meanwhile (paused after:
         an unassigned aiokafka 0.14 consumer hangs in `stop`)."""
-        consumer.assign(list(starts))
+        self.consumer.assign(list(starts))
         try:
-            await self._read_assigned(starts, visit, consumer)
+            await self._read_assigned(starts, visit)
         finally:
-            consumer.pause(*starts)
+            self.consumer.pause(*starts)
 
     async def _read_assigned(
         self,
         starts: Mapping[TopicPartition, int | None],
         visit: Visit,
-        consumer: AIOKafkaConsumer,
     ) -> None:
+        consumer = self.consumer
         for tp, start in starts.items():
             if start is None:
                 await consumer.seek_to_beginning(tp)
@@ -166,12 +164,12 @@ class CheckpointReader:
                 partition = self.partitions[tp]
                 for record in records:
                     key = record.key or b""
-                    self.read_bytes += len(key) + len(record.value or b"")
                     if record.offset >= partition.fenced_at and key != partition.fence:
                         passed.add(tp)
                     if visit(tp, record) or key == partition.fence:
                         reading.discard(tp)
-                        break
+                        break  # a fence, or the first record of the window read before
+                    self.read_bytes += len(key) + len(record.value or b"")
         if reading:
             missing = ", ".join(str(tp.partition) for tp in sorted(reading))
             raise KafkaTimeoutError(f"checkpoint partitions {missing}: fence not read back")
