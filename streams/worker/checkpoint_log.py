@@ -23,10 +23,12 @@ from streams.worker.checkpoint_reader import FENCE, CheckpointReader, FenceLost
 
 __all__ = ["CheckpointLog", "FenceLost"]
 MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024
-# Per partition and fetch when recovering: a fetch brings at most this beyond what the
-# reader needs, past its first fence or a window's end (a larger checkpoint comes whole).
-# 64 KiB made a 2 MB recovery take 0.7-0.9 s instead of 0.26-0.27 s (bench/longhaul.py).
-RECOVERY_FETCH_BYTES = 1024 * 1024
+# Per partition and fetch when recovering, a fetch brings at most this beyond what the reader
+# needs (a larger checkpoint comes whole): past the log's first fence, 64 KiB (1 MiB made
+# reading it take 0.27 s after 720 simulated days); past a window's end, 1 MiB (64 KiB made
+# a 2 MB recovery take 0.7-0.9 s instead of 0.26-0.27 s). See bench/longhaul.py.
+FIRST_FENCE_FETCH_BYTES = 64 * 1024
+WINDOW_FETCH_BYTES = 1024 * 1024
 FETCH_WAIT_MS = 100  # a fetch at the end of a log, waiting for records, delays the next seek
 
 
@@ -94,11 +96,14 @@ class CheckpointLog:
         tps = {self.partition_of(source) for source in sources}
         fences = {tp: str(tp.partition).encode() + FENCE + uuid.uuid4().hex.encode() for tp in tps}
         acknowledged = await self._append_fences(fences)
-        consumer = await self._reader(RECOVERY_FETCH_BYTES)
+        consumers = (
+            await self._reader(FIRST_FENCE_FETCH_BYTES),
+            await self._reader(),
+        )
         owned: dict[TopicPartition, dict[bytes, PartitionState]] = {tp: {} for tp in tps}
         for source, state in states.items():
             owned[self.partition_of(source)][str(source).encode()] = state
-        reader = CheckpointReader(consumer, fences, acknowledged, owned)
+        reader = CheckpointReader(consumers, fences, acknowledged, owned)
         try:
             await reader.restore()
         finally:
@@ -129,7 +134,7 @@ class CheckpointLog:
         for consumer in consumers.values():
             await consumer.stop()
 
-    async def _reader(self, fetch_bytes: int = MAX_CHECKPOINT_BYTES) -> AIOKafkaConsumer:
+    async def _reader(self, fetch_bytes: int = WINDOW_FETCH_BYTES) -> AIOKafkaConsumer:
         """A consumer fetching up to `fetch_bytes` per partition."""
         if fetch_bytes not in self._consumers:
             consumer = AIOKafkaConsumer(

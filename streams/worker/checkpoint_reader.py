@@ -6,8 +6,8 @@ partition backwards from the fence it appended until it has the latest checkpoin
 every source it recovers, then reads on back to the smallest of their bases; it applies
 to each source only its checkpoints at or after its base. Every record from the smallest
 base already known on is needed anyway, so the scan first reads back to it; past it, it
-steps back half as far again as it has read (at least one record), so at most a third of
-what it reads lies before the smallest base. A source never written is
+steps back a quarter as far again as it has read (at least one record), so at most a fifth
+of what it reads lies before the smallest base. A source never written is
 recovered empty once the scan reaches the start of the log.
 """
 
@@ -54,13 +54,13 @@ class _Partition:
 
     def next_start(self) -> int:
         """Where the window must begin: the smallest base known (needed in any case); past
-        it, while a source's latest checkpoint is unread, half as far again as read."""
+        it, while a source's latest checkpoint is unread, a quarter as far again as read."""
         smallest_base = min(self.bases.values(), default=self.start)
         if len(self.bases) == len(self.states) or self.start <= self.log_start:
             return smallest_base
         if smallest_base < self.start:
             return max(self.log_start, smallest_base)
-        step = max(SMALLEST_STEP, (self.fenced_at - self.start) // 2)
+        step = max(SMALLEST_STEP, (self.fenced_at - self.start) // 4)
         return max(self.log_start, self.start - step)
 
     def widen(self, start: int) -> None:
@@ -84,25 +84,26 @@ class CheckpointReader:
 
     def __init__(
         self,
-        consumer: AIOKafkaConsumer,
+        consumers: tuple[AIOKafkaConsumer, AIOKafkaConsumer],
         fences: Mapping[TopicPartition, bytes],
         fenced_at: Mapping[TopicPartition, int],
         states: Mapping[TopicPartition, dict[bytes, PartitionState]],
     ) -> None:
-        self.consumer = consumer  # fetching little at a time: a window's end is not read on
+        # Fetching little (the first fence follows the log's start closely) and more.
+        self.first, self.consumer = consumers
         self.partitions = {tp: _Partition(fences[tp], fenced_at[tp], states[tp]) for tp in fences}
         self.deadline = time.monotonic() + FENCE_TIMEOUT_SECONDS
         self.read_bytes = 0
 
     async def restore(self) -> None:
         """Set each partition's incarnation, read back its window and apply it."""
-        await self._read({tp: None for tp in self.partitions}, self._first_fence)
+        await self._read({tp: None for tp in self.partitions}, self._first_fence, self.first)
         while starts := {
             tp: start
             for tp, partition in self.partitions.items()
             if (start := partition.next_start()) < partition.start
         }:
-            await self._read(starts, self._take)
+            await self._read(starts, self._take, self.consumer)
             for tp, start in starts.items():
                 self.partitions[tp].widen(start)
         for partition in self.partitions.values():
@@ -132,23 +133,28 @@ class CheckpointReader:
                 partition.read.append((record.offset, record.key or b"", checkpoint))
         return False
 
-    async def _read(self, starts: Mapping[TopicPartition, int | None], visit: Visit) -> None:
+    async def _read(
+        self,
+        starts: Mapping[TopicPartition, int | None],
+        visit: Visit,
+        consumer: AIOKafkaConsumer,
+    ) -> None:
         """Read partitions from their start (None: the beginning) until `visit` says so, or
         their fence is read; a partition read past its fence's offset to its end without
         the fence raises `FenceLost`. The consumer fetches only meanwhile (paused after:
         an unassigned aiokafka 0.14 consumer hangs in `stop`)."""
-        self.consumer.assign(list(starts))
+        consumer.assign(list(starts))
         try:
-            await self._read_assigned(starts, visit)
+            await self._read_assigned(starts, visit, consumer)
         finally:
-            self.consumer.pause(*starts)
+            consumer.pause(*starts)
 
     async def _read_assigned(
         self,
         starts: Mapping[TopicPartition, int | None],
         visit: Visit,
+        consumer: AIOKafkaConsumer,
     ) -> None:
-        consumer = self.consumer
         for tp, start in starts.items():
             if start is None:
                 await consumer.seek_to_beginning(tp)
