@@ -7,6 +7,8 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,12 +16,24 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from bench import latency, memory, report, scrape, services, snapshot, throughput, workload
+from bench import (
+    catchup,
+    latency,
+    memory,
+    readers,
+    report,
+    scrape,
+    services,
+    snapshot,
+    throughput,
+    workload,
+)
 from streams.config import Settings
 from streams.kafka.adapter import install_metadata_no_auto_create
 from streams.kafka.topics import Topics, ensure_topics
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
+SCRAPE_EVERY_SECONDS = 5.0  # (h): one reader of /kpis and /metrics, as a scrape every 5 s
 console = Console(stderr=True, highlight=False)
 
 
@@ -90,14 +104,57 @@ def run_latency(
     return results
 
 
+@contextmanager
+def shared_redis(url: str | None, workers: int, logs: Path) -> Iterator[str | None]:
+    """`url` if given, else a private redis-server when more than one worker will share it."""
+    if url is not None or workers < 2:
+        yield url
+    else:
+        with services.redis_server(logs) as private:
+            yield private
+
+
+def run_catchup(
+    days: int, scale: float, workers: int, redis: str | None, logs: Path
+) -> list[dict[str, Any]]:
+    """(f), (g) `crmkpi up` catching up on a history with a reader, with 1 up to `workers`
+    workers (more than one share Redis), each beside a plain consumer of the same broker."""
+    results = []
+    with shared_redis(redis, workers, logs) as url:
+        for count in range(1, workers + 1):
+            result = catchup.measure(
+                days, scale, catchup.SEED, workers=count, redis=url if count > 1 else None
+            )
+            console.print(
+                f"catch-up, {count} worker(s): {result['worker_per_second']:,.0f}/s, "
+                f"baseline {result['baseline_per_second']:,.0f}/s"
+            )
+            results.append(result)
+    return results
+
+
 def main(
-    quick: Annotated[bool, typer.Option(help="Small smoke run (about a minute).")] = False,
+    quick: Annotated[bool, typer.Option(help="Small smoke run (a minute or two).")] = False,
     events: Annotated[int, typer.Option(help="Pre-loaded events for throughput.")] = 500_000,
     repeat: Annotated[int, typer.Option(help="Throughput runs (min/median reported).")] = 3,
     latency_seconds: Annotated[float, typer.Option(help="Seconds per offered load.")] = 20.0,
+    catchup_days: Annotated[int, typer.Option(help="Days of catch-up history.")] = catchup.DAYS,
+    catchup_scale: Annotated[float, typer.Option(help="Its volume multiplier.")] = catchup.SCALE,
+    catchup_workers: Annotated[
+        int, typer.Option(min=1, help="Catch up with 1 up to this many workers.")
+    ] = 2,
+    redis: Annotated[
+        str | None,
+        typer.Option(help="Redis URL (emptied) for several workers; else a private one."),
+    ] = None,
+    readers_events: Annotated[
+        int, typer.Option(help="Pre-loaded events, readers' cost.")
+    ] = 200_000,
+    readers_pairs: Annotated[int, typer.Option(help="Runs without, then with a reader.")] = 2,
     out: Annotated[Path, typer.Option(help="Where the JSON results go.")] = DEFAULT_OUT,
 ) -> None:
-    """Throughput vs a plain consumer, end-to-end latency, memory, scrape and snapshot times."""
+    """Throughput vs a plain consumer, end-to-end latency, memory, scrape and snapshot times,
+    catch-up with 1 and more workers, and the cost of a reader every 5 s."""
     install_metadata_no_auto_create()
     rates = [5_000.0, 20_000.0]
     memory_count, scrapes = memory.PER, 20
@@ -105,6 +162,7 @@ def main(
         events, repeat, latency_seconds = 20_000, 1, 3.0
         rates = [500.0, 2_000.0]
         memory_count, scrapes = 10_000, 3
+        catchup_days, readers_events, readers_pairs = 60, 50_000, 1
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="crmkpi-bench-") as directory:
         logs = Path(directory)
@@ -121,6 +179,15 @@ def main(
             "latency": run_latency(workload.keyed(live, topics), rates, latency_seconds, logs),
             "memory": memory.measure(memory_count),
             "snapshot": snapshot.measure(workload.keyed(lines, topics)),
+            "catchup": run_catchup(catchup_days, catchup_scale, catchup_workers, redis, logs),
+            "readers": readers.measure(
+                workload.keyed(workload.simulated(readers_events), topics),
+                logs,
+                1,
+                SCRAPE_EVERY_SECONDS,
+                readers_pairs,
+                console.print,
+            ),
         }
     results["seconds"] = time.monotonic() - started
     report.write_json(results, out)

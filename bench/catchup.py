@@ -38,6 +38,7 @@ from streams.kafka.topics import Topics
 from streams.simulate import NO_ANOMALIES, Anomalies, simulate_history
 from tests.waiting import wait_until
 
+DAYS, SCALE, SEED = 1080, 0.17, 7  # the defaults, `python -m bench`'s too
 READ_EVERY_SECONDS = 0.5
 TIMEOUT_SECONDS = 1800.0
 
@@ -197,6 +198,7 @@ def measure(
             worker = catch_up(bootstrap, logs, profile, workers, redis)
     return {
         "days": days,
+        "scale": scale,
         "workers": workers,
         "cpus": os.cpu_count(),
         "history_events": events,
@@ -208,9 +210,9 @@ def measure(
 
 
 def main(
-    days: Annotated[int, typer.Option(help="Days of history.")] = 1080,
-    scale: Annotated[float, typer.Option(help="Simulator volume multiplier.")] = 0.17,
-    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+    days: Annotated[int, typer.Option(help="Days of history.")] = DAYS,
+    scale: Annotated[float, typer.Option(help="Simulator volume multiplier.")] = SCALE,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = SEED,
     profile: Annotated[Path | None, typer.Option(help="py-spy raw stacks of the worker.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="`crmkpi up --workers`.")] = 1,
     redis: Annotated[str | None, typer.Option(help="Redis URL (emptied), for --workers.")] = None,

@@ -21,6 +21,11 @@ def write_json(results: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(results, indent=2) + "\n")
 
 
+def milliseconds(value: float | None) -> str:
+    """`86 ms`, or `-` when nothing was measured (a catch-up too short to be read)."""
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
 def print_table(results: dict[str, Any], console: Console) -> None:
     table = Table(title=f"crmkpi benchmark ({results['mode']})")
     table.add_column("measure")
@@ -78,4 +83,48 @@ def print_table(results: dict[str, Any], console: Console) -> None:
             f"{snap[key + '_cold_ms']:.1f} ms",
             f"snapshot build + rendering; {snap[key + '_warm_ms']:.1f} ms unchanged",
         )
+    add_catchup_rows(table, results["catchup"])
+    add_readers_row(table, results["readers"])
     console.print(table)
+
+
+def add_catchup_rows(table: Table, runs: list[dict[str, Any]]) -> None:
+    """(f), (g): each worker count's catch-up rate and /kpis times, then the scaling."""
+    for run in runs:
+        workers = f"{run['workers']} worker{'s' if run['workers'] > 1 else ''}"
+        table.add_row(
+            f"catch-up, {workers}",
+            f"{run['worker_per_second']:,.0f} events/s",
+            f"{run['ratio']:.1%} of a plain consumer ({run['baseline_per_second']:,.0f}/s); "
+            f"{run['events']:,} events over {run['days']:,} days, {run['cpus']} CPUs",
+        )
+        table.add_row(
+            f"/kpis while catching up, {workers}",
+            f"median {milliseconds(run['kpis_ms_median'])}",
+            f"max {milliseconds(run['kpis_ms_max'])}; {run['reads']} reads, "
+            "each 0.5 s after an answer",
+        )
+    one, most = runs[0], runs[-1]
+    if most is not one:
+        rates = most["worker_per_second"] / one["worker_per_second"]
+        table.add_row(
+            f"catch-up, {most['workers']} workers / 1",
+            f"{most['ratio'] / one['ratio']:.2f}x",
+            f"of the ratios to each run's plain consumer; {rates:.2f}x of the rates",
+        )
+
+
+def add_readers_row(table: Table, readers: dict[str, Any]) -> None:
+    """(h): the catch-up rate with a reader every few seconds against none."""
+    ratio, cpu_alone, cpu_read = (
+        readers[key] for key in ("ratio", "cpu_us_per_event_alone", "cpu_us_per_event_read")
+    )
+    table.add_row(
+        f"reader every {readers['every_seconds']:g} s / none",
+        f"{ratio['median']:.1%}",
+        f"median of {len(ratio['runs'])} pair(s), min {ratio['min']:.1%}; "
+        f"{readers['read_per_second']['median']:,.0f} vs "
+        f"{readers['alone_per_second']['median']:,.0f} events/s, CPU "
+        f"{cpu_read['median']:.1f} vs {cpu_alone['median']:.1f} µs/event; "
+        f"{readers['events']:,} events",
+    )

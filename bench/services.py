@@ -1,8 +1,9 @@
-"""The real processes a benchmark runs against: the embedded broker and a `crmkpi worker`."""
+"""The real processes a benchmark runs against: the embedded broker, Redis and a `crmkpi worker`."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from streams.kafka.broker import EmbeddedBroker, free_port
+from streams.kafka.broker import EmbeddedBroker, die_with_parent, free_port
+from tests.conftest import stop, wait_pinging
 from tests.waiting import wait_until
 
 
@@ -23,6 +25,26 @@ def broker(logs: Path) -> Iterator[str]:
     """A fresh, empty embedded broker; yields its bootstrap address."""
     with EmbeddedBroker(f"127.0.0.1:{free_port()}", log_path=logs / "tansu.log") as started:
         yield started.bootstrap
+
+
+@contextmanager
+def redis_server(logs: Path) -> Iterator[str]:
+    """A private, empty redis-server without persistence on a free port; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(
+            "redis-server is not installed: run scripts/ensure-services.sh, or give --redis URL"
+        )
+    port = free_port()
+    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(logs), "--logfile", str(logs / "redis.log")]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent())
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_pinging(url, process, logs / "redis.log")
+        yield url
+    finally:
+        stop(process)
 
 
 def get_json(url: str, timeout: float = 10) -> Any:

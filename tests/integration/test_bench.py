@@ -40,4 +40,18 @@ def test_quick_benchmark_writes_every_measure(tmp_path: Path) -> None:
     for endpoint in ("/metrics", "/kpis"):
         assert results["scrape"][endpoint]["bytes"] > 0
         assert results["scrape"][endpoint]["median_ms"] > 0
-    assert "worker / baseline" in done.stdout
+    assert [run["workers"] for run in results["catchup"]] == [1, 2]
+    for run in results["catchup"]:
+        assert run["days"] == 60
+        assert 0 < run["events"] <= run["history_events"]
+        assert run["worker_per_second"] > 0 and run["baseline_per_second"] > 0
+        assert run["ratio"] == run["worker_per_second"] / run["baseline_per_second"]
+        assert 0 < run["ratio"] < 2
+        assert run["cpus"] == results["machine"]["cpus"]
+    readers = results["readers"]
+    assert (readers["readers"], readers["every_seconds"]) == (1, 5.0)
+    for measure in ("alone_per_second", "read_per_second", "ratio"):
+        assert readers[measure]["runs"] and all(value > 0 for value in readers[measure]["runs"])
+    assert 0 < readers["ratio"]["median"] < 2
+    for row in ("worker / baseline", "catch-up, 2 workers", "reader every 5 s"):
+        assert row in done.stdout
