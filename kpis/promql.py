@@ -28,7 +28,10 @@ class Sums:
 
     def __call__(self, part: str) -> str:
         """The sum of the family a part is exported as."""
-        name = m.promql_family(part).name
+        return self.of_family(m.promql_family(part).name)
+
+    def of_family(self, name: str) -> str:
+        """The sum of an exported family."""
         return f"sum by ({', '.join(self.by)}) ({name})" if self.by else f"sum({name})"
 
     def filled(self, part: str, like: str) -> str:

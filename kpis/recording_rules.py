@@ -3,7 +3,8 @@
 Each catalogue KPI is recorded overall (`window:crmkpi_csat:ratio`) and per dimension
 value (`window_team:crmkpi_csat:ratio`) by its own formula's PromQL; current-state
 KPIs carry `window="now"` as in `/kpis`. A zero denominator gives no sample (the KPI
-is null), never NaN or Inf.
+is null), never NaN or Inf. A total over no parts is 0, as in `/kpis`: overall, where the
+KPI's own gauge has a series (its parts are exported only once seen).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from kpis import metric_names as m
 from kpis.catalogue import CATALOGUE, Kpi
-from kpis.formulas import HistogramMean, quantile_name
+from kpis.formulas import HistogramMean, Total, quantile_name
 from kpis.promql import Sums
 
 RECORDING_GROUP = "crmkpi.kpis"
@@ -36,7 +37,10 @@ def _kpi_rules(kpi: Kpi) -> list[dict[str, str]]:
     rules = []
     point_window = kpi.formula.point_window
     for per_dimension in (False, True):
-        expression = kpi.formula.promql(_sums(kpi, per_dimension, point_window is None))
+        sums = _sums(kpi, per_dimension, point_window is None)
+        expression = kpi.formula.promql(sums)
+        if isinstance(kpi.formula, Total) and not per_dimension:
+            expression = f"({expression} or 0 * {sums.of_family(kpi.metric)})"
         if point_window is not None:
             expression = _with_window(expression, point_window)
         rules.append({"record": recorded_name(kpi, per_dimension), "expr": expression})
