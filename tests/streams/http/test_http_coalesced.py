@@ -68,6 +68,15 @@ async def test_a_read_waiting_for_the_store_does_not_delay_the_next() -> None:
     assert shared.due - asyncio.get_running_loop().time() < 0.05
 
 
+@pytest.mark.parametrize(("behind", "spaced"), [(True, True), (False, False)])
+async def test_only_reads_behind_are_spaced(behind: bool, spaced: bool) -> None:
+    """A caught-up worker's readers need not wait: no backlog needs the loop."""
+    read = CountingRead(seconds=0.01)  # spaced, the next 0.19 s later
+    shared = Coalesced(read, behind=lambda _: behind)
+    await shared()
+    assert (shared.due - asyncio.get_running_loop().time() > 0.1) is spaced
+
+
 async def test_a_slow_read_delays_the_next_by_at_most_the_pause_cap() -> None:
     """A read slowed by a batch holding the loop must not keep readers waiting a backlog long."""
     read = CountingRead(seconds=0.2)  # uncapped, 0.2 s at a 5 % share would pause 3.8 s
