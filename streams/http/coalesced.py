@@ -27,8 +27,6 @@ T = TypeVar("T")
 BUSY_SHARE = 0.05  # at most this share of the loop's time goes to reads
 MAX_PAUSE_SECONDS = 2.0  # between two reads, whatever the last one cost
 IMMEDIATE_PER_SECOND = 20.0  # callers answered at once with a result known to be behind
-# The oldest result answered at once: no older than a reader could wait for the next read.
-IMMEDIATE_MAX_AGE_SECONDS = MAX_PAUSE_SECONDS
 
 
 class Allowance:
@@ -55,9 +53,7 @@ class Coalesced(Generic[T]):
     it is known to be out of date anyway (a snapshot taken while the worker was catching
     up, lag > 0): a next read is then due for the others, and at most
     `immediate_per_second` callers a second are answered so, or readers asking again as
-    soon as they are answered would take the loop from the worker's batches. Only a result
-    read within the last `IMMEDIATE_MAX_AGE_SECONDS` is answered so: a reader asking after
-    a quiet spell gets a fresh read, not one from the backlog before. A read that
+    soon as they are answered would take the loop from the worker's batches. A read that
     is not behind (the worker had caught up) is not followed by a pause: no backlog waits
     for the loop, and one that builds up makes the next read behind.
     """
@@ -74,7 +70,6 @@ class Coalesced(Generic[T]):
         self.behind = behind
         self.immediate = Allowance(immediate_per_second)
         self.latest: T | None = None  # the last result read
-        self.latest_at = 0.0  # loop time when it was read
         self.next: asyncio.Future[T] | None = None  # the read the next callers share
         self.reading: asyncio.Task[None] | None = None
         self.due = 0.0  # loop time before which no new read starts
@@ -87,8 +82,7 @@ class Coalesced(Generic[T]):
             self.next.add_done_callback(_retrieved)  # nobody may be waiting for it
         if self.reading is None:
             self.reading = loop.create_task(self._read_while_asked())
-        recent = loop.time() - self.latest_at <= IMMEDIATE_MAX_AGE_SECONDS
-        known_behind = latest is not None and behind is not None and recent and behind(latest)
+        known_behind = latest is not None and behind is not None and behind(latest)
         if known_behind and self.immediate.take(loop.time()):
             return latest  # type: ignore[return-value]
         # A caller that gives up (its client left) must not cancel the others' read.
@@ -104,7 +98,6 @@ class Coalesced(Generic[T]):
                 caught_up = False
                 try:
                     self.latest = await self.read()
-                    self.latest_at = loop.time()
                     future.set_result(self.latest)
                     caught_up = self.behind is not None and not self.behind(self.latest)
                 except Exception as error:  # every caller of this read gets it

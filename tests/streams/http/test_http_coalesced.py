@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from streams.http.coalesced import IMMEDIATE_MAX_AGE_SECONDS, MAX_PAUSE_SECONDS, Coalesced
+from streams.http.coalesced import MAX_PAUSE_SECONDS, Coalesced
 
 
 class CountingRead:
@@ -111,15 +111,6 @@ async def test_a_reader_that_leaves_does_not_cancel_the_others_read() -> None:
     with pytest.raises(asyncio.CancelledError):
         await leaving
     assert await staying == 1
-
-
-async def test_a_result_known_to_be_behind_but_old_is_not_answered_at_once() -> None:
-    """After a quiet spell the worker may have caught up: the reader gets a fresh read."""
-    read = CountingRead(seconds=0.01)
-    shared = Coalesced(read, behind=lambda number: number == 1)
-    assert await shared() == 1
-    shared.latest_at -= IMMEDIATE_MAX_AGE_SECONDS + 0.1  # read 1 is older than the limit
-    assert await shared() == 2
 
 
 async def test_a_result_known_to_be_behind_is_answered_at_once_up_to_a_rate() -> None:
