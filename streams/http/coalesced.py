@@ -5,13 +5,12 @@ is behind: an answer saying the worker has caught up is never older than its req
 `snapshot --wait-idle` right after `produce` sees the new events). Callers arriving
 while a read runs share the next one, and reads are spaced so that they take at most
 `busy_share` of the event loop, which the worker's own batches need: 200 readers cost
-about what one reader polling without pause does. A read's cost is the loop thread's CPU
-time while it runs, not the wall time: waiting for the broker's end offsets or for Redis
-leaves the loop free. The pause is capped: a read's time includes the batches run
-meanwhile, and an uncapped pause would leave readers without an answer for as long as a
-backlog lasts. The cap is what a reader could wait while the worker catches up on a large
-state, where one read costs about 0.1 s of the loop: 2 s keeps that at the 5 % share. A
-caught-up worker does not space its reads. While it catches up, the latest snapshot
+about what one reader polling without pause does.
+The pause is capped: a read's time includes waiting for a batch to finish, and an
+uncapped pause would leave readers without an answer for as long as a backlog lasts. The
+cap is what a reader could wait while the worker catches up on a large state, where one
+read costs about 0.1 s of the loop: 2 s keeps that at the 5 % share. An idle or live worker
+reads in milliseconds, and answers as fast. While it catches up, the latest snapshot
 already says it is behind: readers get that one at once, up to a rate (`Coalesced`), as
 long as it still tells the store's health as it is (`LastGoodSnapshot.still_behind`).
 """
@@ -19,7 +18,6 @@ long as it still tells the store's health as it is (`LastGoodSnapshot.still_behi
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -53,9 +51,7 @@ class Coalesced(Generic[T]):
     it is known to be out of date anyway (a snapshot taken while the worker was catching
     up, lag > 0): a next read is then due for the others, and at most
     `immediate_per_second` callers a second are answered so, or readers asking again as
-    soon as they are answered would take the loop from the worker's batches. A read that
-    is not behind (the worker had caught up) is not followed by a pause: no backlog waits
-    for the loop, and one that builds up makes the next read behind.
+    soon as they are answered would take the loop from the worker's batches.
     """
 
     def __init__(
@@ -94,17 +90,15 @@ class Coalesced(Generic[T]):
             while self.next is not None:
                 await asyncio.sleep(max(0.0, self.due - loop.time()))
                 future, self.next = self.next, None  # who asks from now on waits for the next
-                started = time.thread_time()
-                caught_up = False
+                started = loop.time()
                 try:
                     self.latest = await self.read()
                     future.set_result(self.latest)
-                    caught_up = self.behind is not None and not self.behind(self.latest)
                 except Exception as error:  # every caller of this read gets it
                     future.set_exception(error)
-                spent = time.thread_time() - started
+                spent = loop.time() - started
                 pause = min(spent / self.busy_share - spent, MAX_PAUSE_SECONDS)
-                self.due = loop.time() + (0.0 if caught_up else pause)
+                self.due = loop.time() + pause
         finally:
             self.reading = None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 
 import pytest
 
@@ -13,21 +12,16 @@ from streams.http.coalesced import MAX_PAUSE_SECONDS, Coalesced
 
 
 class CountingRead:
-    """A read that takes `seconds` of the loop's CPU time, then waits `waiting` seconds (as for
-    the broker or Redis); returns how many reads started so far."""
+    """A read that takes `seconds` of loop time and returns how many reads started so far."""
 
-    def __init__(self, seconds: float = 0.01, waiting: float = 0.0) -> None:
+    def __init__(self, seconds: float = 0.01) -> None:
         self.seconds = seconds
-        self.waiting = waiting
         self.started = 0
 
     async def __call__(self) -> int:
         self.started += 1
         number = self.started
-        busy_until = time.thread_time() + self.seconds
-        while time.thread_time() < busy_until:
-            pass
-        await asyncio.sleep(self.waiting)
+        await asyncio.sleep(self.seconds)
         return number
 
 
@@ -58,23 +52,6 @@ async def test_reads_take_at_most_their_busy_share_of_the_loop() -> None:
         await shared()
     reading = read.started * read.seconds
     assert reading <= 0.1 * (loop.time() - started) + read.seconds
-
-
-async def test_a_read_waiting_for_the_store_does_not_delay_the_next() -> None:
-    """Waiting leaves the loop to the worker: only the read's CPU time counts."""
-    read = CountingRead(seconds=0.001, waiting=0.05)  # as wall time, the next 0.95 s later
-    shared = Coalesced(read)
-    await shared()
-    assert shared.due - asyncio.get_running_loop().time() < 0.05
-
-
-@pytest.mark.parametrize(("behind", "spaced"), [(True, True), (False, False)])
-async def test_only_reads_behind_are_spaced(behind: bool, spaced: bool) -> None:
-    """A caught-up worker's readers need not wait: no backlog needs the loop."""
-    read = CountingRead(seconds=0.01)  # spaced, the next 0.19 s later
-    shared = Coalesced(read, behind=lambda _: behind)
-    await shared()
-    assert (shared.due - asyncio.get_running_loop().time() > 0.1) is spaced
 
 
 async def test_a_slow_read_delays_the_next_by_at_most_the_pause_cap() -> None:
