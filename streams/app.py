@@ -156,12 +156,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         ingest = IngestEndpoint(settings, shared)
         self.health.collectors += (ingest.items,)
         self.http = Listeners.for_settings(
-            settings,
-            self.snapshots.read,
-            self.health.readiness,
-            ingest.handle,
-            self.health.view,
-            self.snapshots.still_behind,
+            settings, self.snapshots.read, self.health.readiness, ingest.handle, self.health.view
         )
         await self.http.start()
 

@@ -17,7 +17,6 @@ from streams.config import Settings
 from streams.http.auth import ReadAuth, read_users
 from streams.http.guards import host_allow_list
 from streams.http.server import (
-    BehindCheck,
     ReadinessCheck,
     RequestHandler,
     SnapshotReader,
@@ -56,7 +55,6 @@ def plan_listeners(
     readiness: ReadinessCheck,
     ingest: RequestHandler,
     worker_view: WorkerViewer | None = None,
-    still_behind: BehindCheck | None = None,
 ) -> list[Listener]:
     """The internal listener first, then the ingest one if it has its own port."""
     auth = read_auth(settings)
@@ -77,7 +75,6 @@ def plan_listeners(
         middlewares=hosts + ([auth.middleware()] if auth.enabled else []),
         max_event_streams=settings.max_event_streams,
         currency=settings.money(),
-        still_behind=still_behind,
     )
     listeners = [Listener(internal, settings.http_host, settings.http_port)]
     if settings.ingest_port is not None:
@@ -109,11 +106,8 @@ class Listeners:
         readiness: ReadinessCheck,
         ingest: RequestHandler,
         worker_view: WorkerViewer | None = None,
-        still_behind: BehindCheck | None = None,
     ) -> Listeners:
-        listeners = plan_listeners(
-            settings, read_snapshot, readiness, ingest, worker_view, still_behind
-        )
+        listeners = plan_listeners(settings, read_snapshot, readiness, ingest, worker_view)
         return cls(listeners, settings.http_header_timeout, settings.http_body_timeout)
 
     async def start(self) -> None:

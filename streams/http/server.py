@@ -24,7 +24,6 @@ from streams.review import sent as reviews_sent
 
 SnapshotReader = Callable[[], Awaitable[ReadResult]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
-BehindCheck = Callable[[ReadResult], bool]
 RequestHandler = Callable[[web.Request], Awaitable[web.Response]]
 WorkerViewer = Callable[[], WorkerView]
 
@@ -45,10 +44,8 @@ def build_app(
     middlewares: Sequence[Middleware] = (),
     max_event_streams: int = 100,
     currency: Currency = USD,
-    still_behind: BehindCheck | None = None,
 ) -> web.Application:
-    """The internal application serving the readers' endpoints (`worker_view`: one of a group;
-    `still_behind`: whether an earlier read may answer at once, see `Coalesced`)."""
+    """The internal application serving the readers' endpoints (`worker_view`: one of a group)."""
 
     def kpis_body(read: ReadResult) -> bytes:
         snapshot, _ = read
@@ -60,7 +57,7 @@ def build_app(
         return render(snapshot, lag, worker) + outcomes.exposition() + reviews_sent.exposition()
 
     # Both endpoints share one read per group of readers, and each renders it once.
-    shared_read = Coalesced(read_snapshot, behind=still_behind)
+    shared_read = Coalesced(read_snapshot)
     kpis_bodies, metrics_bodies = RenderedOnce(kpis_body), RenderedOnce(metrics_body)
 
     async def kpis(request: web.Request) -> web.Response:

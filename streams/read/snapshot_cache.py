@@ -45,10 +45,3 @@ class LastGoodSnapshot:
             return replace(snapshot, stale_since=stale_since), lag
         self.last, self.last_at = latest, time.time()
         return latest
-
-    def still_behind(self, read: ReadResult) -> bool:
-        """Whether an earlier result may still answer: it says the worker was behind (lag >
-        0), so it claims nothing a newer one would deny, and the store's health it tells is
-        the health now (reachable then and now, or missing changes then and now)."""
-        snapshot, _ = read
-        return bool(snapshot.lag) and (snapshot.stale_since is None) == (self.stale_since() is None)

@@ -4,7 +4,6 @@ leave the event loop to the worker most of the time."""
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import pytest
 
@@ -88,40 +87,3 @@ async def test_a_reader_that_leaves_does_not_cancel_the_others_read() -> None:
     with pytest.raises(asyncio.CancelledError):
         await leaving
     assert await staying == 1
-
-
-async def test_a_result_known_to_be_behind_is_answered_at_once_up_to_a_rate() -> None:
-    read = CountingRead(seconds=0.05)
-    shared = Coalesced(read, behind=lambda number: number == 1, immediate_per_second=5)
-    assert await shared() == 1  # nothing read yet: the caller waits
-    started = asyncio.get_running_loop().time()
-    immediate = await asyncio.gather(*(shared() for _ in range(5)))
-    assert immediate == [1] * 5  # read 1 says it is behind: answered at once
-    assert asyncio.get_running_loop().time() - started < read.seconds
-    assert await shared() == 2  # the allowance is spent: waits for the read they started
-    assert await shared() == 3  # read 2 is not behind: a caller never gets one older than it
-
-
-async def test_a_failed_read_nobody_waited_for_leaves_no_unretrieved_error() -> None:
-    calls = 0
-
-    async def fails_after_the_first() -> int:
-        nonlocal calls
-        calls += 1
-        if calls > 1:
-            raise OSError("store down")
-        return calls
-
-    loop = asyncio.get_running_loop()
-    errors: list[dict[str, object]] = []
-    loop.set_exception_handler(lambda _, context: errors.append(context))
-    try:
-        shared = Coalesced(fails_after_the_first, behind=lambda _: True)
-        assert await shared() == 1
-        assert await shared() == 1  # answered at once; read 2 runs for nobody, and fails
-        while shared.reading is not None:
-            await asyncio.sleep(0.01)
-        gc.collect()
-    finally:
-        loop.set_exception_handler(None)
-    assert calls == 2 and errors == []
