@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from streams.kafka.broker import EmbeddedBroker, die_with_parent, free_port
-from tests.conftest import stop, wait_pinging
+from streams.kafka.broker import EmbeddedBroker, free_port
+from tests.conftest import private_redis
 from tests.waiting import wait_until
 
 
@@ -35,16 +35,8 @@ def redis_server(logs: Path) -> Iterator[str]:
         raise RuntimeError(
             "redis-server is not installed: run scripts/ensure-services.sh, or give --redis URL"
         )
-    port = free_port()
-    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-    command += ["--appendonly", "no", "--dir", str(logs), "--logfile", str(logs / "redis.log")]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent())
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        wait_pinging(url, process, logs / "redis.log")
+    with private_redis(binary, logs) as url:
         yield url
-    finally:
-        stop(process)
 
 
 def get_json(url: str, timeout: float = 10) -> Any:

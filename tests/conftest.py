@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,23 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    directory = tmp_path_factory.mktemp("redis")
+    with private_redis(binary, tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+def redis_command(binary: str, port: int, directory: Path) -> list[str]:
+    """A redis-server on loopback without persistence, its files and log in `directory`."""
+    return [
+        *(binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""),
+        *("--appendonly", "no", "--dir", str(directory), "--logfile", str(directory / "redis.log")),
+    ]
+
+
+@contextmanager
+def private_redis(binary: str, directory: Path) -> Iterator[str]:
+    """A `redis_command` server on a free port, running while the block runs; yields its URL."""
     port = free_port()
-    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-    command += ["--appendonly", "no", "--dir", str(directory)]
-    command += ["--logfile", str(directory / "redis.log")]
+    command = redis_command(binary, port, directory)
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent())
     url = f"redis://127.0.0.1:{port}/0"
     try:

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.kafka.broker import free_port
-from tests.conftest import stop, wait_pinging
+from tests.conftest import redis_command, stop, wait_pinging
 from tests.waiting import WAIT_SECONDS, wait_until
 
 
@@ -210,10 +210,9 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed: run scripts/ensure-services.sh")
-        self.command = [binary, "--bind", "127.0.0.1", "--port", str(free_port()), "--save", ""]
-        self.command += ["--appendonly", "no", "--dir", str(directory)]
-        self.command += ["--logfile", str(directory / "redis.log")]
-        self.url = f"redis://127.0.0.1:{self.command[4]}/0"
+        port = free_port()
+        self.command = redis_command(binary, port, directory)
+        self.url = f"redis://127.0.0.1:{port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
