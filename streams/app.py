@@ -38,8 +38,9 @@ from streams.kafka.adapter import (
 from streams.kafka.partitions import PartitionId
 from streams.kafka.producer import CrmProducer
 from streams.kafka.topics import Topics, ensure_topics
+from streams.read.lag_probe import LagProbe
 from streams.read.snapshot_cache import LastGoodSnapshot
-from streams.read.snapshot_reader import LagProbe, SnapshotReader
+from streams.read.snapshot_reader import SnapshotReader
 from streams.read.store import Store, open_store
 from streams.review.reporter import ReviewReporter
 from streams.review.sent_log import SentLog

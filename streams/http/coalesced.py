@@ -5,11 +5,11 @@ never older than its request (a `snapshot --wait-idle` right after `produce` see
 new events). Callers arriving while a read runs share the next one, and reads are
 spaced so that they take at most `busy_share` of the event loop, which the worker's
 own batches need: 200 readers cost about what one reader polling without pause does.
-The pause is capped: a read's time includes waiting for a batch to finish, and an
-uncapped pause would leave readers without an answer for as long as a backlog lasts. The
-cap is what a reader waits at most while the worker catches up on a large state, where one
-read costs about 0.1 s of the loop: 2 s keeps that at the 5 % share. An idle or live worker
-reads in milliseconds, and answers as fast.
+A read's cost is the CPU time of its own steps on the loop (`loop_cost`): neither its
+wait for the broker or Redis nor the batches applied meanwhile count, so a reader of a
+worker catching up waits a few times what a read costs, not seconds. The pause is capped,
+in case one read is very slow. A read that finds the worker caught up is not followed by
+a pause: no backlog waits for the loop, and one that builds up makes the next read behind.
 """
 
 from __future__ import annotations
@@ -18,17 +18,26 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from streams.read.loop_cost import LoopCost, measured
+
 T = TypeVar("T")
 BUSY_SHARE = 0.05  # at most this share of the loop's time goes to reads
 MAX_PAUSE_SECONDS = 2.0  # between two reads, whatever the last one cost
 
 
 class Coalesced(Generic[T]):
-    """Calls `read` for every caller, once per group of callers that arrived together."""
+    """Calls `read` for every caller, once per group of callers that arrived together;
+    `behind` tells whether a result found the worker behind (then a pause follows)."""
 
-    def __init__(self, read: Callable[[], Awaitable[T]], busy_share: float = BUSY_SHARE) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Awaitable[T]],
+        busy_share: float = BUSY_SHARE,
+        behind: Callable[[T], bool] = lambda _: True,
+    ) -> None:
         self.read = read
         self.busy_share = busy_share
+        self.behind = behind
         self.next: asyncio.Future[T] | None = None  # the read the next callers share
         self.reading: asyncio.Task[None] | None = None
         self.due = 0.0  # loop time before which no new read starts
@@ -48,13 +57,16 @@ class Coalesced(Generic[T]):
             while self.next is not None:
                 await asyncio.sleep(max(0.0, self.due - loop.time()))
                 future, self.next = self.next, None  # who asks from now on waits for the next
-                started = loop.time()
+                cost = LoopCost()
+                behind = True
                 try:
-                    future.set_result(await self.read())
+                    result = await measured(self.read(), cost)
+                    future.set_result(result)
+                    behind = self.behind(result)
                 except Exception as error:  # every caller of this read gets it
                     future.set_exception(error)
-                spent = loop.time() - started
-                pause = min(spent / self.busy_share - spent, MAX_PAUSE_SECONDS)
+                spent = cost.seconds
+                pause = min(spent / self.busy_share - spent, MAX_PAUSE_SECONDS) if behind else 0.0
                 self.due = loop.time() + pause
         finally:
             self.reading = None

@@ -57,7 +57,7 @@ def build_app(
         return render(snapshot, lag, worker) + outcomes.exposition() + reviews_sent.exposition()
 
     # Both endpoints share one read per group of readers, and each renders it once.
-    shared_read = Coalesced(read_snapshot)
+    shared_read = Coalesced(read_snapshot, behind=lambda read: read[0].lag != 0)
     kpis_bodies, metrics_bodies = RenderedOnce(kpis_body), RenderedOnce(metrics_body)
 
     async def kpis(request: web.Request) -> web.Response:

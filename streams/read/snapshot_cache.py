@@ -9,7 +9,8 @@ from dataclasses import replace
 from redis.exceptions import RedisError
 
 from kpis.churn import ChurnRules
-from streams.read.snapshot_reader import LagProbe, ReadResult, SnapshotReader
+from streams.read.lag_probe import LagProbe
+from streams.read.snapshot_reader import ReadResult, SnapshotReader
 
 
 class LastGoodSnapshot:

@@ -8,9 +8,6 @@ import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaTimeoutError
-
 from kpis import parts as p
 from kpis.churn import (
     ChurnRisk,
@@ -34,13 +31,9 @@ from kpis.snapshot import (
     window_bounds,
 )
 from kpis.windows import UTC_ZONE
-from streams.config import Settings
-from streams.kafka.partitions import PartitionId
+from streams.read.lag_probe import LagProbe, consumer_lag
+from streams.read.loop_cost import counted
 from streams.read.store import PartitionView, Store
-
-PROBE_TIMEOUT_SECONDS = 3.0
-"""How long readers wait for the broker's end offsets: a stalled broker would hold a
-request for aiokafka's 40 s request timeout, and /kpis and /readyz with it."""
 
 
 @dataclass
@@ -94,49 +87,6 @@ class Snapshot:
         if self.stale_since is not None:
             document["stale_since"] = format_time(int(self.stale_since * 1_000_000))
         return document
-
-
-class LagProbe:
-    """Asks the broker for the end offsets of the source topics."""
-
-    def __init__(self, settings: Settings, topics: tuple[str, ...]) -> None:
-        self.topics = topics
-        self.consumer = AIOKafkaConsumer(**settings.kafka_options(), enable_auto_commit=False)
-
-    async def start(self) -> None:
-        await self.consumer.start()
-
-    async def stop(self) -> None:
-        await self.consumer.stop()
-
-    async def end_offsets(self) -> dict[str, int]:
-        """`topic:partition` -> offset of the next record to be written; `KafkaTimeoutError`
-        when the broker does not answer within PROBE_TIMEOUT_SECONDS."""
-        try:
-            async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
-                return await self._end_offsets()
-        except TimeoutError:
-            raise KafkaTimeoutError(f"no answer within {PROBE_TIMEOUT_SECONDS:g}s") from None
-
-    async def _end_offsets(self) -> dict[str, int]:
-        await self.consumer.topics()  # refresh metadata
-        tps = [
-            TopicPartition(topic, partition)
-            for topic in self.topics
-            for partition in sorted(self.consumer.partitions_for_topic(topic) or ())
-        ]
-        ends = await self.consumer.end_offsets(tps) if tps else {}
-        return {str(PartitionId(tp.topic, tp.partition)): offset for tp, offset in ends.items()}
-
-
-def consumer_lag(ends: dict[str, int], views: dict[str, PartitionView]) -> dict[str, int]:
-    """Records not yet reflected in the store, per source partition."""
-    lag = {}
-    for name, end in ends.items():
-        view = views.get(name)
-        applied_next = view.offset + 1 if view else 0
-        lag[name] = max(0, end - applied_next)
-    return lag
 
 
 def event_counts(values: dict[PartKey, int]) -> tuple[int, dict[str, int]]:
@@ -207,7 +157,7 @@ class SnapshotReader:
         key: tuple[object, ...] = (probe, gross_margin, stale_since, rules)
         if self.running is None or self.running[0] != key or self.running[1].done():
             work = self._read(probe, gross_margin, stale_since, rules)
-            self.running = key, asyncio.ensure_future(work)
+            self.running = key, asyncio.ensure_future(counted(work))  # cost of its reader
         return await asyncio.shield(self.running[1])
 
     async def _read(
@@ -217,17 +167,27 @@ class SnapshotReader:
         stale_since: float | None,
         churn_rules: ChurnRules,
     ) -> ReadResult:
-        views = await self.store.read()
-        read_at = time.time()
+        # The broker answers while the store is read and the parts derived. Its end offsets,
+        # asked after the request, against the offsets the parts were derived from: a record
+        # sent before the request is either in the parts or in the lag.
+        ends = None if probe is None else asyncio.ensure_future(probe.end_offsets())
+        try:
+            views = await self.store.read()
+            read_at = time.time()
+            applied = {name: view.offset + 1 for name, view in views.items()}  # as derived
+            derived = self._derive(views, gross_margin, churn_rules)
+        except BaseException:
+            if ends is not None:
+                ends.cancel()
+            raise
         lag_by_partition: dict[str, int] = {}
         lag: int | None = None
-        if probe is not None:
+        if ends is not None:
             try:
-                lag_by_partition = consumer_lag(await probe.end_offsets(), views)
+                lag_by_partition = consumer_lag(await ends, applied)
                 lag = sum(lag_by_partition.values())
             except Exception:  # the broker is down: report unknown lag, keep serving
                 lag = None
-        derived = self._derive(views, gross_margin, churn_rules)
         snapshot = Snapshot(
             watermark_us=derived.watermark_us,
             lag=lag,

@@ -8,7 +8,7 @@ from prometheus_client.registry import Collector
 
 from kpis.retention import state_entries
 from streams.read.exposition import WorkerView
-from streams.read.snapshot_reader import LagProbe
+from streams.read.lag_probe import LagProbe
 from streams.read.store import Store
 from streams.worker.assignment import Assignment
 from streams.worker.processor import Processor

@@ -35,7 +35,9 @@ from streams.worker.store_publisher import StorePublisher
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_US = 10 * MINUTE_US
-YIELD_EVERY = 500  # records applied between two turns of the event loop: readers get theirs
+YIELD_EVERY = 50  # records applied between two turns of the event loop: readers get theirs
+# (a read waits for several turns: /kpis while catching up answered in 171 ms, median, with
+# 200; 100 ms with 100; 75 ms with 50, at the same throughput: bench.catchup --days 540)
 APPLYING_SECONDS = 1.0  # since the last flush: batches are being applied
 
 
@@ -144,7 +146,7 @@ class Processor:
             await self.applier.send(self.pending_letters)
             self.pending_letters = []
         batch: list[tuple[PartitionId, cp.Checkpoint]] = []
-        for source in self.pending:
+        for source in list(self.pending):
             state = self.states.get(source)
             if state is None:
                 continue
@@ -152,6 +154,7 @@ class Processor:
             if checkpoint is None:
                 self._maybe_prune(source, state)
                 checkpoint = self.pending_checkpoints[source] = self.snapshots.take(source, state)
+                await asyncio.sleep(0)  # a partition's pruning and checkpoint take milliseconds
             batch.append((source, checkpoint))
         await self._append(batch)
         self.pending.clear()

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily
 
 from kpis.metric_names import PARTITIONS_RESUMED
 from streams.kafka.partitions import PartitionId
-from streams.read.snapshot_reader import LagProbe
+from streams.read.lag_probe import LagProbe
 from streams.worker.assignment import Assignment
 from streams.worker.group_consumer import GroupConsumer
 from streams.worker.processor import Processor

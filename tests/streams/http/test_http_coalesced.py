@@ -4,14 +4,23 @@ leave the event loop to the worker most of the time."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from streams.http.coalesced import MAX_PAUSE_SECONDS, Coalesced
 
 
+def burn(seconds: float) -> None:
+    """Use `seconds` of this thread's CPU time."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
 class CountingRead:
-    """A read that takes `seconds` of loop time and returns how many reads started so far."""
+    """A read that waits a turn of the loop, then takes `seconds` of its CPU time; returns
+    how many reads started so far."""
 
     def __init__(self, seconds: float = 0.01) -> None:
         self.seconds = seconds
@@ -20,7 +29,8 @@ class CountingRead:
     async def __call__(self) -> int:
         self.started += 1
         number = self.started
-        await asyncio.sleep(self.seconds)
+        await asyncio.sleep(0.001)
+        burn(self.seconds)
         return number
 
 
@@ -53,9 +63,36 @@ async def test_reads_take_at_most_their_busy_share_of_the_loop() -> None:
     assert reading <= 0.1 * (loop.time() - started) + read.seconds
 
 
+async def test_waiting_and_other_tasks_work_meanwhile_do_not_count_as_a_reads_cost() -> None:
+    """A read waiting for the broker while the worker applies a batch leaves the loop to it."""
+
+    async def waiting_read() -> int:
+        await asyncio.sleep(0.05)
+        return 1
+
+    async def batch() -> None:
+        await asyncio.sleep(0.01)
+        burn(0.03)
+
+    shared = Coalesced(waiting_read)
+    _, answer = await asyncio.gather(batch(), shared())
+    assert answer == 1
+    assert shared.due - asyncio.get_running_loop().time() < 0.1  # 0.6 s had the batch counted
+
+
+async def test_a_read_that_finds_the_worker_caught_up_is_not_followed_by_a_pause() -> None:
+    read = CountingRead(seconds=0.01)
+    caught_up = Coalesced(read, behind=lambda _: False)
+    await caught_up()
+    assert caught_up.due <= asyncio.get_running_loop().time()
+    behind = Coalesced(read, behind=lambda _: True)
+    await behind()
+    assert behind.due - asyncio.get_running_loop().time() >= 0.1  # 19 times 10 ms, less the wait
+
+
 async def test_a_slow_read_delays_the_next_by_at_most_the_pause_cap() -> None:
     """A read slowed by a batch holding the loop must not keep readers waiting a backlog long."""
-    read = CountingRead(seconds=0.2)  # uncapped, 0.2 s at a 5 % share would pause 3.8 s
+    read = CountingRead(seconds=0.15)  # uncapped, 0.15 s at a 5 % share would pause 2.85 s
     shared = Coalesced(read)
     await shared()
     assert shared.due - asyncio.get_running_loop().time() <= MAX_PAUSE_SECONDS
