@@ -15,7 +15,9 @@ a pause: no backlog waits for the loop, and one that builds up makes the next re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from streams.read.loop_cost import LoopCost, measured
@@ -41,6 +43,7 @@ class Coalesced(Generic[T]):
         self.next: asyncio.Future[T] | None = None  # the read the next callers share
         self.reading: asyncio.Task[None] | None = None
         self.due = 0.0  # loop time before which no new read starts
+        self.pausing = False  # whether the last read found the worker behind
 
     async def __call__(self) -> T:
         loop = asyncio.get_running_loop()
@@ -65,8 +68,21 @@ class Coalesced(Generic[T]):
                     behind = self.behind(result)
                 except Exception as error:  # every caller of this read gets it
                     future.set_exception(error)
-                spent = cost.seconds
+                spent, self.pausing = cost.seconds, behind
                 pause = min(spent / self.busy_share - spent, MAX_PAUSE_SECONDS) if behind else 0.0
                 self.due = loop.time() + pause
         finally:
             self.reading = None
+
+    @contextmanager
+    def charged(self) -> Iterator[None]:
+        """Count the CPU time of the block (rendering a result) as reading: after a read that
+        found the worker behind, it delays the next read as the read's own steps do."""
+        started = time.thread_time()
+        try:
+            yield
+        finally:
+            if self.pausing:
+                spent = time.thread_time() - started
+                latest = asyncio.get_running_loop().time() + MAX_PAUSE_SECONDS
+                self.due = min(self.due + spent / self.busy_share, latest)

@@ -61,10 +61,14 @@ def build_app(
     kpis_bodies, metrics_bodies = RenderedOnce(kpis_body), RenderedOnce(metrics_body)
 
     async def kpis(request: web.Request) -> web.Response:
-        return respond(request, kpis_bodies(await shared_read()), "application/json")
+        read = await shared_read()
+        with shared_read.charged():  # rendering is part of what reads cost the loop
+            return respond(request, kpis_bodies(read), "application/json")
 
     async def metrics(request: web.Request) -> web.Response:
-        return respond(request, metrics_bodies(await shared_read()), CONTENT_TYPE_LATEST)
+        read = await shared_read()
+        with shared_read.charged():
+            return respond(request, metrics_bodies(read), CONTENT_TYPE_LATEST)
 
     async def readyz(request: web.Request) -> web.Response:
         problems = await readiness()

@@ -124,3 +124,19 @@ async def test_a_reader_that_leaves_does_not_cancel_the_others_read() -> None:
     with pytest.raises(asyncio.CancelledError):
         await leaving
     assert await staying == 1
+
+
+async def test_rendering_a_result_found_behind_delays_the_next_read() -> None:
+    read = CountingRead(seconds=0.0)
+    shared = Coalesced(read)
+    await shared()
+    due = shared.due
+    with shared.charged():
+        burn(0.01)
+    assert shared.due - due >= 0.2  # 10 ms at a 5 % share
+    caught_up = Coalesced(read, behind=lambda _: False)
+    await caught_up()
+    due = caught_up.due
+    with caught_up.charged():
+        burn(0.01)
+    assert caught_up.due == due

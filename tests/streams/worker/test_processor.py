@@ -9,7 +9,8 @@ import pytest
 
 from kpis import parts as p
 from streams.kafka.dead_letters import DeadLetter
-from streams.worker.processor import YIELD_EVERY
+from streams.worker import processor as processor_module
+from streams.worker.processor import APPLY_EVERY
 from tests.worker_fakes import (
     DLQ_0,
     LEADS_0,
@@ -157,7 +158,7 @@ async def test_a_forgotten_partition_is_neither_checkpointed_nor_committed() -> 
 
 async def test_a_gap_past_the_first_slice_of_a_long_batch_still_stops_the_partition() -> None:
     w = worker()
-    before, after = YIELD_EVERY + 100, 50
+    before, after = APPLY_EVERY + 100, 50
     gap = [*records([lead_created() for _ in range(before)])]
     gap += records([lead_created() for _ in range(after)], before + 10)
     outcome = await w.processor.process({LEADS_0: gap})
@@ -166,7 +167,10 @@ async def test_a_gap_past_the_first_slice_of_a_long_batch_still_stops_the_partit
     assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == before
 
 
-async def test_readers_get_turns_during_a_long_batch_and_a_revocation_then_stops_it() -> None:
+async def test_readers_get_turns_during_a_long_batch_and_a_revocation_then_stops_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(processor_module, "TURN_SECONDS", 0.0)  # a turn after every slice
     w = worker()
     await w.processor.recover([LEADS_0])
     w.assignment.assign([LEADS_0])
@@ -181,10 +185,10 @@ async def test_readers_get_turns_during_a_long_batch_and_a_revocation_then_stops
                 return
             await asyncio.sleep(0)
 
-    batch = {LEADS_0: records([lead_created() for _ in range(4 * YIELD_EVERY)])}
+    batch = {LEADS_0: records([lead_created() for _ in range(4 * APPLY_EVERY)])}
     task = asyncio.get_running_loop().create_task(reader())
     outcome = await w.processor.process(batch)
     await task
-    assert turns[-1] < 4 * YIELD_EVERY - 1  # it read between two slices of the batch
+    assert turns[-1] < 4 * APPLY_EVERY - 1  # it read between two slices of the batch
     assert outcome.commit == {}  # what was applied before the revocation is not committed
     assert w.checkpoints.offsets(LEADS_0) == []
