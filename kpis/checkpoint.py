@@ -36,7 +36,7 @@ from kpis.digests import DigestTable, digest
 from kpis.engine import PartitionState
 from kpis.entities import Entity
 from kpis.ledger import Ledger
-from kpis.retention import IdRecord, born_us, id_record
+from kpis.retention import IdRecord, id_record
 
 
 class Checkpoint(Struct, array_like=True):
@@ -115,7 +115,7 @@ def restore(state: PartitionState, checkpoint: Checkpoint) -> bool:
         _restore_entity(state, digest(key) if isinstance(key, str) else key, entity)
     for event_id, key, born in [*checkpoint.event_ids, *_digested(checkpoint, legacy_us)]:
         owner = state.entities.get(key) if key else born
-        if owner is not None and (isinstance(owner, int) or born_us(owner) == born):
+        if owner is not None and (isinstance(owner, int) or owner.born_us == born):
             state.event_ids[event_id] = owner
         # else: about an entity since created again, so neither held nor ever again
     state.ledger.restore(((k0, k1, k2, k3), value) for k0, k1, k2, k3, value in checkpoint.parts)
@@ -141,7 +141,7 @@ def _restore_entity(state: PartitionState, key: int, entity: Entity) -> None:
     """Hold `entity` under `key`, updating the one held in place if it is the same entity
     (same kind and birth): its ids keep it as their owner (`kpis.retention.IdOwner`)."""
     held = state.entities.get(key)
-    if held is None or type(held) is not type(entity) or born_us(held) != born_us(entity):
+    if held is None or type(held) is not type(entity) or held.born_us != entity.born_us:
         state.entities[key] = entity
         return
     for name in entity.__struct_fields__:

@@ -41,6 +41,7 @@ class PartitionState:
     changed_entities: set[int] = field(default_factory=set)
     new_event_ids: list[IdRecord] = field(default_factory=list)
     forgotten_before_us: int | None = None  # `T - G` of the last `retention.forget` (memory)
+    forget_at: int = 0  # entries held (entities and ids) from which `retention.forget` passes
 
     def apply_raw(self, raw: bytes, now_us: int) -> tuple[Event | None, Rejection | None]:
         """Validate and apply one raw record; a rejection is counted and returned, never raised."""

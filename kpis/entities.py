@@ -1,7 +1,9 @@
 """Per-entity state of KPIS.md: what the monitor remembers about each CRM object.
 
 Every entity has `last_us`, the latest `occurred_at` of the events applied to it: a closed
-entity is forgotten once it is older than `T - G` (KPIS.md, "State retention").
+entity (won or lost, converted, churned, or resolved and not reopened since: `is_closed`)
+is forgotten once it is older than `T - G` (KPIS.md, "State retention"). `born_us` is when
+it was created (the `occurred_at` of its creation event).
 
 Entities are held by the hundred thousand, so they are compact: untracked by the garbage
 collector (they hold only strings and numbers, never a cycle), and their dimension strings
@@ -43,6 +45,14 @@ class Opportunity(Compact):
     closed: bool = False
     last_us: int = 0
 
+    @property
+    def born_us(self) -> int:
+        return self.created_us
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed
+
 
 class Lead(Compact):
     """A lead and how far it went through the funnel."""
@@ -56,6 +66,14 @@ class Lead(Compact):
     converted: bool = False
     last_us: int = 0
 
+    @property
+    def born_us(self) -> int:
+        return self.created_us
+
+    @property
+    def is_closed(self) -> bool:
+        return self.converted
+
 
 class Customer(Compact):
     """A subscribed customer; `churned_us` is set once it churned."""
@@ -68,6 +86,14 @@ class Customer(Compact):
     acquired_us: int
     churned_us: int | None = None
     last_us: int = 0
+
+    @property
+    def born_us(self) -> int:
+        return self.acquired_us
+
+    @property
+    def is_closed(self) -> bool:
+        return self.churned_us is not None
 
 
 class Ticket(Compact):
@@ -85,6 +111,15 @@ class Ticket(Compact):
     reopened: bool = False
     first_contact_resolved: bool = False
     last_us: int = 0
+
+    @property
+    def born_us(self) -> int:
+        return self.opened_us
+
+    @property
+    def is_closed(self) -> bool:
+        """Resolved and not reopened since."""
+        return self.resolved
 
 
 Entity = Opportunity | Lead | Customer | Ticket

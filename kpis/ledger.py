@@ -12,6 +12,7 @@ gauges).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from heapq import heappop, heappush
 from zoneinfo import ZoneInfo
 
 from kpis.windows import HOUR_US, LOCAL_DAY_US, MINUTE_US, RETAINED_BUCKETS, UTC_ZONE, LocalDays
@@ -48,17 +49,26 @@ class Ledger:
         self.cutoffs: dict[int, int] = {}
         self.last_asked: tuple[int, tuple[int, ...]] | None = None
         self.last_buckets: tuple[tuple[int, int], ...] = ()
+        # Per bucket size that expires, its parts by bucket, oldest first (a heap), so that a
+        # prune visits the expired parts only. A part dropped and made again is there twice.
+        self.expiring: dict[int, list[tuple[int, PartKey]]] = {
+            bucket_us: [] for bucket_us in RETAINED_BUCKETS
+        }
 
     def add(self, key: PartKey, amount: int) -> None:
         """Add `amount` to one part; a part that reaches zero is dropped."""
-        before = self.values.get(key, 0)
-        if key not in self.dirty:
-            self.dirty[key] = before
+        values = self.values
+        before = values.get(key)
+        if before is None:
+            before = 0
+            if (heap := self.expiring.get(key[2])) is not None:
+                heappush(heap, (key[3], key))
+        self.dirty.setdefault(key, before)
         value = before + amount
         if value:
-            self.values[key] = value
+            values[key] = value
         else:
-            self.values.pop(key, None)
+            values.pop(key, None)
 
     def add_gauge(self, part: str, dimension: str, amount: int) -> None:
         """Add to a current-state part (not windowed)."""
@@ -121,15 +131,18 @@ class Ledger:
         pruned. A part taken before is taken again as removed (the store forgets it).
         """
         self.last_asked = None
-        cutoffs = {bucket_us: self._cutoff(bucket_us) for bucket_us in RETAINED_BUCKETS}
-        expired = [key for key in self.values if key[2] and key[3] <= cutoffs.get(key[2], NEVER)]
-        dirty = self.dirty
-        for key in expired:
-            value = self.values.pop(key)
-            if dirty.get(key, value) == 0:
-                del dirty[key]  # made since the last take: never written
-            else:
-                dirty.setdefault(key, value)
+        values, dirty = self.values, self.dirty
+        for bucket_us, heap in self.expiring.items():
+            cutoff = self._cutoff(bucket_us)
+            while heap and heap[0][0] <= cutoff:
+                key = heappop(heap)[1]
+                value = values.pop(key, None)
+                if value is None:
+                    continue  # dropped at zero before
+                if dirty.get(key, value) == 0:
+                    del dirty[key]  # made since the last take: never written
+                else:
+                    dirty.setdefault(key, value)
 
     def take_changes(self) -> list[tuple[PartKey, int]]:
         """The current value of every part changed since the last call (0 = removed)."""
@@ -140,11 +153,14 @@ class Ledger:
 
     def restore(self, changes: Iterable[tuple[PartKey, int]]) -> None:
         """Apply changes taken from another ledger (recovery from a checkpoint)."""
+        values, expiring = self.values, self.expiring
         for key, value in changes:
-            if value:
-                self.values[key] = value
-            else:
-                self.values.pop(key, None)
+            if not value:
+                values.pop(key, None)
+                continue
+            if key not in values and (heap := expiring.get(key[2])) is not None:
+                heappush(heap, (key[3], key))
+            values[key] = value
 
     def _cutoff(self, bucket_us: int) -> int:
         """The newest expired bucket of a size at the watermark (NEVER: none expires)."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 DAY_US = 86_400_000_000
 DEFAULT_GRACE_DAYS = 35
 MIN_GRACE_DAYS = 31  # more than the longest window (30 days) plus a bucket
+FORGET_GROWTH = 1 / 8  # growth of the held entries since the last `forget` that makes it pass
 ENTITY_KEYS = frozenset({"lead_id", "opportunity_id", "customer_id", "ticket_id"})
 """The keys of the entities a partition holds; activities, surveys and spend have none."""
 
@@ -37,30 +38,9 @@ def horizon(watermark_us: int | None, grace_us: int) -> int | None:
     return None if watermark_us is None else watermark_us - grace_us
 
 
-def born_us(entity: Entity) -> int:
-    """When the entity was created (the `occurred_at` of its creation event)."""
-    if isinstance(entity, Opportunity | Lead):
-        return entity.created_us
-    if isinstance(entity, Customer):
-        return entity.acquired_us
-    return entity.opened_us
-
-
-def is_closed(entity: Entity) -> bool:
-    """Won or lost, converted, churned, or resolved and not reopened since."""
-    if isinstance(entity, Opportunity):
-        return entity.closed
-    if isinstance(entity, Lead):
-        return entity.converted
-    if isinstance(entity, Customer):
-        return entity.churned_us is not None
-    assert isinstance(entity, Ticket)
-    return entity.resolved
-
-
 def is_held(entity: Entity, limit_us: int | None) -> bool:
     """Open, or closed with its latest event not older than `T - G` (`limit_us`)."""
-    return limit_us is None or entity.last_us >= limit_us or not is_closed(entity)
+    return limit_us is None or entity.last_us >= limit_us or not entity.is_closed
 
 
 def id_is_held(owner: IdOwner, limit_us: int | None) -> bool:
@@ -72,21 +52,28 @@ def id_is_held(owner: IdOwner, limit_us: int | None) -> bool:
 
 def id_record(event_id: int, key: int, owner: IdOwner) -> IdRecord:
     """How a checkpoint carries an id (digests of the id and of the entity's key)."""
-    return (event_id, key, owner if isinstance(owner, int) else born_us(owner))
+    return (event_id, key, owner if isinstance(owner, int) else owner.born_us)
 
 
 def forget(state: PartitionState) -> None:
-    """Drop from memory the entities and ids no longer held, at most once a day of watermark
-    (the judgements never wait for it). Entities changed since the last checkpoint wait for
-    the next pass, so that a checkpoint always carries their latest value."""
+    """Drop from memory the entities and ids no longer held (the judgements never wait for
+    it). A pass visits every entry, so it runs at most once a day of watermark, and only
+    once the tables grew by `FORGET_GROWTH` since the last pass: a catch-up, whose every
+    batch spans days, pays a pass per eighth of the tables added, not per batch, and a
+    live partition holds at most that much more than it must. Entities changed since the
+    last checkpoint wait for the next pass, so that a checkpoint always carries their
+    latest value."""
     limit_us = state.horizon()
     last = state.forgotten_before_us
     if limit_us is None or (last is not None and limit_us // DAY_US == last // DAY_US):
+        return
+    if len(state.entities) + len(state.event_ids) < state.forget_at:
         return
     state.forgotten_before_us = limit_us
     changed = state.changed_entities
     state.entities.retain(lambda key, entity: key in changed or is_held(entity, limit_us))
     state.event_ids.retain(lambda _, owner: id_is_held(owner, limit_us))
+    state.forget_at = int((len(state.entities) + len(state.event_ids)) * (1 + FORGET_GROWTH))
 
 
 ENTRY_KINDS: dict[type[Entity], str] = {

@@ -163,10 +163,11 @@ def test_pruning_frees_entities_and_ids_and_changes_no_judgement_and_no_kpi() ->
     assert {"too_late", "duplicate", "unknown_entity", "accepted"} <= set(judged)
     assert len(pruned.entities) < len(kept.entities)
     assert len(pruned.event_ids) < len(kept.event_ids)
-    limit = pruned.horizon()
-    assert limit is not None
-    swept = limit - DAY_US  # the prune passes once a day of watermark
+    swept = pruned.forgotten_before_us  # the last pass: what was not held then is gone
+    assert swept is not None and pruned.horizon() - swept < 3 * DAY_US  # type: ignore[operator]
     assert all(retention.is_held(entity, swept) for entity in pruned.entities.values())
+    # Passes wait for an eighth more entries than the last one left.
+    assert len(pruned.entities) + len(pruned.event_ids) < pruned.forget_at
     held = {id(entity) for entity in pruned.entities.values()}
     for event_id, owner in pruned.event_ids.items():  # its time, or the entity it is about
         assert owner >= swept if isinstance(owner, int) else id(owner) in held, event_id
