@@ -49,10 +49,11 @@ class Ledger:
         self.cutoffs: dict[int, int] = {}
         self.last_asked: tuple[int, tuple[int, ...]] | None = None
         self.last_buckets: tuple[tuple[int, int], ...] = ()
-        # Per bucket size that expires, its parts by bucket, oldest first (a heap), so that a
-        # prune visits the expired parts only. A part dropped and made again is there twice.
-        self.expiring: dict[int, list[tuple[int, PartKey]]] = {
-            bucket_us: [] for bucket_us in RETAINED_BUCKETS
+        # Per bucket size that expires, its buckets (a heap, oldest first) and the parts made
+        # in each, so that a prune visits the expired parts only. A part dropped and made
+        # again is listed twice.
+        self.expiring: dict[int, tuple[list[int], dict[int, list[PartKey]]]] = {
+            bucket_us: ([], {}) for bucket_us in RETAINED_BUCKETS
         }
 
     def add(self, key: PartKey, amount: int) -> None:
@@ -61,8 +62,7 @@ class Ledger:
         before = values.get(key)
         if before is None:
             before = 0
-            if (heap := self.expiring.get(key[2])) is not None:
-                heappush(heap, (key[3], key))
+            self._index(key)
         self.dirty.setdefault(key, before)
         value = before + amount
         if value:
@@ -132,17 +132,30 @@ class Ledger:
         """
         self.last_asked = None
         values, dirty = self.values, self.dirty
-        for bucket_us, heap in self.expiring.items():
+        for bucket_us, (buckets, parts) in self.expiring.items():
             cutoff = self._cutoff(bucket_us)
-            while heap and heap[0][0] <= cutoff:
-                key = heappop(heap)[1]
-                value = values.pop(key, None)
-                if value is None:
-                    continue  # dropped at zero before
-                if dirty.get(key, value) == 0:
-                    del dirty[key]  # made since the last take: never written
-                else:
-                    dirty.setdefault(key, value)
+            while buckets and buckets[0] <= cutoff:
+                for key in parts.pop(heappop(buckets)):
+                    value = values.pop(key, None)
+                    if value is None:
+                        continue  # dropped at zero before
+                    if dirty.get(key, value) == 0:
+                        del dirty[key]  # made since the last take: never written
+                    else:
+                        dirty.setdefault(key, value)
+
+    def _index(self, key: PartKey) -> None:
+        """List a part just made under its bucket, if its bucket size expires."""
+        expiring = self.expiring.get(key[2])
+        if expiring is None:
+            return
+        buckets, parts = expiring
+        listed = parts.get(key[3])
+        if listed is None:
+            parts[key[3]] = [key]
+            heappush(buckets, key[3])
+        else:
+            listed.append(key)
 
     def take_changes(self) -> list[tuple[PartKey, int]]:
         """The current value of every part changed since the last call (0 = removed)."""
@@ -153,13 +166,13 @@ class Ledger:
 
     def restore(self, changes: Iterable[tuple[PartKey, int]]) -> None:
         """Apply changes taken from another ledger (recovery from a checkpoint)."""
-        values, expiring = self.values, self.expiring
+        values = self.values
         for key, value in changes:
             if not value:
                 values.pop(key, None)
                 continue
-            if key not in values and (heap := expiring.get(key[2])) is not None:
-                heappush(heap, (key[3], key))
+            if key not in values:
+                self._index(key)
             values[key] = value
 
     def _cutoff(self, bucket_us: int) -> int:
