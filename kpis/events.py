@@ -14,7 +14,10 @@ from msgspec import Meta, Struct
 
 NonEmpty = Annotated[str, Meta(min_length=1)]
 EventId = Annotated[str, Meta(min_length=1, max_length=128)]
-Money = Annotated[float, Meta(ge=0)]
+MAX_AMOUNT = 1e12
+"""The largest amount an event may carry (a trillion of the currency): in millionths it
+fits the 64-bit integers checkpoints hold, with room for sums of millions of such."""
+Money = Annotated[float, Meta(ge=0, le=MAX_AMOUNT)]
 EventTime = Annotated[datetime, Meta(tz=True)]
 Priority = Literal["low", "normal", "high", "urgent"]
 Author = Literal["agent", "customer"]
