@@ -54,12 +54,13 @@ class LagProbe:
         """The source topics' partitions, listed again once older than the metadata age."""
         if time.monotonic() - self.listed_at >= METADATA_MAX_AGE_SECONDS:
             await self.consumer.topics()  # refresh metadata
+            known = {topic: self.consumer.partitions_for_topic(topic) for topic in self.topics}
             self.partitions = [
                 TopicPartition(topic, partition)
-                for topic in self.topics
-                for partition in sorted(self.consumer.partitions_for_topic(topic) or ())
+                for topic, partitions in known.items()
+                for partition in sorted(partitions or ())
             ]
-            if all(self.consumer.partitions_for_topic(topic) for topic in self.topics):
+            if all(known.values()):
                 self.listed_at = time.monotonic()
         return self.partitions
 

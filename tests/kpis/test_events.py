@@ -91,46 +91,35 @@ def test_schema_violations_are_schema(raw: bytes) -> None:
     assert reason_of(raw) == "schema"
 
 
-def test_negative_amount_is_schema() -> None:
-    spend = {
-        "event_id": "s",
+def spend(amount: object, spend_id: str = "s") -> dict[str, object]:
+    """A `marketing.spend` event of `amount`."""
+    return {
+        "event_id": spend_id,
         "type": "marketing.spend",
         "occurred_at": "2026-03-01T00:00:00Z",
-        "spend_id": "s",
+        "spend_id": spend_id,
         "channel": "web",
-        "amount": -1,
+        "amount": amount,
     }
-    assert reason_of(orjson.dumps(spend)) == "schema"
-    assert decode_event(orjson.dumps({**spend, "amount": 0})).entity_id == "s"
+
+
+def test_negative_amount_is_schema() -> None:
+    assert reason_of(orjson.dumps(spend(-1))) == "schema"
+    assert decode_event(orjson.dumps(spend(0))).entity_id == "s"
 
 
 @pytest.mark.parametrize("amount", [1e12 + 1e-3, 1e300, 2**70])
 def test_an_amount_over_a_trillion_is_schema(amount: float) -> None:
     """Found by fuzzing the webhooks: 1e300 was accepted, and its millionths, beyond 64
     bits, stopped the worker at its next checkpoint."""
-    spend = {
-        "event_id": "s",
-        "type": "marketing.spend",
-        "occurred_at": "2026-03-01T00:00:00Z",
-        "spend_id": "s",
-        "channel": "web",
-        "amount": amount,
-    }
-    assert reason_of(json.dumps(spend).encode()) == "schema"  # orjson stops at 64 bits
+    assert reason_of(json.dumps(spend(amount)).encode()) == "schema"  # orjson stops at 64 bits
 
 
 def test_the_largest_amount_is_applied_and_checkpointed() -> None:
     state = PartitionState()
     for n in range(3):
-        spend = {
-            "event_id": f"s{n}",
-            "type": "marketing.spend",
-            "occurred_at": "2026-03-01T00:00:00Z",
-            "spend_id": f"s{n}",
-            "channel": "web",
-            "amount": MAX_AMOUNT,
-        }
-        assert state.apply_raw(orjson.dumps(spend), to_micros(datetime.now(UTC)))[1] is None
+        raw = orjson.dumps(spend(MAX_AMOUNT, f"s{n}"))
+        assert state.apply_raw(raw, to_micros(datetime.now(UTC)))[1] is None
         state.offset = n
     restored = PartitionState()
     cp.restore(restored, cp.decode(cp.encode(cp.take_snapshot(state))))
