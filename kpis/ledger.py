@@ -6,7 +6,8 @@ order, exactly. A part is keyed `(part, dimension value, x, y)`: for a
 windowed part `x` is the bucket size in microseconds and `y` the bucket (a
 local day for `LOCAL_DAY_US`, see `kpis.windows`); for a point part (`x == 0`)
 `y` is a minute, or a pair of minutes (`pair_key`), that never expires (0 for
-gauges).
+gauges). Adds to the window buckets are summed apart until the parts are read
+(`Ledger.add_windowed`): a catch-up never makes the buckets that expire within its batch.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ PartKey = tuple[str, str, int, int]
 POINT = 0  # `x` of a part that is not bucketed by a window
 NEVER = -(1 << 62)  # the cutoff of a bucket size that never expires
 WINDOW_BUCKETS = (MINUTE_US, HOUR_US, LOCAL_DAY_US)  # the bucket sizes of the KPI windows
+MINUTES_PER_HOUR = HOUR_US // MINUTE_US
 _PAIR_OFFSET = 1 << 30  # minutes from year 1 to beyond 3000 fit in 31 bits once offset
 
 
@@ -41,7 +43,12 @@ class Ledger:
     def __init__(self, zone: ZoneInfo = UTC_ZONE) -> None:
         self.zone = zone  # of local-day buckets
         self.local_days = LocalDays(zone)
-        self.values: dict[PartKey, int] = {}
+        self._values: dict[PartKey, int] = {}
+        # Adds to the window buckets (`add_windowed`), summed by (part, dimension value,
+        # minute, local day) until the parts are next read (`values`, `take_changes`, `prune`).
+        self.pending: dict[PartKey, int] = {}
+        self.pending_t_us: int | None = None  # the event time of the last pending add,
+        self.pending_minute = self.pending_day = 0  # and its minute and local day
         self.dirty: dict[PartKey, int] = {}  # parts changed since the last take: their value then
         self.watermark_us: int | None = None
         # Per bucket size, the newest expired bucket, as of the last prune: a bucket made
@@ -56,9 +63,15 @@ class Ledger:
             bucket_us: ([], {}) for bucket_us in RETAINED_BUCKETS
         }
 
+    @property
+    def values(self) -> dict[PartKey, int]:
+        """Every part's value, the pending window adds added."""
+        self._fold()
+        return self._values
+
     def add(self, key: PartKey, amount: int) -> None:
         """Add `amount` to one part; a part that reaches zero is dropped."""
-        values = self.values
+        values = self._values
         before = values.get(key)
         if before is None:
             before = 0
@@ -90,9 +103,41 @@ class Ledger:
         amount: int,
         bucket_sizes: tuple[int, ...] = WINDOW_BUCKETS,
     ) -> None:
-        """Add to the buckets of event time `t_us` that a window can still read."""
-        for bucket_us, bucket in self._live_buckets(t_us, bucket_sizes):
-            self.add((part, dimension, bucket_us, bucket), amount)
+        """Add to the buckets of event time `t_us` that a window can still read.
+
+        Adds to the window buckets wait, summed by minute and local day, until the parts
+        are read: then those whose bucket has expired meanwhile are dropped unmade (most of
+        a catch-up's minute buckets), and many adds to one part are one."""
+        if bucket_sizes != WINDOW_BUCKETS:
+            for bucket_us, bucket in self._live_buckets(t_us, bucket_sizes):
+                self.add((part, dimension, bucket_us, bucket), amount)
+            return
+        if t_us != self.pending_t_us:
+            self.pending_t_us = t_us
+            self.pending_minute = t_us // MINUTE_US
+            self.pending_day = self.local_days.day_of(t_us)
+        key = (part, dimension, self.pending_minute, self.pending_day)
+        pending = self.pending
+        pending[key] = pending.get(key, 0) + amount
+
+    def _fold(self) -> None:
+        """Add the pending window adds to the buckets a window can still read."""
+        pending = self.pending
+        if not pending:
+            return
+        self.pending = {}
+        self.last_asked = None
+        minute_cutoff, hour_cutoff, day_cutoff = (self._cutoff(size) for size in WINDOW_BUCKETS)
+        add = self.add
+        for (part, dimension, minute, day), amount in pending.items():
+            if not amount:
+                continue
+            if minute > minute_cutoff:
+                add((part, dimension, MINUTE_US, minute), amount)
+            if (hour := minute // MINUTES_PER_HOUR) > hour_cutoff:
+                add((part, dimension, HOUR_US, hour), amount)
+            if day > day_cutoff:
+                add((part, dimension, LOCAL_DAY_US, day), amount)
 
     def _live_buckets(
         self, t_us: int, bucket_sizes: tuple[int, ...]
@@ -130,8 +175,9 @@ class Ledger:
         rebalance: a stale value restored for an expired bucket is never read, and is
         pruned. A part taken before is taken again as removed (the store forgets it).
         """
+        self._fold()
         self.last_asked = None
-        values, dirty = self.values, self.dirty
+        values, dirty = self._values, self.dirty
         for bucket_us, (buckets, parts) in self.expiring.items():
             cutoff = self._cutoff(bucket_us)
             while buckets and buckets[0] <= cutoff:

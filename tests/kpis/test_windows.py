@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kpis.ledger import Ledger, minute_pair, pair_key
+from kpis.snapshot import summarize
 from kpis.windows import (
     DAY_US,
     DAY_WINDOW,
@@ -23,6 +24,7 @@ from kpis.windows import (
     QUARTER_TO_DATE,
     RETAINED_BUCKETS,
     WEEK_WINDOW,
+    WINDOWS,
     LocalDays,
     local_day,
 )
@@ -154,6 +156,65 @@ def test_pruning_by_the_expiry_index_drops_what_a_scan_of_every_part_would() -> 
             assert {k: v for k, v in held.items() if k[0] == "a"} == {
                 k: v for k, v in ledger.values.items() if k[0] == "a"
             }
+
+
+def test_window_sums_of_deferred_adds_equal_the_sums_of_the_events_each_window_holds() -> None:
+    """`add_windowed` adds wait until the parts are read: the window sums, live and restored
+    from the changes taken, are those of the events each window contains, recomputed here."""
+    zone = ZoneInfo("America/New_York")
+    rng = random.Random(11)
+    ledger, taken = Ledger(zone), {}
+    added: list[tuple[str, str, int, int]] = []  # part, dimension value, time, amount
+    watermark = micros("2026-01-01T00:00:00+00:00")
+    for step in range(1, 2001):
+        watermark += rng.randrange(0, 3 * HOUR_US)
+        t_us = watermark - rng.choice((0, MINUTE_US, DAY_US, 30 * DAY_US, 120 * DAY_US))
+        t_us -= rng.randrange(0, 2 * HOUR_US)
+        part, value, amount = rng.choice("ab"), rng.choice("xy"), rng.choice((1, -1, 3))
+        ledger.add_windowed(part, value, t_us, amount)
+        ledger.advance_watermark(watermark)
+        added.append((part, value, t_us, amount))
+        if step % 13 == 0:
+            ledger.prune()
+        if step % 7 == 0:
+            taken.update(ledger.take_changes())
+        if step % 50 == 0:
+            restored = Ledger(zone)
+            restored.restore(taken.items())
+            restored.advance_watermark(watermark)
+            for window in WINDOWS:
+                expected: dict[str, dict[str, int]] = {}
+                for part, value, t_us, amount in added:
+                    if window.contains(t_us, watermark, zone):
+                        by_value = expected.setdefault(part, {})
+                        by_value[value] = by_value.get(value, 0) + amount
+                assert _nonzero(_summed(ledger, watermark, window.name)) == _nonzero(expected)
+                if step % 7 == 0:  # every change taken
+                    assert _summed(restored, watermark, window.name) == _summed(
+                        ledger, watermark, window.name
+                    )
+
+
+def test_deferred_adds_to_buckets_expired_meanwhile_make_no_part() -> None:
+    """A catch-up adds to minute buckets that expire before its batch ends: never made."""
+    ledger = Ledger()
+    start = micros("2026-01-01T00:00:00+00:00")
+    for minute in range(0, 5 * 1440, 7):
+        ledger.add_windowed("a", "", start + minute * MINUTE_US, 1)
+        ledger.advance_watermark(start + minute * MINUTE_US)
+    cutoff = ledger.watermark_us // MINUTE_US - RETAINED_BUCKETS[MINUTE_US]  # type: ignore[operator]
+    made = sorted(key[3] for key, _ in ledger.take_changes() if key[2] == MINUTE_US)
+    first = start // MINUTE_US
+    assert made == [first + m for m in range(0, 5 * 1440, 7) if first + m > cutoff]
+
+
+def _summed(ledger: Ledger, watermark: int, window: str) -> dict[str, dict[str, int]]:
+    return summarize(ledger.values, watermark, zone=ledger.zone).windowed[window]
+
+
+def _nonzero(sums: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    kept = {part: {v: n for v, n in by_value.items() if n} for part, by_value in sums.items()}
+    return {part: by_value for part, by_value in kept.items() if by_value}
 
 
 def test_a_pair_of_minutes_is_one_key() -> None:
