@@ -49,12 +49,15 @@ class LocalDays:
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
+        self.utc = zone == UTC_ZONE  # local days are UTC days: no calendar to consult
         self.start_us = self.end_us = self.day = 0  # [start, end) is the remembered day
 
     def day_of(self, t_us: int) -> int:
         """`local_day(t_us, zone)`."""
         if self.start_us <= t_us < self.end_us:
             return self.day
+        if self.utc:
+            return t_us // DAY_US
         day = local_day(t_us, self.zone)
         midnight = _EPOCH_DATE + timedelta(days=day)
         self.start_us = _local_midnight_us(midnight, self.zone)
