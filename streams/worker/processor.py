@@ -43,6 +43,7 @@ TURN_SECONDS = 0.002  # the loop turns at least this often while a batch is appl
 # every 50 records cost bench.readers' lone worker about 15 % (17,000 events/s, 20,000 by
 # the clock), so the clock decides.
 APPLYING_SECONDS = 1.0  # since the last flush: batches are being applied
+IDLE_SECONDS = 5.0  # since a partition's last checkpoint: housekeeping may snapshot it
 
 
 SourceBatch = Mapping[PartitionId, Sequence[SourceRecord]]
@@ -93,6 +94,7 @@ class Processor:
         self.pending_rewinds: dict[PartitionId, int] = {}  # not yet handed out in an outcome
         self.pruned_at: dict[PartitionId, int] = {}
         self.last_flush: float | None = None
+        self.flushed_at: dict[PartitionId, float] = {}  # each partition's last checkpoint
         self.rewound: dict[PartitionId, int] = {}  # the last offset read again, per partition
         self.recovering = asyncio.Lock()  # one recovery at a time: a state is never rebuilt twice
         self.busy = asyncio.Lock()  # a batch or a housekeeping snapshot, one at a time
@@ -185,6 +187,7 @@ class Processor:
             await self.publisher.publish(source, state, checkpoint)
             resume_at[source] = checkpoint.offset + 1
         self.last_flush = time.time()
+        self.flushed_at.update(dict.fromkeys(resume_at, time.monotonic()))
         return resume_at
 
     def applying(self) -> bool:
@@ -198,10 +201,17 @@ class Processor:
             self.snapshots.written(source, checkpoint, log_offset, size)
 
     async def snapshot_idle(self) -> None:
-        """Write a snapshot of each state without pending changes whose latest snapshot lies
-        far behind the head of its checkpoint partition, or that has none yet."""
+        """Write a snapshot of each idle state (no checkpoint for `IDLE_SECONDS`) whose
+        latest snapshot lies far behind the head of its checkpoint partition, or that has
+        none yet. A partition still being read is left to its next checkpoint, which is a
+        snapshot when it is far behind (`SnapshotPolicy.take`)."""
         async with self.busy, self.recovering:
-            idle = [source for source in self.states if source not in self.pending]
+            since = time.monotonic() - IDLE_SECONDS
+            idle = [
+                source
+                for source in self.states
+                if source not in self.pending and self.flushed_at.get(source, since) <= since
+            ]
             if not idle:
                 return
             heads = await self.checkpoints.heads(idle)
@@ -230,6 +240,7 @@ class Processor:
             self.pending_checkpoints.pop(source, None)
             self.publisher.forget(source)
             self.snapshots.forget(source)
+            self.flushed_at.pop(source, None)
 
     def _maybe_prune(self, source: PartitionId, state: PartitionState) -> None:
         watermark = state.ledger.watermark_us

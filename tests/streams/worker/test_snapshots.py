@@ -7,6 +7,7 @@ from __future__ import annotations
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
 from streams.kafka.partitions import PartitionId
+from streams.worker.processor import IDLE_SECONDS
 from streams.worker.snapshots import SnapshotPolicy
 from tests.worker_fakes import LEADS_0, LEADS_1, lead_created, records, worker
 
@@ -134,6 +135,9 @@ async def test_housekeeping_snapshots_states_without_one_or_far_behind_the_head(
         (LEADS_1, True),
     ]
     w.checkpoints.written += [(LEADS_1, b"")] * 2  # records written by others meanwhile
+    await w.processor.snapshot_idle()  # LEADS_0 was checkpointed just now: not idle
+    assert len(w.checkpoints.written) == 4
+    w.processor.flushed_at[LEADS_0] -= IDLE_SECONDS
     await w.processor.snapshot_idle()
     assert [source for source, _ in w.checkpoints.written[4:]] == [LEADS_0]
     assert cp.decode(w.checkpoints.written[4][1]) == cp.decode(w.checkpoints.written[0][1])
