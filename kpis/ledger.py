@@ -130,9 +130,7 @@ class Ledger:
         minute_cutoff, hour_cutoff, day_cutoff = (self._cutoff(size) for size in WINDOW_BUCKETS)
         add = self.add
         for (part, dimension, minute, day), amount in pending.items():
-            if not amount:
-                continue
-            if minute > minute_cutoff:
+            if minute > minute_cutoff:  # an amount of 0 too: a part touched is taken
                 add((part, dimension, MINUTE_US, minute), amount)
             if (hour := minute // MINUTES_PER_HOUR) > hour_cutoff:
                 add((part, dimension, HOUR_US, hour), amount)
@@ -204,7 +202,9 @@ class Ledger:
             listed.append(key)
 
     def take_changes(self) -> list[tuple[PartKey, int]]:
-        """The current value of every part changed since the last call (0 = removed)."""
+        """The current value of every part added to since the last call (0 = removed), even
+        if it is back at its value then: a checkpoint of another owner, restored before this
+        one, may hold a value from in between (a rebalance)."""
         values = self.values
         changes = [(key, values.get(key, 0)) for key in self.dirty]
         self.dirty.clear()

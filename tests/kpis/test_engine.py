@@ -165,6 +165,27 @@ def test_a_part_that_returns_to_zero_disappears() -> None:
     assert ledger.take_changes() == [(("p", "d", 0, 0), 0)]
 
 
+def test_a_part_added_to_is_taken_even_back_at_its_value() -> None:
+    """Two owners during a rebalance: one's checkpoint, restored first, may hold a value from
+    in between, which the other's changes must overwrite."""
+    day = 86_400_000_000
+    ledger = Ledger()
+    ledger.advance_watermark(10 * day)
+    ledger.add_windowed("p", "d", 10 * day, 1)
+    ledger.add_gauge("g", "d", 2)
+    first = dict(ledger.take_changes())
+    assert len(first) == 4 and set(first.values()) == {1, 2}  # minute, hour, day; the gauge
+    ledger.add_windowed("p", "d", 10 * day, 1)  # a first resolution, and its ticket reopened
+    ledger.add_windowed("p", "d", 10 * day, -1)
+    ledger.add_windowed("q", "d", 10 * day, 1)  # made and back to nothing
+    ledger.add_windowed("q", "d", 10 * day, -1)
+    ledger.add_gauge("g", "d", 3)
+    ledger.add_gauge("g", "d", -3)
+    again = dict(ledger.take_changes())
+    made = {("q", "d", size, bucket): 0 for (_, _, size, bucket) in first if size}
+    assert again == {**first, **made}
+
+
 def test_a_bucket_made_and_expired_between_two_takes_is_not_taken() -> None:
     ledger = Ledger()
     day = 86_400_000_000
