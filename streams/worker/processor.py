@@ -43,7 +43,7 @@ TURN_SECONDS = 0.002  # the loop turns at least this often while a batch is appl
 # every 50 records cost bench.readers' lone worker about 15 % (17,000 events/s, 20,000 by
 # the clock), so the clock decides.
 APPLYING_SECONDS = 1.0  # since the last flush: batches are being applied
-IDLE_SECONDS = 5.0  # since a partition's last checkpoint: housekeeping may snapshot it
+BUSY_SECONDS = 5.0  # since a partition's last checkpoint: it is still being read
 
 
 SourceBatch = Mapping[PartitionId, Sequence[SourceRecord]]
@@ -201,21 +201,19 @@ class Processor:
             self.snapshots.written(source, checkpoint, log_offset, size)
 
     async def snapshot_idle(self) -> None:
-        """Write a snapshot of each idle state (no checkpoint for `IDLE_SECONDS`) whose
-        latest snapshot lies far behind the head of its checkpoint partition, or that has
-        none yet. A partition still being read is left to its next checkpoint, which is a
-        snapshot when it is far behind (`SnapshotPolicy.take`)."""
+        """Write a snapshot of each state without pending changes whose latest snapshot lies
+        far behind the head of its checkpoint partition, or that has none yet. Far behind
+        by this worker's own bytes only once checkpointed `BUSY_SECONDS` ago: a partition
+        still being read gets that snapshot at its next checkpoint (`SnapshotPolicy.take`),
+        not one every second while a catch-up writes."""
         async with self.busy, self.recovering:
-            since = time.monotonic() - IDLE_SECONDS
-            idle = [
-                source
-                for source in self.states
-                if source not in self.pending and self.flushed_at.get(source, since) <= since
-            ]
+            idle = [source for source in self.states if source not in self.pending]
             if not idle:
                 return
             heads = await self.checkpoints.heads(idle)
-            due = [s for s in self.snapshots.behind(idle, heads) if s in self.states]  # owned
+            since = time.monotonic() - BUSY_SECONDS
+            busy = {source for source, at in self.flushed_at.items() if at > since}
+            due = [s for s in self.snapshots.behind(idle, heads, busy) if s in self.states]
             await self._append([(source, cp.take_snapshot(self.states[source])) for source in due])
 
     def _rewind(self, source: PartitionId, state: PartitionState) -> bool:

@@ -16,7 +16,7 @@ not see). The last two also apply to idle sources, at the worker's housekeeping.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from kpis import checkpoint as cp
@@ -86,11 +86,15 @@ class SnapshotPolicy:
             chain.change_bytes += size
 
     def behind(
-        self, sources: Iterable[PartitionId], heads: Mapping[PartitionId, int]
+        self,
+        sources: Iterable[PartitionId],
+        heads: Mapping[PartitionId, int],
+        busy: Container[PartitionId] = frozenset(),
     ) -> list[PartitionId]:
         """The sources whose snapshot lies more than `max_behind` records behind `heads`
-        (the next offset of each one's checkpoint partition) or too many bytes behind what
-        this worker wrote there, or that have none."""
+        (the next offset of each one's checkpoint partition) or, unless `busy` (their next
+        checkpoint applies that rule, `take`), too many bytes behind what this worker wrote
+        there, or that have none."""
         return [
             source
             for source in sources
@@ -98,7 +102,7 @@ class SnapshotPolicy:
             and (
                 (chain := self.chains.get(source)) is None
                 or heads[source] - chain.base > self.max_behind
-                or self._far_behind(chain)
+                or (source not in busy and self._far_behind(chain))
             )
         ]
 

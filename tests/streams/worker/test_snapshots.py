@@ -7,7 +7,7 @@ from __future__ import annotations
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
 from streams.kafka.partitions import PartitionId
-from streams.worker.processor import IDLE_SECONDS
+from streams.worker.processor import BUSY_SECONDS
 from streams.worker.snapshots import SnapshotPolicy
 from tests.worker_fakes import LEADS_0, LEADS_1, lead_created, records, worker
 
@@ -135,9 +135,22 @@ async def test_housekeeping_snapshots_states_without_one_or_far_behind_the_head(
         (LEADS_1, True),
     ]
     w.checkpoints.written += [(LEADS_1, b"")] * 2  # records written by others meanwhile
-    await w.processor.snapshot_idle()  # LEADS_0 was checkpointed just now: not idle
-    assert len(w.checkpoints.written) == 4
-    w.processor.flushed_at[LEADS_0] -= IDLE_SECONDS
     await w.processor.snapshot_idle()
     assert [source for source, _ in w.checkpoints.written[4:]] == [LEADS_0]
     assert cp.decode(w.checkpoints.written[4][1]) == cp.decode(w.checkpoints.written[0][1])
+
+
+async def test_housekeeping_leaves_a_partition_still_being_read_to_its_next_checkpoint() -> None:
+    """Far behind by this worker's own bytes (a catch-up writing), but checkpointed just now:
+    no snapshot every second; once idle, one."""
+    w = worker()
+    await w.processor.process({LEADS_0: records([lead_created()])})
+    snapshots = w.processor.snapshots
+    chain = snapshots.chains[LEADS_0]
+    snapshots.log_bytes[chain.log] += 10 * chain.snapshot_bytes  # written there since
+    await w.processor.snapshot_idle()
+    assert len(w.checkpoints.written) == 1
+    w.processor.flushed_at[LEADS_0] -= BUSY_SECONDS
+    await w.processor.snapshot_idle()
+    assert [(s, cp.decode(data).full) for s, data in w.checkpoints.written[1:]] == [(LEADS_0, True)]
+    assert snapshots.take(LEADS_0, w.processor.states[LEADS_0]).full is False  # caught up again
