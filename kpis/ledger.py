@@ -54,8 +54,6 @@ class Ledger:
         # Per bucket size, the newest expired bucket, as of the last prune: a bucket made
         # since that expired meanwhile is dropped unseen by the next prune.
         self.cutoffs: dict[int, int] = {}
-        self.last_asked: tuple[int, tuple[int, ...]] | None = None
-        self.last_buckets: tuple[tuple[int, int], ...] = ()
         # Per bucket size that expires, its buckets (a heap, oldest first) and the parts made
         # in each, so that a prune visits the expired parts only. A part dropped and made
         # again is listed twice.
@@ -126,7 +124,6 @@ class Ledger:
         if not pending:
             return
         self.pending = {}
-        self.last_asked = None
         minute_cutoff, hour_cutoff, day_cutoff = (self._cutoff(size) for size in WINDOW_BUCKETS)
         add = self.add
         for (part, dimension, minute, day), amount in pending.items():
@@ -137,14 +134,9 @@ class Ledger:
             if day > day_cutoff:
                 add((part, dimension, LOCAL_DAY_US, day), amount)
 
-    def _live_buckets(
-        self, t_us: int, bucket_sizes: tuple[int, ...]
-    ) -> tuple[tuple[int, int], ...]:
-        """The (size, bucket) pairs of `t_us` not yet expired; an event adds several parts at
-        its one time, so the last answer is remembered."""
-        asked = (t_us, bucket_sizes)
-        if self.last_asked == asked:
-            return self.last_buckets
+    def _live_buckets(self, t_us: int, bucket_sizes: tuple[int, ...]) -> list[tuple[int, int]]:
+        """The (size, bucket) pairs of `t_us` not yet expired (other bucket sizes than the
+        windows': churn signals, one add per event)."""
         found = []
         for bucket_us in bucket_sizes:
             if bucket_us == LOCAL_DAY_US:
@@ -156,8 +148,7 @@ class Ledger:
                 cutoff = self._cutoff(bucket_us)
             if bucket > cutoff:
                 found.append((bucket_us, bucket))
-        self.last_asked, self.last_buckets = asked, tuple(found)
-        return self.last_buckets
+        return found
 
     def advance_watermark(self, t_us: int) -> None:
         """Record an accepted event's time; the partition's watermark only grows."""
@@ -174,7 +165,6 @@ class Ledger:
         pruned. A part taken before is taken again as removed (the store forgets it).
         """
         self._fold()
-        self.last_asked = None
         values, dirty = self._values, self.dirty
         for bucket_us, (buckets, parts) in self.expiring.items():
             cutoff = self._cutoff(bucket_us)
