@@ -120,6 +120,7 @@ def catch_up(
         command += ["--workers", str(workers), "--redis", redis or ""]
     readings: list[Reading] = []
     stop = threading.Event()
+    launched = time.perf_counter()
     with (logs / "up.log").open("w") as output:
         process = subprocess.Popen(
             command,
@@ -145,7 +146,7 @@ def catch_up(
             spy.wait()
         process.terminate()
         process.wait(30)
-    return summarize(readings)
+    return summarize(readings, launched)
 
 
 def flush_redis(url: str) -> None:
@@ -162,10 +163,12 @@ def start_profile(pid: int, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.DEVNULL)
 
 
-def summarize(readings: list[Reading]) -> dict[str, Any]:
-    """The catch-up rate and the /kpis answer times while catching up."""
+def summarize(readings: list[Reading], launched: float) -> dict[str, Any]:
+    """The catch-up rate and the /kpis answer times while catching up. The rate counts from
+    the last read before any progress or, when the first read already saw progress (a short
+    history caught up at once), from `launched`: a lower bound, start-up included."""
     idle = [r for r in readings if r.handled == 0]
-    start = idle[-1].at if idle else readings[0].at
+    start = idle[-1].at if idle else launched
     done = readings[-1]
     busy = sorted(r.seconds for r in readings if r.handled and r is not done)
     return {

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.catchup import Reading, summarize
+
 pytestmark = pytest.mark.integration  # a real broker and worker: not in `make test-fast`
 
 
@@ -55,3 +57,11 @@ def test_quick_benchmark_writes_every_measure(tmp_path: Path) -> None:
     assert 0 < readers["ratio"]["median"] < 2
     for row in ("worker / baseline", "catch-up, 2 workers", "reader every 5 s"):
         assert row in done.stdout
+
+
+def test_a_catch_up_done_before_the_first_read_counts_from_the_launch() -> None:
+    """A short history caught up before `/kpis` first answered: no read before progress."""
+    readings = [Reading(at=12.0, seconds=0.01, handled=26_000, lag=0)]
+    assert summarize(readings, launched=10.0)["worker_per_second"] == 13_000
+    idle_first = [Reading(11.0, 0.01, 0, None), *readings]
+    assert summarize(idle_first, launched=10.0)["worker_per_second"] == 26_000
