@@ -33,6 +33,7 @@ import redis as redis_client
 import typer
 
 from bench import services, throughput
+from bench.report import milliseconds
 from streams.kafka.broker import free_port
 from streams.kafka.topics import Topics
 from streams.simulate import NO_ANOMALIES, Anomalies, simulate_history
@@ -229,8 +230,8 @@ def main(
         f"({workers} worker{'s' if workers > 1 else ''}, {result['cpus']} CPUs) "
         f"{result['worker_per_second']:,.0f}/s, plain consumer "
         f"{result['baseline_per_second']:,.0f}/s, ratio {result['ratio']:.2f}; "
-        f"/kpis while catching up: median {result['kpis_ms_median']:.0f} ms, "
-        f"max {result['kpis_ms_max']:.0f} ms ({result['reads']} reads)"
+        f"/kpis while catching up: median {milliseconds(result['kpis_ms_median'])}, "
+        f"max {milliseconds(result['kpis_ms_max'])} ({result['reads']} reads)"
     )
 
 
