@@ -30,9 +30,13 @@ def _partition(key: bytes, partitions: int) -> int:
     return (hashed & 0x7FFFFFFF) % partitions
 
 
-def partition_states(records: list[KafkaRecord], partitions: int) -> dict[str, PartitionState]:
+LIVE_STEP_EVENTS = 200  # events applied between two reads in the live measure
+
+
+def apply_records(
+    states: dict[str, PartitionState], records: list[KafkaRecord], partitions: int
+) -> None:
     """Every record applied to its source partition's state, as the worker applies it."""
-    states: dict[str, PartitionState] = {}
     now_us = time.time_ns() // 1000
     for record in records:
         name = f"{record.topic}:{_partition(record.key, partitions)}"
@@ -41,6 +45,12 @@ def partition_states(records: list[KafkaRecord], partitions: int) -> dict[str, P
             state = states[name] = PartitionState()
         state.apply_raw(record.value, now_us)
         state.offset += 1
+
+
+def partition_states(records: list[KafkaRecord], partitions: int) -> dict[str, PartitionState]:
+    """The states `records` leave, each pruned as the worker prunes."""
+    states: dict[str, PartitionState] = {}
+    apply_records(states, records, partitions)
     for state in states.values():
         state.ledger.prune()
     return states
@@ -48,12 +58,22 @@ def partition_states(records: list[KafkaRecord], partitions: int) -> dict[str, P
 
 async def publish_all(states: dict[str, PartitionState]) -> MemoryStore:
     store = MemoryStore()
-    for name, state in states.items():
-        values = list(state.ledger.values.items())
-        await store.publish(
-            name, Position(state.offset, watermark_us=state.ledger.watermark_us), values, True
-        )
+    for state in states.values():
+        state.ledger.take_changes()  # published whole below
+    await publish_changes(store, states, full=True)
     return store
+
+
+async def publish_changes(
+    store: MemoryStore, states: dict[str, PartitionState], full: bool = False
+) -> None:
+    """Publish each state's changes since the last call (`full`: its whole values)."""
+    for name, state in states.items():
+        position = Position(state.offset, watermark_us=state.ledger.watermark_us)
+        if full:
+            await store.publish(name, position, list(state.ledger.values.items()), True)
+        elif changes := state.ledger.take_changes():
+            await store.publish(name, position, changes, False)
 
 
 async def _timed_ms(work: Callable[[], Awaitable[object]], repeat: int) -> float:
@@ -66,7 +86,13 @@ async def _timed_ms(work: Callable[[], Awaitable[object]], repeat: int) -> float
     return statistics.median(times)
 
 
-async def _measure(store: MemoryStore, repeat: int) -> dict[str, float]:
+async def _measure(
+    store: MemoryStore,
+    states: dict[str, PartitionState],
+    live: list[KafkaRecord],
+    partitions: int,
+    repeat: int,
+) -> dict[str, float]:
     gross_margin = Settings().gross_margin
     worker = WorkerView(frozenset(store.partitions), reporter=True)
     warm = SnapshotReader(store)
@@ -76,11 +102,18 @@ async def _measure(store: MemoryStore, repeat: int) -> dict[str, float]:
         snapshot, _ = await (reader or SnapshotReader(store)).read(None, gross_margin)
         return snapshot
 
-    async def one_changed() -> None:
-        name, view = biggest  # published again: summarized again, as after a batch
-        await store.publish(
-            name, Position(view.offset, watermark_us=view.watermark_us), [], full=False
-        )
+    steps = iter(range(0, len(live), LIVE_STEP_EVENTS))
+
+    async def live_step() -> None:
+        start = next(steps)  # the next events applied and their changes published
+        apply_records(states, live[start : start + LIVE_STEP_EVENTS], partitions)
+        await publish_changes(store, states)
+        await snapshot(warm)
+
+    async def one_whole() -> None:
+        name, view = biggest  # published whole again, as a snapshot checkpoint is
+        position = Position(view.offset, watermark_us=view.watermark_us)
+        await store.publish(name, position, list(view.values.items()), True)
         await snapshot(warm)
 
     async def metrics(reader: SnapshotReader | None) -> None:
@@ -92,7 +125,8 @@ async def _measure(store: MemoryStore, repeat: int) -> dict[str, float]:
     await snapshot(warm)
     return {
         "snapshot_cold_ms": await _timed_ms(lambda: snapshot(None), repeat),
-        "snapshot_one_changed_ms": await _timed_ms(one_changed, repeat),
+        "snapshot_one_whole_ms": await _timed_ms(one_whole, repeat),
+        "snapshot_live_step_ms": await _timed_ms(live_step, repeat),
         "snapshot_warm_ms": await _timed_ms(lambda: snapshot(warm), repeat),
         "metrics_cold_ms": await _timed_ms(lambda: metrics(None), repeat),
         "metrics_warm_ms": await _timed_ms(lambda: metrics(warm), repeat),
@@ -107,14 +141,17 @@ def measure(records: list[KafkaRecord], repeat: int = 5, partitions: int = 6) ->
     answer `/metrics` and `/kpis` from it (snapshot included), with the state's size.
 
     Cold: a new reader, every partition summarized (as when all changed since the last
-    read); warm: nothing changed; one changed: the biggest partition was published again.
+    read); warm: nothing changed; one whole: the biggest partition was published whole
+    again (as a snapshot checkpoint is); live step: the next `LIVE_STEP_EVENTS` events were
+    applied and their changes published, as a worker does between two reads.
     """
-    states = partition_states(records, partitions)
+    held_back = LIVE_STEP_EVENTS * repeat
+    states = partition_states(records[:-held_back], partitions)
     store = asyncio.run(publish_all(states))
     return {
         "events": len(records),
         "partitions": len(states),
         "part_keys": sum(len(state.ledger.values) for state in states.values()),
         "biggest_partition_keys": max(len(state.ledger.values) for state in states.values()),
-        **asyncio.run(_measure(store, repeat)),
+        **asyncio.run(_measure(store, states, records[-held_back:], partitions, repeat)),
     }

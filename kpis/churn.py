@@ -79,6 +79,17 @@ def is_customer_part(part: str) -> bool:
 _SIGNAL_BITS = {signal: 1 << index for index, signal in enumerate(SIGNALS)}
 
 
+@cache  # few part names, read for every customer part
+def windowed_bit(part: str) -> int | None:
+    """What a windowed customer part counts in a summary: its signal's bit in `signals`,
+    0 for tickets opened (`tickets`), None for a part the summary does not read."""
+    if part == TICKETS_OPENED_PART:
+        return 0
+    if part.startswith(SIGNAL_PART_PREFIX):
+        return _SIGNAL_BITS.get(part.removeprefix(SIGNAL_PART_PREFIX))
+    return None
+
+
 @cache  # a few combinations of bits, named for every customer at risk on every read
 def _signal_names(bits: int) -> tuple[str, ...]:
     return tuple(sorted(signal for signal, bit in _SIGNAL_BITS.items() if bits & bit))
@@ -113,13 +124,8 @@ class ChurnSummary:
             if amount > 0:
                 self.segments[customer] = part.removeprefix(SEGMENT_PART_PREFIX)
         elif x == self.bucket_us and self.first is not None and y >= self.first:
-            if part == TICKETS_OPENED_PART:
-                bit = 0
-            elif part.startswith(SIGNAL_PART_PREFIX):
-                bit = _SIGNAL_BITS.get(part.removeprefix(SIGNAL_PART_PREFIX), 0)
-                if not bit:
-                    return
-            else:
+            bit = windowed_bit(part)
+            if bit is None:
                 return
             if amount <= 0:
                 self.additive = False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -20,17 +19,10 @@ from kpis.churn import (
 from kpis.events import format_time
 from kpis.goals import GoalProgress, Goals, progress
 from kpis.ledger import PartKey, combine
-from kpis.snapshot import (
-    KpiValue,
-    PartSums,
-    Summary,
-    evaluate_sums,
-    merge,
-    summarize,
-    sums_of,
-    window_bounds,
-)
+from kpis.snapshot import KpiValue, PartSums, evaluate_sums, merge, sums_of
+from kpis.tracked_summary import TrackedSummary
 from kpis.windows import UTC_ZONE
+from streams.read.journal import Journal
 from streams.read.lag_probe import LagProbe, consumer_lag
 from streams.read.loop_cost import counted
 from streams.read.store import PartitionView, Store
@@ -103,13 +95,13 @@ def _gauge_counts(gauges: PartSums) -> tuple[int, dict[str, int]]:
     return gauges.get(p.EVENTS_ACCEPTED, {}).get("", 0), dict(sorted(rejected.items()))
 
 
-@dataclass(frozen=True)
-class _Summarized:
-    """One partition's summary at one version of its view, windows' first buckets and rules."""
+@dataclass
+class _Followed:
+    """One partition's summary, kept current from its view's journal."""
 
-    serial: int  # unique per summary: what a derived snapshot was computed from
-    source: tuple[object, ...]  # version, first buckets, churn rules
-    summary: Summary
+    journal: Journal
+    read: int  # the position in the journal the summary follows up to
+    tracked: TrackedSummary
 
 
 @dataclass(frozen=True)
@@ -131,18 +123,18 @@ ReadResult = tuple[Snapshot, dict[str, int]]
 class SnapshotReader:
     """Reads snapshots of one store, reusing what did not change since the last read.
 
-    Each partition is summarized once per version of its view and first buckets of the
-    windows; summaries add up exactly, so a read costs in proportion to the partitions
-    that changed. Concurrent reads with the same arguments share one.
+    Each partition is summarized once, then kept current from the changes its view's
+    journal records and the windows' moves (`kpis.tracked_summary`); summaries add up
+    exactly, so a read costs in proportion to what changed. Concurrent reads with the
+    same arguments share one.
     """
 
     def __init__(self, store: Store, zone: ZoneInfo = UTC_ZONE, goals: Goals = ()) -> None:
         self.store = store
         self.zone = zone  # of the calendar windows
         self.goals = goals
-        self.partitions: dict[str, _Summarized] = {}
+        self.partitions: dict[str, _Followed] = {}
         self.derived: _Derived | None = None
-        self.serials = itertools.count()
         self.running: tuple[tuple[object, ...], asyncio.Future[ReadResult]] | None = None
 
     async def read(
@@ -214,8 +206,9 @@ class SnapshotReader:
             name: self._summarized(name, view, watermark, churn_rules)
             for name, view in views.items()
         }
-        parts = list(self.partitions.values())
-        source = (watermark, gross_margin, churn_rules, *(part.serial for part in parts))
+        parts = [part.tracked for part in self.partitions.values()]
+        revisions = ((id(part), part.revision) for part in parts)
+        source = (watermark, gross_margin, churn_rules, *revisions)
         if self.derived is not None and self.derived.source == source:
             return self.derived
         summary = merge(part.summary for part in parts)
@@ -238,13 +231,18 @@ class SnapshotReader:
 
     def _summarized(
         self, name: str, view: PartitionView, watermark: int | None, churn_rules: ChurnRules
-    ) -> _Summarized:
+    ) -> _Followed:
         known = self.partitions.get(name)
-        churn_first = None if watermark is None else churn_rules.window.first_bucket(watermark)
-        source = (view.version, window_bounds(watermark, self.zone), churn_first, churn_rules)
-        if known is None or known.source != source:
-            summary = summarize(view.values, watermark, churn_rules, self.zone)
-            known = _Summarized(next(self.serials), source, summary)
+        journal = view.journal
+        changes = None
+        if known is not None and known.journal is journal:
+            changes = journal.since(known.read)
+        if known is None or changes is None or known.tracked.churn_rules != churn_rules:
+            tracked = TrackedSummary(view.values, watermark, churn_rules, self.zone)
+            return _Followed(journal, journal.end, tracked)
+        known.tracked.apply(changes, view.values)
+        known.read = journal.end
+        known.tracked.move(watermark)
         return known
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +22,8 @@ import orjson
 import redis.asyncio as redis
 
 from kpis.ledger import PartKey
+from kpis.tracked_summary import Change
+from streams.read.journal import Journal
 
 Changes = list[tuple[PartKey, int]]
 
@@ -53,6 +56,7 @@ class PartitionView:
     watermark_us: int | None = None
     values: dict[PartKey, int] = field(default_factory=dict)
     version: object = None  # changes whenever the view does (readers cache what they derive)
+    journal: Journal = field(default_factory=Journal)  # how `values` came to be
 
 
 class Store(Protocol):
@@ -77,6 +81,19 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
+def _apply(values: dict[PartKey, int], changes: Changes) -> Iterator[Change]:
+    """Apply changes to `values`, yielding each that changed a value."""
+    for key, value in changes:
+        old = values.get(key, 0)
+        if value == old:
+            continue
+        if value:
+            values[key] = value
+        else:
+            del values[key]
+        yield key, old, value
+
+
 class MemoryStore:
     """The in-process store of the single-process embedded default."""
 
@@ -95,12 +112,11 @@ class MemoryStore:
         if view is None:
             view = self.partitions[partition] = PartitionView()
         if full:
-            view.values = {}
-        for key, value in changes:
-            if value:
-                view.values[key] = value
-            else:
-                view.values.pop(key, None)
+            values = {key: value for key, value in changes if value}
+            view.journal.record(view.values, values)
+            view.values = values
+        else:
+            view.journal.append(_apply(view.values, changes), view.values)
         view.offset, view.incarnation = position.offset, position.incarnation
         view.watermark_us = position.watermark_us
         view.version = next(self.versions)
@@ -203,12 +219,17 @@ class RedisStore:
                     continue
                 entry = orjson.loads(meta)
                 values = {_part_key(field): int(value) for field, value in parts.items()}
+                journal = Journal()
+                if (before := self.views.get(partition)) is not None:
+                    journal = before.journal
+                    journal.record(before.values, values)
                 self.views[partition] = PartitionView(
                     entry["offset"],
                     entry["incarnation"],
                     entry["watermark_us"],
                     values,
                     meta,
+                    journal,
                 )
         names = {_text(name) for name in metas}
         self.views = {name: view for name, view in self.views.items() if name in names}

@@ -6,6 +6,7 @@ import asyncio
 import zlib
 from datetime import UTC, datetime
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kpis.churn import SIGNAL_PART_PREFIX, TICKETS_OPENED_PART, segment_part
@@ -14,7 +15,7 @@ from kpis.events import decode_event
 from kpis.windows import HOUR_US
 from streams.read.exposition import render
 from streams.read.snapshot_reader import SnapshotReader
-from streams.read.store import MemoryStore, PartitionView, Position, RedisStore
+from streams.read.store import MemoryStore, PartitionView, Position, RedisStore, Store
 from streams.simulate import simulate_history
 from tests.integration.test_churn import expected_risks
 from tests.reference import compare_snapshot, compute_reference
@@ -29,7 +30,12 @@ def partition_of(line: str) -> str:
     return f"crm.events:{zlib.crc32(entity.encode()) % PARTITIONS}"
 
 
-async def test_reads_between_batches_equal_the_reference_of_the_published_events() -> None:
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_reads_between_batches_equal_the_reference_of_the_published_events(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """A long-lived reader follows each partition's changes and whole replacements (a
+    snapshot checkpoint is published whole) and stays equal to the reference."""
     lines = list(simulate_history(5, 20))
     now = datetime.now(UTC)
     now_us = int(now.timestamp() * 1_000_000)
@@ -37,7 +43,9 @@ async def test_reads_between_batches_equal_the_reference_of_the_published_events
     states = {name: PartitionState() for name in names}
     applied: dict[str, list[int]] = {name: [] for name in names}  # line numbers
     published: dict[str, list[int]] = {name: [] for name in names}
-    store = MemoryStore()
+    store: Store = MemoryStore()
+    if kind == "redis":
+        store = RedisStore(request.getfixturevalue("redis_url"), namespace=f"reader-{now_us}")
     reader = SnapshotReader(store)
     step = len(lines) // CHUNKS + 1
     for batch, start in enumerate(range(0, len(lines), step)):
@@ -51,10 +59,12 @@ async def test_reads_between_batches_equal_the_reference_of_the_published_events
                 continue  # this partition's batch is published later
             state = states[name]
             changes = state.ledger.take_changes()
-            first = not published[name]  # as the worker does: a partition's first publish is whole
-            await store.publish(
-                name, Position(state.offset, watermark_us=state.ledger.watermark_us), changes, first
-            )
+            # As the worker does: a partition's first publish is whole, and a snapshot's.
+            whole = not published[name] or (batch + names.index(name)) % 3 == 0
+            if whole:
+                changes = list(state.ledger.values.items())
+            position = Position(state.offset, watermark_us=state.ledger.watermark_us)
+            await store.publish(name, position, changes, whole)
             published[name] = list(applied[name])
         visible = sorted(number for numbers in published.values() for number in numbers)
         reference = compute_reference([lines[number] for number in visible], now)
@@ -64,6 +74,7 @@ async def test_reads_between_batches_equal_the_reference_of_the_published_events
     risks = {r.customer_id: (r.segment, set(r.signals)) for r in snapshot.churn_risks}
     assert risks == expected_risks(lines)
     assert risks  # the history has customers at risk
+    await store.close()
 
 
 async def test_churn_risk_reads_combined_parts_when_partitions_do_not_simply_add_up() -> None:

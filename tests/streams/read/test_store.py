@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from kpis.ledger import PartKey
+from streams.read.journal import JOURNAL_MIN_ENTRIES, Journal
 from streams.read.store import MemoryStore, PartitionMissing, Position, RedisStore, Store
 
 A = ("csat_responses", "emea", 60_000_000, 7)
@@ -69,3 +71,36 @@ async def test_changes_onto_another_incarnation_are_refused(store: Store) -> Non
     with pytest.raises(PartitionMissing):
         await store.publish("crm.surveys:5", Position(10, incarnation=2), [(B, 1)], full=False)
     assert (await store.read())["crm.surveys:5"].values == {A: 5}
+
+
+async def test_the_journal_replays_the_changes_since_a_position(store: Store) -> None:
+    """Changes and whole replacements alike: a reader follows the values from a position."""
+    name = "crm.surveys:7"
+    await store.publish(name, Position(1, watermark_us=100), [(A, 3)], full=True)
+    view = (await store.read())[name]
+    followed, position = dict(view.values), view.journal.end
+    await store.publish(name, Position(2, watermark_us=100), [(A, 5), (B, 1)], full=False)
+    await store.publish(name, Position(3, watermark_us=100), [(B, 2)], full=True)  # A goes
+    view = (await store.read())[name]
+    changes = view.journal.since(position)
+    assert changes is not None
+    for key, old, new in changes:
+        assert followed.get(key, 0) == old
+        followed[key] = new
+    assert {key: value for key, value in followed.items() if value} == view.values == {B: 2}
+
+
+def test_a_journal_keeps_a_change_per_value_and_drops_older_ones() -> None:
+    journal, values = Journal(), {A: 1}
+    count = 3 * JOURNAL_MIN_ENTRIES
+    for n in range(count):
+        journal.append([(A, n, n + 1)], values)
+    assert journal.end == count
+    assert journal.since(0) is None  # dropped: a reader this far behind starts again
+    kept = journal.since(journal.start)
+    assert kept is not None
+    assert len(list(kept)) >= JOURNAL_MIN_ENTRIES
+    assert list(journal.since(count - 1) or []) == [(A, count - 1, count)]
+    many: dict[PartKey, int] = {(*A[:3], n): 1 for n in range(count)}
+    journal.append([(A, count, count + 1)], many)
+    assert journal.since(count - JOURNAL_MIN_ENTRIES) is not None  # kept: as many as values
