@@ -35,6 +35,7 @@ from streams.kafka.adapter import (
     FaustGroupConsumer,
     install_metadata_no_auto_create,
 )
+from streams.kafka.fetching import FETCH_RECORDS
 from streams.kafka.partitions import PartitionId
 from streams.kafka.producer import CrmProducer
 from streams.kafka.topics import Topics, ensure_topics
@@ -56,9 +57,6 @@ from streams.worker.processor import Processor
 from streams.worker.stall_watch import StallWatch
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 25_000  # records per fetch: each batch costs a checkpoint write and a commit
-# bench.catchup, 1,080 days, 3 runs each: 43-47k events/s at 10,000, 53-56k at 25,000,
-# 43-50k at 40,000 (whose /kpis reads while catching up were slower).
 MIN_STALL_SECONDS = 30.0  # an owned partition lagging this long without progress is resumed
 
 StartHook = Callable[["Runtime"], Awaitable[None]]
@@ -235,7 +233,7 @@ def create_app(
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         producer_max_request_size=MAX_CHECKPOINT_BYTES,
-        broker_max_poll_records=BATCH_SIZE,
+        broker_max_poll_records=FETCH_RECORDS,
         # A SIGKILLed worker's partitions move after this long, not Kafka's default minute.
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=min(1.0, settings.session_timeout / 3),

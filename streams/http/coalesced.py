@@ -8,8 +8,9 @@ own batches need: 200 readers cost about what one reader polling without pause d
 A read's cost is the CPU time of its own steps on the loop (`loop_cost`): neither its
 wait for the broker or Redis nor the batches applied meanwhile count, so a reader of a
 worker catching up waits a few times what a read costs, not seconds. The pause is capped,
-in case one read is very slow. A read that finds the worker caught up is not followed by
-a pause: no backlog waits for the loop, and one that builds up makes the next read behind.
+in case one read is very slow. A read that finds no backlog (the server's `behind`: no more
+records waiting than one fetch takes) is not followed by a pause: live traffic does not
+need the loop's every turn, and a backlog that builds up makes the next read behind.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from streams.http.bodies import RenderedOnce, respond
 from streams.http.coalesced import Coalesced
 from streams.http.guards import add_security_headers
 from streams.http.scorecard import add_scorecard
+from streams.kafka.fetching import backlogged
 from streams.read.exposition import WorkerView, render
 from streams.read.snapshot_reader import ReadResult
 from streams.review import sent as reviews_sent
@@ -57,7 +58,8 @@ def build_app(
         return render(snapshot, lag, worker) + outcomes.exposition() + reviews_sent.exposition()
 
     # Both endpoints share one read per group of readers, and each renders it once.
-    shared_read = Coalesced(read_snapshot, behind=lambda read: read[0].lag != 0)
+    # Reads are spaced only while a backlog waits (catching up), not for live traffic.
+    shared_read = Coalesced(read_snapshot, behind=lambda read: backlogged(read[0].lag))
     kpis_bodies, metrics_bodies = RenderedOnce(kpis_body), RenderedOnce(metrics_body)
 
     async def kpis(request: web.Request) -> web.Response:
