@@ -81,23 +81,36 @@ def run_throughput(
 
 
 def run_latency(
-    records: list[workload.KafkaRecord], rates: list[float], seconds: float, logs: Path
+    records: list[workload.KafkaRecord],
+    rates: list[float],
+    seconds: float,
+    logs: Path,
+    wall_clock: bool,
 ) -> list[dict[str, Any]]:
-    """(b) one worker, fed each offered load in turn with the next slice of the history."""
+    """(b) one worker, fed each offered load in turn with the next slice of the history:
+    live traffic (`wall_clock`: event time is the time of sending), or the history replayed
+    with its own times (days of event time a second)."""
     results = []
+    setting = "live" if wall_clock else "replayed"
+
+    def offered(chunk: list[workload.KafkaRecord], rate: float) -> list[workload.KafkaRecord]:
+        return workload.on_the_wall_clock(chunk, rate) if wall_clock else chunk
+
     with services.broker(logs) as bootstrap:
         asyncio.run(ensure_topics(Settings(kafka_bootstrap=bootstrap)))
-        with services.worker(bootstrap, logs, "latency") as (url, _):
+        with services.worker(bootstrap, logs, f"latency-{setting}") as (url, _):
             # Warm-up (not reported): the first batch of each partition recovers its state.
             start = int(rates[0])
-            asyncio.run(latency.measure(bootstrap, url, records[:start], rates[0]))
+            asyncio.run(
+                latency.measure(bootstrap, url, offered(records[:start], rates[0]), rates[0])
+            )
             for rate in rates:
                 count = int(rate * seconds)
-                chunk = records[start : start + count]
+                chunk = offered(records[start : start + count], rate)
                 start += count
                 result = asyncio.run(latency.measure(bootstrap, url, chunk, rate))
                 console.print(
-                    f"latency at {rate:,.0f}/s: p50 {result.p50_ms:,.0f} ms, "
+                    f"latency ({setting}) at {rate:,.0f}/s: p50 {result.p50_ms:,.0f} ms, "
                     f"p99 {result.p99_ms:,.0f} ms"
                 )
                 results.append(asdict(result))
@@ -172,11 +185,15 @@ def main(
         live_count = int(rates[0] + sum(rates) * latency_seconds)
         live = workload.simulated(live_count, seed=workload.SEED + 1)
         topics = Topics()
+        live_records = workload.keyed(live, topics)
         results: dict[str, Any] = {
             "mode": "quick" if quick else "full",
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
             **run_throughput(workload.keyed(lines, topics), repeat, logs, scrapes),
-            "latency": run_latency(workload.keyed(live, topics), rates, latency_seconds, logs),
+            "latency": run_latency(live_records, rates, latency_seconds, logs, wall_clock=True),
+            "latency_replayed": run_latency(
+                live_records, rates, latency_seconds, logs, wall_clock=False
+            ),
             "memory": memory.measure(memory_count),
             "snapshot": snapshot.measure(workload.keyed(lines, topics)),
             "catchup": run_catchup(catchup_days, catchup_scale, catchup_workers, redis, logs),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from kpis.events import decode_event
+from kpis.events import decode_event, format_time
 from streams.kafka.topics import Topics
 from streams.simulate import simulate_history
 
@@ -52,6 +53,18 @@ def rep_activities(last: bytes, reps: int = EXTRA_REPS) -> list[bytes]:
         )
         for n in range(1, reps + 1)
     ]
+
+
+def on_the_wall_clock(records: list[KafkaRecord], rate: float) -> list[KafkaRecord]:
+    """`records` as live traffic sent from now at `rate` events/s: each event's time is the
+    wall-clock time it will be sent at (the history's order kept, its spans compressed)."""
+    start_us = time.time_ns() // 1000
+    stamped = []
+    for number, record in enumerate(records):
+        event = orjson.loads(record.value)
+        event["occurred_at"] = format_time(start_us + int(number * 1_000_000 / rate))
+        stamped.append(KafkaRecord(record.topic, record.key, orjson.dumps(event)))
+    return stamped
 
 
 def keyed(lines: list[bytes], topics: Topics) -> list[KafkaRecord]:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import orjson
 import pytest
 
+from bench import workload
 from bench.catchup import Reading, summarize
+from kpis.events import decode_event, to_micros
+from streams.kafka.topics import Topics
 
 pytestmark = pytest.mark.integration  # a real broker and worker: not in `make test-fast`
 
@@ -33,10 +39,11 @@ def test_quick_benchmark_writes_every_measure(tmp_path: Path) -> None:
         assert throughput[measure]["min"] == min(runs)
     worker, baseline = throughput["worker_per_second"]["runs"], throughput["baseline_per_second"]
     assert throughput["ratio"]["runs"][0] == worker[0] / baseline["runs"][0]
-    assert [run["offered_per_second"] for run in results["latency"]] == [500.0, 2000.0]
-    for run in results["latency"]:
-        assert run["events"] > 0
-        assert 0 <= run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
+    for setting in ("latency", "latency_replayed"):
+        assert [run["offered_per_second"] for run in results[setting]] == [500.0, 2000.0]
+        for run in results[setting]:
+            assert run["events"] > 0
+            assert 0 <= run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
     assert results["memory"]["opportunities_mib_per_100k"] > 0
     assert results["memory"]["tickets_mib_per_100k"] > 0
     for endpoint in ("/metrics", "/kpis"):
@@ -55,7 +62,8 @@ def test_quick_benchmark_writes_every_measure(tmp_path: Path) -> None:
     for measure in ("alone_per_second", "read_per_second", "ratio"):
         assert readers[measure]["runs"] and all(value > 0 for value in readers[measure]["runs"])
     assert 0 < readers["ratio"]["median"] < 2
-    for row in ("worker / baseline", "catch-up, 2 workers", "reader every 5 s"):
+    rows = ("worker / baseline", "(live)", "(replayed history)", "catch-up, 2 workers")
+    for row in (*rows, "reader every 5 s"):
         assert row in done.stdout
 
 
@@ -65,3 +73,16 @@ def test_a_catch_up_done_before_the_first_read_counts_from_the_launch() -> None:
     assert summarize(readings, launched=10.0)["worker_per_second"] == 13_000
     idle_first = [Reading(11.0, 0.01, 0, None), *readings]
     assert summarize(idle_first, launched=10.0)["worker_per_second"] == 26_000
+
+
+def test_live_traffic_is_the_history_stamped_with_the_time_of_sending() -> None:
+    records = workload.keyed(workload.simulated(50), Topics())
+    before_us = time.time_ns() // 1000
+    live = workload.on_the_wall_clock(records, rate=1_000.0)
+    times = [to_micros(decode_event(record.value).occurred_at) for record in live]
+    assert before_us <= times[0] <= time.time_ns() // 1000
+    assert [later - earlier for earlier, later in itertools.pairwise(times)] == [1_000] * 49
+    for record, sent in zip(records, live, strict=True):
+        assert (sent.topic, sent.key) == (record.topic, record.key)
+        event, original = orjson.loads(sent.value), orjson.loads(record.value)
+        assert {**event, "occurred_at": None} == {**original, "occurred_at": None}
