@@ -51,7 +51,6 @@ from streams.worker.churn_alerts import ChurnAlerts, churn_alerts_for
 from streams.worker.churn_announcer import ChurnAnnouncer
 from streams.worker.churn_reporter import ChurnReporter
 from streams.worker.consumption import Consumption, recreate_topics
-from streams.worker.gc_freezer import GcFreezer
 from streams.worker.group_consumer import GroupConsumer
 from streams.worker.health import WorkerHealth
 from streams.worker.processor import Processor
@@ -98,7 +97,6 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.ready = asyncio.Event()
         self.background: set[asyncio.Task[None]] = set()
         self.http: Listeners | None = None
-        self.gc_freezer = GcFreezer()
 
     async def on_start(self) -> None:
         started = time.monotonic()
@@ -205,7 +203,6 @@ class Runtime(mode.Service):  # type: ignore[misc]
             self.processor.forget(revoked)
 
     async def housekeeping(self) -> None:
-        self.gc_freezer.tick()
         if self.ready.is_set():
             await self.processor.republish()
             await self.churn.tick()
