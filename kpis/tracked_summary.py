@@ -11,7 +11,7 @@ the last one does.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -87,13 +87,10 @@ class TrackedSummary:
     ) -> None:
         window = WINDOWS[section]
         sums = self.summary.windowed[window.name]
-        for bucket, keys in self.buckets[window.bucket_us].items():
-            inside = now is not None and now[0] <= bucket <= now[1]
-            if inside != (was is not None and was[0] <= bucket <= was[1]):
-                sign = 1 if inside else -1
-                for key in keys:
-                    count_key = (section, key[0], key[1])
-                    self._add_to_sums(sums, count_key, sign * self.values[key], sign)
+        for keys, sign in _crossing(self.buckets[window.bucket_us], was, now):
+            for key in keys:
+                count_key = (section, key[0], key[1])
+                self._add_to_sums(sums, count_key, sign * self.values[key], sign)
 
     def _change(self, key: PartKey, old: int, new: int) -> None:
         """Follow a part from its old value to the new (0: no such part) in the sums that
@@ -166,3 +163,35 @@ class TrackedSummary:
             return False
         del self.counts[count_key], sums[cell]
         return True
+
+
+Span = tuple[int, int]  # a window's first and last bucket
+
+
+def _outside(span: Span | None, other: Span | None) -> list[range]:
+    """The buckets of `span` that are not in `other`."""
+    if span is None:
+        return []
+    first, last = span
+    if other is None or other[1] < first or other[0] > last:
+        return [range(first, last + 1)]
+    return [range(first, other[0]), range(other[1] + 1, last + 1)]
+
+
+def _crossing(
+    by_bucket: dict[int, set[PartKey]], was: Span | None, now: Span | None
+) -> Iterator[tuple[set[PartKey], int]]:
+    """The parts of each bucket that enters a window moved from `was` to `now` (1) or
+    leaves it (-1): looked up by bucket when those are fewer than the buckets held (a
+    window moved by a bucket or a few, as under live traffic), else found by a scan."""
+    spans = [(span, 1) for span in _outside(now, was)] + [(span, -1) for span in _outside(was, now)]
+    if sum(len(span) for span, _ in spans) <= len(by_bucket):
+        for span, sign in spans:
+            for bucket in span:
+                if (keys := by_bucket.get(bucket)) is not None:
+                    yield keys, sign
+        return
+    for bucket, keys in by_bucket.items():
+        inside = now is not None and now[0] <= bucket <= now[1]
+        if inside != (was is not None and was[0] <= bucket <= was[1]):
+            yield keys, 1 if inside else -1
