@@ -56,6 +56,10 @@ class ChurnRules:
         default_factory=lambda: {"urgent": 4.0, "high": 24.0, "normal": 48.0, "low": 72.0}
     )
 
+    def first_bucket(self, watermark_us: int | None) -> int | None:
+        """The window's first bucket at a watermark (None: no watermark, no window)."""
+        return None if watermark_us is None else self.window.first_bucket(watermark_us)
+
     def breaches_sla(self, priority: str, took_us: int) -> bool:
         """Whether a first resolution took longer than its priority's SLA."""
         hours = self.sla_hours.get(priority)
@@ -111,8 +115,7 @@ class ChurnSummary:
 
     @classmethod
     def empty(cls, watermark_us: int | None, rules: ChurnRules) -> ChurnSummary:
-        first = None if watermark_us is None else rules.window.first_bucket(watermark_us)
-        return cls(first, rules.window.bucket_us)
+        return cls(rules.first_bucket(watermark_us), rules.window.bucket_us)
 
     def add(self, part: str, customer: str, x: int, y: int, amount: int) -> None:
         """Read one part (amounts not above zero are not read, as of combined parts)."""

@@ -50,7 +50,7 @@ class TrackedChurn:
     def move(self, watermark_us: int | None) -> None:
         """Read the window's parts at another watermark: the buckets entering it are read,
         those leaving it are taken out."""
-        first = None if watermark_us is None else self.rules.window.first_bucket(watermark_us)
+        first = self.rules.first_bucket(watermark_us)
         was, self.summary.first = self.summary.first, first
         if was == first:
             return

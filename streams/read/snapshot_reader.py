@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -99,6 +100,7 @@ def _gauge_counts(gauges: PartSums) -> tuple[int, dict[str, int]]:
 class _Followed:
     """One partition's summary, kept current from its view's journal."""
 
+    serial: int  # unique per summary built: what a derived snapshot was computed from
     journal: Journal
     read: int  # the position in the journal the summary follows up to
     tracked: TrackedSummary
@@ -135,6 +137,7 @@ class SnapshotReader:
         self.goals = goals
         self.partitions: dict[str, _Followed] = {}
         self.derived: _Derived | None = None
+        self.serials = itertools.count()
         self.running: tuple[tuple[object, ...], asyncio.Future[ReadResult]] | None = None
 
     async def read(
@@ -206,11 +209,12 @@ class SnapshotReader:
             name: self._summarized(name, view, watermark, churn_rules)
             for name, view in views.items()
         }
-        parts = [part.tracked for part in self.partitions.values()]
-        revisions = ((id(part), part.revision) for part in parts)
+        followed = self.partitions.values()
+        revisions = ((part.serial, part.tracked.revision) for part in followed)
         source = (watermark, gross_margin, churn_rules, *revisions)
         if self.derived is not None and self.derived.source == source:
             return self.derived
+        parts = [part.tracked for part in followed]
         summary = merge(part.summary for part in parts)
         churn = merge_churn([part.summary.churn for part in parts if part.summary.churn])
         if churn is None:  # not additive: combine the parts themselves
@@ -239,7 +243,7 @@ class SnapshotReader:
             changes = journal.since(known.read)
         if known is None or changes is None or known.tracked.churn_rules != churn_rules:
             tracked = TrackedSummary(view.values, watermark, churn_rules, self.zone)
-            return _Followed(journal, journal.end, tracked)
+            return _Followed(next(self.serials), journal, journal.end, tracked)
         known.tracked.apply(changes, view.values)
         known.read = journal.end
         known.tracked.move(watermark)

@@ -12,7 +12,6 @@ a whole partition.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ class PartitionView:
     incarnation: int = 0
     watermark_us: int | None = None
     values: dict[PartKey, int] = field(default_factory=dict)
-    version: object = None  # changes whenever the view does (readers cache what they derive)
+    version: object = None  # the entry as last read (Redis: its parts are read when it differs)
     journal: Journal = field(default_factory=Journal)  # how `values` came to be
 
 
@@ -99,7 +98,6 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.partitions: dict[str, PartitionView] = {}
-        self.versions = itertools.count()
 
     async def publish(
         self, partition: str, position: Position, changes: Changes, full: bool
@@ -119,7 +117,6 @@ class MemoryStore:
             view.journal.append(_apply(view.values, changes), view.values)
         view.offset, view.incarnation = position.offset, position.incarnation
         view.watermark_us = position.watermark_us
-        view.version = next(self.versions)
 
     async def read(self) -> dict[str, PartitionView]:
         return self.partitions
