@@ -23,7 +23,6 @@ class TrackedChurn:
     def __init__(self, rules: ChurnRules, watermark_us: int | None) -> None:
         self.summary = ChurnSummary.empty(watermark_us, rules)
         self.rules = rules
-        self.values: dict[PartKey, int] = {}  # the parts followed, by key
         self.buckets: dict[int, set[PartKey]] = {}  # the window's parts, by bucket
         self.segments: dict[str, dict[str, int]] = {}  # per customer, parts read per segment
         self.signals: dict[str, dict[int, int]] = {}  # per customer, parts read per bit
@@ -47,9 +46,9 @@ class TrackedChurn:
             if new:
                 self._read(key, new, 1)
 
-    def move(self, watermark_us: int | None) -> None:
-        """Read the window's parts at another watermark: the buckets entering it are read,
-        those leaving it are taken out."""
+    def move(self, watermark_us: int | None, values: dict[PartKey, int]) -> None:
+        """Read the window's parts (their values in `values`, the parts followed) at another
+        watermark: the buckets entering it are read, those leaving it are taken out."""
         first = self.rules.first_bucket(watermark_us)
         was, self.summary.first = self.summary.first, first
         if was == first:
@@ -58,15 +57,13 @@ class TrackedChurn:
             inside = first is not None and bucket >= first
             if inside != (was is not None and bucket >= was):
                 for key in keys:
-                    self._read(key, self.values[key], 1 if inside else -1)
+                    self._read(key, values[key], 1 if inside else -1)
 
     def _index(self, key: PartKey, bucket: int, old: int, new: int) -> None:
         if new:
-            self.values[key] = new
             if not old:
                 self.buckets.setdefault(bucket, set()).add(key)
             return
-        del self.values[key]
         keys = self.buckets[bucket]
         keys.discard(key)
         if not keys:

@@ -69,7 +69,7 @@ class TrackedSummary:
         leaving a window is added or taken out."""
         bounds = window_bounds(watermark_us, self.zone)
         churn_first = self.churn.summary.first
-        self.churn.move(watermark_us)
+        self.churn.move(watermark_us, self.values)
         if self.churn.summary.first != churn_first:
             self.revision += 1
         if bounds == self.bounds:
