@@ -82,7 +82,8 @@ class Consumption:
                 self.consumer.position(source), POSITION_TIMEOUT_SECONDS
             )
             if position is not None and position > state.offset + 1:
-                log.warning(
+                # INFO: at every start, records fetched before recovery put it here.
+                log.info(
                     "%s: read position %d is past the recovered state: reading again from %d",
                     *(source, position, state.offset + 1),
                 )

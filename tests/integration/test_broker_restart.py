@@ -222,7 +222,7 @@ def test_group_offsets_past_the_log_are_read_from_the_recovered_state(
     reference = compute_reference(lines, now=datetime.now(UTC))
     produce(broker, tmp_path / "history.jsonl")
     commit_past_the_end(broker, Topics().sources, 1_000_000)
-    with worker(broker, tmp_path) as (url, _):
+    with worker(broker, tmp_path, CRMKPI_LOG_LEVEL="INFO") as (url, _):
         wait_idle(url, accepted_at_least=reference.accepted)
         assert compare_snapshot(reference, get_json(f"{url}/kpis")) == []
     assert "past the recovered state" in (tmp_path / "worker.log").read_text()
