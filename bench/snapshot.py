@@ -111,7 +111,7 @@ async def _measure(
         await snapshot(warm)
 
     async def one_whole() -> None:
-        name, view = biggest  # published whole again, as a snapshot checkpoint is
+        name, view = biggest  # published whole again, as after a recovery
         position = Position(view.offset, watermark_us=view.watermark_us)
         await store.publish(name, position, list(view.values.items()), True)
         await snapshot(warm)
@@ -142,7 +142,7 @@ def measure(records: list[KafkaRecord], repeat: int = 5, partitions: int = 6) ->
 
     Cold: a new reader, every partition summarized (as when all changed since the last
     read); warm: nothing changed; one whole: the biggest partition was published whole
-    again (as a snapshot checkpoint is); live step: the next `LIVE_STEP_EVENTS` events were
+    again (as after a recovery); live step: the next `LIVE_STEP_EVENTS` events were
     applied and their changes published, as a worker does between two reads.
     """
     held_back = LIVE_STEP_EVENTS * repeat

@@ -30,7 +30,7 @@ from streams.read.store import Store
 from streams.worker.assignment import Assignment
 from streams.worker.checkpoint_log import CheckpointLog
 from streams.worker.record_applier import RecordApplier, SourceRecord
-from streams.worker.snapshots import SnapshotPolicy
+from streams.worker.snapshots import SnapshotPolicy, Taken
 from streams.worker.store_publisher import StorePublisher
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class Processor:
         self.assignment = assignment  # its epoch: a batch stops when partitions are revoked
         self.states: dict[PartitionId, PartitionState] = {}
         self.pending: set[PartitionId] = set()  # partitions with changes not yet checkpointed
-        self.pending_checkpoints: dict[PartitionId, cp.Checkpoint] = {}
+        self.pending_checkpoints: dict[PartitionId, Taken] = {}
         self.pending_letters: list[DeadLetter] = []
         self.pending_rewinds: dict[PartitionId, int] = {}  # not yet handed out in an outcome
         self.pruned_at: dict[PartitionId, int] = {}
@@ -164,7 +164,7 @@ class Processor:
         if self.pending_letters:
             await self.applier.send(self.pending_letters)
             self.pending_letters = []
-        batch: list[tuple[PartitionId, cp.Checkpoint]] = []
+        taken: list[tuple[PartitionId, Taken]] = []
         turns = Turns()
         for source in list(self.pending):
             state = self.states.get(source)
@@ -175,17 +175,17 @@ class Processor:
                 self._maybe_prune(source, state)
                 checkpoint = self.pending_checkpoints[source] = self.snapshots.take(source, state)
                 await turns.take()  # a partition's pruning and checkpoint take milliseconds
-            batch.append((source, checkpoint))
-        await self._append(batch)
+            taken.append((source, checkpoint))
+        await self._append([(source, each.checkpoint) for source, each in taken])
         self.pending.clear()
         self.pending_checkpoints.clear()
         resume_at: dict[PartitionId, int] = {}
-        for source, checkpoint in batch:
+        for source, each in taken:
             state = self.states.get(source)
             if state is None:  # revoked while the checkpoints were being written
                 continue
-            await self.publisher.publish(source, state, checkpoint)
-            resume_at[source] = checkpoint.offset + 1
+            await self.publisher.publish(source, state, each.changes)
+            resume_at[source] = each.checkpoint.offset + 1
         self.last_flush = time.time()
         self.flushed_at.update(dict.fromkeys(resume_at, time.monotonic()))
         return resume_at

@@ -22,9 +22,19 @@ from dataclasses import dataclass
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
 from streams.kafka.partitions import PartitionId
+from streams.read.store import Changes
 
 MAX_BEHIND = 10_000  # records of a checkpoint partition in front of a source's snapshot
 BYTES_BEHIND = 1.0  # bytes written since a source's snapshot, per byte of its partition's snapshots
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A source's next checkpoint, and the parts changed since the previous one: what the
+    store is told, even when the checkpoint is a snapshot of every part."""
+
+    checkpoint: cp.Checkpoint
+    changes: Changes
 
 
 @dataclass
@@ -53,18 +63,20 @@ class SnapshotPolicy:
         self.chains: dict[PartitionId, _Chain] = {}  # none yet: the next one is a snapshot
         self.log_bytes: Counter[int] = Counter()  # written by this worker, per log partition
 
-    def take(self, source: PartitionId, state: PartitionState) -> cp.Checkpoint:
+    def take(self, source: PartitionId, state: PartitionState) -> Taken:
         """The source's next checkpoint; clears the state's change tracking."""
         chain = self.chains.get(source)
         if chain is None:
-            return cp.take_snapshot(state)
+            return _snapshot(state)
         if chain.change_bytes > chain.snapshot_bytes or self._far_behind(chain):
-            checkpoint = cp.take_snapshot(state)
+            taken = _snapshot(state)
             chain.change_bytes = 0  # changes taken until it is written name the former base
         else:
             checkpoint = cp.take_checkpoint(state, chain.since, chain.base)
-        chain.since = checkpoint.offset  # what the next changes follow, once this is written
-        return checkpoint
+            changes = [((k0, k1, k2, k3), value) for k0, k1, k2, k3, value in checkpoint.parts]
+            taken = Taken(checkpoint, changes)
+        chain.since = taken.checkpoint.offset  # what the next changes follow, once written
+        return taken
 
     def written(
         self, source: PartitionId, checkpoint: cp.Checkpoint, log_offset: int, size: int
@@ -115,3 +127,9 @@ class SnapshotPolicy:
     def forget(self, source: PartitionId) -> None:
         """The source's next checkpoint is a snapshot (its state was recovered or dropped)."""
         self.chains.pop(source, None)
+
+
+def _snapshot(state: PartitionState) -> Taken:
+    """A snapshot of the state, with the parts changed since the last take."""
+    changes = state.ledger.take_changes()
+    return Taken(cp.take_snapshot(state), changes)

@@ -6,10 +6,9 @@ import logging
 import time
 from collections.abc import Mapping
 
-from kpis import checkpoint as cp
 from kpis.engine import PartitionState
 from streams.kafka.partitions import PartitionId
-from streams.read.store import Position, Store
+from streams.read.store import Changes, Position, Store
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +22,14 @@ class StorePublisher:
         self.stale_since: float | None = None  # since when the store misses changes
 
     async def publish(
-        self, source: PartitionId, state: PartitionState, checkpoint: cp.Checkpoint | None
+        self, source: PartitionId, state: PartitionState, changes: Changes | None
     ) -> None:
-        """Publish a checkpoint's changes, or the whole state (without a checkpoint, for a
-        snapshot, which does not name the parts it removed, or when the store missed
-        earlier changes)."""
-        full = checkpoint is None or checkpoint.full or source in self.unpublished
-        changes = (
-            list(state.ledger.values.items())
-            if full or checkpoint is None
-            else [((k0, k1, k2, k3), value) for k0, k1, k2, k3, value in checkpoint.parts]
-        )
+        """Publish the parts changed since the last publish, or the whole state (without
+        them, or when the store missed earlier changes)."""
+        full = changes is None or source in self.unpublished
+        if full:
+            changes = list(state.ledger.values.items())
+        assert changes is not None
         try:
             position = Position(state.offset, state.incarnation, state.ledger.watermark_us)
             await self.store.publish(str(source), position, changes, full=full)

@@ -65,7 +65,7 @@ class Writer:
             for _ in range(first, min(first + BATCH, records)):
                 state.offset += 1  # two owners change a state alike at each offset
                 state.ledger.add_gauge("part", f"d{state.offset % DIMENSIONS}", state.offset % 7)
-                batch.append((source, self.policy.take(source, state)))
+                batch.append((source, self.policy.take(source, state).checkpoint))
             await self.append(batch)
             await self.housekeeping()
 

@@ -27,7 +27,7 @@ def test_the_first_checkpoint_is_a_snapshot_then_changes_until_they_outgrow_it()
     policy, state = SnapshotPolicy(), PartitionState()
     kinds, bases, log_offset = [], [], 100
     for _ in range(12):
-        checkpoint = policy.take(LEADS_0, changed(state, 20 if state.offset < 0 else 3))
+        checkpoint = policy.take(LEADS_0, changed(state, 20 if state.offset < 0 else 3)).checkpoint
         size = len(cp.encode(checkpoint))
         policy.written(LEADS_0, checkpoint, log_offset, size)
         kinds.append("snapshot" if checkpoint.full else "changes")
@@ -44,31 +44,31 @@ def test_the_first_checkpoint_is_a_snapshot_then_changes_until_they_outgrow_it()
 
 def test_changes_name_the_offset_they_follow() -> None:
     policy, state = SnapshotPolicy(), PartitionState()
-    first = policy.take(LEADS_0, changed(state, 50))
+    first = policy.take(LEADS_0, changed(state, 50)).checkpoint
     policy.written(LEADS_0, first, 7, len(cp.encode(first)))
-    second = policy.take(LEADS_0, changed(changed(state, 1), 1))
-    third = policy.take(LEADS_0, changed(state, 1))  # taken before the second is written
+    second = policy.take(LEADS_0, changed(changed(state, 1), 1)).checkpoint
+    third = policy.take(LEADS_0, changed(state, 1)).checkpoint  # taken before the second is written
     assert (second.full, second.since, second.offset, second.base) == (False, 0, 2, 7)
     assert (third.since, third.offset) == (2, 3)
 
 
 def test_after_a_housekeeping_snapshot_changes_follow_it() -> None:
     policy, state = SnapshotPolicy(), PartitionState()
-    first = policy.take(LEADS_0, changed(state, 20))
+    first = policy.take(LEADS_0, changed(state, 20)).checkpoint
     policy.written(LEADS_0, first, 0, len(cp.encode(first)))
     chain = policy.chains[LEADS_0]
     while chain.change_bytes <= chain.snapshot_bytes:  # the next one would be a snapshot
-        checkpoint = policy.take(LEADS_0, changed(state, 5))
+        checkpoint = policy.take(LEADS_0, changed(state, 5)).checkpoint
         policy.written(LEADS_0, checkpoint, 1, len(cp.encode(checkpoint)))
     housekeeping = cp.take_snapshot(state)  # as `Processor.snapshot_idle` takes it
     policy.written(LEADS_0, housekeeping, 9, len(cp.encode(housekeeping)))
-    after = policy.take(LEADS_0, changed(state, 1))
+    after = policy.take(LEADS_0, changed(state, 1)).checkpoint
     assert (after.full, after.base, after.since) == (False, 9, housekeeping.offset)
 
 
 def test_sources_without_a_snapshot_or_far_behind_the_head_are_due() -> None:
     policy, state = SnapshotPolicy(max_behind=1000), PartitionState()
-    snapshot = policy.take(LEADS_0, changed(state, 1))
+    snapshot = policy.take(LEADS_0, changed(state, 1)).checkpoint
     policy.written(LEADS_0, snapshot, 500, 10)
     assert policy.behind([LEADS_0, LEADS_1], {LEADS_0: 1500, LEADS_1: 1500}) == [LEADS_1]
     assert policy.behind([LEADS_0], {LEADS_0: 1501}) == [LEADS_0]
@@ -84,7 +84,7 @@ def test_a_slow_large_state_is_snapshotted_once_its_partition_outgrows_the_snaps
     written: list[tuple[PartitionId, bool, int]] = []
 
     def write(source: PartitionId, state: PartitionState, parts: int) -> cp.Checkpoint:
-        checkpoint = policy.take(source, changed(state, parts))
+        checkpoint = policy.take(source, changed(state, parts)).checkpoint
         size = len(cp.encode(checkpoint))
         policy.written(source, checkpoint, len(written), size)
         written.append((source, checkpoint.full, size))
@@ -153,4 +153,6 @@ async def test_housekeeping_leaves_a_partition_still_being_read_to_its_next_chec
     w.processor.flushed_at[LEADS_0] -= BUSY_SECONDS
     await w.processor.snapshot_idle()
     assert [(s, cp.decode(data).full) for s, data in w.checkpoints.written[1:]] == [(LEADS_0, True)]
-    assert snapshots.take(LEADS_0, w.processor.states[LEADS_0]).full is False  # caught up again
+    assert (
+        snapshots.take(LEADS_0, w.processor.states[LEADS_0]).checkpoint.full is False
+    )  # caught up again

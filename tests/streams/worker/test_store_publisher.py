@@ -7,7 +7,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from kpis import checkpoint as cp
 from kpis import parts as p
 from kpis.engine import PartitionState
+from kpis.events import format_time
 from streams.read.store import Changes, MemoryStore, Position
+from streams.worker.snapshots import SnapshotPolicy
 from streams.worker.store_publisher import StorePublisher
 from tests.worker_fakes import LEADS_0, lead_created, records, worker
 
@@ -57,17 +59,40 @@ async def test_a_store_restarted_empty_gets_every_partition_again() -> None:
     assert w.store.partitions["crm.leads:0"].offset == 1
 
 
-async def test_a_snapshot_replaces_what_the_store_has_of_its_partition() -> None:
-    """A snapshot carries the parts there are, not those that returned to zero."""
+async def test_a_snapshot_tells_the_store_the_parts_that_returned_to_zero() -> None:
+    """A snapshot carries the parts there are; the store is told what changed since the
+    last checkpoint, those that returned to zero included."""
     store = MemoryStore()
-    publisher = StorePublisher(store)
+    publisher, policy = StorePublisher(store), SnapshotPolicy()
     state = PartitionState()
     state.ledger.add_gauge("gone", "", 1)
     state.offset = 0
     await publisher.publish_whole(LEADS_0, state)
-    await publisher.publish(LEADS_0, state, cp.take_checkpoint(state))
+    first = policy.take(LEADS_0, state)
+    policy.written(LEADS_0, first.checkpoint, 0, len(cp.encode(first.checkpoint)))
+    await publisher.publish(LEADS_0, state, first.changes)
     state.ledger.add_gauge("gone", "", -1)
     state.ledger.add_gauge("kept", "", 2)
     state.offset = 1
-    await publisher.publish(LEADS_0, state, cp.take_snapshot(state))
+    policy.chains[LEADS_0].change_bytes = policy.chains[LEADS_0].snapshot_bytes + 1
+    snapshot = policy.take(LEADS_0, state)
+    assert snapshot.checkpoint.full
+    assert sorted(snapshot.changes) == [(("gone", "", 0, 0), 0), (("kept", "", 0, 0), 2)]
+    await publisher.publish(LEADS_0, state, snapshot.changes)
     assert store.partitions["crm.leads:0"].values == {("kept", "", 0, 0): 2}
+
+
+async def test_a_store_told_only_the_changes_holds_every_partition_as_the_worker_does() -> None:
+    """Snapshots, changes and prunes over months of history: the store, told the changes
+    only, ends up with each partition's parts exactly."""
+    w = worker()
+    w.processor.snapshots.max_behind = 4  # snapshots often, between changes
+    day_us, start_us = 86_400_000_000, 1_767_225_600_000_000  # 2026-01-01
+    for batch in range(40):
+        at = format_time(start_us + batch * 5 * day_us)
+        values = [lead_created(at) for _ in range(3)]
+        await w.processor.process({LEADS_0: records(values, 3 * batch)})
+        await w.processor.snapshot_idle()
+    written = [cp.decode(data).full for _, data in w.checkpoints.written]
+    assert written.count(True) > 2 and written.count(False) > 2
+    assert w.store.partitions["crm.leads:0"].values == w.processor.states[LEADS_0].ledger.values
