@@ -40,9 +40,10 @@ from streams.kafka.partitions import PartitionId
 from streams.kafka.producer import CrmProducer
 from streams.kafka.topics import Topics, ensure_topics
 from streams.read.lag_probe import LagProbe
+from streams.read.redis_store import open_store
 from streams.read.snapshot_cache import LastGoodSnapshot
 from streams.read.snapshot_reader import SnapshotReader
-from streams.read.store import Store, open_store
+from streams.read.store import Store
 from streams.review.reporter import ReviewReporter
 from streams.review.sent_log import SentLog
 from streams.worker.assignment import Assignment

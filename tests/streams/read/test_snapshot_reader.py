@@ -14,8 +14,9 @@ from kpis.engine import PartitionState
 from kpis.events import decode_event
 from kpis.windows import HOUR_US
 from streams.read.exposition import render
+from streams.read.redis_store import RedisStore
 from streams.read.snapshot_reader import SnapshotReader
-from streams.read.store import MemoryStore, PartitionView, Position, RedisStore, Store
+from streams.read.store import MemoryStore, PartitionView, Position, Store
 from streams.simulate import simulate_history
 from tests.integration.test_churn import expected_risks
 from tests.reference import compare_snapshot, compute_reference

@@ -8,7 +8,8 @@ import pytest
 
 from kpis.ledger import PartKey
 from streams.read.journal import JOURNAL_MIN_ENTRIES, Journal
-from streams.read.store import MemoryStore, PartitionMissing, Position, RedisStore, Store
+from streams.read.redis_store import RedisStore
+from streams.read.store import MemoryStore, PartitionMissing, Position, Store
 
 A = ("csat_responses", "emea", 60_000_000, 7)
 B = ("csat_responses", "amer", 60_000_000, 7)
@@ -104,3 +105,42 @@ def test_a_journal_keeps_a_change_per_value_and_drops_older_ones() -> None:
     many: dict[PartKey, int] = {(*A[:3], n): 1 for n in range(count)}
     journal.append([(A, count, count + 1)], many)
     assert journal.since(count - JOURNAL_MIN_ENTRIES) is not None  # kept: as many as values
+
+
+async def test_a_redis_reader_fetches_only_the_changes_since_its_last_read(redis_url: str) -> None:
+    """Between two reads, a partition's changes come from its list, not its whole hash."""
+    writer, reader = RedisStore(redis_url, "follow"), RedisStore(redis_url, "follow")
+    name, many = "crm.surveys:8", [((*A[:3], n), 1) for n in range(100)]
+    try:
+        await writer.publish(name, Position(1), many, full=True)
+        first = (await reader.read())[name]
+        await writer.publish(name, Position(2), [((*A[:3], 0), 5), (B, 2)], full=False)
+        await writer.publish(name, Position(3), [(B, 0)], full=False)
+        view = (await reader.read())[name]
+        assert view.values is first.values  # followed in place, from the three changes
+        assert view.values == {**dict(many), (*A[:3], 0): 5}
+        assert (view.offset, reader.followed[name][1]) == (3, 3)
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_a_redis_reader_behind_the_kept_changes_reads_every_part_again(
+    redis_url: str,
+) -> None:
+    """The list keeps at least one change per part (and JOURNAL_MIN_ENTRIES); a reader
+    further behind reads the whole hash, then follows the list again."""
+    writer, reader = RedisStore(redis_url, "trimmed"), RedisStore(redis_url, "trimmed")
+    name, count = "crm.surveys:9", 3 * JOURNAL_MIN_ENTRIES
+    try:
+        await writer.publish(name, Position(0), [(A, 1), (B, 1)], full=True)
+        before = (await reader.read())[name]
+        await writer.publish(name, Position(1), [(A, n) for n in range(2, count)], full=False)
+        assert await writer.client.llen(writer.log_prefix + name) == 2 * JOURNAL_MIN_ENTRIES
+        view = (await reader.read())[name]
+        assert view.values is not before.values and view.values == {A: count - 1, B: 1}
+        await writer.publish(name, Position(2), [(B, 0)], full=False)
+        assert (await reader.read())[name].values is view.values == {A: count - 1}
+    finally:
+        await writer.close()
+        await reader.close()
