@@ -104,6 +104,7 @@ class RedisStore:
         self.followed: dict[str, tuple[str, int]] = {}  # its (generation, position) read to
 
     def _keys(self, partition: str) -> list[str]:
+        """The keys both scripts take, in their order."""
         return [
             self.meta_key,
             self.parts_prefix + partition,
@@ -159,6 +160,7 @@ class RedisStore:
                     self._follow_answer(partition, *answer)
         names = {_text(name) for name in metas}
         self.views = {name: view for name, view in self.views.items() if name in names}
+        self.followed = {name: at for name, at in self.followed.items() if name in names}
         return dict(sorted(self.views.items()))
 
     def _follow_answer(

@@ -170,12 +170,12 @@ class Processor:
             state = self.states.get(source)
             if state is None:
                 continue
-            checkpoint = self.pending_checkpoints.get(source)
-            if checkpoint is None:
+            next_one = self.pending_checkpoints.get(source)
+            if next_one is None:
                 self._maybe_prune(source, state)
-                checkpoint = self.pending_checkpoints[source] = self.snapshots.take(source, state)
+                next_one = self.pending_checkpoints[source] = self.snapshots.take(source, state)
                 await turns.take()  # a partition's pruning and checkpoint take milliseconds
-            taken.append((source, checkpoint))
+            taken.append((source, next_one))
         await self._append([(source, each.checkpoint) for source, each in taken])
         self.pending.clear()
         self.pending_checkpoints.clear()

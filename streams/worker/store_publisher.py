@@ -26,10 +26,10 @@ class StorePublisher:
     ) -> None:
         """Publish the parts changed since the last publish, or the whole state (without
         them, or when the store missed earlier changes)."""
-        full = changes is None or source in self.unpublished
-        if full:
-            changes = list(state.ledger.values.items())
-        assert changes is not None
+        if changes is None or source in self.unpublished:
+            full, changes = True, list(state.ledger.values.items())
+        else:
+            full = False
         try:
             position = Position(state.offset, state.incarnation, state.ledger.watermark_us)
             await self.store.publish(str(source), position, changes, full=full)
