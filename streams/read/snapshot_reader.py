@@ -20,7 +20,7 @@ from kpis.churn import (
 from kpis.events import format_time
 from kpis.goals import GoalProgress, Goals, progress
 from kpis.ledger import PartKey, combine
-from kpis.snapshot import KpiValue, PartSums, evaluate_sums, merge, sums_of
+from kpis.snapshot import KpiValue, PartSums, Summary, evaluate_sums, merge, summarize, sums_of
 from kpis.tracked_summary import TrackedSummary
 from kpis.windows import UTC_ZONE
 from streams.read.journal import Journal
@@ -98,12 +98,17 @@ def _gauge_counts(gauges: PartSums) -> tuple[int, dict[str, int]]:
 
 @dataclass
 class _Followed:
-    """One partition's summary, kept current from its view's journal."""
+    """One partition's summary, kept current from its view's journal when `tracked`."""
 
     serial: int  # unique per summary built: what a derived snapshot was computed from
     journal: Journal
     read: int  # the position in the journal the summary follows up to
-    tracked: TrackedSummary
+    summary: Summary
+    tracked: TrackedSummary | None  # None: a plain summary, built anew at the next read
+
+    @property
+    def revision(self) -> int:
+        return 0 if self.tracked is None else self.tracked.revision
 
 
 @dataclass(frozen=True)
@@ -210,13 +215,13 @@ class SnapshotReader:
             for name, view in views.items()
         }
         followed = self.partitions.values()
-        revisions = ((part.serial, part.tracked.revision) for part in followed)
+        revisions = ((part.serial, part.revision) for part in followed)
         source = (watermark, gross_margin, churn_rules, *revisions)
         if self.derived is not None and self.derived.source == source:
             return self.derived
-        parts = [part.tracked for part in followed]
-        summary = merge(part.summary for part in parts)
-        churn = merge_churn([part.summary.churn for part in parts if part.summary.churn])
+        summaries = [part.summary for part in followed]
+        summary = merge(summaries)
+        churn = merge_churn([each.churn for each in summaries if each.churn])
         if churn is None:  # not additive: combine the parts themselves
             values = combine(view.values for view in views.values())
             churn = summarize_churn(values, watermark, churn_rules)
@@ -238,16 +243,28 @@ class SnapshotReader:
     ) -> _Followed:
         known = self.partitions.get(name)
         journal = view.journal
-        changes = None
-        if known is not None and known.journal is journal:
-            changes = journal.since(known.read)
-        if known is None or changes is None or known.tracked.churn_rules != churn_rules:
-            tracked = TrackedSummary(view.values, watermark, churn_rules, self.zone)
-            return _Followed(next(self.serials), journal, journal.end, tracked)
+        if known is None:
+            return self._tracked(view, watermark, churn_rules)
+        changes = journal.since(known.read) if known.journal is journal else None
+        if changes is None:
+            # It changed faster than the journal keeps since the last read (a catch-up):
+            # a plain summary costs half a tracked one, which could not follow it either.
+            summary = summarize(view.values, watermark, churn_rules, self.zone)
+            return _Followed(next(self.serials), journal, journal.end, summary, None)
+        if known.tracked is None or known.tracked.churn_rules != churn_rules:
+            return self._tracked(view, watermark, churn_rules)
         known.tracked.apply(changes, view.values)
         known.read = journal.end
         known.tracked.move(watermark)
         return known
+
+    def _tracked(
+        self, view: PartitionView, watermark: int | None, churn_rules: ChurnRules
+    ) -> _Followed:
+        """A summary of the view's partition that follows its journal from here on."""
+        tracked = TrackedSummary(view.values, watermark, churn_rules, self.zone)
+        journal = view.journal
+        return _Followed(next(self.serials), journal, journal.end, tracked.summary, tracked)
 
 
 async def read_snapshot(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +14,7 @@ from kpis.churn import SIGNAL_PART_PREFIX, TICKETS_OPENED_PART, segment_part
 from kpis.engine import PartitionState
 from kpis.events import decode_event
 from kpis.windows import HOUR_US
+from streams.read import journal
 from streams.read.exposition import render
 from streams.read.redis_store import RedisStore
 from streams.read.snapshot_reader import SnapshotReader
@@ -36,7 +38,46 @@ async def test_reads_between_batches_equal_the_reference_of_the_published_events
     kind: str, request: pytest.FixtureRequest
 ) -> None:
     """A long-lived reader follows each partition's changes and whole replacements (a
-    snapshot checkpoint is published whole) and stays equal to the reference."""
+    partition published whole after a recovery) and stays equal to the reference."""
+    store: Store = MemoryStore()
+    if kind == "redis":
+        store = RedisStore(request.getfixturevalue("redis_url"), namespace="reader-follows")
+    reader = SnapshotReader(store)
+    await _publish_and_read(store, reader, CHUNKS)
+    assert all(part.tracked is not None for part in reader.partitions.values())
+
+
+async def test_a_reader_outrun_by_the_changes_summarizes_plainly_until_it_can_follow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between reads, more changes than the journal keeps (a catch-up): each such
+    partition is summarized plainly; once the journal holds its changes again, it is
+    followed again. Every read equals the reference."""
+    # The journal keeps about one batch of changes: six batches outrun it.
+    trim = journal.Journal._trim
+    monkeypatch.setattr(journal.Journal, "_trim", lambda self, _: trim(self, 0))
+    monkeypatch.setattr(journal, "JOURNAL_MIN_ENTRIES", 2_000)
+    store, kinds = MemoryStore(), []
+    reader = SnapshotReader(store)
+
+    def note_kinds() -> None:
+        kinds.append({part.tracked is None for part in reader.partitions.values()})
+
+    await _publish_and_read(store, reader, 4 * CHUNKS, read_every=6, after_read=note_kinds)
+    plain = [True in each for each in kinds]
+    assert True in plain and plain[-1] is False  # followed again once read every batch
+
+
+async def _publish_and_read(
+    store: Store,
+    reader: SnapshotReader,
+    chunks: int,
+    read_every: int = 1,
+    after_read: Callable[[], None] = lambda: None,
+) -> None:
+    """Publish a simulated history in `chunks` batches as workers do, reading after every
+    `read_every`-th batch and after the last one (which is read every batch from the
+    middle on), each read compared with the reference of the published events."""
     lines = list(simulate_history(5, 20))
     now = datetime.now(UTC)
     now_us = int(now.timestamp() * 1_000_000)
@@ -44,11 +85,7 @@ async def test_reads_between_batches_equal_the_reference_of_the_published_events
     states = {name: PartitionState() for name in names}
     applied: dict[str, list[int]] = {name: [] for name in names}  # line numbers
     published: dict[str, list[int]] = {name: [] for name in names}
-    store: Store = MemoryStore()
-    if kind == "redis":
-        store = RedisStore(request.getfixturevalue("redis_url"), namespace=f"reader-{now_us}")
-    reader = SnapshotReader(store)
-    step = len(lines) // CHUNKS + 1
+    step = len(lines) // chunks + 1
     for batch, start in enumerate(range(0, len(lines), step)):
         for number in range(start, min(start + step, len(lines))):
             name = partition_of(lines[number])
@@ -60,16 +97,21 @@ async def test_reads_between_batches_equal_the_reference_of_the_published_events
                 continue  # this partition's batch is published later
             state = states[name]
             changes = state.ledger.take_changes()
-            # As the worker does: a partition's first publish is whole, and a snapshot's.
+            # A partition's first publish is whole, and now and then one after (as after
+            # a recovery, or when the store had missed changes).
             whole = not published[name] or (batch + names.index(name)) % 3 == 0
             if whole:
                 changes = list(state.ledger.values.items())
             position = Position(state.offset, watermark_us=state.ledger.watermark_us)
             await store.publish(name, position, changes, whole)
             published[name] = list(applied[name])
+        last = start + step >= len(lines)
+        if batch % read_every and batch < chunks // 2 and not last:
+            continue
         visible = sorted(number for numbers in published.values() for number in numbers)
         reference = compute_reference([lines[number] for number in visible], now)
         snapshot, _ = await reader.read(None, 1.0)
+        after_read()
         assert compare_snapshot(reference, snapshot.to_json()) == []
     assert sum(map(len, published.values())) == len(lines)
     risks = {r.customer_id: (r.segment, set(r.signals)) for r in snapshot.churn_risks}
