@@ -158,7 +158,12 @@ class Runtime(mode.Service):  # type: ignore[misc]
         ingest = IngestEndpoint(settings, shared)
         self.health.collectors += (ingest.items,)
         self.http = Listeners.for_settings(
-            settings, self.snapshots.read, self.health.readiness, ingest.handle, self.health.view
+            settings,
+            self.snapshots.read,
+            self.health.readiness,
+            ingest.handle,
+            self.health.view,
+            self.processor.unapplied,
         )
         await self.http.start()
 

@@ -20,6 +20,7 @@ from streams.http.server import (
     ReadinessCheck,
     RequestHandler,
     SnapshotReader,
+    Unapplied,
     WorkerViewer,
     build_app,
     build_ingest_app,
@@ -55,6 +56,7 @@ def plan_listeners(
     readiness: ReadinessCheck,
     ingest: RequestHandler,
     worker_view: WorkerViewer | None = None,
+    unapplied: Unapplied | None = None,
 ) -> list[Listener]:
     """The internal listener first, then the ingest one if it has its own port."""
     auth = read_auth(settings)
@@ -75,6 +77,7 @@ def plan_listeners(
         middlewares=hosts + ([auth.middleware()] if auth.enabled else []),
         max_event_streams=settings.max_event_streams,
         currency=settings.money(),
+        unapplied=unapplied,
     )
     listeners = [Listener(internal, settings.http_host, settings.http_port)]
     if settings.ingest_port is not None:
@@ -106,8 +109,11 @@ class Listeners:
         readiness: ReadinessCheck,
         ingest: RequestHandler,
         worker_view: WorkerViewer | None = None,
+        unapplied: Unapplied | None = None,
     ) -> Listeners:
-        listeners = plan_listeners(settings, read_snapshot, readiness, ingest, worker_view)
+        listeners = plan_listeners(
+            settings, read_snapshot, readiness, ingest, worker_view, unapplied
+        )
         return cls(listeners, settings.http_header_timeout, settings.http_body_timeout)
 
     async def start(self) -> None:

@@ -4,7 +4,7 @@ page at / and, on a single port, /ingest/{source}) and the public ingest one."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -20,13 +20,15 @@ from streams.http.guards import add_security_headers
 from streams.http.scorecard import add_scorecard
 from streams.kafka.fetching import backlogged
 from streams.read.exposition import WorkerView, render
-from streams.read.snapshot_reader import ReadResult
+from streams.read.snapshot_reader import ReadResult, end_offsets
 from streams.review import sent as reviews_sent
 
 SnapshotReader = Callable[[], Awaitable[ReadResult]]
 ReadinessCheck = Callable[[], Awaitable[list[str]]]
 RequestHandler = Callable[[web.Request], Awaitable[web.Response]]
 WorkerViewer = Callable[[], WorkerView]
+Unapplied = Callable[[Mapping[str, int]], int]
+"""Records of the worker's own partitions it has not applied, by end offsets seen earlier."""
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,10 @@ def build_app(
     middlewares: Sequence[Middleware] = (),
     max_event_streams: int = 100,
     currency: Currency = USD,
+    unapplied: Unapplied | None = None,
 ) -> web.Application:
-    """The internal application serving the readers' endpoints (`worker_view`: one of a group)."""
+    """The internal application serving the readers' endpoints (`worker_view`: one of a group;
+    `unapplied`: its backlog, to answer at once while it catches up)."""
 
     def kpis_body(read: ReadResult) -> bytes:
         snapshot, _ = read
@@ -58,8 +62,7 @@ def build_app(
         return render(snapshot, lag, worker) + outcomes.exposition() + reviews_sent.exposition()
 
     # Both endpoints share one read per group of readers, and each renders it once.
-    # Reads are spaced only while a backlog waits (catching up), not for live traffic.
-    shared_read = Coalesced(read_snapshot, behind=lambda read: backlogged(read[0].lag))
+    shared_read = shared_reads(read_snapshot, unapplied)
     kpis_bodies, metrics_bodies = RenderedOnce(kpis_body), RenderedOnce(metrics_body)
 
     async def kpis(request: web.Request) -> web.Response:
@@ -93,6 +96,20 @@ def build_app(
     if ingest is not None:
         app.router.add_post("/ingest/{source}", ingest)
     return app
+
+
+def shared_reads(
+    read_snapshot: SnapshotReader, unapplied: Unapplied | None
+) -> Coalesced[ReadResult]:
+    """Reads shared by the readers: spaced only while a backlog waits (catching up), not for
+    live traffic; meanwhile the last read answers at once, while the worker is still behind."""
+
+    def still_behind(read: ReadResult) -> bool:
+        return unapplied is not None and backlogged(unapplied(end_offsets(read)))
+
+    return Coalesced(
+        read_snapshot, behind=lambda read: backlogged(read[0].lag), still_behind=still_behind
+    )
 
 
 async def _healthz(request: web.Request) -> web.Response:

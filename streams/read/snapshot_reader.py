@@ -125,6 +125,14 @@ class _Derived:
 
 
 ReadResult = tuple[Snapshot, dict[str, int]]
+"""A snapshot and its lag per source partition (`topic:partition`)."""
+
+
+def end_offsets(read: ReadResult) -> dict[str, int]:
+    """The broker's end offsets a read measured its lag against."""
+    snapshot, lag = read
+    views = snapshot.views
+    return {name: n + (views[name].offset + 1 if name in views else 0) for name, n in lag.items()}
 
 
 class SnapshotReader:

@@ -190,6 +190,14 @@ class Processor:
         self.flushed_at.update(dict.fromkeys(resume_at, time.monotonic()))
         return resume_at
 
+    def unapplied(self, ends: Mapping[str, int]) -> int:
+        """Records of this worker's partitions it has not applied, at least: `ends` are end
+        offsets (`topic:partition` -> next offset) the broker gave earlier; they only grow."""
+        return sum(
+            max(0, ends.get(str(source), 0) - state.offset - 1)
+            for source, state in self.states.items()
+        )
+
     def applying(self) -> bool:
         """Whether batches are being applied: one was flushed within the last second."""
         return self.last_flush is not None and time.time() - self.last_flush < APPLYING_SECONDS

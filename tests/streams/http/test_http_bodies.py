@@ -1,17 +1,23 @@
-"""`/kpis` and `/metrics` share one read per group of readers, render it once, and answer gzip
-to the clients that ask for it."""
+"""`/kpis` and `/metrics` share one read per group of readers, render it once, answer gzip
+to the clients that ask for it, and answer at once while the worker is behind."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+from collections.abc import Mapping
+from dataclasses import replace
 
+import orjson
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from kpis.events import format_time
 from streams.http.bodies import Body, RenderedOnce, accepts_gzip
 from streams.http.listeners import Listeners
+from streams.kafka.fetching import FETCH_RECORDS
 from streams.read.snapshot_reader import ReadResult
+from streams.read.store import PartitionView
 from tests.http_servers import accept_everything, fetch, fixed_snapshot, not_ready, settings_with
 
 
@@ -83,3 +89,37 @@ async def test_concurrent_readers_of_both_endpoints_share_reads_and_get_the_same
         assert body == plain[path][2]  # decompressed by the client
     for status, headers, _ in plain.values():
         assert status == 200 and "Content-Encoding" not in headers
+
+
+async def test_while_the_worker_is_behind_kpis_answers_with_the_last_read_until_it_is_not() -> None:
+    reads = 0
+    unapplied = 100_000
+    ends_seen: list[dict[str, int]] = []
+
+    async def read_behind() -> ReadResult:
+        nonlocal reads
+        reads += 1
+        snapshot = replace(fixed_snapshot(), lag=100_000, processed_at=float(reads))
+        snapshot.views["crm.leads:0"] = PartitionView(offset=9)
+        return snapshot, {"crm.leads:0": 100_000}
+
+    def backlog(ends: Mapping[str, int]) -> int:
+        ends_seen.append(dict(ends))
+        return unapplied
+
+    settings = settings_with()
+    listeners = Listeners.for_settings(
+        settings, read_behind, not_ready, accept_everything, unapplied=backlog
+    )
+    await listeners.start()
+    try:
+        url = f"http://127.0.0.1:{settings.http_port}/kpis"
+        answers = [orjson.loads((await fetch(url))[2])["processed_at"] for _ in range(2)]
+        unapplied = FETCH_RECORDS  # one fetch away: the next caller waits for a new read
+        answers.append(orjson.loads((await fetch(url))[2])["processed_at"])
+    finally:
+        await listeners.stop()
+    first = format_time(1_000_000)
+    assert answers[:2] == [first, first]  # the second at once, from the first read
+    assert answers[2] != first  # from a read that started after the third request
+    assert ends_seen[0] == {"crm.leads:0": 100_010}  # the first read's end offsets

@@ -1,5 +1,5 @@
-"""Concurrent readers share reads, never get an answer older than their request, and reads
-leave the event loop to the worker most of the time."""
+"""Concurrent readers share reads, get an answer older than their request only while the
+worker is behind, and reads leave the event loop to the worker most of the time."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 import pytest
 
 from streams.http.coalesced import MAX_PAUSE_SECONDS, Coalesced
+from tests.waiting import wait_until_async
 
 
 def burn(seconds: float) -> None:
@@ -140,3 +141,58 @@ async def test_rendering_a_result_found_behind_delays_the_next_read() -> None:
     with caught_up.charged():
         burn(0.01)
     assert caught_up.due == due
+
+
+async def settled(shared: Coalesced[int]) -> None:
+    """Wait until no read is due or running."""
+
+    async def idle() -> bool:
+        return shared.reading is None
+
+    await wait_until_async(idle, "no read running")
+
+
+async def test_while_the_worker_is_still_behind_a_caller_is_answered_at_once_and_asks_anew() -> (
+    None
+):
+    read = CountingRead(seconds=0.01)  # at a 5 % share, a pause of about 0.2 s follows a read
+    shared = Coalesced(read, still_behind=lambda _: True)
+    assert await shared() == 1  # nothing read yet: it waits
+    assert await shared() == 1  # at once, while read 2 waits for the pause to end
+    assert read.started == 1
+    await settled(shared)
+    assert read.started == 2  # the caller answered at once asked for it
+    assert await shared() == 2
+
+
+async def test_a_caller_waits_for_a_new_read_once_the_worker_is_no_longer_behind() -> None:
+    read = CountingRead(seconds=0.01)
+    behind = True
+    shared = Coalesced(read, still_behind=lambda _: behind)
+    assert await shared() == 1
+    behind = False  # the worker applied past the backlog that read found
+    assert await shared() == 2
+
+
+async def test_a_result_that_found_the_worker_caught_up_is_never_answered_again() -> None:
+    read = CountingRead(seconds=0.0)
+    shared = Coalesced(read, behind=lambda _: False, still_behind=lambda _: True)
+    assert await shared() == 1
+    assert await shared() == 2
+
+
+async def test_a_failed_read_is_never_answered_over_by_the_last_result() -> None:
+    calls = 0
+
+    async def failing_second() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("store unreachable")
+        return calls
+
+    shared = Coalesced(failing_second, busy_share=1.0, still_behind=lambda _: True)
+    assert await shared() == 1
+    assert await shared() == 1  # at once; it asks for read 2, which fails
+    await settled(shared)
+    assert await shared() == 3  # read 1 is no longer answered: this caller waits

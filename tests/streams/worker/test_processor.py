@@ -192,3 +192,11 @@ async def test_readers_get_turns_during_a_long_batch_and_a_revocation_then_stops
     assert turns[-1] < 4 * APPLY_EVERY - 1  # it read between two slices of the batch
     assert outcome.commit == {}  # what was applied before the revocation is not committed
     assert w.checkpoints.offsets(LEADS_0) == []
+
+
+async def test_unapplied_counts_records_of_owned_partitions_past_their_states() -> None:
+    w = worker()
+    await w.processor.process({LEADS_0: records([lead_created() for _ in range(3)])})
+    ends = {"crm.leads:0": 10, "crm.leads:1": 7, "crm.tickets:0": 50}  # only leads:0 is owned
+    assert w.processor.unapplied(ends) == 7  # offsets 3 to 9
+    assert w.processor.unapplied({"crm.leads:0": 2}) == 0  # ends seen before the state's
