@@ -19,9 +19,10 @@ from aiokafka.partitioner import murmur2
 from bench.workload import KafkaRecord
 from kpis.engine import PartitionState
 from streams.config import Settings
-from streams.read.exposition import WorkerView, render
+from streams.read.exposition import render
 from streams.read.snapshot_reader import Snapshot, SnapshotReader
 from streams.read.store import MemoryStore, Position
+from streams.read.worker_view import WorkerView
 
 
 def _partition(key: bytes, partitions: int) -> int:

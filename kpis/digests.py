@@ -39,12 +39,14 @@ class DigestTable(Generic[V]):
 
     The last key looked up keeps its slot: an event reads and writes its entity several
     times in a row. The slot stays right until a rebuild, or until another key is added,
-    which becomes the last key in turn."""
+    which becomes the last key in turn. The values are counted by type as they come and
+    go, so that `count_by_type` (a gauge of what memory holds) never visits the table."""
 
     def __init__(self, items: Iterable[tuple[int, V]] = ()) -> None:
         self._digests = array("Q", bytes(8 * MIN_SLOTS))
         self._values: list[V | None] = [None] * MIN_SLOTS
         self._count = 0
+        self._types: Counter[type[V]] = Counter()
         self._last = (-1, 0)  # (key, slot); no digest is negative
         for key, value in items:
             self[key] = value
@@ -74,11 +76,16 @@ class DigestTable(Generic[V]):
 
     def __setitem__(self, key: int, value: V) -> None:
         slot = self._slot(key)
-        if self._values[slot] is None:
+        held = self._values[slot]
+        if held is None:
             if 4 * (self._count + 1) > 3 * len(self._values):
                 self._rebuild(self._occupied(), self._count)
                 slot = self._slot(key)
             self._count += 1
+            self._types[type(value)] += 1
+        elif type(held) is not type(value):
+            self._types[type(held)] -= 1
+            self._types[type(value)] += 1
         self._digests[slot] = key
         self._values[slot] = value
 
@@ -97,10 +104,8 @@ class DigestTable(Generic[V]):
         return (value for value in self._values if value is not None)
 
     def count_by_type(self) -> Counter[type[V]]:
-        """How many values of each type the table holds (counted at C speed)."""
-        counts: Counter[type[V]] = Counter(map(type, self._values))
-        del counts[type(None)]
-        return counts
+        """How many values of each type the table holds."""
+        return +self._types
 
     def retain(self, keep: Callable[[int, V], bool]) -> None:
         """Keep only the entries `keep` accepts."""
@@ -108,6 +113,8 @@ class DigestTable(Generic[V]):
         kept = array("Q", (slot for slot in self._occupied() if keep(digests[slot], values[slot])))  # type: ignore[arg-type]
         if len(kept) < self._count:
             self._rebuild(kept, len(kept))
+            self._types = Counter(map(type, self._values))  # at C speed
+            del self._types[type(None)]
 
     def _occupied(self) -> Iterator[int]:
         return (slot for slot, value in enumerate(self._values) if value is not None)

@@ -19,8 +19,9 @@ from streams.http.coalesced import Coalesced
 from streams.http.guards import add_security_headers
 from streams.http.scorecard import add_scorecard
 from streams.kafka.fetching import backlogged
-from streams.read.exposition import WorkerView, render
+from streams.read.exposition import Exposition
 from streams.read.snapshot_reader import ReadResult, end_offsets
+from streams.read.worker_view import WorkerView
 from streams.review import sent as reviews_sent
 
 SnapshotReader = Callable[[], Awaitable[ReadResult]]
@@ -56,10 +57,12 @@ def build_app(
         snapshot, _ = read
         return orjson.dumps(snapshot.to_json())
 
+    exposition = Exposition()
+
     def metrics_body(read: ReadResult) -> bytes:
-        snapshot, lag = read
         worker = worker_view() if worker_view is not None else None
-        return render(snapshot, lag, worker) + outcomes.exposition() + reviews_sent.exposition()
+        text = exposition.render(*read, worker)
+        return text + outcomes.exposition() + reviews_sent.exposition()
 
     # Both endpoints share one read per group of readers, and each renders it once.
     shared_read = shared_reads(read_snapshot, unapplied)

@@ -10,12 +10,16 @@ additive families (parts, the resolution histogram, event counts, lag) of the
 source partitions assigned to it only, and only the reporter (one worker of
 the group) exports the combined families (KPI values, watermark, customers at
 risk). Health families describe the worker itself.
+
+The KPI and part families, most of the text, change only when a partition does: an
+`Exposition` keeps their text while the reader's derivation is the same, and renders the
+rest (watermark, lag, goals, health) at every read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -35,23 +39,9 @@ from kpis.ledger import combine
 from kpis.snapshot import PartSums, window_sums
 from kpis.windows import CALENDAR_WINDOWS, NOW, WINDOWS
 from streams.read.snapshot_reader import Snapshot, event_counts
+from streams.read.worker_view import WorkerView, health_families
 
 HOUR_SECONDS = 3600
-
-
-@dataclass(frozen=True)
-class WorkerView:
-    """One worker of a group: which partitions it owns, whether it reports, its health."""
-
-    owned: frozenset[str]  # `topic:partition` of the source partitions assigned to it
-    reporter: bool  # exports the combined families; exactly one worker of the group does
-    rebalances: int = 0
-    last_flush: float | None = None
-    processing_errors: int = 0
-    dead_letters: Mapping[str, int] = field(default_factory=dict)
-    recovery: tuple[float, int] | None = None  # the last one's seconds and checkpoint bytes
-    collectors: tuple[Collector, ...] = ()  # the process's own families, e.g. ingest counts
-    state_entries: Mapping[str, int] = field(default_factory=dict)  # held by its partitions
 
 
 @dataclass(frozen=True)
@@ -179,7 +169,7 @@ def _goal_families(snapshot: Snapshot) -> Iterator[Metric]:
 
 
 def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
-    yield from _kpi_families(snapshot)
+    """The combined families but the KPIs' (`_derived_families`)."""
     if snapshot.watermark_us is not None:
         yield GaugeMetricFamily(
             m.WATERMARK,
@@ -208,85 +198,74 @@ def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
     yield risk
 
 
-def _health_families(worker: WorkerView) -> Iterator[Metric]:
-    yield GaugeMetricFamily(
-        m.PARTITIONS_ASSIGNED, "Source partitions assigned to this worker.", len(worker.owned)
-    )
-    yield CounterMetricFamily(
-        m.REBALANCES,
-        "Partition assignments this worker received since it started.",
-        worker.rebalances,
-    )
-    if worker.last_flush is not None:
-        yield GaugeMetricFamily(
-            m.LAST_FLUSH,
-            "When this worker last made a batch durable (checkpointed and published).",
-            worker.last_flush,
-        )
-    yield CounterMetricFamily(
-        m.PROCESSING_ERRORS,
-        "Records whose processing raised an error (dead-lettered as processing_error).",
-        worker.processing_errors,
-    )
-    letters = CounterMetricFamily(
-        m.DEAD_LETTERS_WRITTEN,
-        "Records this worker wrote to the dead-letter topic since it started.",
-        labels=["reason"],
-    )
-    for reason, count in sorted(worker.dead_letters.items()):
-        letters.add_metric([reason], count)
-    yield letters
-    entries = GaugeMetricFamily(
-        m.STATE_ENTRIES,
-        "What this worker's partitions hold in memory: event ids, entities by kind, KPI parts.",
-        labels=["kind"],
-    )
-    for kind, count in worker.state_entries.items():
-        entries.add_metric([kind], count)
-    yield entries
-    if worker.recovery is not None:
-        seconds, read = worker.recovery
-        yield GaugeMetricFamily(
-            m.RECOVERY_SECONDS, "How long this worker's last recovery took.", seconds
-        )
-        yield GaugeMetricFamily(
-            m.RECOVERY_BYTES, "Checkpoint bytes this worker's last recovery read.", read
-        )
+def _derived_families(share: Share, kpis: Snapshot | None) -> Iterator[Metric]:
+    """The families of what the reader derived: the KPIs' (`kpis`: of the reporter or the
+    only worker), the parts and the resolution histogram."""
+    if kpis is not None:
+        yield from _kpi_families(kpis)
+    yield from _part_families(share.sums_by_window)
+    yield _resolution_histogram(share.sums_by_window)
 
 
-class SnapshotCollector(Collector):
-    """Yields the metric families of one snapshot, as seen by one worker (or by the only one)."""
+def _read_families(
+    snapshot: Snapshot, share: Share, lag: dict[str, int], worker: WorkerView | None
+) -> Iterator[Metric]:
+    """The families of one read: combined (without the KPIs), events and lag, health."""
+    if worker is None or worker.reporter:
+        yield from _combined_families(snapshot)
+    yield from _event_families(share, lag)
+    if worker is not None:
+        yield from health_families(worker)
+        for collector in worker.collectors:
+            yield from collector.collect()
 
-    def __init__(
-        self, snapshot: Snapshot, lag_by_partition: dict[str, int], worker: WorkerView | None
-    ) -> None:
-        self.snapshot = snapshot
-        self.lag_by_partition = lag_by_partition
-        self.worker = worker
+
+class _Families(Collector):
+    """Families made once, as a registry collects them."""
+
+    def __init__(self, families: Iterator[Metric]) -> None:
+        self.families = families
 
     def collect(self) -> Iterator[Metric]:
-        worker = self.worker
+        return self.families
+
+
+def _text(families: Iterator[Metric]) -> bytes:
+    """The Prometheus text of some families."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry)
+
+
+class Exposition:
+    """Renders the snapshots of successive reads, keeping the text of the derived families
+    while the derivation (the KPIs and window sums, by identity) is the same."""
+
+    def __init__(self) -> None:
+        self.derived: tuple[object, object] | None = None
+        self.derived_text = b""
+
+    def render(
+        self, snapshot: Snapshot, lag_by_partition: dict[str, int], worker: WorkerView | None
+    ) -> bytes:
+        """The Prometheus text exposition of a snapshot; `worker`: exported by one of a group."""
         if worker is None:
-            share = owned_share(self.snapshot, frozenset(self.snapshot.views))
-            lag = self.lag_by_partition
+            share = owned_share(snapshot, frozenset(snapshot.views))
+            lag = lag_by_partition
         else:
-            share = owned_share(self.snapshot, worker.owned)
-            lag = {name: n for name, n in self.lag_by_partition.items() if name in worker.owned}
-        if worker is None or worker.reporter:
-            yield from _combined_families(self.snapshot)
-        yield from _part_families(share.sums_by_window)
-        yield _resolution_histogram(share.sums_by_window)
-        yield from _event_families(share, lag)
-        if worker is not None:
-            yield from _health_families(worker)
-            for collector in worker.collectors:
-                yield from collector.collect()
+            share = owned_share(snapshot, worker.owned)
+            lag = {name: n for name, n in lag_by_partition.items() if name in worker.owned}
+        reporter = worker is None or worker.reporter
+        kpis, sums = snapshot.kpis if reporter else None, share.sums_by_window
+        known = self.derived
+        if known is None or known[0] is not kpis or known[1] is not sums:
+            self.derived_text = _text(_derived_families(share, snapshot if reporter else None))
+            self.derived = kpis, sums
+        return self.derived_text + _text(_read_families(snapshot, share, lag, worker))
 
 
 def render(
     snapshot: Snapshot, lag_by_partition: dict[str, int], worker: WorkerView | None = None
 ) -> bytes:
-    """The Prometheus text exposition of a snapshot; `worker`: exported by one of a group."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snapshot, lag_by_partition, worker))
-    return generate_latest(registry)
+    """The Prometheus text exposition of one snapshot; `worker`: exported by one of a group."""
+    return Exposition().render(snapshot, lag_by_partition, worker)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client.registry import Collector
 
 from kpis.retention import state_entries
-from streams.read.exposition import WorkerView
 from streams.read.lag_probe import LagProbe
 from streams.read.store import Store
+from streams.read.worker_view import WorkerView
 from streams.worker.assignment import Assignment
 from streams.worker.processor import Processor
-
-STATE_COUNT_SECONDS = 10.0
 
 
 class WorkerHealth:
@@ -27,8 +23,6 @@ class WorkerHealth:
         self.assignment = assignment
         self.processor = processor
         self.collectors: tuple[Collector, ...] = ()  # exported with its health, e.g. ingest counts
-        self.entries: dict[str, int] = {}
-        self.entries_counted_at = -STATE_COUNT_SECONDS
 
     async def readiness(self) -> list[str]:
         """What keeps the worker from being ready; empty when it is."""
@@ -57,15 +51,5 @@ class WorkerHealth:
             dict(processor.applier.dead_letters),
             processor.last_recovery,
             self.collectors,
-            self.state_entries(),
+            state_entries(processor.states.values()),
         )
-
-    def state_entries(self) -> dict[str, int]:
-        """What the partitions hold; while batches are applied, counted again at most every
-        `STATE_COUNT_SECONDS`: a count visits every entity, and the gauge tracks memory."""
-        now = time.monotonic()
-        stale = now - self.entries_counted_at >= STATE_COUNT_SECONDS
-        if stale or not self.processor.applying():
-            self.entries = state_entries(self.processor.states.values())
-            self.entries_counted_at = now
-        return self.entries

@@ -17,9 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kpis.engine import PartitionState
 from streams.kafka.topics import Topics
-from streams.read.exposition import WorkerView, render
+from streams.read.exposition import render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore, Position
+from streams.read.worker_view import WorkerView
 from streams.simulate import Anomalies, simulate_history
 from tests.integration.test_chaos import pick_owner, produce_in_chunks, wait_settled
 from tests.kpis.test_properties import NOW_US

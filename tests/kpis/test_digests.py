@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from hypothesis import given
 from hypothesis import strategies as st
 from xxhash import xxh3_64_intdigest
@@ -63,3 +65,27 @@ def test_the_table_behaves_as_a_dict(operations: list[tuple[str, int, int]]) -> 
     assert dict(table.items()) == model
     assert sorted(table.values()) == sorted(model.values())
     assert all(table.get(key) == held for key, held in model.items())
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["set", "set", "retain"]),
+            st.integers(1, 40),  # few keys: values are often replaced, by another type too
+            st.one_of(st.integers(), st.text(max_size=2), st.booleans()),
+        )
+    )
+)
+def test_the_count_by_type_follows_adds_replacements_and_retains(
+    operations: list[tuple[str, int, object]],
+) -> None:
+    table: DigestTable[object] = DigestTable()
+    model: dict[int, object] = {}
+    for operation, key, value in operations:
+        if operation == "set":
+            table[key], model[key] = value, value
+        else:  # keep the entries of the value's type
+            kind = type(value)
+            table.retain(lambda _, held, kind=kind: type(held) is kind)  # type: ignore[misc]
+            model = {k: v for k, v in model.items() if type(v) is kind}
+        assert table.count_by_type() == Counter(map(type, model.values()))

@@ -32,9 +32,10 @@ from kpis.rules import (
     generated_files,
 )
 from kpis.thresholds import read_thresholds
-from streams.read.exposition import WorkerView, render
+from streams.read.exposition import render
 from streams.read.snapshot_reader import SnapshotReader
 from streams.read.store import MemoryStore, Position
+from streams.read.worker_view import WorkerView
 from streams.simulate import Anomalies, simulate_history
 from tests import REPO_ROOT
 from tests.kpis.test_properties import NOW_US

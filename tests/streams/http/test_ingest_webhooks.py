@@ -19,9 +19,10 @@ from streams.http.ingest.endpoint import IngestEndpoint
 from streams.http.ingest.items import Item
 from streams.http.ingest.payload import CanonicalEvent
 from streams.http.ingest.tally import ItemTally
-from streams.read.exposition import WorkerView, render
+from streams.read.exposition import render
 from streams.read.snapshot_reader import read_snapshot
 from streams.read.store import MemoryStore
+from streams.read.worker_view import WorkerView
 from tests.ingest_http import RecordingProducer, served
 from tests.ingest_signing import SECRET_ENV, signed_headers
 

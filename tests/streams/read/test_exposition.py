@@ -9,9 +9,10 @@ from kpis.catalogue import CATALOGUE
 from kpis.engine import PartitionState
 from kpis.metric_names import STATE_ENTRIES
 from kpis.retention import state_entries
-from streams.read.exposition import WorkerView, render
-from streams.read.snapshot_reader import read_snapshot
+from streams.read.exposition import Exposition, render
+from streams.read.snapshot_reader import SnapshotReader, read_snapshot
 from streams.read.store import MemoryStore, Position
+from streams.read.worker_view import WorkerView
 from tests.kpis.test_properties import NOW_US
 
 LINES = [
@@ -116,3 +117,45 @@ async def test_a_worker_exports_its_last_recovery_s_seconds_and_bytes() -> None:
         for sample in family.samples
     }
     assert (samples[m.RECOVERY_SECONDS], samples[m.RECOVERY_BYTES]) == (1.5, 4096)
+
+
+def samples(text: bytes, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text.decode())
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+async def test_an_exposition_renders_each_read_anew_but_unchanged_kpis_and_parts() -> None:
+    """Reads of an unchanged store keep the KPI and part families' text, and never the lag;
+    the first read after a partition changed renders them again."""
+    state, store = PartitionState(), MemoryStore()
+    reader, exposition = SnapshotReader(store), Exposition()
+
+    async def publish(lines: list[bytes], offset: int) -> None:
+        for raw in lines:
+            state.apply_raw(raw, NOW_US)
+        values = list(state.ledger.values.items())
+        await store.publish(
+            "p:0", Position(offset, watermark_us=state.ledger.watermark_us), values, True
+        )
+
+    await publish(LINES[:3], 2)
+    first, _ = await reader.read(None, 1.0)
+    text = exposition.render(first, {"p:0": 7}, None)
+    assert text == render(first, {"p:0": 7})
+    responses = samples(text, "crmkpi_csat_responses")
+    assert sum(n for labels, n in responses.items() if ("window", "30d") in labels) == 3
+    again, _ = await reader.read(None, 1.0)
+    assert again.kpis is first.kpis  # nothing changed: the derivation is reused
+    text = exposition.render(again, {"p:0": 0}, None)
+    assert text == render(again, {"p:0": 0})
+    assert samples(text, m.CONSUMER_LAG) == {(("partition", "p:0"),): 0}
+    await publish(LINES[3:], 4)
+    changed, _ = await reader.read(None, 1.0)
+    text = exposition.render(changed, {}, None)
+    assert text == render(changed, {})
+    resolved = samples(text, "crmkpi_ticket_resolution_seconds_count")
+    assert resolved[(("team", "amer"), ("window", "30d"))] == 1
