@@ -36,7 +36,7 @@ from kpis.catalogue import CATALOGUE
 from kpis.churn import at_risk_by_segment
 from kpis.goals import GOAL_DIMENSIONS, period_bounds
 from kpis.ledger import combine
-from kpis.snapshot import PartSums, window_sums
+from kpis.snapshot import KpiValue, PartSums, window_sums
 from kpis.windows import CALENDAR_WINDOWS, NOW, WINDOWS
 from streams.read.snapshot_reader import Snapshot, event_counts
 from streams.read.worker_view import WorkerView, health_families
@@ -64,9 +64,9 @@ def owned_share(snapshot: Snapshot, owned: frozenset[str]) -> Share:
     return Share(window_sums(values, snapshot.watermark_us, snapshot.zone), accepted, rejected)
 
 
-def _kpi_families(snapshot: Snapshot) -> Iterator[Metric]:
+def _kpi_families(kpis: list[KpiValue]) -> Iterator[Metric]:
     by_kpi: dict[str, list[tuple[str, dict[str, str], float]]] = {}
-    for series in snapshot.kpis:
+    for series in kpis:
         if series.value is not None:
             by_kpi.setdefault(series.kpi, []).append((series.window, series.labels, series.value))
     for kpi in CATALOGUE:
@@ -198,7 +198,7 @@ def _combined_families(snapshot: Snapshot) -> Iterator[Metric]:
     yield risk
 
 
-def _derived_families(share: Share, kpis: Snapshot | None) -> Iterator[Metric]:
+def _derived_families(share: Share, kpis: list[KpiValue] | None) -> Iterator[Metric]:
     """The families of what the reader derived: the KPIs' (`kpis`: of the reporter or the
     only worker), the parts and the resolution histogram."""
     if kpis is not None:
@@ -259,7 +259,7 @@ class Exposition:
         kpis, sums = snapshot.kpis if reporter else None, share.sums_by_window
         known = self.derived
         if known is None or known[0] is not kpis or known[1] is not sums:
-            self.derived_text = _text(_derived_families(share, snapshot if reporter else None))
+            self.derived_text = _text(_derived_families(share, kpis))
             self.derived = kpis, sums
         return self.derived_text + _text(_read_families(snapshot, share, lag, worker))
 

@@ -82,19 +82,23 @@ async def test_resolution_histogram_has_cumulative_buckets_in_seconds() -> None:
     assert buckets["14400"] == buckets["+Inf"] == 1
 
 
+def samples(text: bytes, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text.decode())
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
 async def test_a_worker_exports_what_its_partitions_hold_by_kind() -> None:
     state = PartitionState()
     for raw in LINES:
         state.apply_raw(raw, NOW_US)
     snapshot, _ = await read_snapshot(MemoryStore(), None, 1.0)
     view = WorkerView(frozenset({"p:0"}), True, state_entries=state_entries([state, state]))
-    text = render(snapshot, {}, view).decode()
-    entries = {
-        sample.labels["kind"]: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == STATE_ENTRIES
-    }
+    exported = samples(render(snapshot, {}, view), STATE_ENTRIES)
+    entries = {dict(labels)["kind"]: n for labels, n in exported.items()}
     parts = 2 * len(state.ledger.values)
     assert entries == {
         "event_ids": 10,
@@ -117,15 +121,6 @@ async def test_a_worker_exports_its_last_recovery_s_seconds_and_bytes() -> None:
         for sample in family.samples
     }
     assert (samples[m.RECOVERY_SECONDS], samples[m.RECOVERY_BYTES]) == (1.5, 4096)
-
-
-def samples(text: bytes, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    return {
-        tuple(sorted(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text.decode())
-        for sample in family.samples
-        if sample.name == name
-    }
 
 
 async def test_an_exposition_renders_each_read_anew_but_unchanged_kpis_and_parts() -> None:
