@@ -25,7 +25,7 @@ from streams.read.store import MemoryStore, Position
 from streams.read.worker_view import WorkerView
 
 
-def _partition(key: bytes, partitions: int) -> int:
+def source_partition(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2 of the key)."""
     hashed: int = murmur2(key)
     return (hashed & 0x7FFFFFFF) % partitions
@@ -40,7 +40,7 @@ def apply_records(
     """Every record applied to its source partition's state, as the worker applies it."""
     now_us = time.time_ns() // 1000
     for record in records:
-        name = f"{record.topic}:{_partition(record.key, partitions)}"
+        name = f"{record.topic}:{source_partition(record.key, partitions)}"
         state = states.get(name)
         if state is None:
             state = states[name] = PartitionState()

@@ -35,7 +35,7 @@ from msgspec import Struct
 from kpis.digests import DigestTable, digest
 from kpis.engine import PartitionState
 from kpis.entities import Entity
-from kpis.ledger import Ledger
+from kpis.ledger import Ledger, PartKey
 from kpis.retention import IdRecord, id_record
 
 
@@ -59,11 +59,19 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Checkpoint] = msgspec.msgpack.Decoder(Checkpoint)
 
 
-def take_checkpoint(state: PartitionState, since: int = -1, base: int = -1) -> Checkpoint:
+def take_checkpoint(
+    state: PartitionState,
+    since: int = -1,
+    base: int = -1,
+    parts_changed: list[tuple[PartKey, int]] | None = None,
+) -> Checkpoint:
     """The changes since the previous checkpoint (which covered offset `since`, with the
-    writer's latest snapshot at checkpoint-log offset `base`); clears the change tracking."""
+    writer's latest snapshot at checkpoint-log offset `base`); clears the change tracking.
+    `parts_changed`: the ledger's changes when the caller took them already."""
     entities: dict[int | str, Entity] = {key: state.entities[key] for key in state.changed_entities}
-    parts = [(*key, value) for key, value in state.ledger.take_changes()]
+    if parts_changed is None:
+        parts_changed = state.ledger.take_changes()
+    parts = [(*key, value) for key, value in parts_changed]
     checkpoint = Checkpoint(
         state.offset,
         state.ledger.watermark_us,

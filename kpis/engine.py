@@ -42,6 +42,7 @@ class PartitionState:
     new_event_ids: list[IdRecord] = field(default_factory=list)
     forgotten_before_us: int | None = None  # `T - G` of the last `retention.forget` (memory)
     forget_at: int = 0  # entries held (entities and ids) from which `retention.forget` passes
+    _keyed: tuple[Event | None, int] = field(default=(None, 0), repr=False, compare=False)
 
     def apply_raw(self, raw: bytes, now_us: int) -> tuple[Event | None, Rejection | None]:
         """Validate and apply one raw record; a rejection is counted and returned, never raised."""
@@ -57,15 +58,15 @@ class PartitionState:
         """Apply a decoded event, or raise `Rejection` leaving the state untouched."""
         t_us = ev.check_not_future(event, now_us)
         limit_us = self.horizon()
-        key = digest(event.entity_id) if type(event) in ENTITY_EVENTS else 0
+        key = self.key(event) if type(event) in ENTITY_EVENTS else 0
         if limit_us is not None and t_us < limit_us and self.held(key) is None:
             raise Rejection("too_late", "older than the grace period, about nothing still held")
         seen = self.event_ids.get(event_id := digest(event.event_id))
         if seen is not None and retention.id_is_held(seen, limit_us):
             raise Rejection("duplicate", f"event_id {event.event_id!r} was already applied")
-        HANDLERS[type(event)](self, event, t_us)
+        HANDLERS[type(event)](self, event, t_us)  # changes its entity in place, or creates it
         owner: IdOwner = t_us
-        if key:
+        if key:  # the entity is marked changed here, for the next checkpoint
             owner = self.entities[key]
             owner.last_us = max(owner.last_us, t_us)
             self.changed_entities.add(key)
@@ -73,6 +74,14 @@ class PartitionState:
         self.new_event_ids.append(retention.id_record(event_id, key, owner))
         self.ledger.advance_watermark(t_us)
         self.ledger.add_gauge(p.EVENTS_ACCEPTED, "", 1)
+
+    def key(self, event: Event) -> int:
+        """The digest of the event's entity id, taken once for the event being applied."""
+        keyed, key = self._keyed
+        if event is not keyed:
+            key = digest(event.entity_id)
+            self._keyed = (event, key)
+        return key
 
     def horizon(self) -> int | None:
         """`T - G` of this partition now."""
@@ -103,7 +112,7 @@ class PartitionState:
 
     def entity(self, event: Event, kind: type[Any]) -> Any:
         """The entity the event is about, or `unknown_entity`."""
-        found = self.held(digest(event.entity_id))
+        found = self.held(self.key(event))
         if found is None:
             raise Rejection("unknown_entity", f"{event.entity_key} {event.entity_id!r} is unknown")
         assert isinstance(found, kind)
@@ -112,16 +121,11 @@ class PartitionState:
     def create(self, event: Event, entity: Entity) -> None:
         """Record a new entity (replacing a forgotten one); a second creation of one still held
         is an `invalid_transition`."""
-        if self.held(digest(event.entity_id)) is not None:
+        if self.held(self.key(event)) is not None:
             raise Rejection(
                 "invalid_transition", f"{event.entity_key} {event.entity_id!r} already exists"
             )
-        self.put(event, entity)
-
-    def put(self, event: Event, entity: Entity) -> None:
-        """Mark the event's entity as changed (for the next checkpoint)."""
-        self.entities[key := digest(event.entity_id)] = entity
-        self.changed_entities.add(key)
+        self.entities[self.key(event)] = entity
 
 
 # --- leads -----------------------------------------------------------------
@@ -137,7 +141,6 @@ def _lead_contacted(state: PartitionState, event: ev.LeadContacted, t_us: int) -
     if lead.contacted:
         return
     lead.contacted = True
-    state.put(event, lead)
     state.ledger.add_windowed(p.LEADS_FIRST_CONTACTED, event.team, t_us, 1)
 
 
@@ -147,7 +150,6 @@ def _lead_milestone(state: PartitionState, event: ev.Event, milestone: str, part
     if getattr(lead, milestone):
         raise Rejection("invalid_transition", f"lead {event.entity_id!r} is already {milestone}")
     setattr(lead, milestone, True)
-    state.put(event, lead)
     state.ledger.add_windowed(part, lead.channel, lead.created_us, 1)
 
 
@@ -197,7 +199,6 @@ def _opportunity_stage_changed(
             p.OPEN_PIPELINE_MICRO, opportunity.team, amount - opportunity.amount_micro
         )
         opportunity.amount_micro = amount
-    state.put(event, opportunity)
 
 
 def _opportunity_won(state: PartitionState, event: ev.OpportunityWon, t_us: int) -> None:
@@ -206,7 +207,6 @@ def _opportunity_won(state: PartitionState, event: ev.OpportunityWon, t_us: int)
     if event.amount is not None:
         opportunity.amount_micro = to_micro_units(event.amount)
     opportunity.closed = True
-    state.put(event, opportunity)
     ledger = state.ledger
     ledger.add_windowed(p.OPPORTUNITIES_WON, opportunity.team, t_us, 1)
     ledger.add_windowed(p.WON_CYCLE_US, opportunity.team, t_us, t_us - opportunity.created_us)
@@ -219,7 +219,6 @@ def _opportunity_lost(state: PartitionState, event: ev.OpportunityLost, t_us: in
     opportunity = _open_opportunity(state, event)
     state.ledger.add_gauge(p.OPEN_PIPELINE_MICRO, opportunity.team, -opportunity.amount_micro)
     opportunity.closed = True
-    state.put(event, opportunity)
     state.ledger.add_windowed(p.OPPORTUNITIES_LOST, opportunity.team, t_us, 1)
 
 
@@ -282,13 +281,11 @@ def _customer_renewed(state: PartitionState, event: ev.CustomerRenewed, t_us: in
         mrr = to_micro_units(event.mrr)
         state.ledger.add_gauge(p.MRR_MICRO, customer.segment, mrr - customer.mrr_micro)
         customer.mrr_micro = mrr
-    state.put(event, customer)
 
 
 def _customer_churned(state: PartitionState, event: ev.CustomerChurned, t_us: int) -> None:
     customer = _active_customer(state, event)
     customer.churned_us = t_us
-    state.put(event, customer)
     ledger = state.ledger
     ledger.add_gauge(p.ACTIVE_CUSTOMERS, customer.segment, -1)
     ledger.add_gauge(p.MRR_MICRO, customer.segment, -customer.mrr_micro)
@@ -317,7 +314,6 @@ def _ticket_replied(state: PartitionState, event: ev.TicketReplied, t_us: int) -
         raise Rejection("invalid_transition", f"ticket {event.ticket_id!r} is resolved")
     if event.author == "agent" and ticket.first_resolved_us is None:
         ticket.agent_replies += 1
-        state.put(event, ticket)
 
 
 def _ticket_resolved(state: PartitionState, event: ev.TicketResolved, t_us: int) -> None:
@@ -328,7 +324,6 @@ def _ticket_resolved(state: PartitionState, event: ev.TicketResolved, t_us: int)
     if ticket.first_resolved_us is None:
         ticket.first_resolved_us = t_us
         _count_first_resolution(state, ticket, t_us)
-    state.put(event, ticket)
 
 
 def _count_first_resolution(state: PartitionState, ticket: Ticket, t_us: int) -> None:
@@ -359,7 +354,6 @@ def _ticket_reopened(state: PartitionState, event: ev.TicketReopened, t_us: int)
         state.ledger.add_windowed(
             p.TICKETS_FIRST_CONTACT_RESOLVED, ticket.team, ticket.first_resolved_us, -1
         )
-    state.put(event, ticket)
 
 
 ENTITY_EVENTS: frozenset[type[ev.Envelope]] = frozenset(

@@ -72,9 +72,8 @@ class SnapshotPolicy:
             taken = _snapshot(state)
             chain.change_bytes = 0  # changes taken until it is written name the former base
         else:
-            checkpoint = cp.take_checkpoint(state, chain.since, chain.base)
-            changes = [((k0, k1, k2, k3), value) for k0, k1, k2, k3, value in checkpoint.parts]
-            taken = Taken(checkpoint, changes)
+            changes = state.ledger.take_changes()
+            taken = Taken(cp.take_checkpoint(state, chain.since, chain.base, changes), changes)
         chain.since = taken.checkpoint.offset  # what the next changes follow, once written
         return taken
 

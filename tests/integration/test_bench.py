@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bench import engine as engine_bench
 from bench import workload
 from bench.catchup import Reading, summarize
 from kpis.events import decode_event, to_micros
@@ -86,3 +87,18 @@ def test_live_traffic_is_the_history_stamped_with_the_time_of_sending() -> None:
         assert (sent.topic, sent.key) == (record.topic, record.key)
         event, original = orjson.loads(sent.value), orjson.loads(record.value)
         assert {**event, "occurred_at": None} == {**original, "occurred_at": None}
+
+
+def test_the_engine_bench_applies_each_partitions_records_once_and_in_order() -> None:
+    lines = [record.value for record in workload.keyed(workload.simulated(3_000), Topics())]
+    batches = engine_bench.chunks(lines, 100)
+    assert all(0 < len(records) <= 100 for _, records in batches)
+    assert sorted(itertools.chain.from_iterable(r for _, r in batches)) == sorted(lines)
+    by_source: dict[object, list[bytes]] = {}
+    for source, records in batches:
+        by_source.setdefault(source, []).extend(records)
+    for records in by_source.values():
+        held = set(records)
+        assert records == [line for line in lines if line in held]  # the log's order
+    timing = engine_bench.run(batches)
+    assert timing.apply > 0 and timing.flush > 0
