@@ -8,6 +8,7 @@ with two (the summary is then not additive, and readers combine the parts instea
 
 from __future__ import annotations
 
+from kpis.bucket_index import BucketIndex, list_part
 from kpis.churn import (
     SEGMENT_PART_PREFIX,
     ChurnRules,
@@ -23,7 +24,7 @@ class TrackedChurn:
     def __init__(self, rules: ChurnRules, watermark_us: int | None) -> None:
         self.summary = ChurnSummary.empty(watermark_us, rules)
         self.rules = rules
-        self.buckets: dict[int, set[PartKey]] = {}  # the window's parts, by bucket
+        self.buckets: BucketIndex = {}  # the window's parts, by bucket
         self.segments: dict[str, dict[str, int]] = {}  # per customer, parts read per segment
         self.signals: dict[str, dict[int, int]] = {}  # per customer, parts read per bit
         self.tickets: dict[str, int] = {}  # per customer, ticket parts read
@@ -37,8 +38,8 @@ class TrackedChurn:
                 return
         elif x != self.summary.bucket_us:
             return
-        else:
-            self._index(key, y, old, new)
+        elif bool(old) != bool(new):  # made or dropped
+            list_part(self.buckets, y, key, bool(new))
         first = self.summary.first
         if x == POINT or (first is not None and y >= first):
             if old:
@@ -58,16 +59,6 @@ class TrackedChurn:
             if inside != (was is not None and bucket >= was):
                 for key in keys:
                     self._read(key, values[key], 1 if inside else -1)
-
-    def _index(self, key: PartKey, bucket: int, old: int, new: int) -> None:
-        if new:
-            if not old:
-                self.buckets.setdefault(bucket, set()).add(key)
-            return
-        keys = self.buckets[bucket]
-        keys.discard(key)
-        if not keys:
-            del self.buckets[bucket]
 
     def _read(self, key: PartKey, amount: int, sign: int) -> None:
         """Read one part in (`sign` 1) or take it out (-1), as `ChurnSummary.add` reads it."""

@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kpis.bucket_index import BucketIndex, list_part
 from kpis.churn import ChurnRules, is_customer_part
 from kpis.ledger import POINT, PartKey
 from kpis.snapshot import RETENTION_COHORTS, PartSums, Summary, window_bounds
@@ -50,7 +51,7 @@ class TrackedSummary:
         self.summary = Summary(windowed={window.name: {} for window in WINDOWS})
         self.counts: dict[Hashable, int] = {}  # how many parts each sum adds
         # Per bucket size a window reads, the windowed parts of each bucket.
-        self.buckets: dict[int, dict[int, set[PartKey]]] = {size: {} for size in _SECTIONS_BY_SIZE}
+        self.buckets: dict[int, BucketIndex] = {size: {} for size in _SECTIONS_BY_SIZE}
         self.churn = TrackedChurn(churn_rules, watermark_us)
         self.summary.churn = self.churn.summary
         self.revision = 0  # moves on whenever the summary does
@@ -111,23 +112,13 @@ class TrackedSummary:
         if sections is None:
             return  # no window reads this bucket size
         if made:
-            self._index(key, made)
+            list_part(self.buckets[x], y, key, made > 0)
         if self.bounds is not None:
             for section in sections:
                 first, last = self.bounds[section]
                 if first <= y <= last:
                     sums = summary.windowed[WINDOWS[section].name]
                     self._add_to_sums(sums, (section, part, value_of_dimension), amount, made)
-
-    def _index(self, key: PartKey, made: int) -> None:
-        by_bucket = self.buckets[key[2]]
-        if made > 0:
-            by_bucket.setdefault(key[3], set()).add(key)
-            return
-        keys = by_bucket[key[3]]
-        keys.discard(key)
-        if not keys:
-            del by_bucket[key[3]]
 
     def _add_to_sums(
         self, sums: PartSums, count_key: tuple[int, str, str], amount: int, made: int
