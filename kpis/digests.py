@@ -97,8 +97,8 @@ class DigestTable(Generic[V]):
         return len(self._values)
 
     def items(self) -> Iterator[tuple[int, V]]:
-        digests, values = self._digests, self._values
-        return ((digests[slot], values[slot]) for slot in self._occupied())  # type: ignore[misc]
+        pairs = zip(self._digests, self._values, strict=True)
+        return ((key, value) for key, value in pairs if value is not None)
 
     def values(self) -> Iterator[V]:
         return (value for value in self._values if value is not None)
