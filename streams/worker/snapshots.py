@@ -4,9 +4,11 @@ A recovery reads a checkpoint partition from the smallest latest snapshot of the
 sources it recovers on (see `checkpoint_log`): every record written there since, of
 every source, not only the source's own changes. So the policy keeps that read near the
 size of the states: a snapshot is written as the first checkpoint after a recovery;
-when the source's changes since its last snapshot outgrow it; when this worker has
-written more bytes to the checkpoint partition since then than the latest snapshots of
-all its sources there (`BYTES_BEHIND` times), so that a large state changing slowly
+when the source's changes since its last snapshot outgrow the state (its size now,
+estimated at the last snapshot's bytes per entry, never below that snapshot: a growing
+state, whose changes are mostly what it adds, is not snapshotted at each doubling); when
+this worker has written more bytes to the checkpoint partition since then than the
+states of all its sources there (`BYTES_BEHIND` times), so that a large state changing slowly
 never keeps busier sources' superseded records in front of the others' snapshots; and
 when the last snapshot lies more than `max_behind` records behind the head of its
 checkpoint partition (the records other workers write there, whose bytes this one does
@@ -46,7 +48,9 @@ class _Chain:
     snapshot_bytes: int
     log: int  # its checkpoint partition
     mark: int  # bytes this worker had written to that partition up to the snapshot
+    snapshot_entries: int  # ids, entities and parts in it
     change_bytes: int = 0
+    state_bytes: int = 0  # the state's size at the last take, estimated (`_estimate`)
 
 
 class SnapshotPolicy:
@@ -68,7 +72,8 @@ class SnapshotPolicy:
         chain = self.chains.get(source)
         if chain is None:
             return _snapshot(state)
-        if chain.change_bytes > chain.snapshot_bytes or self._far_behind(chain):
+        chain.state_bytes = _estimate(chain, state)
+        if chain.change_bytes > chain.state_bytes or self._far_behind(chain):
             taken = _snapshot(state)
             chain.change_bytes = 0  # changes taken until it is written name the former base
         else:
@@ -87,10 +92,17 @@ class SnapshotPolicy:
         if chain is None:
             if checkpoint.full:
                 self.chains[source] = _Chain(
-                    checkpoint.offset, log_offset, size, log, self.log_bytes[log]
+                    checkpoint.offset,
+                    log_offset,
+                    size,
+                    log,
+                    self.log_bytes[log],
+                    _entries_in(checkpoint),
+                    state_bytes=size,
                 )
         elif checkpoint.full:  # the changes written next follow it
             chain.base, chain.snapshot_bytes, chain.change_bytes = log_offset, size, 0
+            chain.snapshot_entries, chain.state_bytes = _entries_in(checkpoint), size
             chain.mark = self.log_bytes[log]
             chain.since = max(chain.since, checkpoint.offset)  # taken before the chain began
         else:
@@ -119,9 +131,10 @@ class SnapshotPolicy:
 
     def _far_behind(self, chain: _Chain) -> bool:
         """This worker wrote more to the chain's checkpoint partition since its snapshot
-        than `BYTES_BEHIND` times the latest snapshots of all its sources there."""
-        snapshots = sum(c.snapshot_bytes for c in self.chains.values() if c.log == chain.log)
-        return self.log_bytes[chain.log] - chain.mark > BYTES_BEHIND * snapshots
+        than `BYTES_BEHIND` times the states of all its sources there (as estimated at
+        their last take)."""
+        states = sum(c.state_bytes for c in self.chains.values() if c.log == chain.log)
+        return self.log_bytes[chain.log] - chain.mark > BYTES_BEHIND * states
 
     def forget(self, source: PartitionId) -> None:
         """The source's next checkpoint is a snapshot (its state was recovered or dropped)."""
@@ -132,3 +145,16 @@ def _snapshot(state: PartitionState) -> Taken:
     """A snapshot of the state, with the parts changed since the last take."""
     changes = state.ledger.take_changes()
     return Taken(cp.take_snapshot(state), changes)
+
+
+def _entries_in(checkpoint: cp.Checkpoint) -> int:
+    return len(checkpoint.entities) + len(checkpoint.event_ids) + len(checkpoint.parts)
+
+
+def _estimate(chain: _Chain, state: PartitionState) -> int:
+    """The bytes a snapshot of the state would take now, at its last snapshot's bytes per
+    entry; never less than that snapshot, so that a state that shrank is judged as before."""
+    entries = len(state.entities) + len(state.event_ids) + len(state.ledger.values)
+    return max(
+        chain.snapshot_bytes, chain.snapshot_bytes * entries // max(1, chain.snapshot_entries)
+    )

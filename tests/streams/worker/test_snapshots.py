@@ -42,6 +42,38 @@ def test_the_first_checkpoint_is_a_snapshot_then_changes_until_they_outgrow_it()
     assert snapshot > 0
 
 
+def grown(state: PartitionState, parts: int) -> PartitionState:
+    """The state after one more record that added `parts` new parts."""
+    state.offset += 1
+    for n in range(parts):
+        state.ledger.add_gauge("part", f"o{state.offset}d{n}", 1)
+    return state
+
+
+def test_a_growing_state_is_snapshotted_once_its_changes_outgrow_the_state_not_the_snapshot() -> (
+    None
+):
+    """Changes that only add to the state never outgrow it: its last snapshot, which they
+    soon outgrow, is not what a recovery's reading is measured against. Changing what it
+    holds then brings the next snapshot as before."""
+    policy, state = SnapshotPolicy(), PartitionState()
+    kinds = []
+    for log_offset in range(40):
+        checkpoint = policy.take(LEADS_0, grown(state, 200 if log_offset == 0 else 20)).checkpoint
+        policy.written(LEADS_0, checkpoint, log_offset, len(cp.encode(checkpoint)))
+        kinds.append(checkpoint.full)
+    assert kinds == [True] + [False] * 39
+    chain = policy.chains[LEADS_0]
+    assert chain.change_bytes > 3 * chain.snapshot_bytes  # the former rule took a snapshot
+    assert chain.change_bytes <= chain.state_bytes
+    for log_offset in range(40, 200):
+        checkpoint = policy.take(LEADS_0, changed(state, 20)).checkpoint  # the same parts
+        policy.written(LEADS_0, checkpoint, log_offset, len(cp.encode(checkpoint)))
+        if checkpoint.full:
+            break
+    assert checkpoint.full
+
+
 def test_changes_name_the_offset_they_follow() -> None:
     policy, state = SnapshotPolicy(), PartitionState()
     first = policy.take(LEADS_0, changed(state, 50)).checkpoint
