@@ -22,11 +22,11 @@ from typing import Annotated
 
 import typer
 
+from bench import workload
 from bench.catchup import DAYS, SCALE, SEED, history_ending_yesterday
 from bench.snapshot import source_partition
 from kpis import checkpoint as cp
 from kpis.engine import PartitionState
-from kpis.events import decode_event
 from streams.kafka.partitions import PartitionId
 from streams.kafka.topics import Topics
 from streams.worker.snapshots import SnapshotPolicy
@@ -45,12 +45,10 @@ class Timing:
 
 def chunks(lines: list[bytes], chunk: int) -> list[tuple[PartitionId, list[bytes]]]:
     """Each partition's records `chunk` at a time, round robin over the partitions."""
-    topics = Topics()
     by_source: dict[PartitionId, list[bytes]] = {}
-    for line in lines:
-        event = decode_event(line)
-        partition = source_partition(event.entity_id.encode(), PARTITIONS)
-        by_source.setdefault(PartitionId(topics.for_event(event), partition), []).append(line)
+    for record in workload.keyed(lines, Topics()):
+        source = PartitionId(record.topic, source_partition(record.key, PARTITIONS))
+        by_source.setdefault(source, []).append(record.value)
     longest = max(map(len, by_source.values()))
     return [
         (source, records[start : start + chunk])
