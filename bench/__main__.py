@@ -131,18 +131,19 @@ def run_catchup(
     days: int, scale: float, workers: int, redis: str | None, logs: Path
 ) -> list[dict[str, Any]]:
     """(f), (g) `crmkpi up` catching up on a history with a reader, with 1 up to `workers`
-    workers (more than one share Redis), each beside a plain consumer of the same broker."""
+    workers (more than one sharing the store of `up`'s own process, then Redis), each beside
+    a plain consumer of the same broker."""
     results = []
     with shared_redis(redis, workers, logs) as url:
         for count in range(1, workers + 1):
-            result = catchup.measure(
-                days, scale, catchup.SEED, workers=count, redis=url if count > 1 else None
-            )
-            console.print(
-                f"catch-up, {count} worker(s): {result['worker_per_second']:,.0f}/s, "
-                f"baseline {result['baseline_per_second']:,.0f}/s"
-            )
-            results.append(result)
+            for shared in [None] if count == 1 else [None, url]:
+                result = catchup.measure(days, scale, catchup.SEED, workers=count, redis=shared)
+                console.print(
+                    f"catch-up, {count} worker(s), {result['store']} store: "
+                    f"{result['worker_per_second']:,.0f}/s, "
+                    f"baseline {result['baseline_per_second']:,.0f}/s"
+                )
+                results.append(result)
     return results
 
 

@@ -2,6 +2,7 @@
 
     PYTHONPATH=$PWD python3 -m bench.catchup                    # 1,080 days, scale 0.17
     PYTHONPATH=$PWD python3 -m bench.catchup --days 540 --profile catchup.txt
+    PYTHONPATH=$PWD python3 -m bench.catchup --workers 1           # one worker process
     PYTHONPATH=$PWD python3 -m bench.catchup --workers 2 --redis redis://127.0.0.1:6379/15
 
 The history (about 440 events a day at scale 0.17) ends the day before the run, so every
@@ -31,9 +32,12 @@ from typing import Annotated, Any
 
 import redis as redis_client
 import typer
+from pydantic import SecretStr
 
 from bench import services, throughput
 from bench.report import milliseconds
+from streams.cli.up import default_workers
+from streams.config import Settings
 from streams.kafka.broker import free_port
 from streams.kafka.topics import Topics
 from streams.simulate import NO_ANOMALIES, Anomalies, simulate_history
@@ -110,15 +114,18 @@ def read_while(url: str, stop: threading.Event, readings: list[Reading]) -> None
 
 
 def catch_up(
-    bootstrap: str, logs: Path, profile: Path | None, workers: int, redis: str | None
+    bootstrap: str, logs: Path, profile: Path | None, workers: int | None, redis: str | None
 ) -> dict[str, Any]:
-    """`crmkpi up --bootstrap` from offset 0 with a reader; rate and read times."""
+    """`crmkpi up --bootstrap` from offset 0 with a reader; rate and read times. Its workers
+    are `up`'s default unless given."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = crmkpi_env(bootstrap, CRMKPI_HTTP_PORT=str(port), CRMKPI_GROUP_ID="bench-catchup")
     command = [sys.executable, "-m", "streams", "up", "--bootstrap", bootstrap]
-    if workers > 1:
-        command += ["--workers", str(workers), "--redis", redis or ""]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    if redis is not None:
+        command += ["--redis", redis]
     readings: list[Reading] = []
     stop = threading.Event()
     launched = time.perf_counter()
@@ -186,7 +193,7 @@ def measure(
     scale: float,
     seed: int,
     profile: Path | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     redis: str | None = None,
 ) -> dict[str, Any]:
     """The baseline and `crmkpi up` on the same freshly loaded broker."""
@@ -200,10 +207,12 @@ def measure(
             if redis is not None:
                 flush_redis(redis)
             worker = catch_up(bootstrap, logs, profile, workers, redis)
+    count = workers or default_workers(Settings(redis_url=SecretStr(redis) if redis else None))
     return {
         "days": days,
         "scale": scale,
-        "workers": workers,
+        "workers": count,
+        "store": "Redis" if redis else "in-process" if count == 1 else "relayed",
         "cpus": os.cpu_count(),
         "history_events": events,
         "produce_seconds": produced_seconds,
@@ -218,16 +227,18 @@ def main(
     scale: Annotated[float, typer.Option(help="Simulator volume multiplier.")] = SCALE,
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = SEED,
     profile: Annotated[Path | None, typer.Option(help="py-spy raw stacks of the worker.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="`crmkpi up --workers`.")] = 1,
-    redis: Annotated[str | None, typer.Option(help="Redis URL (emptied), for --workers.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="`crmkpi up --workers` [default: up's own].")
+    ] = None,
+    redis: Annotated[str | None, typer.Option(help="Redis URL (emptied) to share.")] = None,
 ) -> None:
     """Print the catch-up figures of `crmkpi up` beside a plain consumer's."""
-    if workers > 1 and redis is None:
-        raise typer.BadParameter("--workers needs --redis")
     result = measure(days, scale, seed, profile, workers, redis)
+    count = result["workers"]
     print(
         f"{result['history_events']:,} events over {days} days: crmkpi up "
-        f"({workers} worker{'s' if workers > 1 else ''}, {result['cpus']} CPUs) "
+        f"({count} worker{'s' if count > 1 else ''}, {result['store']} store, "
+        f"{result['cpus']} CPUs) "
         f"{result['worker_per_second']:,.0f}/s, plain consumer "
         f"{result['baseline_per_second']:,.0f}/s, ratio {result['ratio']:.2f}; "
         f"/kpis while catching up: median {milliseconds(result['kpis_ms_median'])}, "

@@ -105,6 +105,7 @@ def add_catchup_rows(table: Table, runs: list[dict[str, Any]]) -> None:
     """(f), (g): each worker count's catch-up rate and /kpis times, then the scaling."""
     for run in runs:
         workers = f"{run['workers']} worker{'s' if run['workers'] > 1 else ''}"
+        workers += f", {run['store']} store"
         table.add_row(
             f"catch-up, {workers}",
             f"{run['worker_per_second']:,.0f} events/s",
@@ -117,11 +118,11 @@ def add_catchup_rows(table: Table, runs: list[dict[str, Any]]) -> None:
             f"max {milliseconds(run['kpis_ms_max'])}; {run['reads']} reads, "
             "each 0.5 s after an answer",
         )
-    one, most = runs[0], runs[-1]
-    if most is not one:
+    one = runs[0]
+    for most in runs[1:]:
         rates = most["worker_per_second"] / one["worker_per_second"]
         table.add_row(
-            f"catch-up, {most['workers']} workers / 1",
+            f"catch-up, {most['workers']} workers ({most['store']} store) / 1",
             f"{most['ratio'] / one['ratio']:.2f}x",
             f"of the ratios to each run's plain consumer; {rates:.2f}x of the rates",
         )

@@ -40,10 +40,11 @@ from streams.kafka.partitions import PartitionId
 from streams.kafka.producer import CrmProducer
 from streams.kafka.topics import Topics, ensure_topics
 from streams.read.lag_probe import LagProbe
-from streams.read.redis_store import open_store
+from streams.read.relay_store import RelayServer
 from streams.read.snapshot_cache import LastGoodSnapshot
 from streams.read.snapshot_reader import SnapshotReader
-from streams.read.store import Store
+from streams.read.store import MemoryStore, Store
+from streams.read.stores import open_store
 from streams.review.reporter import ReviewReporter
 from streams.review.sent_log import SentLog
 from streams.worker.assignment import Assignment
@@ -84,6 +85,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
         datadir: Path,
         serve_http: bool,
         on_started: StartHook | None,
+        relay_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -94,6 +96,10 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.churn_alerts = churn_alerts
         self.serve_http = serve_http
         self.on_started_hook = on_started
+        self.relay = None  # serves `store` at `relay_path` to the other workers of `crmkpi up`
+        if relay_path is not None:
+            assert isinstance(store, MemoryStore), "a relay serves the in-process store"
+            self.relay = RelayServer(store, relay_path)
         self.datadir = datadir  # Faust's own files: removed on stop
         self.ready = asyncio.Event()
         self.background: set[asyncio.Task[None]] = set()
@@ -102,6 +108,8 @@ class Runtime(mode.Service):  # type: ignore[misc]
     async def on_start(self) -> None:
         started = time.monotonic()
         settings, topics, assignment = self.settings, self.topics, self.assignment
+        if self.relay is not None:
+            await self.relay.start()
         await ensure_topics(settings)
         self.producer = AIOKafkaProducer(
             **settings.kafka_options(), acks="all", max_request_size=MAX_CHECKPOINT_BYTES
@@ -118,6 +126,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
             lambda: processor.publisher.stale_since,
         )
         self.health = WorkerHealth(self.store, self.probe, assignment, processor)
+        self.health.exports = "all" if self.relay else "none" if settings.store_relay else "owned"
         recreate = partial(recreate_topics, settings)
         self.consumption = Consumption(processor, self.consumer, assignment, recreate)
         stall_seconds = max(MIN_STALL_SECONDS, 3 * settings.session_timeout)
@@ -184,6 +193,8 @@ class Runtime(mode.Service):  # type: ignore[misc]
         await self.probe.stop()
         await self.checkpoints.close()
         await self.producer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.store.close()
         if self.churn_alerts is not None:
             await self.churn_alerts.close()
@@ -220,15 +231,9 @@ class Runtime(mode.Service):  # type: ignore[misc]
             await self.stall_watch.tick()
 
 
-def create_app(
-    settings: Settings, *, serve_http: bool = True, on_started: StartHook | None = None
-) -> tuple[faust.App, Runtime]:
-    """The Faust app and its runtime for the given settings."""
-    install_metadata_no_auto_create()
-    alerts = churn_alerts_for(settings)
-    settings.goals()  # a bad goals file stops the worker here, in one line
-    datadir = Path(tempfile.mkdtemp(prefix="crmkpi-faust-"))
-    app = faust.App(
+def faust_app(settings: Settings, datadir: Path) -> faust.App:
+    """The Faust app of a worker: its consumer group and Kafka clients' settings."""
+    return faust.App(
         settings.group_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
@@ -245,9 +250,25 @@ def create_app(
         broker_heartbeat_interval=min(1.0, settings.session_timeout / 3),
         broker_rebalance_timeout=settings.session_timeout,
     )
-    store = open_store(settings.redis_url.get_secret_value() if settings.redis_url else None)
-    consumer = FaustGroupConsumer(app)
-    runtime = Runtime(settings, store, consumer, alerts, datadir, serve_http, on_started)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    serve_http: bool = True,
+    on_started: StartHook | None = None,
+    relay_path: Path | None = None,
+) -> tuple[faust.App, Runtime]:
+    """The Faust app and its runtime for the given settings (`relay_path`: see `Runtime`)."""
+    install_metadata_no_auto_create()
+    alerts = churn_alerts_for(settings)
+    settings.goals()  # a bad goals file stops the worker here, in one line
+    datadir = Path(tempfile.mkdtemp(prefix="crmkpi-faust-"))
+    app = faust_app(settings, datadir)
+    store, consumer = open_store(settings), FaustGroupConsumer(app)
+    runtime = Runtime(
+        settings, store, consumer, alerts, datadir, serve_http, on_started, relay_path
+    )
     app.service(runtime)
     source = app.topic(
         *runtime.topics.sources,

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     topic_prefix: str = "crm."
     partitions: int = Field(default=6, ge=1)
     redis_url: SecretStr | None = None  # holds its password: never printed, redacted in output
+    # Set by `crmkpi up --workers N` without Redis for its other workers: the Unix socket of
+    # the store its own process holds (`streams.read.relay_store`).
+    store_relay: str | None = None
     http_host: str = "127.0.0.1"  # the internal listener: page, /events, /kpis, /metrics, ...
     http_port: int = 8000
     # The public ingest listener (docs/security.md); without a port, /ingest is on the internal one.

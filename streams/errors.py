@@ -23,3 +23,7 @@ class MonitorUnreachable(CrmkpiError):
 
 class MonitorNotIdle(CrmkpiError):
     """A monitor's consumer lag did not reach 0 in the time given."""
+
+
+class StoreUnreachable(CrmkpiError):
+    """The KPI store of the `crmkpi up` that started this worker does not answer."""

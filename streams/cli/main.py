@@ -55,11 +55,14 @@ def up(
         float, typer.Option(help="Demo live events per second, after its history.")
     ] = 1.0,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
-            min=1, help="Worker processes in one consumer group (more than 1 needs --redis)."
+            min=1,
+            help="Worker processes in one consumer group [default: without --redis, one per "
+            "CPU, at most one per partition, sharing this process's store; with it, 1].",
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
 ) -> None:
     """Run the whole monitor: embedded broker (unless --bootstrap), worker, HTTP server."""
     from streams.cli.up import run_up

@@ -7,15 +7,17 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 
 from rich.console import Console
 
 from streams.app import Runtime
 from streams.cli.runner import run_worker
 from streams.config import Settings
-from streams.errors import ConfigError
-from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.broker import EmbeddedBroker, die_with_parent, free_port, port_in_use
 from streams.kafka.topics import ensure_topics
 from streams.secret_settings import redacted
 
@@ -29,19 +31,25 @@ def child_env(settings: Settings) -> dict[str, str]:
     return dict(os.environ, CRMKPI_KAFKA_BOOTSTRAP=settings.kafka_bootstrap)
 
 
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop `processes`: SIGTERM, then SIGKILL after 20 s (those stopped already are left)."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 @contextlib.contextmanager
 def stopped_at_exit(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
-    """Stop `processes` (SIGTERM, then SIGKILL after 20 s) when the block ends."""
+    """Stop `processes` when the block ends."""
     try:
         yield
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(processes)
 
 
 @contextlib.contextmanager
@@ -59,36 +67,67 @@ def demo_feed(settings: Settings, rate: float | None) -> Iterator[None]:
         yield
 
 
+def default_workers(settings: Settings) -> int:
+    """Without Redis, one worker process per CPU this process may use, at most one per
+    partition: they are scraped as one (`streams.read.relay_store`). With Redis, one: each
+    worker exports its own partitions' series, and Prometheus must scrape every one."""
+    if settings.redis_url is not None:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), settings.partitions))
+
+
 @contextlib.contextmanager
-def more_workers(settings: Settings, count: int) -> Iterator[None]:
+def store_relay(settings: Settings, workers: int) -> Iterator[Path | None]:
+    """Where this process serves its in-process store to its other workers (without Redis):
+    a socket in a private directory, removed when the block ends."""
+    if workers == 1 or settings.redis_url is not None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="crmkpi-store-") as directory:
+        yield Path(directory) / "store.sock"
+
+
+@contextlib.contextmanager
+def more_workers(
+    settings: Settings, count: int, relay: Path | None
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`count` more `crmkpi worker` processes in this one's group, each serving HTTP on the
-    next port; stopped (SIGTERM, then SIGKILL) when the block ends."""
+    next port (a free one when it is taken) and sharing the KPIs through Redis or this
+    process's `relay`; stopped (SIGTERM, then SIGKILL) when the block ends, killed if this
+    process dies."""
     processes = []
     for number in range(1, count + 1):
+        port = settings.http_port + number
+        if port_in_use(settings.http_host, port):
+            port = free_port()
         env = child_env(settings)
-        env.update(
-            CRMKPI_GROUP_ID=settings.group_id,
-            CRMKPI_HTTP_PORT=str(settings.http_port + number),
-        )
+        env.update(CRMKPI_GROUP_ID=settings.group_id, CRMKPI_HTTP_PORT=str(port))
         env.pop("CRMKPI_INGEST_PORT", None)  # one public ingest listener: this process's
         if settings.redis_url is not None:
             env["CRMKPI_REDIS_URL"] = settings.redis_url.get_secret_value()
+        elif relay is not None:
+            env["CRMKPI_STORE_RELAY"] = str(relay)
         command = [sys.executable, "-m", "streams", "worker"]
-        processes.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
-        out.print(f"worker {number + 1}: http://{settings.http_host}:{settings.http_port + number}")
+        worker = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent()
+        )
+        processes.append(worker)
+        out.print(f"worker {number + 1}: http://{settings.http_host}:{port}")
     with stopped_at_exit(processes):
-        yield
+        yield processes
 
 
 def run_up(
-    settings: Settings, *, embedded_broker: bool, demo_rate: float | None, workers: int = 1
+    settings: Settings,
+    *,
+    embedded_broker: bool,
+    demo_rate: float | None,
+    workers: int | None = None,
 ) -> int:
-    """Start broker (unless external), workers, HTTP server and demo; stop all on Ctrl-C or
-    SIGTERM."""
-    if workers > 1 and settings.redis_url is None:
-        raise ConfigError(
-            "--workers needs --redis (or CRMKPI_REDIS_URL): workers share the KPIs through Redis"
-        )
+    """Start broker (unless external), workers (`default_workers` unless given), HTTP server
+    and demo; stop all on Ctrl-C or SIGTERM."""
+    chosen = "" if workers or settings.redis_url else " (one per CPU, at most one per partition)"
+    workers = workers or default_workers(settings)
     broker = EmbeddedBroker(settings.kafka_bootstrap) if embedded_broker else None
 
     async def on_started(runtime: Runtime) -> None:
@@ -105,6 +144,8 @@ def run_up(
                 f"at about {demo_rate:g} events/s"
             )
         out.print("crmkpi is ready (Ctrl-C to stop)")
+        if runtime.relay is not None:  # they publish to it until they stop
+            runtime.relay.before_stop = partial(asyncio.to_thread, stop_all, others)
 
     if broker is not None:
         broker.start()
@@ -113,10 +154,17 @@ def run_up(
         out.print(f"broker: {settings.kafka_bootstrap}")
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     store = f"redis {redacted(redis_url)}" if redis_url else "in-process"
+    if workers > 1 and not redis_url:
+        store += f", shared with the other worker{'s' * (workers > 2)} through a local socket"
+    out.print(f"workers: {workers}{chosen}")
     out.print(f"store: {store}")
     try:
-        with demo_feed(settings, demo_rate), more_workers(settings, workers - 1):
-            return run_worker(settings, on_started)
+        with (
+            demo_feed(settings, demo_rate),
+            store_relay(settings, workers) as relay,
+            more_workers(settings, workers - 1, relay) as others,
+        ):
+            return run_worker(settings, on_started, relay)
     finally:
         if broker is not None:
             with contextlib.suppress(Exception):

@@ -9,7 +9,9 @@ so every series must come from exactly one worker: a worker exports the
 additive families (parts, the resolution histogram, event counts, lag) of the
 source partitions assigned to it only, and only the reporter (one worker of
 the group) exports the combined families (KPI values, watermark, customers at
-risk). Health families describe the worker itself.
+risk). Health families describe the worker itself. The workers of one `crmkpi up`
+without Redis are scraped as one: its own process, which holds their store, exports
+every family of every partition, and the others only their health (`WorkerView.exports`).
 
 The KPI and part families, most of the text, change only when a partition does: an
 `Exposition` keeps their text while the reader's derivation is the same, and renders the
@@ -249,12 +251,13 @@ class Exposition:
         self, snapshot: Snapshot, lag_by_partition: dict[str, int], worker: WorkerView | None
     ) -> bytes:
         """The Prometheus text exposition of a snapshot; `worker`: exported by one of a group."""
-        if worker is None:
+        if worker is None or worker.exports == "all":
             share = owned_share(snapshot, frozenset(snapshot.views))
             lag = lag_by_partition
         else:
-            share = owned_share(snapshot, worker.owned)
-            lag = {name: n for name, n in lag_by_partition.items() if name in worker.owned}
+            exported = worker.owned if worker.exports == "owned" else frozenset()
+            share = owned_share(snapshot, exported)
+            lag = {name: n for name, n in lag_by_partition.items() if name in exported}
         reporter = worker is None or worker.reporter
         kpis, sums = snapshot.kpis if reporter else None, share.sums_by_window
         known = self.derived

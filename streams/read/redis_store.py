@@ -10,15 +10,13 @@ import orjson
 import redis.asyncio as redis
 
 from kpis.ledger import PartKey
-from streams.read.journal import JOURNAL_MIN_ENTRIES, Journal
+from streams.read.journal import JOURNAL_MIN_ENTRIES
 from streams.read.store import (
     Changes,
-    MemoryStore,
     PartitionMissing,
     PartitionView,
     Position,
-    Store,
-    apply_changes,
+    followed_view,
 )
 
 # KEYS: the meta hash, the partition's parts hash, the logs hash, the partition's change
@@ -173,18 +171,9 @@ class RedisStore:
             (_part_key(field), int(value))
             for field, value in zip(flat[::2], flat[1::2], strict=True)
         ]
+        position = Position(entry["offset"], entry["incarnation"], entry["watermark_us"])
         before = self.views.get(partition)
-        if mode == b"log" and before is not None:
-            values, journal = before.values, before.journal
-            journal.append(apply_changes(values, pairs), values)
-        else:
-            values, journal = dict(pairs), Journal()
-            if before is not None:
-                journal = before.journal
-                journal.record(before.values, values)
-        self.views[partition] = PartitionView(
-            entry["offset"], entry["incarnation"], entry["watermark_us"], values, meta, journal
-        )
+        self.views[partition] = followed_view(before, pairs, mode != b"log", position, meta)
         self.followed[partition] = generation, int(last)
 
     async def names(self) -> set[str]:
@@ -207,8 +196,3 @@ def _text(value: bytes | str) -> str:
 def _part_key(field: bytes) -> PartKey:
     part, dimension, x, y = orjson.loads(field)
     return (part, dimension, x, y)
-
-
-def open_store(redis_url: str | None) -> Store:
-    """Redis when a URL is configured, else the in-process store."""
-    return RedisStore(redis_url) if redis_url else MemoryStore()

@@ -9,6 +9,7 @@ from dataclasses import replace
 from redis.exceptions import RedisError
 
 from kpis.churn import ChurnRules
+from streams.errors import StoreUnreachable
 from streams.read.lag_probe import LagProbe
 from streams.read.snapshot_reader import ReadResult, SnapshotReader
 
@@ -38,7 +39,7 @@ class LastGoodSnapshot:
             latest = await self.reader.read(
                 self.probe, self.gross_margin, self.stale_since(), self.churn_rules
             )
-        except RedisError:
+        except (RedisError, StoreUnreachable):  # Redis, or the store of `crmkpi up`
             if self.last is None:
                 raise
             snapshot, lag = self.last

@@ -90,6 +90,24 @@ def apply_changes(values: dict[PartKey, int], changes: Changes) -> Iterator[Chan
         yield key, old, value
 
 
+def followed_view(
+    before: PartitionView | None, pairs: Changes, whole: bool, position: Position, version: object
+) -> PartitionView:
+    """A reader's view of a partition brought up to `position`: `before` with the changes
+    `pairs` applied, or (`whole`) replaced by the parts `pairs`, its journal recording what
+    differs."""
+    if before is not None and not whole:
+        values, journal = before.values, before.journal
+        journal.append(apply_changes(values, pairs), values)
+    else:
+        values, journal = dict(pairs), Journal()
+        if before is not None:
+            journal = before.journal
+            journal.record(before.values, values)
+    offset, incarnation, watermark_us = position.offset, position.incarnation, position.watermark_us
+    return PartitionView(offset, incarnation, watermark_us, values, version, journal)
+
+
 class MemoryStore:
     """The in-process store of the single-process embedded default."""
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from kpis import metric_names as m
+
+Exports = Literal["owned", "all", "none"]
+"""Whose additive families a worker exports: its own partitions' (one of a group, each
+scraped); every partition's (the `crmkpi up` process whose store its other workers relay
+to: scraping it alone sees everything); none (those other workers)."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,7 @@ class WorkerView:
     recovery: tuple[float, int] | None = None  # the last one's seconds and checkpoint bytes
     collectors: tuple[Collector, ...] = ()  # the process's own families, e.g. ingest counts
     state_entries: Mapping[str, int] = field(default_factory=dict)  # held by its partitions
+    exports: Exports = "owned"
 
 
 def health_families(worker: WorkerView) -> Iterator[Metric]:

@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
 
+from streams.errors import StoreUnreachable
 from streams.read.snapshot_reader import ReadResult
 from streams.worker.assignment import Assignment
 from streams.worker.churn_alerts import ChurnAlerts
@@ -38,10 +40,11 @@ class ChurnReporter:
         self.announced_at = 0.0
 
     async def tick(self) -> None:
-        """Announce what changed since the last tick; a failure is retried on the next."""
+        """Announce what changed since the last tick; a failure (of the broker, or of the
+        store before any snapshot was read) is retried on the next."""
         try:
             await self.announce()
-        except KafkaError as error:
+        except (KafkaError, RedisError, StoreUnreachable) as error:
             log.warning("churn-risk announcement failed: %s", error)
 
     async def announce(self) -> None:

@@ -7,7 +7,7 @@ from prometheus_client.registry import Collector
 from kpis.retention import state_entries
 from streams.read.lag_probe import LagProbe
 from streams.read.store import Store
-from streams.read.worker_view import WorkerView
+from streams.read.worker_view import Exports, WorkerView
 from streams.worker.assignment import Assignment
 from streams.worker.processor import Processor
 
@@ -23,6 +23,7 @@ class WorkerHealth:
         self.assignment = assignment
         self.processor = processor
         self.collectors: tuple[Collector, ...] = ()  # exported with its health, e.g. ingest counts
+        self.exports: Exports = "owned"
 
     async def readiness(self) -> list[str]:
         """What keeps the worker from being ready; empty when it is."""
@@ -42,9 +43,10 @@ class WorkerHealth:
     def view(self) -> WorkerView:
         """What this worker owns and its health, for /metrics."""
         processor = self.processor
+        reporter = self.assignment.reporter if self.exports == "owned" else self.exports == "all"
         return WorkerView(
             frozenset(str(source) for source in self.assignment.owned),
-            self.assignment.reporter,
+            reporter,
             self.assignment.rebalances,
             processor.last_flush,
             processor.applier.processing_errors,
@@ -52,4 +54,5 @@ class WorkerHealth:
             processor.last_recovery,
             self.collectors,
             state_entries(processor.states.values()),
+            self.exports,
         )

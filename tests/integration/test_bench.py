@@ -50,7 +50,11 @@ def test_quick_benchmark_writes_every_measure(tmp_path: Path) -> None:
     for endpoint in ("/metrics", "/kpis"):
         assert results["scrape"][endpoint]["bytes"] > 0
         assert results["scrape"][endpoint]["median_ms"] > 0
-    assert [run["workers"] for run in results["catchup"]] == [1, 2]
+    assert [(run["workers"], run["store"]) for run in results["catchup"]] == [
+        (1, "in-process"),
+        (2, "relayed"),
+        (2, "Redis"),
+    ]
     for run in results["catchup"]:
         assert run["days"] == 60
         assert 0 < run["events"] <= run["history_events"]

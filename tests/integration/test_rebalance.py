@@ -68,6 +68,15 @@ async def test_part_series_summed_over_workers_equal_the_whole_and_one_worker_re
     assert ("crmkpi_consumer_lag_records", (("partition", "crm.tickets:1"),)) not in reporter
     assert reporter[("crmkpi_partitions_assigned", ())] == 1
 
+    # The workers of one `crmkpi up` without Redis are scraped as one: its own process
+    # exports the whole, whatever it owns, and the others nothing but their health.
+    up = WorkerView(frozenset({"crm.tickets:1"}), True, exports="all")
+    relayed = WorkerView(frozenset({"crm.surveys:0"}), False, exports="none")
+    exported = samples(render(snapshot, lag, up))
+    assert {key: v for key, v in exported.items() if key[0] not in health} == whole
+    others = samples(render(snapshot, lag, relayed))
+    assert not [key for key, v in others.items() if key[0] not in health and v]
+
 
 SEED = 17
 DAYS = 16  # about 28,000 events, all in the first 16 days: no 30-day window slides

@@ -1,24 +1,46 @@
-"""The readers' store: in-process and Redis behave the same, and only move forward."""
+"""The readers' store: in-process, Redis and the relay of `crmkpi up` behave the same, and
+only move forward."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from kpis.ledger import PartKey
+from streams.errors import StoreUnreachable
 from streams.read.journal import JOURNAL_MIN_ENTRIES, Journal
 from streams.read.redis_store import RedisStore
+from streams.read.relay_store import Follow, RelayServer, RelayStore
 from streams.read.store import MemoryStore, PartitionMissing, Position, Store
 
 A = ("csat_responses", "emea", 60_000_000, 7)
 B = ("csat_responses", "amer", 60_000_000, 7)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture
+async def relay(tmp_path: Path) -> AsyncIterator[RelayServer]:
+    """A relay server on an in-process store, on a socket in `tmp_path`."""
+    server = RelayServer(MemoryStore(), tmp_path / "store.sock")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(params=["memory", "redis", "relay"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "relay":
+        tmp_path: Path = request.getfixturevalue("tmp_path")
+        server = RelayServer(MemoryStore(), tmp_path / "store.sock")
+        await server.start()
+        relayed = RelayStore(str(server.path))
+        yield relayed
+        await relayed.close()
+        await server.stop()
         return
     redis_url = request.getfixturevalue("redis_url")
     redis_store = RedisStore(redis_url)
@@ -144,3 +166,56 @@ async def test_a_redis_reader_behind_the_kept_changes_reads_every_part_again(
     finally:
         await writer.close()
         await reader.close()
+
+
+async def test_a_relay_reader_follows_the_changes_and_the_servers_own_writes(
+    relay: RelayServer,
+) -> None:
+    """The `up` process publishes to its store directly, its other workers through the
+    relay; a relayed reader sees both, and between two reads gets only the changes."""
+    writer, reader = RelayStore(str(relay.path)), RelayStore(str(relay.path))
+    many = [((*A[:3], n), 1) for n in range(100)]
+    try:
+        await writer.publish("crm.surveys:0", Position(1), many, full=True)
+        await relay.store.publish("crm.surveys:1", Position(4), [(B, 3)], full=True)
+        first = await reader.read()
+        assert first["crm.surveys:1"].values == {B: 3}
+        await writer.publish("crm.surveys:0", Position(2), [((*A[:3], 0), 5), (B, 2)], full=False)
+        await writer.publish("crm.surveys:0", Position(3), [(B, 0)], full=False)
+        view = (await reader.read())["crm.surveys:0"]
+        assert view.values is first["crm.surveys:0"].values  # followed in place
+        assert view.values == relay.store.partitions["crm.surveys:0"].values
+        assert view.values == {**dict(many), (*A[:3], 0): 5}
+        assert view.offset == 3
+        answer = await relay.answer(Follow(reader.known))
+        assert answer.moved == {}  # nothing moved since: nothing is sent
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_a_relay_reader_far_behind_or_reconnected_reads_every_part_again(
+    relay: RelayServer,
+) -> None:
+    reader = RelayStore(str(relay.path))
+    name, count = "crm.surveys:9", 3 * JOURNAL_MIN_ENTRIES
+    try:
+        await relay.store.publish(name, Position(0), [(A, 1), (B, 1)], full=True)
+        before = (await reader.read())[name]
+        await relay.store.publish(name, Position(1), [(A, n) for n in range(2, count)], False)
+        view = (await reader.read())[name]
+        assert view.values is not before.values and view.values == {A: count - 1, B: 1}
+        reader._disconnect()  # as after a failed request
+        await relay.store.publish(name, Position(2), [(B, 0)], full=False)
+        again = (await reader.read())[name]
+        assert again.values is not view.values and again.values == {A: count - 1}
+    finally:
+        await reader.close()
+
+
+async def test_a_relay_that_is_gone_is_unreachable_not_an_error(tmp_path: Path) -> None:
+    """Publishes fail as `StoreUnreachable` (the worker republishes later); pings say no."""
+    store = RelayStore(str(tmp_path / "none.sock"))
+    with pytest.raises(StoreUnreachable):
+        await store.publish("crm.surveys:0", Position(1), [(A, 1)], full=True)
+    assert not await store.ping()
