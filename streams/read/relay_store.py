@@ -44,7 +44,7 @@ class Publish(Struct, tag=True):
     incarnation: int
     watermark_us: int | None
     full: bool
-    changes: list[tuple[tuple[str, str, int, int], int]]
+    changes: Changes
 
 
 class Follow(Struct, tag=True):
@@ -65,7 +65,7 @@ class Moved(Struct, array_like=True):
     watermark_us: int | None
     journal_end: int
     whole: bool  # `pairs` are every part, not the changes since the reader's position
-    pairs: list[tuple[tuple[str, str, int, int], int]]
+    pairs: Changes
 
 
 class Followed(Struct, array_like=True):
