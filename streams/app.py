@@ -65,7 +65,7 @@ StartHook = Callable[["Runtime"], Awaitable[None]]
 
 
 class Runtime(mode.Service):  # type: ignore[misc]
-    """The clients and servers a worker owns besides Faust's consumer (a Faust app service).
+    """The clients and servers a worker owns besides Faust's consumer (started before it).
 
     Kafka clients need a running loop, so they are made in `on_start`; batches and
     recoveries wait for `ready`.
@@ -129,10 +129,8 @@ class Runtime(mode.Service):  # type: ignore[misc]
         self.health.exports = "all" if self.relay else "none" if settings.store_relay else "owned"
         recreate = partial(recreate_topics, settings)
         self.consumption = Consumption(processor, self.consumer, assignment, recreate)
-        stall_seconds = max(MIN_STALL_SECONDS, 3 * settings.session_timeout)
-        self.stall_watch = StallWatch(
-            processor, assignment, self.consumer, self.probe, stall_seconds
-        )
+        patience = max(MIN_STALL_SECONDS, 3 * settings.session_timeout)  # seconds stalled
+        self.stall_watch = StallWatch(processor, assignment, self.consumer, self.probe, patience)
         self.health.collectors = (self.stall_watch,)
         announcer = ChurnAnnouncer(self.producer, topics.churn_signals)
         self.churn = ChurnReporter(
@@ -187,6 +185,7 @@ class Runtime(mode.Service):  # type: ignore[misc]
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         shutil.rmtree(self.datadir, ignore_errors=True)
+        await self.processor.publisher.settled()
         await self.reviews.stop()
         if self.http is not None:
             await self.http.stop()
@@ -269,7 +268,6 @@ def create_app(
     runtime = Runtime(
         settings, store, consumer, alerts, datadir, serve_http, on_started, relay_path
     )
-    app.service(runtime)
     source = app.topic(
         *runtime.topics.sources,
         key_type=bytes,

@@ -16,7 +16,7 @@ from kpis import checkpoint as cp
 from kpis.engine import PartitionState
 from streams.kafka.partitions import PartitionId
 from streams.kafka.topics import Topics
-from streams.read.store import MemoryStore
+from streams.read.store import MemoryStore, PartitionView
 from streams.worker.assignment import Assignment
 from streams.worker.processor import Processor
 
@@ -148,6 +148,11 @@ class Worker:
     producer: FakeProducer
     checkpoints: FakeCheckpointLog
     assignment: Assignment
+
+    async def published(self) -> dict[str, PartitionView]:
+        """The store once the publications still in the background are sent."""
+        await self.processor.publisher.settled()
+        return self.store.partitions
 
 
 def worker(checkpoints: FakeCheckpointLog | None = None) -> Worker:

@@ -24,6 +24,7 @@ from streams.secret_settings import redacted
 out = Console(highlight=False, soft_wrap=True)
 DEMO_SEED = 7
 DEMO_HISTORY_DAYS = 90
+READY_POLL_SECONDS = 0.2  # how often `up` asks whether its worker is ready, until it is
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -117,6 +118,13 @@ def more_workers(
         yield processes
 
 
+async def announce_ready(runtime: Runtime) -> None:
+    """Print the ready line once the worker is ready (`/readyz`: partitions assigned)."""
+    while await runtime.health.readiness():
+        await asyncio.sleep(READY_POLL_SECONDS)
+    out.print("crmkpi is ready (Ctrl-C to stop)")
+
+
 def run_up(
     settings: Settings,
     *,
@@ -143,7 +151,7 @@ def run_up(
                 f"demo: {DEMO_HISTORY_DAYS} days of simulated CRM history, then live traffic "
                 f"at about {demo_rate:g} events/s"
             )
-        out.print("crmkpi is ready (Ctrl-C to stop)")
+        runtime.spawn(announce_ready(runtime))
         if runtime.relay is not None:  # they publish to it until they stop
             runtime.relay.before_stop = partial(asyncio.to_thread, stop_all, others)
 

@@ -3,8 +3,9 @@
 For each batch: apply every record to its partition's state (skipping what
 the state already covers), send the batch's dead letters, then write one
 checkpoint per touched partition — its changes together with the last
-offset they cover, in one record — and only then publish to the store and
-let the consumer commit. A crash anywhere replays records that the
+offset they cover, in one record — and only then let the consumer commit,
+while the store is told in the background (`StorePublisher.publish_later`).
+A crash anywhere replays records that the
 recovered state either covers (skipped) or does not (applied once).
 A checkpoint is a snapshot of the whole state or its changes (see
 `snapshots`); either way one record carries the state and its offset.
@@ -160,7 +161,8 @@ class Processor:
         return True
 
     async def _flush(self) -> dict[PartitionId, int]:
-        """Send dead letters, checkpoint, publish; returns the offsets safe to commit."""
+        """Send dead letters, checkpoint, publish (in the background); returns the offsets
+        safe to commit."""
         if self.pending_letters:
             await self.applier.send(self.pending_letters)
             self.pending_letters = []
@@ -180,12 +182,14 @@ class Processor:
         self.pending.clear()
         self.pending_checkpoints.clear()
         resume_at: dict[PartitionId, int] = {}
+        publications = []
         for source, each in taken:
             state = self.states.get(source)
             if state is None:  # revoked while the checkpoints were being written
                 continue
-            await self.publisher.publish(source, state, each.changes)
+            publications.append(self.publisher.prepared(source, state, each.changes))
             resume_at[source] = each.checkpoint.offset + 1
+        await self.publisher.publish_later(publications)
         self.last_flush = time.time()
         self.flushed_at.update(dict.fromkeys(resume_at, time.monotonic()))
         return resume_at

@@ -37,8 +37,8 @@ async def test_a_batch_commits_each_partition_past_its_last_record() -> None:
     assert outcome.commit == {LEADS_0: 3, LEADS_1: 1}
     assert outcome.rewind == {}
     assert w.checkpoints.offsets(LEADS_0) == [2]
-    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 3
-    assert w.store.partitions["crm.leads:0"].offset == 2
+    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == 3
+    assert (await w.published())["crm.leads:0"].offset == 2
 
 
 async def test_a_batch_retried_after_a_failed_checkpoint_is_applied_once() -> None:
@@ -47,10 +47,10 @@ async def test_a_batch_retried_after_a_failed_checkpoint_is_applied_once() -> No
     w.checkpoints.failed_appends = 1
     with pytest.raises(BrokerDown):
         await w.processor.process(batch)
-    assert w.store.partitions["crm.leads:0"].values == {}  # published only after the checkpoint
+    assert (await w.published())["crm.leads:0"].values == {}  # published only after the checkpoint
     outcome = await w.processor.process(batch)
     assert outcome.commit == {LEADS_0: 2}
-    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 2
+    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == 2
 
 
 async def test_a_batch_replayed_to_a_restarted_worker_is_skipped() -> None:
@@ -63,7 +63,7 @@ async def test_a_batch_replayed_to_a_restarted_worker_is_skipped() -> None:
     outcome = await restarted.processor.process({LEADS_0: batch[LEADS_0] + again})
     assert restarted.checkpoints.on_recover == [LEADS_0]
     assert outcome.commit == {LEADS_0: 3}
-    assert restarted.store.partitions["crm.leads:0"].values[ACCEPTED] == 3
+    assert (await restarted.published())["crm.leads:0"].values[ACCEPTED] == 3
 
 
 async def test_a_batch_of_records_already_applied_commits_nothing() -> None:
@@ -87,7 +87,7 @@ async def test_rejected_records_are_dead_lettered_counted_and_named() -> None:
         "crm.leads:0:0",
     )
     assert w.processor.applier.dead_letters == {"invalid_json": 1}
-    values = w.store.partitions["crm.leads:0"].values
+    values = (await w.published())["crm.leads:0"].values
     assert (values[ACCEPTED], values[rejected("invalid_json")]) == (1, 1)
 
 
@@ -101,7 +101,7 @@ async def test_dead_letters_of_other_origins_are_counted_never_sent_again() -> N
     outcome = await w.processor.process(batch)
     assert outcome.commit == {DLQ_0: 2}
     assert w.producer.sent == []
-    assert w.store.partitions["crm.dlq:0"].values == {rejected("schema"): 1}
+    assert (await w.published())["crm.dlq:0"].values == {rejected("schema"): 1}
 
 
 async def test_a_gap_rewinds_the_partition_to_the_state_once() -> None:
@@ -110,7 +110,7 @@ async def test_a_gap_rewinds_the_partition_to_the_state_once() -> None:
     outcome = await w.processor.process({LEADS_0: gap})
     assert outcome.rewind == {LEADS_0: 2}
     assert outcome.commit == {LEADS_0: 2}  # the records before the gap are checkpointed
-    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 2
+    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == 2
     # Read again and still missing: the records do not exist, the gap is accepted.
     outcome = await w.processor.process({LEADS_0: gap[2:]})
     assert outcome.rewind == {}
@@ -140,7 +140,7 @@ async def test_a_revocation_during_recovery_stops_the_batch() -> None:
     outcome = await w.processor.process({LEADS_0: records([lead_created()])})
     assert outcome.commit == {}
     assert w.processor.states == {}
-    assert "crm.leads:0" not in w.store.partitions
+    assert "crm.leads:0" not in await w.published()
 
 
 async def test_a_forgotten_partition_is_neither_checkpointed_nor_committed() -> None:
@@ -164,7 +164,7 @@ async def test_a_gap_past_the_first_slice_of_a_long_batch_still_stops_the_partit
     outcome = await w.processor.process({LEADS_0: gap})
     assert outcome.rewind == {LEADS_0: before}
     assert outcome.commit == {LEADS_0: before}
-    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == before
+    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == before
 
 
 async def test_readers_get_turns_during_a_long_batch_and_a_revocation_then_stops_it(

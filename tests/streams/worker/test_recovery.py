@@ -50,8 +50,8 @@ async def test_recovery_rebuilds_assigned_states_from_their_checkpoints_and_publ
     recover, _ = consumption(w, consumer)
     await recover.recover([LEADS_0, LEADS_1])
     assert (w.processor.states[LEADS_0].offset, w.processor.states[LEADS_1].offset) == (2, -1)
-    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 3
-    assert w.store.partitions["crm.leads:1"].values == {}
+    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == 3
+    assert (await w.published())["crm.leads:1"].values == {}
     assert (consumer.commits, consumer.seeks) == ([], [])  # positions are the states' next
 
 
@@ -104,7 +104,7 @@ async def test_a_batch_is_committed_after_its_checkpoint_even_when_it_took_retri
     assert consumer.commits == [{LEADS_0: 2}]
     assert w.checkpoints.offsets(LEADS_0) == [1]
     assert recreated.calls == 2
-    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 2
+    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == 2
 
 
 async def test_a_batch_revoked_while_retrying_is_dropped_uncommitted() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from kpis import checkpoint as cp
@@ -39,6 +41,7 @@ async def test_changes_the_store_missed_are_published_whole_once_it_is_back() ->
     store = FlakyStore()
     w.processor.publisher = publisher = StorePublisher(store)
     await w.processor.process({LEADS_0: records([lead_created()])})
+    await w.published()
     store.down = True
     await w.processor.process({LEADS_0: records([lead_created()], 1)})
     await w.processor.republish()
@@ -55,8 +58,8 @@ async def test_a_store_restarted_empty_gets_every_partition_again() -> None:
     await w.processor.process({LEADS_0: records([lead_created(), lead_created()])})
     w.store.partitions.clear()
     await w.processor.republish()
-    assert w.store.partitions["crm.leads:0"].values[ACCEPTED] == 2
-    assert w.store.partitions["crm.leads:0"].offset == 1
+    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == 2
+    assert (await w.published())["crm.leads:0"].offset == 1
 
 
 async def test_a_snapshot_tells_the_store_the_parts_that_returned_to_zero() -> None:
@@ -95,4 +98,72 @@ async def test_a_store_told_only_the_changes_holds_every_partition_as_the_worker
         await w.processor.snapshot_idle()
     written = [cp.decode(data).full for _, data in w.checkpoints.written]
     assert written.count(True) > 2 and written.count(False) > 2
-    assert w.store.partitions["crm.leads:0"].values == w.processor.states[LEADS_0].ledger.values
+    assert (await w.published())["crm.leads:0"].values == w.processor.states[LEADS_0].ledger.values
+
+
+class GatedStore(MemoryStore):
+    """A memory store whose publishes wait for `gate`, noting the offsets in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.offsets: list[int] = []
+
+    async def publish(
+        self, partition: str, position: Position, changes: Changes, full: bool
+    ) -> None:
+        await self.gate.wait()
+        self.offsets.append(position.offset)
+        await super().publish(partition, position, changes, full)
+
+
+async def test_a_batch_is_committed_before_the_store_has_it_and_published_in_order() -> None:
+    w = worker()
+    store = GatedStore()
+    w.processor.publisher = publisher = StorePublisher(store)
+    store.gate.set()
+    await w.processor.recover([LEADS_0])
+    store.gate.clear()
+    outcome = await asyncio.wait_for(
+        w.processor.process({LEADS_0: records([lead_created()])}), timeout=10
+    )
+    assert outcome.commit == {LEADS_0: 1}
+    assert store.offsets == [-1]  # the recovered state only: the batch waits in the background
+    second = asyncio.create_task(w.processor.process({LEADS_0: records([lead_created()], 1)}))
+    store.gate.set()
+    assert (await second).commit == {LEADS_0: 2}
+    await publisher.settled()
+    assert store.partitions["crm.leads:0"].values[ACCEPTED] == 2
+    assert store.offsets == [-1, 0, 1]
+
+
+class OnceDownStore(MemoryStore):
+    """A memory store that refuses its next publish once `fail_next` is set."""
+
+    fail_next = False
+
+    async def publish(
+        self, partition: str, position: Position, changes: Changes, full: bool
+    ) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise RedisConnectionError("store down")
+        await super().publish(partition, position, changes, full)
+
+
+async def test_changes_prepared_before_an_earlier_publication_failed_are_not_sent() -> None:
+    """Applied after a publication the store missed, they would leave it holding a state
+    that never was: the second batch's parts without the first's."""
+    w = worker()
+    store = OnceDownStore()
+    w.processor.publisher = publisher = StorePublisher(store)
+    await w.processor.process({LEADS_0: records([lead_created()])})
+    await publisher.settled()
+    store.fail_next = True
+    await w.processor.process({LEADS_0: records([b"{not json"], 1)})  # sent in the background
+    await w.processor.process({LEADS_0: records([lead_created()], 2)})  # prepared meanwhile
+    await publisher.settled()
+    assert store.partitions["crm.leads:0"].offset == 0
+    assert LEADS_0 in publisher.unpublished
+    await w.processor.republish()
+    assert store.partitions["crm.leads:0"].values == w.processor.states[LEADS_0].ledger.values
