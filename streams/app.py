@@ -60,16 +60,13 @@ from streams.worker.stall_watch import StallWatch
 
 log = logging.getLogger(__name__)
 MIN_STALL_SECONDS = 30.0  # an owned partition lagging this long without progress is resumed
-
 StartHook = Callable[["Runtime"], Awaitable[None]]
 
 
 class Runtime(mode.Service):  # type: ignore[misc]
-    """The clients and servers a worker owns besides Faust's consumer (started before it).
-
-    Kafka clients need a running loop, so they are made in `on_start`; batches and
-    recoveries wait for `ready`.
-    """
+    """The clients and servers a worker owns besides Faust's consumer, started before it (readers
+    get answers while the group forms) and stopped before it. Kafka clients need a running
+    loop, so they are made in `on_start`; batches and recoveries wait for `ready`."""
 
     processor: Processor
     consumption: Consumption
@@ -290,6 +287,10 @@ def create_app(
     @app.on_partitions_assigned.connect  # type: ignore[untyped-decorator]
     async def on_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
         runtime.assigned(PartitionId(tp.topic, tp.partition) for tp in assigned)
+
+    @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
+    async def stop_runtime(sender: Any, **_: Any) -> None:
+        await runtime.stop()  # once no batch is in flight, before the consumer leaves its group
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def housekeeping() -> None:
