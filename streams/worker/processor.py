@@ -5,8 +5,8 @@ the state already covers), send the batch's dead letters, then write one
 checkpoint per touched partition — its changes together with the last
 offset they cover, in one record — and only then let the consumer commit,
 while the store is told in the background (`StorePublisher.publish_later`).
-A crash anywhere replays records that the
-recovered state either covers (skipped) or does not (applied once).
+A crash anywhere replays records that the recovered state either covers
+(skipped) or does not (applied once).
 A checkpoint is a snapshot of the whole state or its changes (see
 `snapshots`); either way one record carries the state and its offset.
 """

@@ -37,8 +37,8 @@ async def test_a_batch_commits_each_partition_past_its_last_record() -> None:
     assert outcome.commit == {LEADS_0: 3, LEADS_1: 1}
     assert outcome.rewind == {}
     assert w.checkpoints.offsets(LEADS_0) == [2]
-    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == 3
-    assert (await w.published())["crm.leads:0"].offset == 2
+    stored = (await w.published())["crm.leads:0"]
+    assert (stored.values[ACCEPTED], stored.offset) == (3, 2)
 
 
 async def test_a_batch_retried_after_a_failed_checkpoint_is_applied_once() -> None:

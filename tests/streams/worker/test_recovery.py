@@ -50,8 +50,9 @@ async def test_recovery_rebuilds_assigned_states_from_their_checkpoints_and_publ
     recover, _ = consumption(w, consumer)
     await recover.recover([LEADS_0, LEADS_1])
     assert (w.processor.states[LEADS_0].offset, w.processor.states[LEADS_1].offset) == (2, -1)
-    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == 3
-    assert (await w.published())["crm.leads:1"].values == {}
+    stored = await w.published()
+    assert stored["crm.leads:0"].values[ACCEPTED] == 3
+    assert stored["crm.leads:1"].values == {}
     assert (consumer.commits, consumer.seeks) == ([], [])  # positions are the states' next
 
 

@@ -19,14 +19,17 @@ ACCEPTED = (p.EVENTS_ACCEPTED, "", 0, 0)
 
 
 class FlakyStore(MemoryStore):
-    """A memory store that refuses every call while `down`."""
+    """A memory store that refuses every call while `down`, and its next publish once
+    `fail_next` is set."""
 
     down = False
+    fail_next = False
 
     async def publish(
         self, partition: str, position: Position, changes: Changes, full: bool
     ) -> None:
-        if self.down:
+        if self.down or self.fail_next:
+            self.fail_next = False
             raise RedisConnectionError("store down")
         await super().publish(partition, position, changes, full)
 
@@ -58,8 +61,8 @@ async def test_a_store_restarted_empty_gets_every_partition_again() -> None:
     await w.processor.process({LEADS_0: records([lead_created(), lead_created()])})
     w.store.partitions.clear()
     await w.processor.republish()
-    assert (await w.published())["crm.leads:0"].values[ACCEPTED] == 2
-    assert (await w.published())["crm.leads:0"].offset == 1
+    stored = (await w.published())["crm.leads:0"]
+    assert (stored.values[ACCEPTED], stored.offset) == (2, 1)
 
 
 async def test_a_snapshot_tells_the_store_the_parts_that_returned_to_zero() -> None:
@@ -137,25 +140,11 @@ async def test_a_batch_is_committed_before_the_store_has_it_and_published_in_ord
     assert store.offsets == [-1, 0, 1]
 
 
-class OnceDownStore(MemoryStore):
-    """A memory store that refuses its next publish once `fail_next` is set."""
-
-    fail_next = False
-
-    async def publish(
-        self, partition: str, position: Position, changes: Changes, full: bool
-    ) -> None:
-        if self.fail_next:
-            self.fail_next = False
-            raise RedisConnectionError("store down")
-        await super().publish(partition, position, changes, full)
-
-
 async def test_changes_prepared_before_an_earlier_publication_failed_are_not_sent() -> None:
     """Applied after a publication the store missed, they would leave it holding a state
     that never was: the second batch's parts without the first's."""
     w = worker()
-    store = OnceDownStore()
+    store = FlakyStore()
     w.processor.publisher = publisher = StorePublisher(store)
     await w.processor.process({LEADS_0: records([lead_created()])})
     await publisher.settled()
