@@ -39,6 +39,10 @@ PRIORITY: dict[str, Weights[str]] = {
 FIRST_RESPONSE = {"urgent": 0.5 * HOUR, "high": 1.5 * HOUR, "normal": 3 * HOUR, "low": 8 * HOUR}
 RESOLUTION = {"urgent": 3 * HOUR, "high": 8 * HOUR, "normal": 16 * HOUR, "low": 36 * HOUR}
 """Median time from opening to first resolution per priority."""
+REOPEN_WITHIN = 28 * DAY
+"""How long a resolved ticket can be reopened: help desks close solved tickets for good within
+weeks (Zendesk after 28 days at most), well before the monitor forgets a resolved ticket (the
+grace period of KPIS.md, at least 31 days), so a clean history never reopens a forgotten one."""
 AGENT_REPLIES: dict[bool, Weights[int]] = {
     False: Weights({0: 0.1, 1: 0.58, 2: 0.2, 3: 0.08, 4: 0.04}),
     True: Weights({1: 0.3, 2: 0.3, 3: 0.25, 4: 0.15}),
@@ -178,10 +182,14 @@ def ticket(world: World, team: str, owner: Customer | None, at: int) -> Process:
 def reopenings(
     world: World, ticket_id: str, team: str, priority: str, at: int, pace: float, chance_of: float
 ) -> Process:
-    """A resolved ticket the customer reopens (with `chance_of`), answered and resolved again."""
+    """A resolved ticket the customer reopens (with `chance_of`, within `REOPEN_WITHIN`),
+    answered and resolved again."""
     rng = world.rng
     while chance(rng, chance_of):
-        at += int(around(rng, 20 * HOUR, 1.0))
+        waited = int(around(rng, 20 * HOUR, 1.0))
+        if waited > REOPEN_WITHIN:
+            return  # closed for good by then
+        at += waited
         yield at, record("ticket.reopened", ticket_id=ticket_id)
         replies = 1 + poisson(rng, 0.3)
         at = yield from conversation(world, ticket_id, team, priority, at, replies, pace)

@@ -14,10 +14,14 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from random import Random
 
 import pytest
 
 from streams.simulate import DEFAULT_START, Anomalies, simulate_history
+from streams.simulate.service import REOPEN_WITHIN, reopenings
+from streams.simulate.worktime import BusinessCalendar
+from streams.simulate.world import new_world
 
 DAY = timedelta(days=1)
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
@@ -197,6 +201,52 @@ def test_a_clean_history_is_accepted_whole_in_valid_entity_order(history: list[s
     counts, monitor = reasons(history, DEFAULT_START + 60 * DAY)
     assert counts == Counter({"accepted": len(history)})
     assert monitor.late == []  # in occurred_at order
+
+
+def test_tickets_are_reopened_within_28_days_of_their_resolution(
+    events: list[dict[str, object]],
+) -> None:
+    """Later, the monitor may have forgotten the ticket (KPIS.md, grace period of 31+ days)."""
+    resolved: dict[object, datetime] = {}
+    waits = []
+    for event in events:
+        moment = datetime.fromisoformat(str(event["occurred_at"]))
+        if event["type"] == "ticket.resolved":
+            resolved[event["ticket_id"]] = moment
+        elif event["type"] == "ticket.reopened":
+            waits.append(moment - resolved[event["ticket_id"]])
+    assert len(waits) >= 100
+    assert timedelta(seconds=REOPEN_WITHIN) == 28 * DAY >= max(waits)
+
+
+class FarTail(Random):
+    """Every chance taken; every log-normal draw `sigmas` standard deviations out."""
+
+    def __init__(self, sigmas: float) -> None:
+        super().__init__(0)
+        self.sigmas = sigmas
+
+    def random(self) -> float:
+        return 0.0
+
+    def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float:
+        return mu + self.sigmas * sigma
+
+
+@pytest.mark.parametrize(("sigmas", "reopened"), [(0.0, True), (3.0, True), (3.6, False)])
+def test_a_ticket_resolved_longer_ago_than_28_days_is_never_reopened(
+    sigmas: float, reopened: bool
+) -> None:
+    """Even on a draw in the tail (20 hours x e**3.6 is 30 days), which a history of 90 days
+    met in about one seed in ten."""
+    world = new_world(1, 1.0, BusinessCalendar(), "t")
+    world.rng = FarTail(sigmas)
+    steps = reopenings(world, "tkt-1", "emea", "urgent", 0, 1.0, 0.3)
+    first = next(steps, None)
+    assert (first is not None and first[1] is not None) is reopened
+    if first is not None:
+        assert first[1] is not None and first[1].type == "ticket.reopened"
+        assert first[0] <= REOPEN_WITHIN
 
 
 def test_volume_is_1500_to_2500_events_a_day(events: list[dict[str, object]]) -> None:
