@@ -19,11 +19,15 @@ offsets that read saw). Such an answer is older than its request, and says so: i
 for those after it. A result that found the worker caught up is never answered again, so
 an answer with no backlog is never older than its request (a `snapshot --wait-idle` right
 after `produce` sees the new events), nor is any answer once the worker has caught up.
+A caller that finds the worker caught up since (`caught_up`: by its own partitions, though
+the last read still found records waiting, maybe another worker's) ends the pause: it waits
+for a read as live traffic's readers do, not for up to `MAX_PAUSE_SECONDS`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -41,7 +45,8 @@ class Coalesced(Generic[T]):
     """Calls `read` for every caller, once per group of callers that arrived together;
     `behind` tells whether a result found the worker behind (then a pause follows), and
     `still_behind` whether the worker still is behind by such a result (then it answers
-    callers until the next read ends)."""
+    callers until the next read ends), `caught_up` whether it has applied past what such a
+    result found (then a caller that waits ends the pause)."""
 
     def __init__(
         self,
@@ -49,16 +54,19 @@ class Coalesced(Generic[T]):
         busy_share: float = BUSY_SHARE,
         behind: Callable[[T], bool] = lambda _: True,
         still_behind: Callable[[T], bool] = lambda _: False,
+        caught_up: Callable[[T], bool] = lambda _: False,
     ) -> None:
         self.read = read
         self.busy_share = busy_share
         self.behind = behind
         self.still_behind = still_behind
+        self.caught_up = caught_up
         self.next: asyncio.Future[T] | None = None  # the read the next callers share
         self.reading: asyncio.Task[None] | None = None
         self.due = 0.0  # loop time before which no new read starts
         self.pausing = False  # whether the last read found the worker behind
         self.last: tuple[float, T] | None = None  # loop time and result of a read found behind
+        self.hurried = asyncio.Event()  # set when a caller ends the pause (`due` moved to now)
 
     async def __call__(self) -> T:
         loop = asyncio.get_running_loop()
@@ -68,6 +76,9 @@ class Coalesced(Generic[T]):
             self.reading = loop.create_task(self._read_while_asked())
         if (last := self._last_still_behind(loop.time())) is not None:
             return last
+        if self.last is not None and self.caught_up(self.last[1]):
+            self.due = loop.time()
+            self.hurried.set()
         # A caller that gives up (its client left) must not cancel the others' read.
         return await asyncio.shield(self.next)
 
@@ -84,7 +95,7 @@ class Coalesced(Generic[T]):
         loop = asyncio.get_running_loop()
         try:
             while self.next is not None:
-                await asyncio.sleep(max(0.0, self.due - loop.time()))
+                await self._pause()
                 future, self.next = self.next, None  # who asks from now on waits for the next
                 cost = LoopCost()
                 behind = True
@@ -102,6 +113,14 @@ class Coalesced(Generic[T]):
                 self.due = loop.time() + pause
         finally:
             self.reading = None
+
+    async def _pause(self) -> None:
+        """Wait until `due`, which a caller may move to now meanwhile."""
+        loop = asyncio.get_running_loop()
+        while (left := self.due - loop.time()) > 0:
+            self.hurried.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.hurried.wait(), left)
 
     @contextmanager
     def charged(self) -> Iterator[None]:

@@ -110,8 +110,14 @@ def shared_reads(
     def still_behind(read: ReadResult) -> bool:
         return unapplied is not None and backlogged(unapplied(end_offsets(read)))
 
+    def caught_up(read: ReadResult) -> bool:
+        return unapplied is not None and not still_behind(read)
+
     return Coalesced(
-        read_snapshot, behind=lambda read: backlogged(read[0].lag), still_behind=still_behind
+        read_snapshot,
+        behind=lambda read: backlogged(read[0].lag),
+        still_behind=still_behind,
+        caught_up=caught_up,
     )
 
 

@@ -174,6 +174,22 @@ async def test_a_caller_waits_for_a_new_read_once_the_worker_is_no_longer_behind
     assert await shared() == 2
 
 
+async def test_a_caller_that_finds_the_worker_caught_up_does_not_wait_out_the_pause() -> None:
+    """The end of a catch-up: readers waited up to MAX_PAUSE_SECONDS for the read after the
+    last one that found the worker behind."""
+    read = CountingRead(seconds=0.1)  # at a 5 % share, a pause of about 1.9 s follows a read
+    behind = True
+    shared = Coalesced(read, still_behind=lambda _: behind, caught_up=lambda _: not behind)
+    assert await shared() == 1
+    pause_ends = shared.due
+    loop = asyncio.get_running_loop()
+    assert pause_ends - loop.time() > 1.0
+    assert await shared() == 1  # at once, while read 2 waits for the pause to end
+    behind = False  # the worker applied past the backlog that read found
+    assert await shared() == 2
+    assert loop.time() < pause_ends
+
+
 async def test_a_result_that_found_the_worker_caught_up_is_never_answered_again() -> None:
     read = CountingRead(seconds=0.0)
     shared = Coalesced(read, behind=lambda _: False, still_behind=lambda _: True)
