@@ -72,8 +72,7 @@ class PartitionState:
             self.changed_entities.add(key)
         self.event_ids[event_id] = owner
         self.new_event_ids.append(retention.id_record(event_id, key, owner))
-        self.ledger.advance_watermark(t_us)
-        self.ledger.add_gauge(p.EVENTS_ACCEPTED, "", 1)
+        self.ledger.accept(t_us)
 
     def key(self, event: Event) -> int:
         """The digest of the event's entity id, taken once for the event being applied."""

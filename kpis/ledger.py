@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 from zoneinfo import ZoneInfo
 
+from kpis.parts import EVENTS_ACCEPTED
 from kpis.windows import HOUR_US, LOCAL_DAY_US, MINUTE_US, RETAINED_BUCKETS, UTC_ZONE, LocalDays
 
 PartKey = tuple[str, str, int, int]
@@ -23,6 +24,7 @@ POINT = 0  # `x` of a part that is not bucketed by a window
 NEVER = -(1 << 62)  # the cutoff of a bucket size that never expires
 WINDOW_BUCKETS = (MINUTE_US, HOUR_US, LOCAL_DAY_US)  # the bucket sizes of the KPI windows
 MINUTES_PER_HOUR = HOUR_US // MINUTE_US
+ACCEPTED_KEY: PartKey = (EVENTS_ACCEPTED, "", POINT, 0)  # the count of accepted events
 _PAIR_OFFSET = 1 << 30  # minutes from year 1 to beyond 3000 fit in 31 bits once offset
 
 
@@ -51,6 +53,7 @@ class Ledger:
         self.pending_minute = self.pending_day = 0  # and its minute and local day
         self.dirty: dict[PartKey, int] = {}  # parts changed since the last take: their value then
         self.watermark_us: int | None = None
+        self.unread_accepted = 0  # events `accept`ed since the parts were last read
         # Per bucket size, the newest expired bucket, as of the last prune: a bucket made
         # since that expired meanwhile is dropped unseen by the next prune.
         self.cutoffs: dict[int, int] = {}
@@ -63,7 +66,7 @@ class Ledger:
 
     @property
     def values(self) -> dict[PartKey, int]:
-        """Every part's value, the pending window adds added."""
+        """Every part's value, the accepted events and pending window adds added."""
         self._fold()
         return self._values
 
@@ -119,7 +122,11 @@ class Ledger:
         pending[key] = pending.get(key, 0) + amount
 
     def _fold(self) -> None:
-        """Add the pending window adds to the buckets a window can still read."""
+        """Add the accepted events to their count, and the pending window adds to the buckets
+        a window can still read."""
+        if self.unread_accepted:
+            self.add(ACCEPTED_KEY, self.unread_accepted)
+            self.unread_accepted = 0
         pending = self.pending
         if not pending:
             return
@@ -154,6 +161,13 @@ class Ledger:
         """Record an accepted event's time; the partition's watermark only grows."""
         if self.watermark_us is None or t_us > self.watermark_us:
             self.watermark_us = t_us
+
+    def accept(self, t_us: int) -> None:
+        """Record an accepted event: its time (`advance_watermark`) and one more in the count
+        of accepted events, added to its part when the parts are next read (a dict update an
+        event cost a catch-up 0.6 of bench.engine's 7.3 µs an event)."""
+        self.advance_watermark(t_us)
+        self.unread_accepted += 1
 
     def prune(self) -> None:
         """Drop buckets older than the longest window of their size: no window reads them again.

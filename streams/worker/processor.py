@@ -148,17 +148,21 @@ class Processor:
     ) -> bool:
         """Apply one partition's records that its state does not cover yet, up to a gap;
         False when it stopped at one."""
+        applied_from = state.offset
+        complete = True
         for record in records:
             if record.offset <= state.offset:
                 continue  # already in the recovered state
             if record.offset > state.offset + 1 and self._rewind(source, state):
-                return False
+                complete = False
+                break
             letter = self.applier.apply(state, source, record, now_us)
             if letter is not None:
                 self.pending_letters.append(letter)
             state.offset = record.offset
+        if state.offset != applied_from:  # once, not a hash of `source` a record
             self.pending.add(source)
-        return True
+        return complete
 
     async def _flush(self) -> dict[PartitionId, int]:
         """Send dead letters, checkpoint, publish (in the background); returns the offsets

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kpis.ledger import Ledger, minute_pair, pair_key
+from kpis.ledger import ACCEPTED_KEY, Ledger, minute_pair, pair_key
 from kpis.snapshot import summarize
 from kpis.windows import (
     DAY_US,
@@ -206,6 +206,22 @@ def test_deferred_adds_to_buckets_expired_meanwhile_make_no_part() -> None:
     made = sorted(key[3] for key, _ in ledger.take_changes() if key[2] == MINUTE_US)
     first = start // MINUTE_US
     assert made == [first + m for m in range(0, 5 * 1440, 7) if first + m > cutoff]
+
+
+def test_accepted_events_are_counted_at_every_read_and_taken_once() -> None:
+    """`accept` defers its count: values, take_changes and prune all see it, once."""
+    ledger = Ledger()
+    start = micros("2026-01-01T00:00:00+00:00")
+    for n in range(3):
+        ledger.accept(start - n * MINUTE_US)
+    assert ledger.watermark_us == start
+    assert ledger.values[ACCEPTED_KEY] == 3
+    ledger.accept(start + MINUTE_US)
+    assert (ledger.take_changes(), ledger.watermark_us) == ([(ACCEPTED_KEY, 4)], start + MINUTE_US)
+    assert ledger.take_changes() == []
+    ledger.accept(start)
+    ledger.prune()
+    assert ledger.take_changes() == [(ACCEPTED_KEY, 5)]
 
 
 def _summed(ledger: Ledger, watermark: int, window: str) -> dict[str, dict[str, int]]:
