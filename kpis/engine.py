@@ -325,14 +325,20 @@ def _ticket_resolved(state: PartitionState, event: ev.TicketResolved, t_us: int)
         _count_first_resolution(state, ticket, t_us)
 
 
+RESOLUTION_BUCKETS = tuple(
+    (bound * HOUR_US, p.resolved_within(bound)) for bound in p.RESOLUTION_BOUNDS_HOURS
+)
+"""The bounds of the resolution-time histogram and their parts, made once."""
+
+
 def _count_first_resolution(state: PartitionState, ticket: Ticket, t_us: int) -> None:
     ledger = state.ledger
     took_us = t_us - ticket.opened_us
     ledger.add_windowed(p.TICKETS_FIRST_RESOLVED, ticket.team, t_us, 1)
     ledger.add_windowed(p.RESOLUTION_US, ticket.team, t_us, took_us)
-    for bound in p.RESOLUTION_BOUNDS_HOURS:
-        if took_us <= bound * HOUR_US:
-            ledger.add_windowed(p.resolved_within(bound), ticket.team, t_us, 1)
+    for bound_us, part in RESOLUTION_BUCKETS:
+        if took_us <= bound_us:
+            ledger.add_windowed(part, ticket.team, t_us, 1)
     if state.churn_rules.breaches_sla(ticket.priority, took_us):
         state.churn_signal(ticket.customer_id, churn.SLOW_RESOLUTION, t_us)
     if ticket.agent_replies <= 1:
