@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import threading
@@ -23,6 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from kpis.thresholds import DEFAULT_THRESHOLDS_FILE
+from streams.kafka.broker import port_in_use
 from tests.conftest import free_port, stop
 from tests.waiting import wait_until
 
@@ -66,12 +68,22 @@ class SlackSink:
         self.server.server_close()
 
 
+def port_for_later() -> int:
+    """A free port below the ephemeral range, for a receiver started later (one that is
+    down first): an ephemeral port can be taken meanwhile as the local port of an outgoing
+    connection, and the receiver then fails with "address already in use"."""
+    ephemeral_from = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while port_in_use("127.0.0.1", port := random.randrange(10_000, ephemeral_from)):
+        pass
+    return port
+
+
 class MailSink:
     """An aiosmtpd server that keeps every message it is handed."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.messages: list[Received] = []
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:

@@ -15,8 +15,7 @@ from kpis.review.render import to_markdown
 from kpis.review.schedule import WEEKDAYS
 from kpis.units import USD
 from streams.simulate import simulate_history
-from tests.alerting import MailSink, SlackSink, review_thresholds
-from tests.conftest import free_port
+from tests.alerting import MailSink, SlackSink, port_for_later, review_thresholds
 from tests.processes import crmkpi_env, get_json, run_crmkpi, scrape, wait_idle, worker
 from tests.streams.review.test_review_delivery import segment_ids
 from tests.waiting import wait_until
@@ -99,8 +98,8 @@ def test_receivers_that_are_down_get_the_review_once_they_are_up(
     broker: str, tmp_path: Path
 ) -> None:
     events = produce_history(broker, tmp_path)
-    slack_port = free_port()
-    mail = MailSink()  # its port reserved, nothing listening yet
+    slack_port = port_for_later()
+    mail = MailSink(port_for_later())  # nothing listening yet
     extra = schedule_env(tmp_path, f"http://127.0.0.1:{slack_port}{SLACK_PATH}", mail.port)
     with worker(broker, tmp_path, **extra) as (url, _):
         wait_idle(url, accepted_at_least=events)
