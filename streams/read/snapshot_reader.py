@@ -19,7 +19,7 @@ from kpis.churn import (
 )
 from kpis.events import format_time
 from kpis.goals import GoalProgress, Goals, progress
-from kpis.ledger import PartKey, combine
+from kpis.ledger import ACCEPTED_KEY, PartKey, combine
 from kpis.snapshot import KpiValue, PartSums, Summary, evaluate_sums, merge, summarize, sums_of
 from kpis.tracked_summary import TrackedSummary
 from kpis.windows import UTC_ZONE
@@ -87,7 +87,7 @@ def event_counts(values: dict[PartKey, int]) -> tuple[int, dict[str, int]]:
     rejected = {
         key[1]: value for key, value in values.items() if key[0] == p.EVENTS_REJECTED and value
     }
-    return values.get((p.EVENTS_ACCEPTED, "", 0, 0), 0), dict(sorted(rejected.items()))
+    return values.get(ACCEPTED_KEY, 0), dict(sorted(rejected.items()))
 
 
 def _gauge_counts(gauges: PartSums) -> tuple[int, dict[str, int]]:
