@@ -35,7 +35,6 @@ from streams.kafka.adapter import (
     FaustGroupConsumer,
     install_metadata_no_auto_create,
 )
-from streams.kafka.fetching import FETCH_RECORDS
 from streams.kafka.partitions import PartitionId
 from streams.kafka.producer import CrmProducer
 from streams.kafka.topics import Topics, ensure_topics
@@ -53,6 +52,7 @@ from streams.worker.churn_alerts import ChurnAlerts, churn_alerts_for
 from streams.worker.churn_announcer import ChurnAnnouncer
 from streams.worker.churn_reporter import ChurnReporter
 from streams.worker.consumption import Consumption, recreate_topics
+from streams.worker.faust_app import faust_app
 from streams.worker.group_consumer import GroupConsumer
 from streams.worker.health import WorkerHealth
 from streams.worker.processor import Processor
@@ -181,6 +181,11 @@ class Runtime(mode.Service):  # type: ignore[misc]
         for task in list(self.background):
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        if self.ready.is_set():
+            try:
+                await self.consumption.checkpoint_waiting(everything=True)
+            except KafkaError as error:  # read again from the committed offsets
+                log.warning("changes waiting for their checkpoint not written: %s", error)
         shutil.rmtree(self.datadir, ignore_errors=True)
         await self.processor.publisher.settled()
         await self.reviews.stop()
@@ -221,31 +226,11 @@ class Runtime(mode.Service):  # type: ignore[misc]
             await self.churn.tick()
             self.reviews.tick()
             try:
+                await self.consumption.checkpoint_waiting()
                 await self.processor.snapshot_idle()
             except KafkaError as error:  # written on a later tick
-                log.warning("snapshots of idle partitions not written: %s", error)
+                log.warning("checkpoints of waiting or idle partitions not written: %s", error)
             await self.stall_watch.tick()
-
-
-def faust_app(settings: Settings, datadir: Path) -> faust.App:
-    """The Faust app of a worker: its consumer group and Kafka clients' settings."""
-    return faust.App(
-        settings.group_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
-        datadir=datadir,
-        web_enabled=False,
-        autodiscover=False,
-        topic_partitions=settings.partitions,
-        topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        producer_max_request_size=MAX_CHECKPOINT_BYTES,
-        broker_max_poll_records=FETCH_RECORDS,
-        # A SIGKILLed worker's partitions move after this long, not Kafka's default minute.
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=min(1.0, settings.session_timeout / 3),
-        broker_rebalance_timeout=settings.session_timeout,
-    )
 
 
 def create_app(

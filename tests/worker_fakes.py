@@ -118,13 +118,15 @@ class FakeCheckpointLog:
 
 
 class FakeGroupConsumer:
-    """Records commits, seeks and resumes; `positions` are what `position` answers."""
+    """Records commits, seeks and resumes; `positions` and `highwaters` are what `position`
+    and `highwater` answer."""
 
     def __init__(self) -> None:
         self.commits: list[dict[PartitionId, int]] = []
         self.seeks: list[tuple[PartitionId, int]] = []
         self.resumed: list[set[PartitionId]] = []
         self.positions: dict[PartitionId, int] = {}
+        self.highwaters: dict[PartitionId, int] = {}
 
     async def resume(self, partitions: Collection[PartitionId]) -> None:
         self.resumed.append(set(partitions))
@@ -137,6 +139,9 @@ class FakeGroupConsumer:
 
     async def position(self, partition: PartitionId) -> int | None:
         return self.positions.get(partition)
+
+    def highwater(self, partition: PartitionId) -> int | None:
+        return self.highwaters.get(partition)
 
 
 @dataclass

@@ -148,6 +148,13 @@ class FaustGroupConsumer:
         position: int | None = await self.app.consumer.position(_tp(partition))
         return position
 
+    def highwater(self, partition: PartitionId) -> int | None:
+        try:
+            highwater: int | None = self.app.consumer.highwater(_tp(partition))
+        except AssertionError:  # aiokafka asserts the partition is assigned: revoked meanwhile
+            return None
+        return highwater
+
     async def resume(self, partitions: Collection[PartitionId]) -> None:
         # Faust's own recovery resumes the partitions and the flow after each rebalance;
         # these are its calls for it, made again (`streams.worker.stall_watch`).

@@ -104,8 +104,22 @@ class Consumption:
                     return
                 await self.recreate_topics()
             with attempt:
-                outcome = await self.processor.process(batch)
+                outcome = await self.processor.process(batch, self.backlog(batch))
         await self.follow(outcome)
+
+    async def checkpoint_waiting(self, everything: bool = False) -> None:
+        """Checkpoint and commit the changes of partitions being caught up that waited long
+        enough (`everything`: all, as the worker stops)."""
+        await self.follow(await self.processor.checkpoint_waiting(everything))
+
+    def backlog(self, batch: SourceBatch) -> dict[PartitionId, int]:
+        """Per partition of a batch, the records past it at the broker by its last fetch."""
+        backlog = {}
+        for source, records in batch.items():
+            highwater = self.consumer.highwater(source)
+            if highwater is not None and records:
+                backlog[source] = highwater - records[-1].offset - 1
+        return backlog
 
     async def follow(self, outcome: Outcome) -> None:
         """Commit the checkpointed offsets, then seek the partitions to read again."""

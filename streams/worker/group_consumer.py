@@ -27,3 +27,8 @@ class GroupConsumer(Protocol):
     async def position(self, partition: PartitionId) -> int | None:
         """The offset of the next record the consumer reads from `partition`."""
         ...
+
+    def highwater(self, partition: PartitionId) -> int | None:
+        """The offset after the newest record of `partition`, as the broker told the last
+        fetch of it; None before any (or once it is no longer assigned)."""
+        ...

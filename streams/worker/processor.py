@@ -9,6 +9,7 @@ A crash anywhere replays records that the recovered state either covers
 (skipped) or does not (applied once).
 A checkpoint is a snapshot of the whole state or its changes (see
 `snapshots`); either way one record carries the state and its offset.
+A partition being caught up is checkpointed less often (`pacing`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from streams.kafka.topics import Topics
 from streams.read.store import Store
 from streams.worker.assignment import Assignment
 from streams.worker.checkpoint_log import CheckpointLog
+from streams.worker.pacing import CheckpointPacing
 from streams.worker.record_applier import RecordApplier, SourceRecord
+from streams.worker.rewinds import Rewinds
 from streams.worker.snapshots import SnapshotPolicy, Taken
 from streams.worker.store_publisher import StorePublisher
 
@@ -92,11 +95,10 @@ class Processor:
         self.pending: set[PartitionId] = set()  # partitions with changes not yet checkpointed
         self.pending_checkpoints: dict[PartitionId, Taken] = {}
         self.pending_letters: list[DeadLetter] = []
-        self.pending_rewinds: dict[PartitionId, int] = {}  # not yet handed out in an outcome
+        self.rewinds = Rewinds()
         self.pruned_at: dict[PartitionId, int] = {}
         self.last_flush: float | None = None
-        self.flushed_at: dict[PartitionId, float] = {}  # each partition's last checkpoint
-        self.rewound: dict[PartitionId, int] = {}  # the last offset read again, per partition
+        self.pacing = CheckpointPacing()
         self.recovering = asyncio.Lock()  # one recovery at a time: a state is never rebuilt twice
         self.busy = asyncio.Lock()  # a batch or a housekeeping snapshot, one at a time
         self.snapshots = SnapshotPolicy(
@@ -104,15 +106,27 @@ class Processor:
         )
         self.last_recovery: tuple[float, int] | None = None  # its seconds and bytes read
 
-    async def process(self, batch: SourceBatch) -> Outcome:
-        """Apply one batch, then make it durable and visible; returns what the consumer
-        must do next.
+    async def process(
+        self, batch: SourceBatch, backlog: Mapping[PartitionId, int] | None = None
+    ) -> Outcome:
+        """Apply one batch, then make it durable and visible (a partition with a `backlog`
+        of records past the batch: paced, `pacing`); returns what the consumer must do next.
 
         Safe to call again with the same batch after a failure (broker or
         store down): applied records are skipped, pending output is retried.
         """
         async with self.busy:
+            if backlog is not None:
+                self.pacing.fetched(backlog)
             return await self._process(batch)
+
+    async def checkpoint_waiting(self, everything: bool = False) -> Outcome:
+        """Checkpoint the changes that waited long enough (`everything`: all of them, as a
+        worker stops); returns the offsets now safe to commit."""
+        async with self.busy:
+            if not self.pending:
+                return Outcome()
+            return Outcome(await self._flush(everything))
 
     async def _process(self, batch: SourceBatch) -> Outcome:
         now_us = time.time_ns() // 1000
@@ -120,9 +134,8 @@ class Processor:
         if missing := [source for source in batch if source not in self.states]:
             await self.recover(missing)
         await self._apply_batch(batch, epoch, now_us)
-        commit = await self._flush()
-        rewind, self.pending_rewinds = self.pending_rewinds, {}
-        return Outcome(commit, rewind)
+        commit = await self._flush(everything=False)
+        return Outcome(commit, self.rewinds.take())
 
     async def _apply_batch(self, batch: SourceBatch, epoch: int, now_us: int) -> None:
         """Apply the batch APPLY_EVERY records at a time, letting the loop turn in between."""
@@ -153,7 +166,7 @@ class Processor:
         for record in records:
             if record.offset <= state.offset:
                 continue  # already in the recovered state
-            if record.offset > state.offset + 1 and self._rewind(source, state):
+            if record.offset > state.offset + 1 and self.rewinds.ask(source, state.offset + 1):
                 complete = False
                 break
             letter = self.applier.apply(state, source, record, now_us)
@@ -164,13 +177,15 @@ class Processor:
             self.pending.add(source)
         return complete
 
-    async def _flush(self) -> dict[PartitionId, int]:
-        """Send dead letters, checkpoint, publish (in the background); returns the offsets
+    async def _flush(self, everything: bool) -> dict[PartitionId, int]:
+        """Send dead letters, checkpoint (but the partitions being caught up whose changes
+        may wait, unless `everything`), publish (in the background); returns the offsets
         safe to commit."""
         if self.pending_letters:
             await self.applier.send(self.pending_letters)
             self.pending_letters = []
         taken: list[tuple[PartitionId, Taken]] = []
+        waiting: set[PartitionId] = set()
         turns = Turns()
         for source in list(self.pending):
             state = self.states.get(source)
@@ -178,12 +193,15 @@ class Processor:
                 continue
             next_one = self.pending_checkpoints.get(source)
             if next_one is None:
+                if not everything and self.pacing.may_wait(source):
+                    waiting.add(source)
+                    continue
                 self._maybe_prune(source, state)
                 next_one = self.pending_checkpoints[source] = self.snapshots.take(source, state)
                 await turns.take()  # a partition's pruning and checkpoint take milliseconds
             taken.append((source, next_one))
         await self._append([(source, each.checkpoint) for source, each in taken])
-        self.pending.clear()
+        self.pending = waiting
         self.pending_checkpoints.clear()
         resume_at: dict[PartitionId, int] = {}
         publications = []
@@ -195,7 +213,7 @@ class Processor:
             resume_at[source] = each.checkpoint.offset + 1
         await self.publisher.publish_later(publications)
         self.last_flush = time.time()
-        self.flushed_at.update(dict.fromkeys(resume_at, time.monotonic()))
+        self.pacing.checkpointed(resume_at)
         return resume_at
 
     def unapplied(self, ends: Mapping[str, int]) -> int:
@@ -227,24 +245,9 @@ class Processor:
             if not idle:
                 return
             heads = await self.checkpoints.heads(idle)
-            since = time.monotonic() - BUSY_SECONDS
-            busy = {source for source, at in self.flushed_at.items() if at > since}
+            busy = self.pacing.checkpointed_since(time.monotonic() - BUSY_SECONDS)
             due = [s for s in self.snapshots.behind(idle, heads, busy) if s in self.states]
             await self._append([(source, cp.take_snapshot(self.states[source])) for source in due])
-
-    def _rewind(self, source: PartitionId, state: PartitionState) -> bool:
-        """Whether to read a partition again from the state's next offset: records before
-        this one were dropped upstream (fetched before a rebalance).
-
-        Once per offset: if the records are still missing after that, they do not exist
-        (retention, compaction or transaction markers), and the gap is accepted.
-        """
-        expected = state.offset + 1
-        if self.rewound.get(source) == expected:
-            log.warning("%s has no records from %d: continuing", source, expected)
-            return False
-        self.rewound[source] = self.pending_rewinds[source] = expected
-        return True
 
     def forget(self, sources: set[PartitionId]) -> None:
         """Drop the state of partitions this worker no longer owns."""
@@ -254,7 +257,7 @@ class Processor:
             self.pending_checkpoints.pop(source, None)
             self.publisher.forget(source)
             self.snapshots.forget(source)
-            self.flushed_at.pop(source, None)
+            self.pacing.forget(source)
 
     def _maybe_prune(self, source: PartitionId, state: PartitionState) -> None:
         watermark = state.ledger.watermark_us

@@ -182,7 +182,7 @@ async def test_housekeeping_leaves_a_partition_still_being_read_to_its_next_chec
     snapshots.log_bytes[chain.log] += 10 * chain.snapshot_bytes  # written there since
     await w.processor.snapshot_idle()
     assert len(w.checkpoints.written) == 1
-    w.processor.flushed_at[LEADS_0] -= BUSY_SECONDS
+    w.processor.pacing.checkpointed_at[LEADS_0] -= BUSY_SECONDS
     await w.processor.snapshot_idle()
     assert [(s, cp.decode(data).full) for s, data in w.checkpoints.written[1:]] == [(LEADS_0, True)]
     assert (
