@@ -74,10 +74,15 @@ def test_quick_benchmark_writes_every_measure(tmp_path: Path) -> None:
 
 def test_a_catch_up_done_before_the_first_read_counts_from_the_launch() -> None:
     """A short history caught up before `/kpis` first answered: no read before progress."""
-    readings = [Reading(at=12.0, seconds=0.01, handled=26_000, lag=0)]
-    assert summarize(readings, launched=10.0)["worker_per_second"] == 13_000
+    readings = [Reading(at=12.0, seconds=0.5, handled=25_000, lag=0)]
+    assert summarize(readings, launched=10.0)["worker_per_second"] == 10_000
     idle_first = [Reading(11.0, 0.01, 0, None), *readings]
-    assert summarize(idle_first, launched=10.0)["worker_per_second"] == 26_000
+    assert summarize(idle_first, launched=10.0)["worker_per_second"] == 25_000 / 1.5
+
+
+def test_a_catch_up_counts_to_the_answer_of_the_read_that_saw_it_caught_up() -> None:
+    readings = [Reading(1.0, 0.01, 0, 9), Reading(2.0, 0.02, 50, 5), Reading(3.0, 3.0, 90, 0)]
+    assert summarize(readings, launched=0.0)["worker_per_second"] == 90 / 5.0
 
 
 def test_live_traffic_is_the_history_stamped_with_the_time_of_sending() -> None:
