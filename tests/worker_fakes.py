@@ -18,6 +18,7 @@ from streams.kafka.partitions import PartitionId
 from streams.kafka.topics import Topics
 from streams.read.store import MemoryStore, PartitionView
 from streams.worker.assignment import Assignment
+from streams.worker.consumption import Consumption
 from streams.worker.processor import Processor
 
 TOPICS = Topics()
@@ -167,3 +168,19 @@ def worker(checkpoints: FakeCheckpointLog | None = None) -> Worker:
     assignment = Assignment(TOPICS)
     processor = Processor(TOPICS, store, producer, log, assignment)  # type: ignore[arg-type]
     return Worker(processor, store, producer, log, assignment)
+
+
+class TopicsRecreated:
+    """Counts the calls of `recreate_topics`."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> None:
+        self.calls += 1
+
+
+def consumption(w: Worker, consumer: FakeGroupConsumer) -> tuple[Consumption, TopicsRecreated]:
+    """The consumption loop of a worker over a fake group consumer."""
+    recreated = TopicsRecreated()
+    return Consumption(w.processor, consumer, w.assignment, recreated), recreated

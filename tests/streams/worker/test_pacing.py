@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from kpis import parts as p
 from streams.kafka.fetching import PARTITION_BACKLOG_RECORDS
-from streams.worker.consumption import Consumption
 from streams.worker.pacing import CATCH_UP_CHECKPOINT_SECONDS
 from tests.worker_fakes import (
     LEADS_0,
     LEADS_1,
     FakeGroupConsumer,
     Worker,
+    consumption,
     lead_created,
     records,
     worker,
@@ -95,7 +95,7 @@ async def test_a_revoked_partition_forgets_its_waiting_changes() -> None:
 
 async def test_the_backlog_is_the_highwater_past_each_partitions_last_record() -> None:
     w, consumer = worker(), FakeGroupConsumer()
-    consuming = Consumption(w.processor, consumer, w.assignment, recreate_topics=_nothing)
+    consuming, _ = consumption(w, consumer)
     consumer.highwaters[LEADS_0] = 2 + PARTITION_BACKLOG_RECORDS
     await consuming.apply({LEADS_0: records([lead_created()])})
     await consuming.apply({LEADS_0: records([lead_created()], 1)})
@@ -105,7 +105,3 @@ async def test_the_backlog_is_the_highwater_past_each_partitions_last_record() -
     assert consumer.commits == [{LEADS_0: 1}, {LEADS_0: 3}]
     await consuming.checkpoint_waiting(everything=True)
     assert len(consumer.commits) == 2  # nothing waited
-
-
-async def _nothing() -> None:
-    return None

@@ -4,33 +4,18 @@ states rebuilt from checkpoints, read positions fixed up, retries, commits after
 from __future__ import annotations
 
 from kpis import parts as p
-from streams.worker.consumption import Consumption
 from tests.worker_fakes import (
     LEADS_0,
     LEADS_1,
     FakeGroupConsumer,
     Worker,
+    consumption,
     lead_created,
     records,
     worker,
 )
 
 ACCEPTED = (p.EVENTS_ACCEPTED, "", 0, 0)
-
-
-class TopicsRecreated:
-    """Counts the calls of `recreate_topics`."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def __call__(self) -> None:
-        self.calls += 1
-
-
-def consumption(w: Worker, consumer: FakeGroupConsumer) -> tuple[Consumption, TopicsRecreated]:
-    recreated = TopicsRecreated()
-    return Consumption(w.processor, consumer, w.assignment, recreated), recreated
 
 
 async def checkpointed(leads: int) -> Worker:
